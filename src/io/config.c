@@ -1,0 +1,418 @@
+/* config.c — ringkvd options: one table drives flags, the INI file and --help, so the three
+ * can never disagree on a name. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum config_type {
+    CONFIG_STRING,
+    CONFIG_U16,
+    CONFIG_U32,
+    CONFIG_BYTES,       /* u64 with an optional k/m/g (KiB, MiB, GiB) suffix */
+    CONFIG_SYNC,
+    CONFIG_LOG_LEVEL,
+    CONFIG_ENGINE,
+} config_type;
+
+typedef struct config_option {
+    const char *name;
+    config_type type;
+    size_t offset;
+    uint64_t min;
+    uint64_t max;
+    const char *help;
+} config_option;
+
+#define CONFIG_FIELD(f) offsetof(rk_config, f)
+
+static const config_option config_options[] = {
+    {"port", CONFIG_U16, CONFIG_FIELD(port), 1, 65535, "client port (RESP) [7001]"},
+    {"bind", CONFIG_STRING, CONFIG_FIELD(bind), 0, 0, "client listen address [127.0.0.1]"},
+    {"data-dir", CONFIG_STRING, CONFIG_FIELD(data_dir), 0, 0,
+     "data directory, created if missing [./data]"},
+    {"engine", CONFIG_ENGINE, CONFIG_FIELD(engine), 0, 0, "storage engine: lmdb or mem [lmdb]"},
+    {"sync", CONFIG_SYNC, CONFIG_FIELD(sync), 0, 0,
+     "when writes are acknowledged: always (fsync each), batch (group commit), none [batch]"},
+    {"map-size", CONFIG_BYTES, CONFIG_FIELD(map_bytes), 1u << 20, 1ull << 40,
+     "lmdb map size, the most the store can hold [1g]"},
+    {"max-value-bytes", CONFIG_BYTES, CONFIG_FIELD(max_value_bytes), 1, RK_VALUE_BYTES_MAX,
+     "largest value accepted [16m]"},
+    {"max-key-bytes", CONFIG_U32, CONFIG_FIELD(max_key_bytes), 1, RK_KEY_BYTES_MAX,
+     "largest key accepted (lmdb limits keys to 507) [507]"},
+    {"max-bulk-bytes", CONFIG_BYTES, CONFIG_FIELD(max_bulk_bytes), 1u << 10, RK_VALUE_BYTES_MAX * 2ull,
+     "largest request argument; a larger one closes the connection [max-value-bytes + 1m]"},
+    {"max-multibulk", CONFIG_U32, CONFIG_FIELD(max_multibulk), 1, 16u * 1024u * 1024u,
+     "most arguments in one request [1048576]"},
+    {"max-clients", CONFIG_U32, CONFIG_FIELD(max_clients), 1, 1000000, "most clients at once [10000]"},
+    {"client-query-buffer-limit", CONFIG_BYTES, CONFIG_FIELD(client_query_buffer_bytes),
+     1u << 16, 1ull << 32, "most unparsed input held per client [64m + max-value-bytes]"},
+    {"client-output-buffer-limit", CONFIG_BYTES, CONFIG_FIELD(client_output_buffer_bytes),
+     1u << 16, 1ull << 34, "most unsent output per client; over it the client is closed [256m]"},
+    {"timeout", CONFIG_U32, CONFIG_FIELD(idle_timeout_s), 0, 1u << 30,
+     "close clients idle this many seconds, 0 never [300]"},
+    {"shutdown-timeout-ms", CONFIG_U32, CONFIG_FIELD(shutdown_timeout_ms), 0, 600000,
+     "how long SIGTERM waits for in-flight writes [5000]"},
+    {"log-level", CONFIG_LOG_LEVEL, CONFIG_FIELD(log_level), 0, 0,
+     "debug, info, warn or error [info]"},
+    {"partitions", CONFIG_U32, CONFIG_FIELD(partitions), 1, 65536,
+     "ring partitions Q, a power of two [64]"},
+    {"node-id", CONFIG_U32, CONFIG_FIELD(node_id), 1, 0xffffffffu, "this node's id [1]"},
+    {"config", CONFIG_STRING, CONFIG_FIELD(config_file), 0, 0,
+     "INI file with the same names (flags win)"},
+};
+#define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
+
+static const char *const config_log_names[] = {"debug", "info", "warn", "error"};
+
+const char *rk_log_level_name(rk_log_level l)
+{
+    return (unsigned)l < 4 ? config_log_names[l] : "unknown";
+}
+
+static int config_strdup(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        return RK_ENOMEM;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+int rk_config_init(rk_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->port = 7001;
+    c->sync = RK_SYNC_BATCH;
+    c->map_bytes = RK_STORE_MAP_BYTES_DEFAULT;
+    c->max_value_bytes = RK_VALUE_BYTES_DEFAULT;
+    c->max_key_bytes = RK_KEY_BYTES_MAX;
+    c->max_multibulk = 1024u * 1024u;
+    c->max_clients = 10000;
+    c->client_output_buffer_bytes = 256ull << 20;
+    c->idle_timeout_s = 300;
+    c->shutdown_timeout_ms = 5000;
+    c->log_level = RK_LOG_INFO;
+    c->partitions = 64;
+    c->node_id = 1;
+    if (config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
+        config_strdup(&c->engine, "lmdb") != 0) {
+        rk_config_deinit(c);
+        return RK_ENOMEM;
+    }
+    return 0;
+}
+
+void rk_config_deinit(rk_config *c)
+{
+    free(c->bind);
+    free(c->data_dir);
+    free(c->engine);
+    free(c->config_file);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Parse a decimal count with an optional k/m/g suffix (powers of 1024, with or without "b"). */
+static int config_parse_bytes(const char *text, uint64_t *out)
+{
+    if (text[0] < '0' || text[0] > '9') {
+        return RK_EINVAL;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0) {
+        return RK_EINVAL;
+    }
+    unsigned shift = 0;
+    if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kb") == 0) {
+        shift = 10;
+    } else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mb") == 0) {
+        shift = 20;
+    } else if (strcasecmp(end, "g") == 0 || strcasecmp(end, "gb") == 0) {
+        shift = 30;
+    } else if (*end != '\0') {
+        return RK_EINVAL;
+    }
+    if (shift > 0 && v > (UINT64_MAX >> shift)) {
+        return RK_EINVAL;
+    }
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static bool config_all_digits(const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+    }
+    return text[0] != '\0';
+}
+
+static const config_option *config_find(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        if (strcmp(config_options[i].name, name) == 0) {
+            return &config_options[i];
+        }
+    }
+    return NULL;
+}
+
+static int config_set_number(rk_config *c, const config_option *o, const char *value, char *err,
+                             size_t err_len)
+{
+    uint64_t v = 0;
+    if (config_parse_bytes(value, &v) != 0 || (o->type != CONFIG_BYTES && !config_all_digits(value))) {
+        snprintf(err, err_len, "%s = \"%s\": expected %s", o->name, value,
+                 o->type == CONFIG_BYTES ? "a size such as 65536, 64k, 16m or 1g"
+                                         : "a whole number");
+        return RK_EINVAL;
+    }
+    if (v < o->min || v > o->max) {
+        snprintf(err, err_len, "%s = %s: expected %llu to %llu", o->name, value,
+                 (unsigned long long)o->min, (unsigned long long)o->max);
+        return RK_EINVAL;
+    }
+    uint8_t *field = (uint8_t *)c + o->offset;
+    if (o->type == CONFIG_U16) {
+        *(uint16_t *)(void *)field = (uint16_t)v;
+    } else if (o->type == CONFIG_U32) {
+        *(uint32_t *)(void *)field = (uint32_t)v;
+    } else {
+        *(uint64_t *)(void *)field = v;
+    }
+    return 0;
+}
+
+static int config_set_enum(rk_config *c, const config_option *o, const char *value, char *err,
+                           size_t err_len)
+{
+    uint8_t *field = (uint8_t *)c + o->offset;
+    if (o->type == CONFIG_SYNC) {
+        if (rk_sync_policy_parse(value, (rk_sync_policy *)(void *)field) == 0) {
+            return 0;
+        }
+        snprintf(err, err_len, "sync = \"%s\": expected always, batch or none", value);
+        return RK_EINVAL;
+    }
+    if (o->type == CONFIG_LOG_LEVEL) {
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(value, config_log_names[i]) == 0) {
+                *(rk_log_level *)(void *)field = (rk_log_level)i;
+                return 0;
+            }
+        }
+        snprintf(err, err_len, "log-level = \"%s\": expected debug, info, warn or error", value);
+        return RK_EINVAL;
+    }
+    RK_ASSERT(o->type == CONFIG_ENGINE);
+    if (strcmp(value, "lmdb") != 0 && strcmp(value, "mem") != 0) {
+        snprintf(err, err_len, "engine = \"%s\": expected lmdb or mem", value);
+        return RK_EINVAL;
+    }
+    return config_strdup(&c->engine, value);
+}
+
+int rk_config_set(rk_config *c, const char *name, const char *value, char *err, size_t err_len)
+{
+    const config_option *o = config_find(name);
+    if (o == NULL) {
+        snprintf(err, err_len, "unknown option \"%s\" (see --help)", name);
+        return RK_EINVAL;
+    }
+    switch (o->type) {
+    case CONFIG_STRING:
+        if (value[0] == '\0') {
+            snprintf(err, err_len, "%s is empty: expected a value", name);
+            return RK_EINVAL;
+        }
+        return config_strdup((char **)(void *)((uint8_t *)c + o->offset), value);
+    case CONFIG_U16:
+    case CONFIG_U32:
+    case CONFIG_BYTES:
+        return config_set_number(c, o, value, err, err_len);
+    case CONFIG_SYNC:
+    case CONFIG_LOG_LEVEL:
+    case CONFIG_ENGINE:
+        return config_set_enum(c, o, value, err, err_len);
+    }
+    return RK_EINVAL;
+}
+
+typedef struct config_file_ctx {
+    rk_config *c;
+    const char *path;
+    char *err;
+    size_t err_len;
+    int rc;
+} config_file_ctx;
+
+static int config_file_on_entry(void *user, const char *section, const char *name,
+                                const char *value)
+{
+    config_file_ctx *f = user;
+    (void)section;
+    if (f->rc != 0) {
+        return 0;
+    }
+    if (strcmp(name, "config") == 0) {
+        snprintf(f->err, f->err_len, "config may not name another file");
+        f->rc = RK_EINVAL;
+        return 0;
+    }
+    char why[RK_CONFIG_ERROR_BYTES];
+    f->rc = rk_config_set(f->c, name, value, why, sizeof(why));
+    if (f->rc != 0) {
+        snprintf(f->err, f->err_len, "%s", why);
+        return 0;   /* inih then reports the line number */
+    }
+    return 1;
+}
+
+int rk_config_load_file(rk_config *c, const char *path, char *err, size_t err_len)
+{
+    char why[RK_CONFIG_ERROR_BYTES] = "";
+    config_file_ctx f = {.c = c, .path = path, .err = why, .err_len = sizeof(why)};
+    int line = ini_parse(path, config_file_on_entry, &f);
+    if (line == -1) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return RK_EINVAL;
+    }
+    if (line == -2) {
+        snprintf(err, err_len, "%s: out of memory", path);
+        return RK_ENOMEM;
+    }
+    if (line > 0) {
+        snprintf(err, err_len, "%s:%d: %s", path, line, why[0] ? why : "syntax error");
+        return RK_EINVAL;
+    }
+    return f.rc;
+}
+
+/* Find --config first so the file is applied before the flags that override it. */
+static int config_apply_file_flag(rk_config *c, int argc, char **argv, char *err, size_t err_len)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            path = argv[i + 1];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+        }
+        if (path != NULL) {
+            int rc = config_strdup(&c->config_file, path);
+            return rc != 0 ? rc : rk_config_load_file(c, path, err, err_len);
+        }
+    }
+    return 0;
+}
+
+int rk_config_parse_args(rk_config *c, int argc, char **argv, char *err, size_t err_len)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return 1;
+        }
+    }
+    int rc = config_apply_file_flag(c, argc, argv, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, err_len, "unexpected argument \"%s\" (see --help)", arg);
+            return RK_EINVAL;
+        }
+        char name[64];
+        const char *value = NULL;
+        const char *eq = strchr(arg + 2, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        if (name_len >= sizeof(name)) {
+            snprintf(err, err_len, "unknown option \"%s\" (see --help)", arg);
+            return RK_EINVAL;
+        }
+        memcpy(name, arg + 2, name_len);
+        name[name_len] = '\0';
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(err, err_len, "--%s needs a value", name);
+            return RK_EINVAL;
+        }
+        if (strcmp(name, "config") == 0) {
+            continue;   /* applied first */
+        }
+        rc = rk_config_set(c, name, value, err, err_len);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int rk_config_finish(rk_config *c, char *err, size_t err_len)
+{
+    if ((c->partitions & (c->partitions - 1)) != 0) {
+        snprintf(err, err_len, "partitions = %u: expected a power of two", c->partitions);
+        return RK_EINVAL;
+    }
+    /* An argument a little over max-value-bytes still arrives whole and is refused politely
+     * by the node (the connection stays); only one past max-bulk-bytes closes the connection. */
+    if (c->max_bulk_bytes == 0) {
+        c->max_bulk_bytes = c->max_value_bytes + (1u << 20);
+    } else if (c->max_bulk_bytes < c->max_value_bytes) {
+        snprintf(err, err_len, "max-bulk-bytes = %llu: must be at least max-value-bytes (%llu)",
+                 (unsigned long long)c->max_bulk_bytes, (unsigned long long)c->max_value_bytes);
+        return RK_EINVAL;
+    }
+    uint64_t query_min = c->max_bulk_bytes + (64u << 10);
+    if (c->client_query_buffer_bytes == 0) {
+        c->client_query_buffer_bytes = c->max_bulk_bytes + (64ull << 20);
+    } else if (c->client_query_buffer_bytes < query_min) {
+        snprintf(err, err_len,
+                 "client-query-buffer-limit = %llu: must be at least max-value-bytes + 64k "
+                 "(%llu)",
+                 (unsigned long long)c->client_query_buffer_bytes,
+                 (unsigned long long)query_min);
+        return RK_EINVAL;
+    }
+    if (c->client_output_buffer_bytes < c->max_value_bytes + (64u << 10)) {
+        snprintf(err, err_len,
+                 "client-output-buffer-limit = %llu: must be at least max-value-bytes + 64k",
+                 (unsigned long long)c->client_output_buffer_bytes);
+        return RK_EINVAL;
+    }
+    return 0;
+}
+
+const char *rk_config_usage(void)
+{
+    static char text[4096];
+    if (text[0] != '\0') {
+        return text;
+    }
+    size_t used = (size_t)snprintf(text, sizeof(text),
+                                   "usage: ringkvd [--option value | --option=value ...]\n"
+                                   "A ringkv node. Options (also valid as name = value lines in "
+                                   "the --config file):\n");
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT && used < sizeof(text); i++) {
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "  --%-28s %s\n",
+                                 config_options[i].name, config_options[i].help);
+    }
+    if (used < sizeof(text)) {
+        snprintf(text + used, sizeof(text) - used, "  --%-28s %s\n", "help", "this text");
+    }
+    return text;
+}

@@ -1,0 +1,149 @@
+/* info.c — INFO: Redis's "# Section" / "field:value" text, with ringkv's own fields (sync
+ * policy and durability counters, latency percentiles) beside the ones clients look for
+ * (redis_version, process_id, connected_clients, db0 keyspace line). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+#define INFO_TEXT_BYTES_MAX 8192u
+
+typedef struct info_text {
+    char data[INFO_TEXT_BYTES_MAX];
+    size_t len;
+} info_text;
+
+static void info_add(info_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void info_add(info_text *t, const char *fmt, ...)
+{
+    if (t->len >= sizeof(t->data)) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->data + t->len, sizeof(t->data) - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        t->len += (size_t)n;
+        if (t->len > sizeof(t->data)) {
+            t->len = sizeof(t->data);
+        }
+    }
+}
+
+static void info_server(rk_server *s, info_text *t)
+{
+    uint64_t uptime_s = (rk_server_now_ms(s) - s->start_ms) / 1000u;
+    info_add(t,
+             "# Server\r\nredis_version:7.0.0\r\nringkv_version:0.1.0\r\nredis_mode:standalone\r\n"
+             "os:Linux\r\nprocess_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%llu\r\n"
+             "uptime_in_days:%llu\r\nnode_id:%u\r\ncluster_members:1\r\npartitions:%u\r\n"
+             "effective_n:1\r\n\r\n",
+             (int)getpid(), s->port, (unsigned long long)uptime_s,
+             (unsigned long long)(uptime_s / 86400u), s->config->node_id, s->config->partitions);
+}
+
+static void info_clients(rk_server *s, info_text *t)
+{
+    uint64_t paused = 0;
+    for (const rk_client *c = s->clients; c != NULL; c = c->next) {
+        paused += !c->reading && !c->closed;
+    }
+    info_add(t,
+             "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nclients_paused_reading:%llu\r\n"
+             "\r\n",
+             s->client_count, s->config->max_clients, (unsigned long long)paused);
+}
+
+static void info_persistence(rk_server *s, info_text *t)
+{
+    const rk_node_stats *ns = rk_node_stats_get(s->node);
+    double per_sync = ns->sync_calls > 0 ? (double)ns->writes_synced / (double)ns->sync_calls : 0;
+    info_add(t,
+             "# Persistence\r\nengine:%s\r\nsync:%s\r\nsync_calls:%llu\r\nwrites_synced:%llu\r\n"
+             "writes_per_sync:%.2f\r\nacks_before_durable:%llu\r\nsync_failures:%llu\r\n"
+             "writes_waiting_durable:%llu\r\ndurable_seq:%llu\r\n\r\n",
+             rk_store_engine_name(s->store), rk_sync_policy_name(s->config->sync),
+             (unsigned long long)ns->sync_calls, (unsigned long long)ns->writes_synced, per_sync,
+             (unsigned long long)ns->acks_before_durable, (unsigned long long)ns->sync_failures,
+             (unsigned long long)ns->inflight,
+             (unsigned long long)rk_store_durable_seq(s->store));
+}
+
+static void info_latency(const rk_latency *h, const char *name, info_text *t)
+{
+    info_add(t, "latency_%s_p50_us:%llu\r\nlatency_%s_p99_us:%llu\r\nlatency_%s_p999_us:%llu\r\n",
+             name, (unsigned long long)rk_latency_percentile(h, 500), name,
+             (unsigned long long)rk_latency_percentile(h, 990), name,
+             (unsigned long long)rk_latency_percentile(h, 999));
+}
+
+static void info_stats(rk_server *s, info_text *t)
+{
+    const rk_node_stats *ns = rk_node_stats_get(s->node);
+    const rk_server_stats *ss = &s->stats;
+    info_add(t,
+             "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
+             "total_commands_processed:%llu\r\ntotal_net_input_bytes:%llu\r\n"
+             "total_net_output_bytes:%llu\r\nprotocol_errors:%llu\r\n"
+             "clients_closed_idle:%llu\r\nclients_closed_output_limit:%llu\r\n"
+             "clients_closed_input_limit:%llu\r\nbackpressure_pauses:%llu\r\n"
+             "ops_get:%llu\r\nops_put:%llu\r\nops_del:%llu\r\nstore_errors:%llu\r\n"
+             "refused_busy:%llu\r\n",
+             (unsigned long long)ss->connections_received,
+             (unsigned long long)ss->connections_rejected,
+             (unsigned long long)ss->commands_processed, (unsigned long long)ss->bytes_in,
+             (unsigned long long)ss->bytes_out, (unsigned long long)ss->protocol_errors,
+             (unsigned long long)ss->clients_closed_idle,
+             (unsigned long long)ss->clients_closed_output,
+             (unsigned long long)ss->clients_closed_input,
+             (unsigned long long)ss->backpressure_pauses, (unsigned long long)ns->gets,
+             (unsigned long long)ns->puts, (unsigned long long)ns->dels,
+             (unsigned long long)ns->store_errors, (unsigned long long)ns->refused_busy);
+    info_latency(&ss->latency[RK_LAT_READ], "read", t);
+    info_latency(&ss->latency[RK_LAT_WRITE], "write", t);
+    info_latency(&ss->latency[RK_LAT_OTHER], "other", t);
+    info_add(t, "\r\n");
+}
+
+static void info_keyspace(rk_server *s, info_text *t)
+{
+    info_add(t, "# Keyspace\r\n");
+    uint64_t keys = rk_node_stats_get(s->node)->keys_live;
+    if (keys > 0) {
+        info_add(t, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
+    }
+    info_add(t, "\r\n");
+}
+
+typedef void (*info_section_fn)(rk_server *s, info_text *t);
+
+void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
+{
+    static const struct {
+        const char *name;
+        info_section_fn fn;
+    } sections[] = {
+        {"server", info_server},           {"clients", info_clients},
+        {"persistence", info_persistence}, {"stats", info_stats},
+        {"keyspace", info_keyspace},
+    };
+    bool all = strcasecmp(section, "default") == 0 || strcasecmp(section, "all") == 0 ||
+               strcasecmp(section, "everything") == 0;
+    info_text t = {.len = 0};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        if (all || strcasecmp(section, sections[i].name) == 0) {
+            sections[i].fn(s, &t);
+        }
+    }
+    /* Redis ends the text without the last blank line. */
+    while (t.len >= 2 && t.data[t.len - 2] == '\r' && t.data[t.len - 1] == '\n') {
+        t.len -= 2;
+    }
+    rk_resp_verbatim(out, t.data, t.len);
+}

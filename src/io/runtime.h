@@ -1,0 +1,49 @@
+/* runtime.h — the real world behind rk_env (DESIGN.md): libuv's clocks and timers, a seeded
+ * random source, and durability. env->sync hands the fsync to libuv's thread pool, one job at
+ * a time, so the event loop never blocks on the disk: under `batch` a job covers every write
+ * that arrived before it started (group commit), under `always` each job covers one write.
+ * An engine without durability (mem) completes syncs at once, on the next loop turn. Replies
+ * go to the server (server.h), which owns the clients. Owns the env; keeps loop, store and
+ * server. */
+#ifndef RK_RUNTIME_H
+#define RK_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../core/env.h"
+#include "../core/node.h"
+
+typedef struct rk_server rk_server;
+
+typedef struct rk_runtime {
+    rk_env env;
+    uv_loop_t *loop;
+    rk_node *node;              /* set once the node exists */
+    rk_server *server;
+    rk_sync_policy sync_policy;
+    uint64_t random_state;
+    /* Durability: the highest seq asked for, the highest known durable, the job under way. */
+    uint64_t sync_wanted_seq;
+    uint64_t sync_done_seq;
+    uint64_t sync_job_seq;
+    int sync_job_rc;
+    bool sync_job_running;
+    uv_work_t sync_work;
+    uint64_t sync_jobs;         /* fsync jobs run (INFO) */
+    uint32_t timers_live;
+} rk_runtime;
+
+/* Initialise in place; keeps loop, store and server. Seeds the random source from the OS. */
+void rk_runtime_init(rk_runtime *rt, uv_loop_t *loop, rk_store *store, rk_server *server,
+                     rk_sync_policy policy);
+
+/* Complete what may complete on this loop turn (syncs of a non-durable engine). The server
+ * calls it before flushing replies. */
+void rk_runtime_poll(rk_runtime *rt);
+
+/* True while a sync job runs or a sync is still wanted. */
+bool rk_runtime_sync_busy(const rk_runtime *rt);
+
+#endif

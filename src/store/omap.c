@@ -1,0 +1,166 @@
+/* omap.c — the skiplist behind omap.h. Searches keep, per level, a pointer to the `next` array
+ * of the last node before the key (or the map's head), so insert and remove are straight-line
+ * pointer swaps with no special case for the head. */
+#include "omap.h"
+
+#include <string.h>
+
+#include "../core/common.h"
+
+int rk_omap_key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    size_t common_len = a_len < b_len ? a_len : b_len;
+    int c = common_len == 0 ? 0 : memcmp(a, b, common_len);
+    if (c != 0) {
+        return c;
+    }
+    if (a_len == b_len) {
+        return 0;
+    }
+    return a_len < b_len ? -1 : 1;
+}
+
+uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
+{
+    /* FNV-1a then a splitmix64 finaliser, so the low bits used below are well mixed. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < key_len; i++) {
+        h ^= key[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+
+    uint32_t level = 1;
+    while (level < RK_OMAP_LEVEL_MAX && (h & 3u) == 0) {
+        level++;
+        h >>= 2;
+    }
+    return level;
+}
+
+size_t rk_omap_node_bytes(uint32_t level)
+{
+    size_t align = alignof(max_align_t);
+    size_t bytes = sizeof(rk_omap_node) + (size_t)level * sizeof(rk_omap_node *);
+    return (bytes + align - 1) / align * align;
+}
+
+void *rk_omap_node_payload(rk_omap_node *n)
+{
+    return (char *)n + rk_omap_node_bytes(n->level);
+}
+
+void rk_omap_init(rk_omap *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+static int omap_cmp_node(const rk_omap_node *n, const uint8_t *key, size_t key_len)
+{
+    return rk_omap_key_cmp(n->key, n->key_len, key, key_len);
+}
+
+/* Fill prev[level] with the `next` array of the last node whose key is < `key` at each level;
+ * return the first node with a key >= `key`. */
+static rk_omap_node *omap_search(rk_omap *m, const uint8_t *key, size_t key_len,
+                                 rk_omap_node **prev[RK_OMAP_LEVEL_MAX])
+{
+    rk_omap_node **next = m->head;
+    for (uint32_t i = RK_OMAP_LEVEL_MAX; i-- > 0;) {
+        while (next[i] != NULL && omap_cmp_node(next[i], key, key_len) < 0) {
+            next = next[i]->next;
+        }
+        prev[i] = next;
+    }
+    return next[0];
+}
+
+rk_omap_node *rk_omap_seek(const rk_omap *m, const uint8_t *key, size_t key_len)
+{
+    if (key == NULL) {
+        return m->head[0];
+    }
+    rk_omap_node *const *next = m->head;
+    for (uint32_t i = RK_OMAP_LEVEL_MAX; i-- > 0;) {
+        while (next[i] != NULL && omap_cmp_node(next[i], key, key_len) < 0) {
+            next = next[i]->next;
+        }
+    }
+    return next[0];
+}
+
+rk_omap_node *rk_omap_find(const rk_omap *m, const uint8_t *key, size_t key_len)
+{
+    rk_omap_node *n = rk_omap_seek(m, key, key_len);
+    if (n != NULL && omap_cmp_node(n, key, key_len) == 0) {
+        return n;
+    }
+    return NULL;
+}
+
+rk_omap_node *rk_omap_next(const rk_omap_node *n)
+{
+    return n->next[0];
+}
+
+rk_omap_node *rk_omap_first(const rk_omap *m)
+{
+    return m->head[0];
+}
+
+rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
+{
+    RK_ASSERT(n->level >= 1);
+    RK_ASSERT(n->level <= RK_OMAP_LEVEL_MAX);
+    RK_ASSERT_SLOW(n->level == rk_omap_level(n->key, n->key_len));
+    rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
+    rk_omap_node *at = omap_search(m, n->key, n->key_len, prev);
+    if (at != NULL && omap_cmp_node(at, n->key, n->key_len) == 0) {
+        /* Same key, same height: `n` takes over the old node's links one for one. */
+        RK_ASSERT(at->level == n->level);
+        for (uint32_t i = 0; i < n->level; i++) {
+            n->next[i] = at->next[i];
+            prev[i][i] = n;
+        }
+        return at;
+    }
+    for (uint32_t i = 0; i < n->level; i++) {
+        n->next[i] = prev[i][i];
+        prev[i][i] = n;
+    }
+    m->count++;
+    return NULL;
+}
+
+rk_omap_node *rk_omap_remove(rk_omap *m, const uint8_t *key, size_t key_len)
+{
+    rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
+    rk_omap_node *at = omap_search(m, key, key_len, prev);
+    if (at == NULL || omap_cmp_node(at, key, key_len) != 0) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < at->level; i++) {
+        RK_ASSERT(prev[i][i] == at);
+        prev[i][i] = at->next[i];
+    }
+    RK_ASSERT(m->count > 0);
+    m->count--;
+    return at;
+}
+
+void rk_omap_clear(rk_omap *m, void (*free_fn)(void *ctx, rk_omap_node *n), void *ctx)
+{
+    rk_omap_node *n = m->head[0];
+    while (n != NULL) {
+        rk_omap_node *next = n->next[0];
+        if (free_fn != NULL) {
+            free_fn(ctx, n);
+        }
+        n = next;
+    }
+    rk_omap_init(m);
+}

@@ -1,0 +1,120 @@
+# lib.sh — helpers for process tests: start real build/ringkvd nodes on free loopback ports,
+# talk to them with redis-cli or raw bytes over bash's /dev/tcp, stop them by pid. Every test
+# script sources this; whatever a test starts, the EXIT trap stops.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RINGKVD=${RINGKVD:-$ROOT/build/ringkvd}
+RINGKV=${RINGKV:-$ROOT/build/ringkv}
+TEST_TMP=$(mktemp -d /tmp/ringkv-test.XXXXXX)
+declare -a NODE_PIDS=()
+CHECKS_FAILED=0
+
+cleanup() {
+    local pid
+    for pid in "${NODE_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+    rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+
+log() { printf '  %s\n' "$*"; }
+
+fail() {
+    printf '  FAIL: %s\n' "$*"
+    CHECKS_FAILED=$((CHECKS_FAILED + 1))
+}
+
+# check DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" == "$3" ]; then
+        log "ok: $1"
+    else
+        fail "$1: expected [$2], got [$3]"
+    fi
+}
+
+# check_contains DESCRIPTION NEEDLE HAYSTACK
+check_contains() {
+    case "$3" in
+        *"$2"*) log "ok: $1" ;;
+        *) fail "$1: [$3] lacks [$2]" ;;
+    esac
+}
+
+# A port nothing listens on: tests run alone, so a quick probe is enough.
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# start_node NAME PORT [ringkvd flags...]: starts in the background, waits until it answers
+# PING, records its pid in NODE_PID and NODE_PIDS. Log goes to $TEST_TMP/NAME.log.
+start_node() {
+    local name=$1 port=$2
+    shift 2
+    "$RINGKVD" --port "$port" --bind 127.0.0.1 --data-dir "$TEST_TMP/$name" "$@" \
+        >>"$TEST_TMP/$name.log" 2>&1 &
+    NODE_PID=$!
+    NODE_PIDS+=("$NODE_PID")
+    for _ in $(seq 1 200); do
+        if [ "$(redis-cli -p "$port" ping 2>/dev/null)" == "PONG" ]; then
+            return 0
+        fi
+        if ! kill -0 "$NODE_PID" 2>/dev/null; then
+            echo "ringkvd $name exited at start:"
+            cat "$TEST_TMP/$name.log"
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "ringkvd $name did not answer on port $port"
+    return 1
+}
+
+# stop_node PID [SIGNAL]: signal and wait for the process to end (at most 20 s).
+stop_node() {
+    local pid=$1 sig=${2:-TERM}
+    kill -s "$sig" "$pid" 2>/dev/null
+    for _ in $(seq 1 400); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            return 0
+        fi
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 1
+}
+
+# raw_exchange PORT BYTES [SECONDS]: send raw bytes (printf format) on one connection and print
+# what comes back until the server closes or the time passes.
+raw_exchange() {
+    local port=$1 bytes=$2 secs=${3:-2}
+    (
+        exec 3<>/dev/tcp/127.0.0.1/"$port" || exit 1
+        printf "$bytes" >&3
+        timeout "$secs" cat <&3
+    ) 2>/dev/null
+}
+
+info_field() {
+    redis-cli -p "$1" info "${3:-all}" | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
+}
+
+finish() {
+    if [ "$CHECKS_FAILED" -eq 0 ]; then
+        exit 0
+    fi
+    exit 1
+}

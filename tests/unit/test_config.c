@@ -1,0 +1,177 @@
+/* test_config.c — ringkvd's options: defaults, flags in both forms, the INI file, flags
+ * winning over the file, and every kind of bad value stopping start-up with a message that
+ * names the option (and the file line). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/io/config.h"
+
+static int parse(rk_config *c, char *err, size_t err_len, int argc, const char **argv)
+{
+    assert_int_equal(rk_config_init(c), 0);
+    int rc = rk_config_parse_args(c, argc, (char **)argv, err, err_len);
+    if (rc == 0) {
+        rc = rk_config_finish(c, err, err_len);
+    }
+    return rc;
+}
+
+static void test_defaults_are_documented_values(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES];
+    const char *argv[] = {"ringkvd"};
+    assert_int_equal(parse(&c, err, sizeof(err), 1, argv), 0);
+    assert_int_equal(c.port, 7001);
+    assert_string_equal(c.bind, "127.0.0.1");
+    assert_string_equal(c.engine, "lmdb");
+    assert_int_equal(c.sync, RK_SYNC_BATCH);
+    assert_int_equal(c.max_value_bytes, 16u << 20);
+    rk_config_deinit(&c);
+}
+
+static void test_flags_in_both_forms_with_size_suffixes(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES];
+    const char *argv[] = {"ringkvd", "--port", "7005", "--sync=always", "--max-value-bytes",
+                          "4m", "--engine", "mem", "--map-size=2g"};
+    assert_int_equal(parse(&c, err, sizeof(err), 9, argv), 0);
+    assert_int_equal(c.port, 7005);
+    assert_int_equal(c.sync, RK_SYNC_ALWAYS);
+    assert_int_equal(c.max_value_bytes, 4u << 20);
+    assert_string_equal(c.engine, "mem");
+    assert_int_equal(c.map_bytes, 2ull << 30);
+    rk_config_deinit(&c);
+}
+
+static void expect_error(const char *flag, const char *value, const char *needle)
+{
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES] = "";
+    const char *argv[] = {"ringkvd", flag, value};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, argv), RK_EINVAL);
+    if (strstr(err, needle) == NULL) {
+        fail_msg("%s %s: message \"%s\" lacks \"%s\"", flag, value, err, needle);
+    }
+    rk_config_deinit(&c);
+}
+
+static void test_bad_values_name_the_option(void **state)
+{
+    (void)state;
+    expect_error("--port", "0", "port = 0: expected 1 to 65535");
+    expect_error("--port", "65536", "port");
+    expect_error("--port", "12ab", "port = \"12ab\"");
+    expect_error("--sync", "sometimes", "sync = \"sometimes\": expected always, batch or none");
+    expect_error("--engine", "rocks", "engine = \"rocks\"");
+    expect_error("--log-level", "loud", "log-level");
+    expect_error("--max-value-bytes", "-5", "max-value-bytes");
+    expect_error("--max-value-bytes", "1t", "max-value-bytes");
+    expect_error("--max-key-bytes", "600", "max-key-bytes = 600: expected 1 to 507");
+    expect_error("--partitions", "48", "partitions = 48: expected a power of two");
+    expect_error("--no-such-option", "1", "unknown option \"no-such-option\"");
+    expect_error("--client-query-buffer-limit", "65536", "client-query-buffer-limit");
+}
+
+static void test_flag_without_value_is_an_error(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES] = "";
+    const char *argv[] = {"ringkvd", "--port"};
+    assert_int_equal(parse(&c, err, sizeof(err), 2, argv), RK_EINVAL);
+    assert_non_null(strstr(err, "--port needs a value"));
+    rk_config_deinit(&c);
+}
+
+static char *write_file(const char *text)
+{
+    char *path = strdup("/tmp/ringkv-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_file_sets_options_and_flags_win(void **state)
+{
+    (void)state;
+    char *path = write_file("; a comment\n[node]\nport = 7100\nsync = none\ndata-dir = /tmp/x\n");
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES];
+    const char *argv[] = {"ringkvd", "--port", "7200", "--config", path};
+    assert_int_equal(parse(&c, err, sizeof(err), 5, argv), 0);
+    assert_int_equal(c.port, 7200);
+    assert_int_equal(c.sync, RK_SYNC_NONE);
+    assert_string_equal(c.data_dir, "/tmp/x");
+    rk_config_deinit(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_file_error_names_file_line_and_option(void **state)
+{
+    (void)state;
+    char *path = write_file("port = 7100\n\nsync = sometimes\n");
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES] = "";
+    const char *argv[] = {"ringkvd", "--config", path};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, argv), RK_EINVAL);
+    char want[512];
+    snprintf(want, sizeof(want), "%s:3: sync = \"sometimes\"", path);
+    if (strstr(err, want) == NULL) {
+        fail_msg("message \"%s\" lacks \"%s\"", err, want);
+    }
+    rk_config_deinit(&c);
+    unlink(path);
+    free(path);
+}
+
+static void test_missing_file_is_an_error(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES] = "";
+    const char *argv[] = {"ringkvd", "--config", "/nonexistent/ringkv.conf"};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, argv), RK_EINVAL);
+    assert_non_null(strstr(err, "/nonexistent/ringkv.conf: cannot open"));
+    rk_config_deinit(&c);
+}
+
+static void test_help_lists_every_flag_named_in_the_issue(void **state)
+{
+    (void)state;
+    const char *text = rk_config_usage();
+    const char *flags[] = {"--port", "--bind", "--data-dir", "--engine", "--sync",
+                           "--max-value-bytes", "--log-level", "--config", "--help"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        assert_non_null(strstr(text, flags[i]));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_documented_values),
+        cmocka_unit_test(test_flags_in_both_forms_with_size_suffixes),
+        cmocka_unit_test(test_bad_values_name_the_option),
+        cmocka_unit_test(test_flag_without_value_is_an_error),
+        cmocka_unit_test(test_file_sets_options_and_flags_win),
+        cmocka_unit_test(test_file_error_names_file_line_and_option),
+        cmocka_unit_test(test_missing_file_is_an_error),
+        cmocka_unit_test(test_help_lists_every_flag_named_in_the_issue),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
