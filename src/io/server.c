@@ -314,7 +314,10 @@ static bool server_client_may_read(const rk_client *c)
     if (c->cmd_count >= RK_CLIENT_PIPELINE_MAX) {
         return false;
     }
-    return !(c->writing && c->out.len >= RK_CLIENT_OUTPUT_SOFT_BYTES);
+    /* Replies already owed (being written and waiting) bound what we parse next, so a
+     * client that pipelines big reads without reading them costs at most this much. */
+    size_t owed = c->out.len + (c->writing ? c->wout.len : 0);
+    return owed < RK_CLIENT_OUTPUT_SOFT_BYTES;
 }
 
 static void server_client_process_input(rk_client *c);

@@ -18,7 +18,7 @@
 
 /* Commands one client may have in flight before we stop reading it (back-pressure). */
 #define RK_CLIENT_PIPELINE_MAX 1024u
-/* Output waiting behind a write in flight above which we stop reading the client. */
+/* Replies owed (being written or waiting) above which we stop reading the client. */
 #define RK_CLIENT_OUTPUT_SOFT_BYTES (4u << 20)
 /* Sub-requests in flight at once across all clients (node requests). */
 #define RK_SERVER_REQUESTS_MAX (1u << 20)
