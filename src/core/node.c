@@ -278,25 +278,42 @@ static void node_ack_write(rk_node *n, uint64_t client_req, uint64_t seq, rk_rep
     n->env->sync(n->env->ctx, seq);
 }
 
-/* Write `obj` under `skey` and acknowledge with (kind, integer) when the policy allows. */
-static void node_write(rk_node *n, uint64_t client_req, const uint8_t *skey, size_t skey_len,
-                       const rk_object *obj, rk_reply_kind kind, int64_t integer)
+/* Write `obj` under `skey` and acknowledge with (kind, integer) when the policy allows.
+ * Returns 0, or the error it already answered the client with. */
+static int node_write(rk_node *n, uint64_t client_req, const uint8_t *skey, size_t skey_len,
+                      const rk_object *obj, rk_reply_kind kind, int64_t integer)
 {
     size_t len = rk_object_encoded_len(obj);
     int rc = node_scratch_reserve(n, len);
     if (rc != 0) {
         node_reply_error(n, client_req, rc, "out of memory");
-        return;
+        return rc;
     }
     rk_object_encode(obj, n->scratch);
     uint64_t seq = 0;
     rc = rk_store_put(n->env->store, RK_DB_DATA, skey, skey_len, n->scratch, len, &seq);
     if (rc != 0) {
         node_reply_store_error(n, client_req, rc);
-        return;
+        return rc;
     }
     RK_ASSERT(seq > n->durable_seq);
     node_ack_write(n, client_req, seq, kind, integer);
+    return 0;
+}
+
+/* 1 when a live value is stored under `skey`, 0 when absent or deleted, or the error it
+ * already answered the client with. */
+static int node_probe_live(rk_node *n, uint64_t client_req, const uint8_t *skey, size_t skey_len)
+{
+    rk_buf buf;
+    rk_object obj;
+    int live = node_read(n, skey, skey_len, &buf, &obj);
+    if (live < 0) {
+        node_reply_store_error(n, client_req, live);
+    } else if (live == 1) {
+        rk_store_buf_free(&buf);
+    }
+    return live;
 }
 
 static void node_on_put(rk_node *n, uint64_t client_req, const uint8_t *skey, size_t skey_len,
@@ -309,42 +326,28 @@ static void node_on_put(rk_node *n, uint64_t client_req, const uint8_t *skey, si
         node_reply_error(n, client_req, RK_ETOOBIG, message);
         return;
     }
-    rk_buf buf;
-    rk_object old;
-    int live = node_read(n, skey, skey_len, &buf, &old);
+    int live = node_probe_live(n, client_req, skey, skey_len);
     if (live < 0) {
-        node_reply_store_error(n, client_req, live);
         return;
     }
-    if (live == 1) {
-        rk_store_buf_free(&buf);
-    }
     rk_object obj = {.stamp_us = node_stamp(n), .value = r->value, .value_len = r->value_len};
-    uint64_t before = n->stats.store_errors;
-    node_write(n, client_req, skey, skey_len, &obj, RK_REPLY_OK, 0);
-    if (live == 0 && n->stats.store_errors == before) {
+    if (node_write(n, client_req, skey, skey_len, &obj, RK_REPLY_OK, 0) == 0 && live == 0) {
         n->stats.keys_live++;
     }
 }
 
 static void node_on_del(rk_node *n, uint64_t client_req, const uint8_t *skey, size_t skey_len)
 {
-    rk_buf buf;
-    rk_object old;
-    int live = node_read(n, skey, skey_len, &buf, &old);
+    int live = node_probe_live(n, client_req, skey, skey_len);
     if (live < 0) {
-        node_reply_store_error(n, client_req, live);
         return;
     }
     if (live == 0) {
         node_reply_int(n, client_req, 0);
         return;
     }
-    rk_store_buf_free(&buf);
     rk_object tomb = {.tombstone = true, .stamp_us = node_stamp(n)};
-    uint64_t before = n->stats.store_errors;
-    node_write(n, client_req, skey, skey_len, &tomb, RK_REPLY_INT, 1);
-    if (n->stats.store_errors == before) {
+    if (node_write(n, client_req, skey, skey_len, &tomb, RK_REPLY_INT, 1) == 0) {
         RK_ASSERT(n->stats.keys_live > 0);
         n->stats.keys_live--;
     }
