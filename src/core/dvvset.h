@@ -1,0 +1,142 @@
+/* dvvset.h — the versioned state of one key: its siblings (concurrent values or tombstones,
+ * each named by the dot of the write that made it) and the causal history of the whole set.
+ * Owns the sibling array and every value in it; histories, dots and tokens are version.h's;
+ * choosing one sibling (LWW, merge types) and reaching replicas are the caller's business.
+ *
+ * It follows Riak's dvvset (Almeida, Gonçalves et al., the compact form of Dotted Version
+ * Vectors) in behaviour, not in layout: a sibling carries its dot explicitly, and the history
+ * is version.h's range list, so a dot minted above a crash gap stays exact.
+ *
+ *   update  a client write through coordinator c with the context it read: mint a dot for c,
+ *           drop every sibling the context covers, keep the rest as concurrent siblings.
+ *   sync    merge two replicas: keep a sibling if the other side holds it too or has not
+ *           seen it; histories unite. Commutative, associative, idempotent (while no merge
+ *           has to prune, version.h).
+ *   join    the history, which is the context a client gets with a read.
+ *
+ * Invariants (RK_ASSERT_SLOW after every change): siblings are sorted by dot (node, then
+ * counter) with no dot twice; the history covers every sibling's dot; a tombstone has no value.
+ *
+ * Store encoding, little-endian:
+ *
+ *   [u8 'D'][u8 format = 1][u8 0][u8 0]
+ *   [history: rk_vv_encode]
+ *   [u32 sibling_count]
+ *   sibling_count x [u32 node][u64 counter][u64 timestamp_us][u8 flags: bit 0 tombstone]
+ *                   [u32 value_len][value bytes]
+ *   [u64 XXH3_64bits of every byte before it]
+ *
+ * Decoding validates everything (RK_ECORRUPT) and copies the values into the set, so the set
+ * never points into a store's pages; encode(decode(bytes)) == bytes. */
+#ifndef RK_DVVSET_H
+#define RK_DVVSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "version.h"
+
+/* Riak's default max_siblings: a client write that would leave more is refused. */
+#define RK_DVVSET_SIBLINGS_DEFAULT  100u
+/* Hard bound of any set, syncs and decoded bytes included: replicas each under the client
+ * bound may still merge to more, and a merge must not be refused lightly (it would stall
+ * convergence), so the hard bound leaves ten times room. */
+#define RK_DVVSET_SIBLINGS_MAX      1000u
+#define RK_DVVSET_MAGIC             0x44u  /* 'D' */
+#define RK_DVVSET_FORMAT            1u
+#define RK_DVVSET_FLAG_TOMBSTONE    0x01u
+#define RK_DVVSET_HEAD_BYTES        4u
+#define RK_DVVSET_SIBLING_HEAD_BYTES (4u + 8u + 8u + 1u + 4u)
+#define RK_DVVSET_CHECKSUM_BYTES    8u
+
+_Static_assert(RK_DVVSET_SIBLINGS_DEFAULT <= RK_DVVSET_SIBLINGS_MAX, "default under the bound");
+_Static_assert(RK_VALUE_BYTES_MAX <= UINT32_MAX, "value lengths are u32 on disk");
+
+typedef struct rk_sibling {
+    rk_dot dot;
+    uint64_t timestamp_us;   /* wall clock of the coordinator at the write, for LWW */
+    bool tombstone;
+    uint8_t *value;          /* owned by the set; NULL when value_len is 0 */
+    uint32_t value_len;
+} rk_sibling;
+
+typedef struct rk_dvvset {
+    rk_vv history;
+    uint32_t sibling_count;
+    rk_sibling *siblings;    /* owned; sibling_count entries sorted by dot */
+} rk_dvvset;
+
+/* What a client writes: a value, or a tombstone when deleting. Borrowed by update. */
+typedef struct rk_dvvset_write {
+    const uint8_t *value;    /* may be NULL when value_len is 0; ignored for a tombstone */
+    size_t value_len;
+    bool tombstone;
+    uint64_t timestamp_us;
+} rk_dvvset_write;
+
+/* An empty set: no siblings, empty history (a key never written). */
+void rk_dvvset_init(rk_dvvset *set);
+
+/* Free the siblings and values; the set is empty afterwards and may be reused. */
+void rk_dvvset_deinit(rk_dvvset *set);
+
+/* Make *out (uninitialised memory) a deep copy of src. Returns 0 or RK_ENOMEM (out is then
+ * empty). */
+int rk_dvvset_copy(const rk_dvvset *src, rk_dvvset *out);
+
+/* Apply a client write coordinated by `coordinator`. `context` is the history the client read
+ * (rk_dvvset_join of some replica, through a token), the empty history for a blind write.
+ * The new dot's counter is max(highest counter of coordinator in set or context + 1,
+ * counter_floor): a node that may have lost counters it minted (a crash before they were
+ * synced) passes a floor above all of them, so no dot is ever minted twice; 0 means no floor.
+ * Siblings covered by `context` are dropped, the others stay, the new one joins them; the
+ * history becomes history ∪ context ∪ {new dot}. The context is trusted: a token's checksum
+ * catches damage, not a client that forges a history (as in Riak).
+ * Returns 0 and the new dot in *dot_out, or, leaving the set unchanged:
+ *   RK_ETOOBIG  the set would hold more than siblings_max siblings, the value is above
+ *               RK_VALUE_BYTES_MAX, the counter would pass UINT64_MAX, or the history could
+ *               not be pruned to RK_VV_ENTRIES_MAX entries;
+ *   RK_EINVAL   siblings_max is 0 or above RK_DVVSET_SIBLINGS_MAX;
+ *   RK_ENOMEM.
+ * Borrows context and write (the value is copied). */
+int rk_dvvset_update(rk_dvvset *set, const rk_vv *context, const rk_dvvset_write *write,
+                     rk_node_id coordinator, uint64_t counter_floor, uint32_t siblings_max,
+                     rk_dot *dot_out);
+
+/* Merge `other` into `set` (a replica receiving another's version: read repair, handoff,
+ * anti-entropy). Returns 0, or, leaving the set unchanged, RK_ETOOBIG (more than
+ * RK_DVVSET_SIBLINGS_MAX siblings, or a history version.h cannot prune) or RK_ENOMEM. Two
+ * siblings with one dot should be one write; if their contents differ anyway (a node reused
+ * a dot), the later timestamp wins, then the greater bytes, so replicas still converge.
+ * Borrows other. */
+int rk_dvvset_sync(rk_dvvset *set, const rk_dvvset *other);
+
+/* The context to hand a client with a read: the set's whole history. */
+void rk_dvvset_join(const rk_dvvset *set, rk_vv *context_out);
+
+/* Point out[0..) at the siblings that hold values (not tombstones), in dot order; writes at
+ * most out_count_max and returns how many values there are (which may be more). 0 means the
+ * key reads as absent, though its history (join) may be non-empty. Pointers are borrowed
+ * until the set next changes. */
+uint32_t rk_dvvset_values(const rk_dvvset *set, const rk_sibling **out, uint32_t out_count_max);
+
+/* Whether a and b have the same history and the same siblings, value bytes included. */
+bool rk_dvvset_equal(const rk_dvvset *a, const rk_dvvset *b);
+
+/* Whether `set` keeps the invariants above. O(siblings * entries); for asserts and tests. */
+bool rk_dvvset_valid(const rk_dvvset *set);
+
+/* Bytes rk_dvvset_encode writes. */
+size_t rk_dvvset_encoded_len(const rk_dvvset *set);
+
+/* Encode into out (rk_dvvset_encoded_len bytes). Returns the length written. */
+size_t rk_dvvset_encode(const rk_dvvset *set, uint8_t *out);
+
+/* Make *out (uninitialised memory) the set encoded in `bytes`, copying the values. Returns 0,
+ * RK_ECORRUPT (anything but exactly an encoding this module wrote), or RK_ENOMEM; on error
+ * *out is an empty set. Borrows bytes. */
+int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out);
+
+#endif
