@@ -25,19 +25,27 @@ int rk_sync_policy_parse(const char *text, rk_sync_policy *out);
 const char *rk_sync_policy_name(rk_sync_policy p);
 
 typedef enum rk_request_kind {
-    RK_REQ_GET = 1,     /* reply: RK_REPLY_VALUE or RK_REPLY_NIL */
+    RK_REQ_GET = 1,     /* reply: RK_REPLY_VALUE or RK_REPLY_NIL (siblings resolved by policy) */
     RK_REQ_PUT = 2,     /* reply: RK_REPLY_OK */
     RK_REQ_DEL = 3,     /* reply: RK_REPLY_INT, 1 if a live value was deleted, else 0 */
     RK_REQ_EXISTS = 4,  /* reply: RK_REPLY_INT, 1 or 0 */
+    RK_REQ_VGET = 5,    /* RK.GET: reply RK_REPLY_VERSIONS, context and every sibling value */
+    RK_REQ_VPUT = 6,    /* RK.PUT: a write superseding what `context` saw; reply RK_REPLY_OK */
+    RK_REQ_VDEL = 7,    /* RK.DEL: a tombstone superseding what `context` saw; RK_REPLY_OK */
 } rk_request_kind;
+#define RK_REQ_KIND_MAX 7
 
-/* A client request; key and value are borrowed for the call only. */
+/* A client request; every pointer is borrowed for the call only. */
 typedef struct rk_request {
     rk_request_kind kind;
     const uint8_t *key;
     size_t key_len;
     const uint8_t *value;
     size_t value_len;
+    const char *context;    /* VPUT/VDEL: the token from RK.GET; NULL or "" for none */
+    size_t context_len;
+    uint32_t r;             /* 0: the bucket's */
+    uint32_t w;             /* 0: the bucket's */
 } rk_request;
 
 typedef enum rk_reply_kind {
@@ -46,16 +54,24 @@ typedef enum rk_reply_kind {
     RK_REPLY_VALUE = 3,
     RK_REPLY_INT = 4,
     RK_REPLY_ERROR = 5,
+    RK_REPLY_VERSIONS = 6,
 } rk_reply_kind;
 
 struct rk_reply {
     rk_reply_kind kind;
     const uint8_t *value;   /* RK_REPLY_VALUE */
     size_t value_len;
-    int64_t integer;        /* RK_REPLY_INT */
+    int64_t integer;        /* RK_REPLY_INT; RK_REPLY_OK of a write: replicas that acknowledged */
     int error;              /* RK_REPLY_ERROR: an RK_E* code */
     const char *message;    /* RK_REPLY_ERROR: text naming the thing, value and limit */
+    /* RK_REPLY_VERSIONS: the context token and the sibling values, borrowed */
+    const char *context;
+    uint32_t value_count;
+    const uint8_t *const *values;
+    const size_t *value_lens;
 };
+
+#define RK_MEMBERS_MAX 64u    /* = RK_RING_NODES_MAX */
 
 typedef struct rk_node_config {
     rk_node_id id;
@@ -63,6 +79,17 @@ typedef struct rk_node_config {
     uint32_t key_bytes_max;     /* <= RK_KEY_BYTES_MAX */
     uint64_t value_bytes_max;   /* <= RK_VALUE_BYTES_MAX */
     uint32_t partition_count;   /* Q, a power of two */
+    /* Static membership (this round): every member's id, this node's included. Every node
+     * claims the ring from the same list, so all agree on it without talking. */
+    rk_node_id members[RK_MEMBERS_MAX];
+    uint32_t member_count;
+    uint32_t request_timeout_ms;    /* a coordinator gives up waiting for R or W after it */
+    /* Properties of buckets nobody configured. */
+    uint8_t default_n;
+    uint8_t default_r;
+    uint8_t default_w;
+    uint8_t default_policy;     /* rk_bucket_policy */
+    uint32_t siblings_max;      /* concurrent versions a client write may leave (Riak: 100) */
 } rk_node_config;
 
 void rk_node_config_default(rk_node_config *c);
@@ -80,6 +107,16 @@ typedef struct rk_node_stats {
     uint64_t store_errors;
     uint64_t inflight;              /* writes waiting for durability */
     uint64_t refused_busy;
+    uint64_t coord_puts;            /* writes this node coordinated */
+    uint64_t coord_gets;
+    uint64_t forwarded;             /* writes sent to a replica to coordinate */
+    uint64_t replica_puts;          /* objects merged for a coordinator */
+    uint64_t replica_gets;
+    uint64_t read_repairs;          /* objects sent to stale replicas after a read */
+    uint64_t timeouts;              /* requests answered -TIMEOUT */
+    uint64_t unavailable;           /* requests answered -UNAVAILABLE */
+    uint64_t siblings_refused;      /* writes refused at max_siblings */
+    uint64_t epoch;                 /* this run's dot floor epoch (kv679) */
 } rk_node_stats;
 
 /* Writes that may wait for durability at once; when full the runtime stops reading clients. */
@@ -98,6 +135,10 @@ void rk_node_free(rk_node *n);
 void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r);
 void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m);
 void rk_node_on_timer(rk_node *n, uint64_t timer_id);
+/* The runtime's view of a peer changed: a link came up (true) or went down (false). A node
+ * treats a peer as down until told it is up; writes that cannot reach W primaries are refused
+ * before anything is sent (RK_EUNAVAIL). On up, bucket properties are pushed to it again. */
+void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up);
 /* Store writes up to `seq` are durable: acknowledge what waited for them. */
 void rk_node_on_durable(rk_node *n, uint64_t seq);
 /* A sync failed (disk full, I/O error): the writes up to `seq` are rolled back; fail every
@@ -109,5 +150,25 @@ void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error);
 bool rk_node_is_busy(const rk_node *n);
 const rk_node_stats *rk_node_stats_get(const rk_node *n);
 const rk_node_config *rk_node_config_get(const rk_node *n);
+
+/* For RK.* admin commands: the ring, and the effective n (min(n, members)) of a key. */
+typedef struct rk_ring rk_ring;
+const rk_ring *rk_node_ring(const rk_node *n);
+/* The bucket table (bucket.h). */
+typedef struct rk_bucket_table rk_bucket_table;
+const rk_bucket_table *rk_node_buckets(const rk_node *n);
+/* RK.LOCAL: this node's own copy of `key` (encoded rk_dvvset bytes in *out, owned by the
+ * caller, free with rk_store_buf_free; len 0 when absent). Returns 0 or a store error. */
+int rk_node_local_get(rk_node *n, const uint8_t *key, size_t key_len, rk_buf *out);
+/* RK.PREFLIST: the key's primaries (the bucket's effective n) then fallbacks, into out.
+ * Returns how many were written; *primary_count_out says how many are primaries. */
+uint32_t rk_node_preflist(const rk_node *n, const uint8_t *key, size_t key_len, rk_node_id *out,
+                          uint32_t out_count_max, uint32_t *primary_count_out);
+/* RK.MEMBERS: whether this node currently sees `id` as reachable (itself: always). */
+bool rk_node_member_reachable(const rk_node *n, rk_node_id id);
+/* Set bucket properties cluster-wide: reply RK_REPLY_INT with how many members stored them
+ * (this one included) once every member answered or the request timeout passed. */
+void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,
+                        const char *const *props, const char *const *values, uint32_t count);
 
 #endif

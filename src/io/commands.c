@@ -11,15 +11,6 @@
 /* Clients check redis_version for features; we answer as the Redis whose commands we follow. */
 #define COMMANDS_REDIS_VERSION "7.0.0"
 
-typedef struct commands_args {
-    uint32_t argc;
-    const uint8_t **argv;
-    const size_t *argv_len;
-} commands_args;
-
-typedef void (*commands_handler)(rk_server *s, rk_client *c, rk_cmd *cmd,
-                                 const commands_args *a);
-
 typedef struct commands_entry {
     const char *name;           /* lower case, as COMMAND reports it */
     int arity;                  /* Redis: n exactly, -n at least n (the name counts) */
@@ -63,7 +54,7 @@ void rk_commands_error(rk_resp_out *out, int code, const char *message)
     rk_resp_errorf(out, "%s %s", prefix, message != NULL ? message : rk_strerror(code));
 }
 
-static bool commands_arg_is(const commands_args *a, uint32_t i, const char *word)
+bool rk_commands_arg_is(const commands_args *a, uint32_t i, const char *word)
 {
     size_t len = strlen(word);
     return i < a->argc && a->argv_len[i] == len &&
@@ -71,7 +62,7 @@ static bool commands_arg_is(const commands_args *a, uint32_t i, const char *word
 }
 
 /* Copy argument i into a NUL-terminated buffer, cut at the buffer's size. */
-static const char *commands_arg_str(const commands_args *a, uint32_t i, char *buf, size_t size)
+const char *rk_commands_arg_str(const commands_args *a, uint32_t i, char *buf, size_t size)
 {
     size_t len = a->argv_len[i] < size - 1 ? a->argv_len[i] : size - 1;
     memcpy(buf, a->argv[i], len);
@@ -79,13 +70,13 @@ static const char *commands_arg_str(const commands_args *a, uint32_t i, char *bu
     return buf;
 }
 
-static bool commands_arg_int(const commands_args *a, uint32_t i, int64_t *out)
+bool rk_commands_arg_int(const commands_args *a, uint32_t i, int64_t *out)
 {
     char buf[32];
     if (a->argv_len[i] == 0 || a->argv_len[i] >= sizeof(buf)) {
         return false;
     }
-    commands_arg_str(a, i, buf, sizeof(buf));
+    rk_commands_arg_str(a, i, buf, sizeof(buf));
     char *end = NULL;
     long long v = strtoll(buf, &end, 10);
     if (*end != '\0') {
@@ -155,15 +146,15 @@ static void commands_set(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
     cmd->latency_class = RK_LAT_WRITE;
     if (a->argc > 3) {
         char option[32];
-        commands_arg_str(a, 3, option, sizeof(option));
+        rk_commands_arg_str(a, 3, option, sizeof(option));
         const char *why = "ringkv's SET takes no options";
-        if (commands_arg_is(a, 3, "NX") || commands_arg_is(a, 3, "XX") ||
-            commands_arg_is(a, 3, "GET")) {
+        if (rk_commands_arg_is(a, 3, "NX") || rk_commands_arg_is(a, 3, "XX") ||
+            rk_commands_arg_is(a, 3, "GET")) {
             why = "ringkv has no compare-and-set yet (an always-writable store cannot promise it "
                   "without a consensus round)";
-        } else if (commands_arg_is(a, 3, "EX") || commands_arg_is(a, 3, "PX") ||
-                   commands_arg_is(a, 3, "EXAT") || commands_arg_is(a, 3, "PXAT") ||
-                   commands_arg_is(a, 3, "KEEPTTL")) {
+        } else if (rk_commands_arg_is(a, 3, "EX") || rk_commands_arg_is(a, 3, "PX") ||
+                   rk_commands_arg_is(a, 3, "EXAT") || rk_commands_arg_is(a, 3, "PXAT") ||
+                   rk_commands_arg_is(a, 3, "KEEPTTL")) {
             why = "ringkv has no expiry yet";
         }
         rk_resp_errorf(&cmd->out, "ERR SET option '%s' is not supported: %s", option, why);
@@ -210,7 +201,7 @@ static void commands_quit(rk_server *s, rk_client *c, rk_cmd *cmd, const command
 static void commands_select(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     int64_t db = -1;
-    if (!commands_arg_int(a, 1, &db)) {
+    if (!rk_commands_arg_int(a, 1, &db)) {
         rk_resp_error(&cmd->out, "ERR value is not an integer or out of range");
     } else if (db != 0) {
         rk_resp_error(&cmd->out, "ERR DB index is out of range (ringkv has one keyspace, db 0)");
@@ -233,7 +224,7 @@ static void commands_info(rk_server *s, rk_client *c, rk_cmd *cmd, const command
         /* Several sections: "all" serves them all. */
         snprintf(section, sizeof(section), "all");
     } else if (a->argc == 2) {
-        commands_arg_str(a, 1, section, sizeof(section));
+        rk_commands_arg_str(a, 1, section, sizeof(section));
     }
     rk_info_write(s, &cmd->out, section);
     commands_done(s, cmd);
@@ -262,7 +253,7 @@ static void commands_hello_reply(rk_server *s, rk_client *c, rk_cmd *cmd)
 static void commands_hello(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     int64_t proto = c->proto;
-    if (a->argc >= 2 && (!commands_arg_int(a, 1, &proto) || proto < 2 || proto > 3)) {
+    if (a->argc >= 2 && (!rk_commands_arg_int(a, 1, &proto) || proto < 2 || proto > 3)) {
         rk_resp_error(&cmd->out, "NOPROTO unsupported protocol version");
         commands_done(s, cmd);
         return;
@@ -270,19 +261,19 @@ static void commands_hello(rk_server *s, rk_client *c, rk_cmd *cmd, const comman
     const uint8_t *name = NULL;
     size_t name_len = 0;
     for (uint32_t i = 2; i < a->argc; i++) {
-        if (commands_arg_is(a, i, "AUTH") && i + 2 < a->argc) {
+        if (rk_commands_arg_is(a, i, "AUTH") && i + 2 < a->argc) {
             rk_resp_error(&cmd->out, "ERR AUTH called without any password configured for the "
                                      "default user");
             commands_done(s, cmd);
             return;
-        } else if (commands_arg_is(a, i, "SETNAME") && i + 1 < a->argc) {
+        } else if (rk_commands_arg_is(a, i, "SETNAME") && i + 1 < a->argc) {
             name = a->argv[i + 1];
             name_len = a->argv_len[i + 1];
             i++;
         } else {
             char opt[32];
             rk_resp_errorf(&cmd->out, "ERR syntax error in HELLO option '%s'",
-                           commands_arg_str(a, i, opt, sizeof(opt)));
+                           rk_commands_arg_str(a, i, opt, sizeof(opt)));
             commands_done(s, cmd);
             return;
         }
@@ -311,7 +302,7 @@ static void commands_client(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
 {
     rk_resp_out *out = &cmd->out;
     char line[512];
-    if (commands_arg_is(a, 1, "SETNAME") && a->argc == 3) {
+    if (rk_commands_arg_is(a, 1, "SETNAME") && a->argc == 3) {
         for (size_t i = 0; i < a->argv_len[2]; i++) {
             if (a->argv[2][i] <= ' ' || a->argv[2][i] > '~') {
                 rk_resp_error(out, "ERR Client names cannot contain spaces, newlines or special "
@@ -320,22 +311,22 @@ static void commands_client(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
                 return;
             }
         }
-        commands_arg_str(a, 2, c->name, sizeof(c->name));
+        rk_commands_arg_str(a, 2, c->name, sizeof(c->name));
         rk_resp_simple(out, "OK");
-    } else if (commands_arg_is(a, 1, "GETNAME") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "GETNAME") && a->argc == 2) {
         if (c->name[0] == '\0') {
             rk_resp_null(out);
         } else {
             rk_resp_bulk_str(out, c->name);
         }
-    } else if (commands_arg_is(a, 1, "ID") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "ID") && a->argc == 2) {
         rk_resp_integer(out, (int64_t)c->id);
-    } else if (commands_arg_is(a, 1, "SETINFO") && a->argc == 4) {
+    } else if (rk_commands_arg_is(a, 1, "SETINFO") && a->argc == 4) {
         rk_resp_simple(out, "OK");  /* lib-name / lib-ver: accepted, as Redis does */
-    } else if (commands_arg_is(a, 1, "INFO") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "INFO") && a->argc == 2) {
         commands_client_info_line(c, line, sizeof(line));
         rk_resp_verbatim(out, line, strlen(line));
-    } else if (commands_arg_is(a, 1, "LIST") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "LIST") && a->argc == 2) {
         rk_resp_out text;
         rk_resp_out_init(&text, 2);
         for (const rk_client *other = s->clients; other != NULL; other = other->next) {
@@ -347,7 +338,7 @@ static void commands_client(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
     } else {
         char sub[32];
         rk_resp_errorf(out, "ERR unknown subcommand or wrong number of arguments for 'CLIENT|%s'",
-                       a->argc > 1 ? commands_arg_str(a, 1, sub, sizeof(sub)) : "");
+                       a->argc > 1 ? rk_commands_arg_str(a, 1, sub, sizeof(sub)) : "");
     }
     commands_done(s, cmd);
 }
@@ -357,7 +348,7 @@ static void commands_client(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
 static void commands_config(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     rk_resp_out *out = &cmd->out;
-    if (!commands_arg_is(a, 1, "GET") || a->argc < 3) {
+    if (!rk_commands_arg_is(a, 1, "GET") || a->argc < 3) {
         rk_resp_error(out, "ERR ringkv supports CONFIG GET only; options are set at start-up");
         commands_done(s, cmd);
         return;
@@ -386,7 +377,7 @@ static void commands_config(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
     size_t matched = 0;
     for (uint32_t i = 2; i < a->argc; i++) {
         char pattern[128];
-        commands_arg_str(a, i, pattern, sizeof(pattern));
+        rk_commands_arg_str(a, i, pattern, sizeof(pattern));
         for (size_t k = 0; k < table_count; k++) {
             if (!match[k] && fnmatch(pattern, table[k][0], FNM_CASEFOLD) == 0) {
                 match[k] = true;
@@ -422,6 +413,14 @@ static const commands_entry commands_table[] = {
     {"client", -2, commands_client, "noscript loading stale", 0, 0, 0},
     {"config", -2, commands_config, "admin noscript loading stale", 0, 0, 0},
     {"command", -1, commands_command, "loading stale", 0, 0, 0},
+    {"rk.get", -2, rk_commands_rk_get, "readonly", 1, 1, 1},
+    {"rk.put", -4, rk_commands_rk_put, "write denyoom", 1, 1, 1},
+    {"rk.del", -3, rk_commands_rk_del, "write", 1, 1, 1},
+    {"rk.bucket", -3, rk_commands_rk_bucket, "admin", 0, 0, 0},
+    {"rk.local", 2, rk_commands_rk_local, "readonly", 1, 1, 1},
+    {"rk.preflist", 2, rk_commands_rk_preflist, "readonly", 1, 1, 1},
+    {"rk.ring", 1, rk_commands_rk_ring, "readonly", 0, 0, 0},
+    {"rk.members", 1, rk_commands_rk_members, "readonly", 0, 0, 0},
 };
 #define COMMANDS_COUNT (sizeof(commands_table) / sizeof(commands_table[0]))
 
@@ -465,19 +464,19 @@ static const commands_entry *commands_find(const uint8_t *name, size_t len)
 static void commands_command(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     rk_resp_out *out = &cmd->out;
-    if (a->argc == 1 || (commands_arg_is(a, 1, "INFO") && a->argc == 2)) {
+    if (a->argc == 1 || (rk_commands_arg_is(a, 1, "INFO") && a->argc == 2)) {
         rk_resp_array(out, COMMANDS_COUNT);
         for (size_t i = 0; i < COMMANDS_COUNT; i++) {
             commands_describe(out, &commands_table[i]);
         }
-    } else if (commands_arg_is(a, 1, "COUNT") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "COUNT") && a->argc == 2) {
         rk_resp_integer(out, (int64_t)COMMANDS_COUNT);
-    } else if (commands_arg_is(a, 1, "LIST") && a->argc == 2) {
+    } else if (rk_commands_arg_is(a, 1, "LIST") && a->argc == 2) {
         rk_resp_array(out, COMMANDS_COUNT);
         for (size_t i = 0; i < COMMANDS_COUNT; i++) {
             rk_resp_bulk_str(out, commands_table[i].name);
         }
-    } else if (commands_arg_is(a, 1, "INFO")) {
+    } else if (rk_commands_arg_is(a, 1, "INFO")) {
         rk_resp_array(out, a->argc - 2);
         for (uint32_t i = 2; i < a->argc; i++) {
             const commands_entry *e = commands_find(a->argv[i], a->argv_len[i]);
@@ -487,13 +486,13 @@ static void commands_command(rk_server *s, rk_client *c, rk_cmd *cmd, const comm
                 commands_describe(out, e);
             }
         }
-    } else if (commands_arg_is(a, 1, "DOCS")) {
+    } else if (rk_commands_arg_is(a, 1, "DOCS")) {
         /* redis-cli asks for docs to show hints; with none it uses its built-in table. */
         rk_resp_map(out, 0);
     } else {
         char sub[32];
         rk_resp_errorf(out, "ERR unknown subcommand '%s'. Try COMMAND HELP.",
-                       commands_arg_str(a, 1, sub, sizeof(sub)));
+                       rk_commands_arg_str(a, 1, sub, sizeof(sub)));
     }
     commands_done(s, cmd);
 }
@@ -505,10 +504,10 @@ static void commands_unknown(rk_cmd *cmd, const commands_args *a)
     char arg[48];
     size_t used = (size_t)snprintf(text, sizeof(text), "ERR unknown command '%s', with args "
                                    "beginning with: ",
-                                   commands_arg_str(a, 0, arg, sizeof(arg)));
+                                   rk_commands_arg_str(a, 0, arg, sizeof(arg)));
     for (uint32_t i = 1; i < a->argc && used < sizeof(text); i++) {
         used += (size_t)snprintf(text + used, sizeof(text) - used, "'%s' ",
-                                 commands_arg_str(a, i, arg, sizeof(arg)));
+                                 rk_commands_arg_str(a, i, arg, sizeof(arg)));
     }
     rk_resp_error(&cmd->out, text);
 }

@@ -8,6 +8,31 @@
 
 #include "server.h"
 
+/* A command's arguments, borrowed from the parser for the handler's call. */
+typedef struct commands_args {
+    uint32_t argc;
+    const uint8_t **argv;
+    const size_t *argv_len;
+} commands_args;
+
+typedef void (*commands_handler)(rk_server *s, rk_client *c, rk_cmd *cmd,
+                                 const commands_args *a);
+
+/* Helpers the command files share (commands.c). */
+bool rk_commands_arg_is(const commands_args *a, uint32_t i, const char *word);
+const char *rk_commands_arg_str(const commands_args *a, uint32_t i, char *buf, size_t size);
+bool rk_commands_arg_int(const commands_args *a, uint32_t i, int64_t *out);
+
+/* The RK.* commands (commands_rk.c): the Dynamo API (versions and contexts) and admin. */
+void rk_commands_rk_get(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_put(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_del(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_bucket(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_local(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_preflist(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+
 /* A new command at the tail of c's queue, its latency clock started. Returns NULL when out of
  * memory. */
 rk_cmd *rk_commands_new_cmd(rk_client *c);

@@ -41,7 +41,7 @@ static int server_requests_grow(rk_server *s)
     return 0;
 }
 
-static int server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64_t *id_out)
+int rk_server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64_t *id_out)
 {
     if (s->request_free_count == 0) {
         int rc = server_requests_grow(s);
@@ -138,6 +138,15 @@ static void server_encode_sub_reply(rk_resp_out *out, const rk_reply *r)
         return;
     case RK_REPLY_ERROR:
         rk_commands_error(out, r->error, r->message);
+        return;
+    case RK_REPLY_VERSIONS:
+        /* RK.GET: [context, [value, ...]] */
+        rk_resp_array(out, 2);
+        rk_resp_bulk_str(out, r->context);
+        rk_resp_array(out, r->value_count);
+        for (uint32_t i = 0; i < r->value_count; i++) {
+            rk_resp_bulk(out, r->values[i], r->value_lens[i]);
+        }
         return;
     }
     rk_resp_error(out, "ERR internal: unknown reply");
@@ -237,7 +246,7 @@ void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r)
 void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index, const rk_request *r)
 {
     uint64_t id = 0;
-    int rc = server_request_take(s, cmd, sub_index, &id);
+    int rc = rk_server_request_take(s, cmd, sub_index, &id);
     if (rc != 0) {
         rk_reply busy = {.kind = RK_REPLY_ERROR, .error = rc, .message = "too many requests"};
         server_cmd_take_sub_reply(cmd, sub_index, &busy);

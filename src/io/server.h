@@ -162,6 +162,9 @@ void rk_server_after_node_event(rk_server *s);
 /* For commands.c: issue one sub-request of `cmd` to the node. */
 void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index,
                             const rk_request *r);
+/* For commands that call the node themselves: an id for sub-request `sub_index` of `cmd`, to
+ * pass as client_req. Returns 0, RK_EBUSY or RK_ENOMEM. */
+int rk_server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64_t *id_out);
 /* For commands.c: `cmd` is complete (its out holds the reply). */
 void rk_server_cmd_complete(rk_server *s, rk_cmd *cmd);
 

@@ -1,0 +1,686 @@
+/* coord.c — request coordinators (Dynamo 4.5): one small state machine per client request.
+ *
+ *   GET     any node: ask the N primaries of the key, answer once R answered (reconciled by
+ *           the bucket's policy), keep listening until all N answered or the timeout, then
+ *           read repair: send the merged object to every primary that answered with less.
+ *   PUT/DEL a primary: mint a dot, write locally, send the object to the other primaries,
+ *           answer once W acknowledged durably. A node outside the preference list forwards
+ *           the write to the first reachable primary (FWD), which coordinates it.
+ *   BUCKET  push bucket properties to every member, answer with how many stored them.
+ *
+ * Two failures are kept apart: RK_EUNAVAIL when fewer than R or W primaries are reachable
+ * before anything is sent (the write did not happen), RK_ETIMEDOUT when it was sent but not
+ * acknowledged in time (it may still appear). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "node_internal.h"
+
+/* ---- the table ---------------------------------------------------------------------------- */
+
+rk_coord *rk_coord_new(rk_node *n, coord_kind kind)
+{
+    if (n->coord_count >= RK_COORD_INFLIGHT_MAX) {
+        return NULL;
+    }
+    uint32_t slot = 0;
+    while (slot < RK_COORD_INFLIGHT_MAX && n->coords[slot] != NULL) {
+        slot++;
+    }
+    RK_ASSERT(slot < RK_COORD_INFLIGHT_MAX);
+    rk_coord *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    n->coord_generation[slot]++;
+    c->id = ((uint64_t)n->coord_generation[slot] << 32) | slot;
+    c->kind = kind;
+    rk_dvvset_init(&c->merged);
+    for (uint32_t i = 0; i < RK_N_MAX; i++) {
+        rk_dvvset_init(&c->got[i]);
+    }
+    n->coords[slot] = c;
+    n->coord_count++;
+    return c;
+}
+
+void rk_coord_free(rk_node *n, rk_coord *c)
+{
+    uint32_t slot = (uint32_t)c->id;
+    RK_ASSERT(slot < RK_COORD_INFLIGHT_MAX);
+    RK_ASSERT(n->coords[slot] == c);
+    rk_dvvset_deinit(&c->merged);
+    for (uint32_t i = 0; i < RK_N_MAX; i++) {
+        rk_dvvset_deinit(&c->got[i]);
+    }
+    n->coords[slot] = NULL;
+    n->coord_count--;
+    free(c);
+}
+
+static rk_coord *coord_find(rk_node *n, uint64_t id)
+{
+    uint32_t slot = (uint32_t)id;
+    if (slot >= RK_COORD_INFLIGHT_MAX || n->coords[slot] == NULL) {
+        return NULL;
+    }
+    rk_coord *c = n->coords[slot];
+    return c->id == id ? c : NULL;
+}
+
+void rk_coord_arm(rk_node *n, rk_coord *c)
+{
+    uint64_t now_ms = n->env->now_ms(n->env->ctx);
+    n->env->set_timer(n->env->ctx, now_ms + n->config.request_timeout_ms, c->id);
+}
+
+static void coord_reply(rk_node *n, rk_coord *c, const rk_reply *r)
+{
+    if (c->replied) {
+        return;
+    }
+    c->replied = true;
+    node_reply(n, c->from_peer, c->origin, c->origin_req, r);
+}
+
+static void coord_reply_error(rk_node *n, rk_coord *c, int error, const char *message)
+{
+    if (error == RK_ETIMEDOUT) {
+        n->stats.timeouts++;
+    } else if (error == RK_EUNAVAIL) {
+        n->stats.unavailable++;
+    }
+    rk_reply r = {.kind = RK_REPLY_ERROR, .error = error, .message = message};
+    coord_reply(n, c, &r);
+}
+
+/* A request refused before a coordinator exists. */
+static void coord_refuse(rk_node *n, bool from_peer, rk_node_id origin, uint64_t origin_req,
+                         int error, const char *message)
+{
+    if (error == RK_EUNAVAIL) {
+        n->stats.unavailable++;
+    }
+    rk_reply r = {.kind = RK_REPLY_ERROR, .error = error, .message = message};
+    node_reply(n, from_peer, origin, origin_req, &r);
+}
+
+static int coord_preflist_index(const rk_coord *c, rk_node_id id)
+{
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        if (c->preflist[i] == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static uint16_t coord_expected_mask(const rk_coord *c, rk_node_id self)
+{
+    int self_index = coord_preflist_index(c, self);
+    return (uint16_t)(c->sent_mask | (self_index >= 0 ? (1u << self_index) : 0u));
+}
+
+/* ---- GET ---------------------------------------------------------------------------------- */
+
+/* The reply of a plain GET: under lww the one sibling; under siblings the newest value. */
+static const rk_sibling *coord_winner(const rk_dvvset *set)
+{
+    const rk_sibling *best = NULL;
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        const rk_sibling *s = &set->siblings[i];
+        if (s->tombstone) {
+            continue;
+        }
+        if (best == NULL || s->timestamp_us > best->timestamp_us) {
+            best = s;
+        }
+    }
+    return best;
+}
+
+static void coord_get_reply(rk_node *n, rk_coord *c)
+{
+    const rk_dvvset *set = &c->merged;
+    if (c->req_kind == RK_REQ_EXISTS) {
+        rk_reply r = {.kind = RK_REPLY_INT, .integer = node_set_live(set) ? 1 : 0};
+        coord_reply(n, c, &r);
+        return;
+    }
+    if (c->req_kind == RK_REQ_GET) {
+        const rk_sibling *s = coord_winner(set);
+        rk_reply r = {.kind = s == NULL ? RK_REPLY_NIL : RK_REPLY_VALUE};
+        if (s != NULL) {
+            r.value = s->value;
+            r.value_len = s->value_len;
+        }
+        coord_reply(n, c, &r);
+        return;
+    }
+    RK_ASSERT(c->req_kind == RK_REQ_VGET);
+    rk_vv context;
+    rk_dvvset_join(set, &context);
+    char token[RK_VV_TOKEN_CHARS_MAX + 1];
+    int rc = rk_vv_token_encode(&context, token, sizeof(token));
+    RK_ASSERT(rc >= 0);
+    const uint8_t *values[RK_DVVSET_SIBLINGS_MAX];
+    size_t lens[RK_DVVSET_SIBLINGS_MAX];
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        if (!set->siblings[i].tombstone) {
+            values[count] = set->siblings[i].value;
+            lens[count] = set->siblings[i].value_len;
+            count++;
+        }
+    }
+    rk_reply r = {.kind = RK_REPLY_VERSIONS,
+                  .context = token,
+                  .value_count = count,
+                  .values = values,
+                  .value_lens = lens};
+    coord_reply(n, c, &r);
+}
+
+/* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
+static void coord_read_repair(rk_node *n, rk_coord *c)
+{
+    if (c->merged.sibling_count == 0 && c->merged.history.entry_count == 0) {
+        return;
+    }
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        if (!c->got_valid[i] || rk_dvvset_equal(&c->got[i], &c->merged)) {
+            continue;
+        }
+        n->stats.read_repairs++;
+        if (c->preflist[i] == n->config.id) {
+            rk_replica_merge(n, c->key, c->key_len, &c->merged, c->policy, NULL);
+            continue;
+        }
+        if (bytes == NULL && node_encode(n, &c->merged, &bytes, &len) != 0) {
+            return;
+        }
+        rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                    .flags = RK_MSG_PUT_REPAIR,
+                    .key = c->key,
+                    .key_len = c->key_len,
+                    .object = bytes,
+                    .object_len = len};
+        node_send(n, c->preflist[i], &m);
+    }
+}
+
+static void coord_get_finish(rk_node *n, rk_coord *c)
+{
+    coord_read_repair(n, c);
+    rk_coord_free(n, c);
+}
+
+/* One replica's answer (`set` moves into the coordinator; NULL for an error answer). */
+static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset *set)
+{
+    uint16_t bit = (uint16_t)(1u << index);
+    if (c->answered_mask & bit) {
+        if (set != NULL) {
+            rk_dvvset_deinit(set);
+        }
+        return;     /* a duplicated answer counts once */
+    }
+    c->answered_mask |= bit;
+    if (set != NULL) {
+        c->got[index] = *set;
+        c->got_valid[index] = true;
+        if (rk_dvvset_sync(&c->merged, set) == 0) {
+            if (c->policy == RK_POLICY_LWW) {
+                node_resolve_lww(&c->merged);
+            }
+            c->ok_count++;
+        }
+    }
+    if (!c->replied && c->ok_count >= c->need) {
+        coord_get_reply(n, c);
+    }
+    if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
+        if (!c->replied) {
+            coord_reply_error(n, c, RK_EUNAVAIL, "replicas answered with errors");
+        }
+        coord_get_finish(n, c);
+    }
+}
+
+static void coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
+{
+    n->stats.coord_gets++;
+    if (up_count < c->need) {
+        char message[128];
+        snprintf(message, sizeof(message), "need R=%u replicas, %u reachable", c->need, up_count);
+        coord_reply_error(n, c, RK_EUNAVAIL, message);
+        rk_coord_free(n, c);
+        return;
+    }
+    rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
+    int self_index = -1;
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        rk_node_id id = c->preflist[i];
+        if (id == n->config.id) {
+            self_index = (int)i;
+        } else if (node_member_up(n, id)) {
+            c->sent_mask |= (uint16_t)(1u << i);
+            node_send(n, id, &m);
+        }
+    }
+    rk_coord_arm(n, c);
+    if (self_index >= 0) {
+        rk_dvvset local;
+        int rc = node_local_read(n, c->key, c->key_len, &local);
+        coord_get_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
+    }
+}
+
+/* ---- PUT ---------------------------------------------------------------------------------- */
+
+static void coord_put_reply_ok(rk_node *n, rk_coord *c)
+{
+    rk_reply r = {.kind = RK_REPLY_OK, .integer = c->ok_count};
+    if (c->req_kind == RK_REQ_DEL) {
+        r.kind = RK_REPLY_INT;
+        r.integer = c->integer;
+    }
+    coord_reply(n, c, &r);
+}
+
+static void coord_put_ack(rk_node *n, rk_coord *c, uint32_t index, bool ok)
+{
+    uint16_t bit = (uint16_t)(1u << index);
+    if (c->answered_mask & bit) {
+        return;
+    }
+    c->answered_mask |= bit;
+    c->ok_count += ok ? 1 : 0;
+    if (!c->replied && c->ok_count >= c->need) {
+        coord_put_reply_ok(n, c);
+    }
+    if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
+        if (!c->replied) {
+            char message[128];
+            snprintf(message, sizeof(message), "needed W=%u, %u replicas stored it, the rest "
+                     "failed", c->need, c->ok_count);
+            coord_reply_error(n, c, RK_EIO, message);
+        }
+        rk_coord_free(n, c);
+    }
+}
+
+/* A bucket push is done once this node stored the properties (bit 0 of answered_mask) and
+ * every peer sent one (`need` of them) answered (`integer` counts answers). */
+static void coord_bucket_maybe_done(rk_node *n, rk_coord *c)
+{
+    if ((c->answered_mask & 1u) != 0 && c->integer >= (int64_t)c->need) {
+        rk_reply r = {.kind = RK_REPLY_INT, .integer = c->ok_count};
+        coord_reply(n, c, &r);
+        rk_coord_free(n, c);
+    }
+}
+
+void rk_coord_on_local_durable(rk_node *n, uint64_t coord_id, int status)
+{
+    rk_coord *c = coord_find(n, coord_id);
+    if (c == NULL) {
+        return;     /* timed out meanwhile */
+    }
+    if (c->kind == COORD_BUCKET) {
+        c->answered_mask |= 1u;
+        c->ok_count += status == 0 ? 1 : 0;
+        coord_bucket_maybe_done(n, c);
+        return;
+    }
+    int self_index = coord_preflist_index(c, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    coord_put_ack(n, c, (uint32_t)self_index, status == 0);
+}
+
+/* The context a write supersedes: the client's token; for plain SET/DEL under lww (and plain
+ * DEL always) what this coordinator holds; for a plain SET under siblings nothing (a blind
+ * write becomes a sibling). */
+static int coord_put_context(rk_node *n, const rk_coord *c, const rk_request *r,
+                             const rk_dvvset *local, rk_vv *out)
+{
+    rk_vv_init(out);
+    if (r->context != NULL && r->context_len > 0) {
+        return rk_vv_token_decode(r->context, r->context_len, out);
+    }
+    bool plain = r->kind == RK_REQ_PUT || r->kind == RK_REQ_DEL;
+    if (plain && (c->policy == RK_POLICY_LWW || r->kind == RK_REQ_DEL)) {
+        rk_dvvset_join(local, out);
+    }
+    (void)n;
+    return 0;
+}
+
+static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count)
+{
+    n->stats.coord_puts++;
+    char message[192];
+    if (up_count < c->need) {
+        snprintf(message, sizeof(message), "need W=%u replicas, %u reachable", c->need, up_count);
+        coord_reply_error(n, c, RK_EUNAVAIL, message);
+        rk_coord_free(n, c);
+        return;
+    }
+    if (n->durable_seq < n->epoch_seq) {
+        coord_reply_error(n, c, RK_EBUSY, "node starting: its epoch is not durable yet");
+        rk_coord_free(n, c);
+        return;
+    }
+    rk_dvvset local;
+    int rc = node_local_read(n, c->key, c->key_len, &local);
+    rk_vv context;
+    if (rc == 0) {
+        rc = coord_put_context(n, c, r, &local, &context);
+        if (rc != 0) {
+            rk_dvvset_deinit(&local);
+            coord_reply_error(n, c, RK_EINVAL, "context is not a token from RK.GET");
+            rk_coord_free(n, c);
+            return;
+        }
+    }
+    bool was_live = rc == 0 && node_set_live(&local);
+    c->integer = was_live ? 1 : 0;
+    if (rc == 0) {
+        rk_dvvset_write w = {.value = r->value,
+                             .value_len = r->value_len,
+                             .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
+                             .timestamp_us = node_stamp(n)};
+        rk_dot dot;
+        rc = rk_dvvset_update(&local, &context, &w, n->config.id,
+                              n->epoch << RK_EPOCH_SHIFT, n->config.siblings_max, &dot);
+        if (rc == RK_ETOOBIG) {
+            n->stats.siblings_refused++;
+            snprintf(message, sizeof(message), "too many siblings: max-siblings is %u; read "
+                     "with RK.GET and write with its context to resolve them",
+                     n->config.siblings_max);
+        }
+    }
+    uint64_t seq = 0;
+    if (rc == 0) {
+        if (c->policy == RK_POLICY_LWW) {
+            node_resolve_lww(&local);
+        }
+        rc = node_local_write(n, c->key, c->key_len, &local, was_live, &seq);
+    }
+    if (rc != 0) {
+        rk_dvvset_deinit(&local);
+        if (rc != RK_ETOOBIG) {
+            snprintf(message, sizeof(message), "write failed: %s", rk_strerror(rc));
+        }
+        coord_reply_error(n, c, rc, message);
+        rk_coord_free(n, c);
+        return;
+    }
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    rc = node_encode(n, &local, &bytes, &len);
+    rk_dvvset_deinit(&local);
+    if (rc == 0) {
+        rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                    .req_id = c->id,
+                    .key = c->key,
+                    .key_len = c->key_len,
+                    .object = bytes,
+                    .object_len = len};
+        for (uint32_t i = 0; i < c->preflist_count; i++) {
+            rk_node_id id = c->preflist[i];
+            if (id != n->config.id && node_member_up(n, id)) {
+                c->sent_mask |= (uint16_t)(1u << i);
+                node_send(n, id, &m);
+            }
+        }
+    }
+    rk_coord_arm(n, c);
+    node_pending p = {.seq = seq, .id = c->id, .kind = NODE_PENDING_COORD};
+    node_after_durable(n, &p);
+}
+
+/* ---- forwarding ----------------------------------------------------------------------------- */
+
+static void coord_forward(rk_node *n, rk_coord *c, const rk_request *r)
+{
+    rk_node_id to = 0;
+    bool found = false;
+    for (uint32_t i = 0; i < c->preflist_count && !found; i++) {
+        if (node_member_up(n, c->preflist[i])) {
+            to = c->preflist[i];
+            found = true;
+        }
+    }
+    if (!found) {
+        coord_reply_error(n, c, RK_EUNAVAIL, "no replica of the key is reachable");
+        rk_coord_free(n, c);
+        return;
+    }
+    n->stats.forwarded++;
+    c->kind = COORD_FWD;
+    c->preflist[0] = to;
+    c->preflist_count = 1;
+    c->sent_mask = 1u;
+    rk_msg m = {.kind = RK_MSG_FWD_REQ,
+                .req_id = c->id,
+                .key = r->key,
+                .key_len = r->key_len,
+                .req_kind = r->kind,
+                .value = r->value,
+                .value_len = r->value_len,
+                .context = (const uint8_t *)r->context,
+                .context_len = r->context != NULL ? r->context_len : 0,
+                .r = r->r,
+                .w = r->w};
+    node_send(n, to, &m);
+    rk_coord_arm(n, c);
+}
+
+static void coord_on_fwd_resp(rk_node *n, rk_coord *c, const rk_msg *m)
+{
+    char message[256];
+    rk_reply r = {.kind = (rk_reply_kind)m->req_kind, .integer = m->integer};
+    if (r.kind == RK_REPLY_ERROR || m->status != 0) {
+        size_t len = m->message_len < sizeof(message) - 1 ? m->message_len : sizeof(message) - 1;
+        if (len > 0) {
+            memcpy(message, m->message, len);
+        }
+        message[len] = '\0';
+        r.kind = RK_REPLY_ERROR;
+        r.error = m->status != 0 ? m->status : RK_EIO;
+        r.message = message;
+    } else if (r.kind != RK_REPLY_OK && r.kind != RK_REPLY_INT) {
+        r.kind = RK_REPLY_ERROR;
+        r.error = RK_ECORRUPT;
+        r.message = "bad forwarded reply";
+    }
+    coord_reply(n, c, &r);
+    rk_coord_free(n, c);
+}
+
+/* ---- entry points --------------------------------------------------------------------------- */
+
+void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t origin_req,
+                    const rk_request *r)
+{
+    rk_coord *c = rk_coord_new(n, COORD_GET);
+    if (c == NULL) {
+        n->stats.refused_busy++;
+        coord_refuse(n, from_peer, origin, origin_req, RK_EBUSY, "too many requests in flight");
+        return;
+    }
+    c->from_peer = from_peer;
+    c->origin = origin;
+    c->origin_req = origin_req;
+    c->req_kind = r->kind;
+    memcpy(c->key, r->key, r->key_len);
+    c->key_len = r->key_len;
+    const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, r->key, r->key_len);
+    c->policy = props->policy;
+    uint32_t nn = node_effective_n(n, props);
+    uint32_t partition = rk_ring_partition_of(&n->ring, rk_hash_key(r->key, r->key_len));
+    rk_node_id list[RK_MEMBERS_MAX];
+    uint32_t primaries = 0;
+    int count = rk_ring_preflist(&n->ring, partition, nn, list, RK_MEMBERS_MAX, &primaries);
+    RK_ASSERT(count >= 0);
+    RK_ASSERT(primaries == nn);
+    memcpy(c->preflist, list, primaries * sizeof(list[0]));
+    c->preflist_count = primaries;
+    uint32_t up_count = 0;
+    for (uint32_t i = 0; i < primaries; i++) {
+        up_count += node_member_up(n, list[i]) ? 1 : 0;
+    }
+    bool is_read = r->kind == RK_REQ_GET || r->kind == RK_REQ_EXISTS || r->kind == RK_REQ_VGET;
+    uint32_t asked = is_read ? (r->r != 0 ? r->r : props->r) : (r->w != 0 ? r->w : props->w);
+    /* Fewer members than n: n, r and w shrink to what the cluster has (a cluster of one works). */
+    c->need = asked < nn ? asked : nn;
+    if (is_read) {
+        c->kind = COORD_GET;
+        coord_get_start(n, c, up_count);
+    } else if (coord_preflist_index(c, n->config.id) >= 0) {
+        c->kind = COORD_PUT;
+        coord_put_start(n, c, r, up_count);
+    } else if (from_peer) {
+        coord_reply_error(n, c, RK_EINVAL, "forwarded to a node that is not a replica");
+        rk_coord_free(n, c);
+    } else {
+        coord_forward(n, c, r);
+    }
+}
+
+void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
+{
+    rk_coord *c = coord_find(n, m->req_id);
+    if (c == NULL) {
+        return;     /* late: the coordinator finished or timed out */
+    }
+    int index = coord_preflist_index(c, from);
+    if (index < 0 || (c->sent_mask & (1u << index)) == 0) {
+        return;     /* not asked: a confused or hostile peer */
+    }
+    if (m->kind == RK_MSG_FWD_RESP && c->kind == COORD_FWD) {
+        coord_on_fwd_resp(n, c, m);
+    } else if (m->kind == RK_MSG_PUT_RESP && c->kind == COORD_PUT) {
+        coord_put_ack(n, c, (uint32_t)index, m->status == 0);
+    } else if (m->kind == RK_MSG_GET_RESP && c->kind == COORD_GET) {
+        rk_dvvset set;
+        int rc = m->status == 0 ? rk_dvvset_decode(m->object, m->object_len, &set) : m->status;
+        if (m->status == 0 && m->object_len == 0) {
+            rk_dvvset_init(&set);
+            rc = 0;
+        }
+        coord_get_answer(n, c, (uint32_t)index, rc == 0 ? &set : NULL);
+    }
+}
+
+void rk_coord_on_timer(rk_node *n, uint64_t timer_id)
+{
+    rk_coord *c = coord_find(n, timer_id);
+    if (c == NULL) {
+        return;
+    }
+    char message[160];
+    switch (c->kind) {
+    case COORD_GET:
+        if (!c->replied) {
+            snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time",
+                     c->need, c->ok_count);
+            coord_reply_error(n, c, RK_ETIMEDOUT, message);
+        }
+        coord_get_finish(n, c);
+        return;
+    case COORD_PUT:
+        snprintf(message, sizeof(message), "needed W=%u acknowledgements, %u arrived in time; "
+                 "the write may still appear", c->need, c->ok_count);
+        break;
+    case COORD_FWD:
+        snprintf(message, sizeof(message), "the replica coordinating the write did not answer "
+                 "in time; the write may still appear");
+        break;
+    case COORD_BUCKET: {
+        rk_reply r = {.kind = RK_REPLY_INT, .integer = c->ok_count};
+        coord_reply(n, c, &r);
+        rk_coord_free(n, c);
+        return;
+    }
+    }
+    if (!c->replied) {
+        coord_reply_error(n, c, RK_ETIMEDOUT, message);
+    }
+    rk_coord_free(n, c);
+}
+
+/* ---- bucket properties ---------------------------------------------------------------------- */
+
+void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,
+                        const char *const *props, const char *const *values, uint32_t count)
+{
+    if (name_len == 0 || name_len > RK_BUCKET_NAME_BYTES_MAX) {
+        node_reply_error(n, client_req, RK_ETOOBIG, "bucket name must be 1 to 64 bytes");
+        return;
+    }
+    const rk_bucket_entry *e = rk_bucket_find(&n->buckets, name, name_len);
+    rk_bucket_props next = e != NULL ? e->props : n->buckets.defaults;
+    char err[128];
+    for (uint32_t i = 0; i < count; i++) {
+        if (rk_bucket_props_set(&next, props[i], values[i], err, sizeof(err)) != 0) {
+            node_reply_error(n, client_req, RK_EINVAL, err);
+            return;
+        }
+    }
+    next.version = (e != NULL ? e->props.version : 0) + 1;
+    next.origin = n->config.id;
+    rk_coord *c = rk_coord_new(n, COORD_BUCKET);
+    if (c == NULL) {
+        node_reply_error(n, client_req, RK_EBUSY, "too many requests in flight");
+        return;
+    }
+    c->origin_req = client_req;
+    uint64_t seq = 0;
+    int rc = node_bucket_store(n, name, name_len, &next, &seq);
+    if (rc < 0) {
+        node_reply_error(n, client_req, rc, "cannot store bucket properties");
+        rk_coord_free(n, c);
+        return;
+    }
+    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
+    rk_bucket_props_encode(&next, bytes);
+    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
+                .req_id = c->id,
+                .key = name,
+                .key_len = name_len,
+                .object = bytes,
+                .object_len = sizeof(bytes),
+                .version = next.version};
+    for (uint32_t i = 0; i < n->config.member_count; i++) {
+        rk_node_id id = n->config.members[i];
+        if (id != n->config.id && node_member_up(n, id)) {
+            c->need++;
+            node_send(n, id, &m);
+        }
+    }
+    rk_coord_arm(n, c);
+    node_pending p = {.seq = seq, .id = c->id, .kind = NODE_PENDING_COORD};
+    node_after_durable(n, &p);
+}
+
+void rk_coord_bucket_on_ack(rk_node *n, rk_node_id from, const rk_msg *m)
+{
+    rk_coord *c = coord_find(n, m->req_id);
+    if (c == NULL || c->kind != COORD_BUCKET) {
+        return;
+    }
+    int index = node_member_index(n, from);
+    if (index < 0 || (c->members_answered & (1ull << index)) != 0) {
+        return;     /* a duplicated ack counts once */
+    }
+    c->members_answered |= 1ull << index;
+    c->ok_count += m->status == 0 ? 1 : 0;
+    c->integer++;
+    coord_bucket_maybe_done(n, c);
+}

@@ -1,0 +1,52 @@
+/* msg.h — the messages nodes send each other, as the core sees them: plain structs with
+ * borrowed byte fields. The runtime turns them into wire frames (src/net/wire, protobuf-c) and
+ * back; the simulator passes copies. Owns nothing. Dynamo 4.5: a coordinator sends GET_REQ /
+ * PUT_REQ to the preference list and counts the answers; a node outside the list forwards a
+ * client write to the first reachable replica (FWD_REQ), which coordinates it. */
+#ifndef RK_MSG_H
+#define RK_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+
+typedef enum rk_msg_kind {
+    RK_MSG_GET_REQ = 1,     /* coordinator -> replica: send me your object for key */
+    RK_MSG_GET_RESP = 2,    /* replica -> coordinator: status, object (empty: not found) */
+    RK_MSG_PUT_REQ = 3,     /* coordinator -> replica: merge this object, answer once durable */
+    RK_MSG_PUT_RESP = 4,    /* replica -> coordinator: status */
+    RK_MSG_FWD_REQ = 5,     /* any node -> a replica: coordinate this client write */
+    RK_MSG_FWD_RESP = 6,    /* replica -> origin: the client's answer */
+    RK_MSG_BUCKET_SET = 7,  /* bucket properties, versioned; pushed to every member */
+    RK_MSG_BUCKET_ACK = 8,  /* a member stored them */
+} rk_msg_kind;
+#define RK_MSG_KIND_MAX 8
+
+/* Flags of a put request. */
+#define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
+
+struct rk_msg {
+    rk_msg_kind kind;
+    uint64_t req_id;            /* chosen by the sender of a request, echoed in its response */
+    int32_t status;             /* responses: 0 or an RK_E* code */
+    uint32_t flags;
+    const uint8_t *key;         /* GET/PUT/FWD requests, BUCKET_SET (bucket name) */
+    size_t key_len;
+    const uint8_t *object;      /* GET_RESP, PUT_REQ: an encoded rk_dvvset; BUCKET_SET: props */
+    size_t object_len;
+    /* FWD_REQ: the client's request (rk_request fields); FWD_RESP: the reply (rk_reply). */
+    uint32_t req_kind;
+    const uint8_t *value;
+    size_t value_len;
+    const uint8_t *context;     /* a printable context token */
+    size_t context_len;
+    uint32_t r;
+    uint32_t w;
+    int64_t integer;            /* FWD_RESP: integer reply; BUCKET_ACK: stored version */
+    const uint8_t *message;     /* FWD_RESP error text */
+    size_t message_len;
+    uint64_t version;           /* BUCKET_SET */
+};
+
+#endif

@@ -1,0 +1,83 @@
+/* replica.c — the replica side (Dynamo 4.5-4.6): serve a coordinator's read, and merge a
+ * coordinator's object (a replicated write or a read repair) into the local one, answering
+ * only once the merge is durable. Merging is rk_dvvset_sync, so applying the same object twice,
+ * or objects in any order, converges. */
+#include <string.h>
+
+#include "node_internal.h"
+
+void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
+{
+    n->stats.replica_gets++;
+    rk_msg resp = {.kind = RK_MSG_GET_RESP, .req_id = m->req_id};
+    if (m->key_len > RK_KEY_BYTES_MAX) {
+        resp.status = RK_EINVAL;
+        node_send(n, from, &resp);
+        return;
+    }
+    rk_dvvset local;
+    int rc = node_local_read(n, m->key, m->key_len, &local);
+    if (rc == 0 && (local.sibling_count > 0 || local.history.entry_count > 0)) {
+        rc = node_encode(n, &local, &resp.object, &resp.object_len);
+    }
+    resp.status = rc;
+    node_send(n, from, &resp);
+    rk_dvvset_deinit(&local);
+}
+
+int rk_replica_merge(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *incoming,
+                     uint8_t policy, const node_pending *p)
+{
+    rk_dvvset local;
+    int rc = node_local_read(n, key, key_len, &local);
+    if (rc != 0) {
+        return rc;
+    }
+    bool was_live = node_set_live(&local);
+    rk_dvvset before;
+    rc = rk_dvvset_copy(&local, &before);
+    if (rc == 0) {
+        rc = rk_dvvset_sync(&local, incoming);
+    }
+    if (rc == 0 && policy == RK_POLICY_LWW) {
+        node_resolve_lww(&local);
+    }
+    /* Nothing new: answer once what is already written is durable (it may not be yet). */
+    uint64_t seq = n->written_seq;
+    if (rc == 0 && !rk_dvvset_equal(&before, &local)) {
+        rc = node_local_write(n, key, key_len, &local, was_live, &seq);
+    }
+    rk_dvvset_deinit(&before);
+    rk_dvvset_deinit(&local);
+    if (rc == 0 && p != NULL) {
+        node_pending wait = *p;
+        wait.seq = seq;
+        node_after_durable(n, &wait);
+    }
+    return rc;
+}
+
+void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
+{
+    n->stats.replica_puts++;
+    bool repair = (m->flags & RK_MSG_PUT_REPAIR) != 0;
+    rk_dvvset incoming;
+    int rc = m->key_len <= RK_KEY_BYTES_MAX && m->key_len > 0 ? 0 : RK_EINVAL;
+    if (rc == 0) {
+        rc = rk_dvvset_decode(m->object, m->object_len, &incoming);
+    }
+    if (rc == 0) {
+        const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, m->key, m->key_len);
+        node_pending p = {.kind = NODE_PENDING_PEER,
+                          .reply_kind = RK_MSG_PUT_RESP,
+                          .peer = from,
+                          .id = m->req_id};
+        rc = rk_replica_merge(n, m->key, m->key_len, &incoming, props->policy,
+                              repair ? NULL : &p);
+        rk_dvvset_deinit(&incoming);
+    }
+    if (rc != 0 && !repair) {
+        rk_msg resp = {.kind = RK_MSG_PUT_RESP, .req_id = m->req_id, .status = rc};
+        node_send(n, from, &resp);
+    }
+}
