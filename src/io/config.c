@@ -62,6 +62,16 @@ static const config_option config_options[] = {
     {"partitions", CONFIG_U32, CONFIG_FIELD(partitions), 1, 65536,
      "ring partitions Q, a power of two [64]"},
     {"node-id", CONFIG_U32, CONFIG_FIELD(node_id), 1, 0xffffffffu, "this node's id [1]"},
+    {"cluster-name", CONFIG_STRING, CONFIG_FIELD(cluster_name), 0, 0,
+     "peers with another name are refused [ringkv]"},
+    {"cluster-port", CONFIG_U16, CONFIG_FIELD(cluster_port), 1, 65535,
+     "internode port on the bind address [port + 10000]"},
+    {"members", CONFIG_STRING, CONFIG_FIELD(members_text), 0, 0,
+     "every member, this one too: id=host:port:cluster-port,... [just this node]"},
+    {"secret", CONFIG_STRING, CONFIG_FIELD(secret), 0, 0,
+     "shared secret peers must prove in the handshake [none]"},
+    {"request-timeout-ms", CONFIG_U32, CONFIG_FIELD(request_timeout_ms), 1, 600000,
+     "how long a coordinator waits for R or W replicas [5000]"},
     {"config", CONFIG_STRING, CONFIG_FIELD(config_file), 0, 0,
      "INI file with the same names (flags win)"},
 };
@@ -101,7 +111,9 @@ int rk_config_init(rk_config *c)
     c->log_level = RK_LOG_INFO;
     c->partitions = 64;
     c->node_id = 1;
-    if (config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
+    c->request_timeout_ms = 5000;
+    if (config_strdup(&c->cluster_name, "ringkv") != 0 ||
+        config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
         config_strdup(&c->engine, "lmdb") != 0) {
         rk_config_deinit(c);
         return RK_ENOMEM;
@@ -115,6 +127,9 @@ void rk_config_deinit(rk_config *c)
     free(c->data_dir);
     free(c->engine);
     free(c->config_file);
+    free(c->cluster_name);
+    free(c->secret);
+    free(c->members_text);
     memset(c, 0, sizeof(*c));
 }
 
@@ -362,8 +377,86 @@ int rk_config_parse_args(rk_config *c, int argc, char **argv, char *err, size_t 
     return 0;
 }
 
+/* One "id=host:port:cluster_port" entry of --members. */
+static int config_parse_member(const char *text, rk_config_member *m)
+{
+    char host[RK_CONFIG_HOST_BYTES_MAX + 2];
+    unsigned long id = 0;
+    unsigned port = 0;
+    unsigned cluster_port = 0;
+    int used = 0;
+    memset(m, 0, sizeof(*m));
+    if (sscanf(text, "%lu=%64[^:]:%u:%u%n", &id, host, &port, &cluster_port, &used) != 4 ||
+        text[used] != '\0' || id == 0 || id > 0xffffffffu || port == 0 || port > 65535 ||
+        cluster_port == 0 || cluster_port > 65535 || strlen(host) > RK_CONFIG_HOST_BYTES_MAX) {
+        return RK_EINVAL;
+    }
+    m->id = (uint32_t)id;
+    snprintf(m->host, sizeof(m->host), "%s", host);
+    m->client_port = (uint16_t)port;
+    m->cluster_port = (uint16_t)cluster_port;
+    return 0;
+}
+
+static int config_finish_members(rk_config *c, char *err, size_t err_len)
+{
+    if (c->cluster_port == 0) {
+        if (c->port > 65535 - 10000) {
+            snprintf(err, err_len, "cluster-port: port %u + 10000 is past 65535; set it", c->port);
+            return RK_EINVAL;
+        }
+        c->cluster_port = (uint16_t)(c->port + 10000);
+    }
+    c->member_count = 0;
+    if (c->members_text == NULL) {
+        rk_config_member *self = &c->members[c->member_count++];
+        self->id = c->node_id;
+        snprintf(self->host, sizeof(self->host), "%s", c->bind);
+        self->client_port = c->port;
+        self->cluster_port = c->cluster_port;
+        return 0;
+    }
+    char *copy = strdup(c->members_text);
+    if (copy == NULL) {
+        return RK_ENOMEM;
+    }
+    bool self_found = false;
+    int rc = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        rk_config_member m;
+        if (c->member_count >= RK_CONFIG_MEMBERS_MAX) {
+            snprintf(err, err_len, "members: more than %u", RK_CONFIG_MEMBERS_MAX);
+            rc = RK_EINVAL;
+        } else if (config_parse_member(item, &m) != 0) {
+            snprintf(err, err_len, "members: \"%s\": expected id=host:port:cluster-port", item);
+            rc = RK_EINVAL;
+        } else {
+            for (uint32_t i = 0; i < c->member_count; i++) {
+                if (c->members[i].id == m.id) {
+                    snprintf(err, err_len, "members: node id %u named twice", m.id);
+                    rc = RK_EINVAL;
+                }
+            }
+            self_found = self_found || m.id == c->node_id;
+            c->members[c->member_count++] = m;
+        }
+    }
+    free(copy);
+    if (rc == 0 && !self_found) {
+        snprintf(err, err_len, "members: this node's id %u is not among them", c->node_id);
+        rc = RK_EINVAL;
+    }
+    return rc;
+}
+
 int rk_config_finish(rk_config *c, char *err, size_t err_len)
 {
+    int members_rc = config_finish_members(c, err, err_len);
+    if (members_rc != 0) {
+        return members_rc;
+    }
     if ((c->partitions & (c->partitions - 1)) != 0) {
         snprintf(err, err_len, "partitions = %u: expected a power of two", c->partitions);
         return RK_EINVAL;
@@ -399,7 +492,7 @@ int rk_config_finish(rk_config *c, char *err, size_t err_len)
 
 const char *rk_config_usage(void)
 {
-    static char text[4096];
+    static char text[8192];
     if (text[0] != '\0') {
         return text;
     }

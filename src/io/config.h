@@ -17,6 +17,18 @@ typedef enum rk_log_level {
     RK_LOG_ERROR = 3,
 } rk_log_level;
 
+#define RK_CONFIG_MEMBERS_MAX 64u   /* = RK_MEMBERS_MAX */
+#define RK_CONFIG_HOST_BYTES_MAX 63u
+
+/* One member of the cluster: its id, the host both its ports listen on, its client (RESP) port
+ * and its cluster (internode) port. */
+typedef struct rk_config_member {
+    uint32_t id;
+    char host[RK_CONFIG_HOST_BYTES_MAX + 1];
+    uint16_t client_port;
+    uint16_t cluster_port;
+} rk_config_member;
+
 typedef struct rk_config {
     char *bind;                     /* client listener address */
     uint16_t port;
@@ -36,6 +48,14 @@ typedef struct rk_config {
     rk_log_level log_level;
     uint32_t partitions;
     uint32_t node_id;
+    /* the cluster: static membership this round */
+    char *cluster_name;
+    char *secret;                   /* NULL: none */
+    uint16_t cluster_port;          /* 0: port + 10000 */
+    uint32_t request_timeout_ms;
+    char *members_text;             /* "id=host:port:cluster_port,..." as given */
+    rk_config_member members[RK_CONFIG_MEMBERS_MAX];
+    uint32_t member_count;          /* derived by rk_config_finish */
     char *config_file;
 } rk_config;
 

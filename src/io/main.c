@@ -193,6 +193,11 @@ static int main_start(main_state *m)
     nc.key_bytes_max = m->config.max_key_bytes;
     nc.value_bytes_max = m->config.max_value_bytes;
     nc.partition_count = m->config.partitions;
+    nc.request_timeout_ms = m->config.request_timeout_ms;
+    nc.member_count = m->config.member_count;
+    for (uint32_t i = 0; i < m->config.member_count; i++) {
+        nc.members[i] = m->config.members[i].id;
+    }
     rc = rk_node_new(&nc, &m->runtime.env, &m->node);
     if (rc != 0) {
         fprintf(stderr, "ringkvd: cannot start the node: %s (%s)\n", rk_strerror(rc),

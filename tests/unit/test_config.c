@@ -84,6 +84,38 @@ static void test_bad_values_name_the_option(void **state)
     expect_error("--client-query-buffer-limit", "65536", "client-query-buffer-limit");
 }
 
+static void test_members_list_parses_and_must_name_this_node(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES] = "";
+    const char *argv[] = {"ringkvd", "--node-id", "2", "--members",
+                          "1=127.0.0.1:7001:17001,2=127.0.0.2:7002:17002"};
+    assert_int_equal(parse(&c, err, sizeof(err), 5, argv), 0);
+    assert_int_equal(c.member_count, 2);
+    assert_int_equal(c.members[1].id, 2);
+    assert_string_equal(c.members[1].host, "127.0.0.2");
+    assert_int_equal(c.members[1].client_port, 7002);
+    assert_int_equal(c.members[1].cluster_port, 17002);
+    rk_config_deinit(&c);
+    expect_error("--members", "1=127.0.0.1:7001", "expected id=host:port:cluster-port");
+    expect_error("--members", "5=127.0.0.1:7001:17001", "this node's id 1 is not among them");
+    expect_error("--members", "1=h:1:2,1=h:3:4", "node id 1 named twice");
+}
+
+static void test_single_node_is_its_own_member(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[RK_CONFIG_ERROR_BYTES];
+    const char *argv[] = {"ringkvd", "--port", "7005"};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, argv), 0);
+    assert_int_equal(c.member_count, 1);
+    assert_int_equal(c.members[0].id, 1);
+    assert_int_equal(c.cluster_port, 17005);
+    rk_config_deinit(&c);
+}
+
 static void test_flag_without_value_is_an_error(void **state)
 {
     (void)state;
@@ -167,6 +199,8 @@ int main(void)
         cmocka_unit_test(test_defaults_are_documented_values),
         cmocka_unit_test(test_flags_in_both_forms_with_size_suffixes),
         cmocka_unit_test(test_bad_values_name_the_option),
+        cmocka_unit_test(test_members_list_parses_and_must_name_this_node),
+        cmocka_unit_test(test_single_node_is_its_own_member),
         cmocka_unit_test(test_flag_without_value_is_an_error),
         cmocka_unit_test(test_file_sets_options_and_flags_win),
         cmocka_unit_test(test_file_error_names_file_line_and_option),
