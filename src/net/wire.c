@@ -1,0 +1,808 @@
+/* wire.c — the internode wire codec (see wire.h and docs/wire.md). Frames are a fixed 6-byte
+ * header checked as soon as it arrives, then an opaque payload; payloads are protobuf
+ * Envelopes packed and unpacked by protoc-c's generated code (ringkv.pb-c.c, built from
+ * proto/ringkv.proto). Between the generated structs and rk_wire_msg sits one range check,
+ * run before encoding and after decoding, so whatever one node sends another accepts. */
+#include "wire.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack: no allocation for a proof */
+#include <xxhash.h>
+
+#include "ringkv.pb-c.h"
+
+#define WIRE_OUT_INITIAL_BYTES   4096u
+#define WIRE_OUT_FRAMES_INITIAL  16u
+/* Decoding a payload of P bytes may allocate at most 2P + this. A real message needs P plus
+ * a few structs; 2-byte unknown fields cost up to ~90 bytes each while protobuf-c decodes
+ * them (1.4.1, measured), the one way a frame could make it allocate far more than P. */
+#define WIRE_DECODE_SLACK_BYTES  (64u * 1024u)
+/* protobuf-c's allocator has no size on free: each block carries its size in front. */
+#define WIRE_ALLOC_HEADER_BYTES  16u
+#define WIRE_PROOF_TAG           "ringkv-hello-v1"
+
+_Static_assert(WIRE_ALLOC_HEADER_BYTES >= sizeof(size_t), "the header holds a size_t");
+_Static_assert(WIRE_ALLOC_HEADER_BYTES % _Alignof(max_align_t) == 0, "blocks stay aligned");
+_Static_assert(RK_WIRE_ERROR_BYTES_MAX >= 96, "error texts name a value and a limit");
+_Static_assert(RK_WIRE_TYPE_COUNT == RK_WIRE_PUT_RESP + 1, "one name per type");
+_Static_assert((int)RK_WIRE_REFUSAL_OTHER == (int)RINGKV__REFUSAL__REFUSAL_OTHER,
+               "rk_wire_refusal mirrors ringkv.proto");
+_Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
+               "RK_WIRE_STATUS_* mirror ringkv.proto");
+_Static_assert(sizeof(size_t) >= 8 || RK_WIRE_FRAME_BYTES_MAX < SIZE_MAX / 2,
+               "budgets of 2 * frame + slack fit a size_t");
+
+/* ---- limits and messages ------------------------------------------------------------------ */
+
+int rk_wire_limits_for_value(uint64_t value_bytes_max, rk_wire_limits *out)
+{
+    RK_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    if (value_bytes_max == 0 || value_bytes_max > RK_VALUE_BYTES_MAX) {
+        return RK_EINVAL;
+    }
+    out->frame_bytes_max = value_bytes_max + RK_WIRE_FRAME_OVERHEAD_BYTES;
+    return 0;
+}
+
+static int wire_limits_init(rk_wire_limits *dst, const rk_wire_limits *src)
+{
+    dst->frame_bytes_max = src != NULL ? src->frame_bytes_max : RK_WIRE_FRAME_BYTES_DEFAULT;
+    if (dst->frame_bytes_max < RK_WIRE_FRAME_BYTES_MIN ||
+        dst->frame_bytes_max > RK_WIRE_FRAME_BYTES_MAX) {
+        return RK_EINVAL;
+    }
+    return 0;
+}
+
+const char *rk_wire_type_name(rk_wire_type type)
+{
+    static const char *const names[RK_WIRE_TYPE_COUNT] = {
+        [RK_WIRE_NONE] = "none",         [RK_WIRE_HELLO] = "hello",
+        [RK_WIRE_HELLO_ACK] = "hello_ack", [RK_WIRE_HEARTBEAT] = "heartbeat",
+        [RK_WIRE_GET_REQ] = "get_req",   [RK_WIRE_GET_RESP] = "get_resp",
+        [RK_WIRE_PUT_REQ] = "put_req",   [RK_WIRE_PUT_RESP] = "put_resp",
+    };
+    if ((unsigned)type >= RK_WIRE_TYPE_COUNT) {
+        return "unknown";
+    }
+    return names[type];
+}
+
+static bool wire_bytes_ok(const rk_wire_bytes *b)
+{
+    return b->len == 0 || b->data != NULL;
+}
+
+static bool wire_key_ok(const rk_wire_bytes *key, char *why, size_t why_bytes)
+{
+    if (!wire_bytes_ok(key)) {
+        snprintf(why, why_bytes, "key has %zu bytes but no data", key->len);
+        return false;
+    }
+    if (key->len == 0 || key->len > RK_KEY_BYTES_MAX) {
+        snprintf(why, why_bytes, "key is %zu bytes; keys are 1 to %u bytes", key->len,
+                 RK_KEY_BYTES_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* The ranges both sides hold a message to; `why` names the field, its value and the range. */
+static bool wire_msg_ok(const rk_wire_msg *m, char *why, size_t why_bytes)
+{
+    switch (m->type) {
+    case RK_WIRE_HELLO: {
+        const rk_wire_hello *h = &m->u.hello;
+        size_t cluster_len = h->cluster != NULL ? strlen(h->cluster) : 0;
+        if (cluster_len == 0 || cluster_len > RK_WIRE_CLUSTER_BYTES_MAX) {
+            snprintf(why, why_bytes, "hello: cluster name is %zu bytes; names are 1 to %u bytes",
+                     cluster_len, RK_WIRE_CLUSTER_BYTES_MAX);
+            return false;
+        }
+        if (h->node_id == 0) {
+            snprintf(why, why_bytes, "hello: node id 0 is not a node id");
+            return false;
+        }
+        return true;
+    }
+    case RK_WIRE_HELLO_ACK: {
+        const char *reason = m->u.hello_ack.reason;
+        size_t reason_len = reason != NULL ? strlen(reason) : 0;
+        if (reason_len > RK_WIRE_REASON_BYTES_MAX) {
+            snprintf(why, why_bytes, "hello_ack: reason is %zu bytes; the limit is %u bytes",
+                     reason_len, RK_WIRE_REASON_BYTES_MAX);
+            return false;
+        }
+        return true;
+    }
+    case RK_WIRE_HEARTBEAT:
+    case RK_WIRE_PUT_RESP:
+        return true;
+    case RK_WIRE_GET_REQ:
+        return wire_key_ok(&m->u.get_req.key, why, why_bytes);
+    case RK_WIRE_GET_RESP:
+        if (!wire_bytes_ok(&m->u.get_resp.object)) {
+            snprintf(why, why_bytes, "get_resp: object has bytes but no data");
+            return false;
+        }
+        return true;
+    case RK_WIRE_PUT_REQ:
+        if (!wire_bytes_ok(&m->u.put_req.object)) {
+            snprintf(why, why_bytes, "put_req: object has bytes but no data");
+            return false;
+        }
+        return wire_key_ok(&m->u.put_req.key, why, why_bytes);
+    case RK_WIRE_NONE:
+        break;
+    }
+    snprintf(why, why_bytes, "message type %d is not one this version knows", (int)m->type);
+    return false;
+}
+
+/* ---- protobuf-c allocations under a budget ------------------------------------------------ */
+
+typedef struct wire_budget {
+    size_t used;
+    size_t max;
+    bool over;          /* an allocation was refused for the budget */
+    bool failed;        /* malloc itself failed */
+} wire_budget;
+
+static void *wire_alloc(void *ctx, size_t size)
+{
+    wire_budget *b = ctx;
+    if (size > SIZE_MAX - WIRE_ALLOC_HEADER_BYTES) {
+        b->over = true;
+        return NULL;
+    }
+    size_t total = size + WIRE_ALLOC_HEADER_BYTES;
+    RK_ASSERT(b->used <= b->max);
+    if (total > b->max - b->used) {
+        b->over = true;
+        return NULL;
+    }
+    uint8_t *block = malloc(total);
+    if (block == NULL) {
+        b->failed = true;
+        return NULL;
+    }
+    memcpy(block, &total, sizeof(total));
+    b->used += total;
+    return block + WIRE_ALLOC_HEADER_BYTES;
+}
+
+static void wire_free(void *ctx, void *ptr)
+{
+    wire_budget *b = ctx;
+    if (ptr == NULL) {
+        return;
+    }
+    uint8_t *block = (uint8_t *)ptr - WIRE_ALLOC_HEADER_BYTES;
+    size_t total;
+    memcpy(&total, block, sizeof(total));
+    RK_ASSERT(total >= WIRE_ALLOC_HEADER_BYTES);
+    RK_ASSERT(total <= b->used);
+    b->used -= total;
+    free(block);
+}
+
+void rk_wire_msg_deinit(rk_wire_msg *msg)
+{
+    RK_ASSERT(msg != NULL);
+    if (msg->unpacked != NULL) {
+        /* The budget only counts on free; every block the unpack left must come back. */
+        wire_budget budget = {.used = msg->unpacked_bytes, .max = SIZE_MAX};
+        ProtobufCAllocator allocator = {wire_alloc, wire_free, &budget};
+        ringkv__envelope__free_unpacked(msg->unpacked, &allocator);
+        RK_ASSERT(budget.used == 0);
+    }
+    memset(msg, 0, sizeof(*msg));
+}
+
+/* ---- decoding ----------------------------------------------------------------------------- */
+
+static int wire_decoder_fail(rk_wire_decoder *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Enter the final error state. Returns `code` so callers can `return wire_decoder_fail(...)`. */
+static int wire_decoder_fail(rk_wire_decoder *d, int code, const char *fmt, ...)
+{
+    RK_ASSERT(code < 0);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->error, sizeof(d->error), fmt, ap);
+    va_end(ap);
+    d->error_code = code;
+    d->frame_bytes_pending = 0;
+    return code;
+}
+
+int rk_wire_decoder_init(rk_wire_decoder *d, const rk_wire_limits *limits)
+{
+    RK_ASSERT(d != NULL);
+    memset(d, 0, sizeof(*d));
+    int rc = wire_limits_init(&d->limits, limits);
+    if (rc < 0) {
+        wire_decoder_fail(d, rc, "frame limit %llu bytes is outside %u to %u",
+                          (unsigned long long)d->limits.frame_bytes_max, RK_WIRE_FRAME_BYTES_MIN,
+                          RK_WIRE_FRAME_BYTES_MAX);
+    }
+    return rc;
+}
+
+static uint32_t wire_load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void wire_store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+int rk_wire_decode_frame(rk_wire_decoder *d, const uint8_t *buf, size_t len,
+                         rk_wire_frame *frame, size_t *consumed)
+{
+    RK_ASSERT(d != NULL);
+    RK_ASSERT(frame != NULL);
+    RK_ASSERT(consumed != NULL);
+    RK_ASSERT(buf != NULL || len == 0);
+    *consumed = 0;
+    memset(frame, 0, sizeof(*frame));
+    if (d->error_code != 0) {
+        return d->error_code;
+    }
+    d->frame_bytes_pending = 0;
+    if (len < RK_WIRE_LENGTH_BYTES) {
+        return 0;
+    }
+    /* The header is re-read on every call (6 bytes); the payload never is. */
+    uint32_t length = wire_load_be32(buf);
+    if (length < RK_WIRE_HEADER_BYTES - RK_WIRE_LENGTH_BYTES) {
+        return wire_decoder_fail(d, RK_ECORRUPT,
+                                 "frame length %u is shorter than the version and flags after it",
+                                 length);
+    }
+    uint64_t frame_bytes = (uint64_t)RK_WIRE_LENGTH_BYTES + length;
+    if (frame_bytes > d->limits.frame_bytes_max) {
+        return wire_decoder_fail(d, RK_ETOOBIG, "frame is %llu bytes; the limit is %llu bytes",
+                                 (unsigned long long)frame_bytes,
+                                 (unsigned long long)d->limits.frame_bytes_max);
+    }
+    d->frame_bytes_pending = (size_t)frame_bytes;
+    if (len < RK_WIRE_LENGTH_BYTES + 1u) {
+        return 0;
+    }
+    uint8_t version = buf[RK_WIRE_LENGTH_BYTES];
+    if (version != RK_WIRE_FRAME_VERSION) {
+        return wire_decoder_fail(d, RK_ECORRUPT,
+                                 "frame version %u is not supported; this node speaks %u",
+                                 version, RK_WIRE_FRAME_VERSION);
+    }
+    if (len < RK_WIRE_HEADER_BYTES) {
+        return 0;
+    }
+    uint8_t flags = buf[RK_WIRE_LENGTH_BYTES + 1u];
+    if (flags != 0) {
+        return wire_decoder_fail(d, RK_ECORRUPT,
+                                 "frame flags 0x%02x are unknown to frame version %u", flags,
+                                 RK_WIRE_FRAME_VERSION);
+    }
+    if (len < frame_bytes) {
+        return 0;
+    }
+    frame->version = version;
+    frame->flags = flags;
+    frame->payload = buf + RK_WIRE_HEADER_BYTES;
+    frame->payload_len = (size_t)frame_bytes - RK_WIRE_HEADER_BYTES;
+    frame->frame_bytes = (size_t)frame_bytes;
+    d->frame_bytes_pending = 0;
+    d->frames_decoded++;
+    *consumed = (size_t)frame_bytes;
+    return 1;
+}
+
+static void wire_bytes_from_pb(rk_wire_bytes *dst, const ProtobufCBinaryData *src)
+{
+    dst->data = src->data;
+    dst->len = src->len;
+}
+
+/* Point *msg into the unpacked envelope. Returns false when the body is not one we know. */
+static bool wire_msg_from_envelope(rk_wire_msg *msg, const Ringkv__Envelope *env)
+{
+    switch (env->body_case) {
+    case RINGKV__ENVELOPE__BODY_HELLO: {
+        const Ringkv__Hello *h = env->hello;
+        msg->type = RK_WIRE_HELLO;
+        msg->u.hello.protocol_version = h->protocol_version;
+        msg->u.hello.cluster = h->cluster;
+        msg->u.hello.node_id = h->node_id;
+        msg->u.hello.nonce = h->nonce;
+        if (h->secret_proof.len == RK_WIRE_PROOF_BYTES) {
+            msg->u.hello.has_proof = true;
+            memcpy(msg->u.hello.proof, h->secret_proof.data, RK_WIRE_PROOF_BYTES);
+        }
+        return true;
+    }
+    case RINGKV__ENVELOPE__BODY_HELLO_ACK:
+        msg->type = RK_WIRE_HELLO_ACK;
+        msg->u.hello_ack.refusal = (uint32_t)env->hello_ack->refusal;
+        msg->u.hello_ack.reason = env->hello_ack->reason;
+        return true;
+    case RINGKV__ENVELOPE__BODY_HEARTBEAT:
+        msg->type = RK_WIRE_HEARTBEAT;
+        msg->u.heartbeat.seq = env->heartbeat->seq;
+        msg->u.heartbeat.sent_ms = env->heartbeat->sent_ms;
+        return true;
+    case RINGKV__ENVELOPE__BODY_GET_REQ:
+        msg->type = RK_WIRE_GET_REQ;
+        msg->u.get_req.req_id = env->get_req->req_id;
+        msg->u.get_req.partition = env->get_req->partition;
+        wire_bytes_from_pb(&msg->u.get_req.key, &env->get_req->key);
+        return true;
+    case RINGKV__ENVELOPE__BODY_GET_RESP:
+        msg->type = RK_WIRE_GET_RESP;
+        msg->u.get_resp.req_id = env->get_resp->req_id;
+        msg->u.get_resp.status = (uint32_t)env->get_resp->status;
+        wire_bytes_from_pb(&msg->u.get_resp.object, &env->get_resp->object);
+        return true;
+    case RINGKV__ENVELOPE__BODY_PUT_REQ:
+        msg->type = RK_WIRE_PUT_REQ;
+        msg->u.put_req.req_id = env->put_req->req_id;
+        msg->u.put_req.partition = env->put_req->partition;
+        wire_bytes_from_pb(&msg->u.put_req.key, &env->put_req->key);
+        wire_bytes_from_pb(&msg->u.put_req.object, &env->put_req->object);
+        msg->u.put_req.durable = env->put_req->durable != 0;
+        return true;
+    case RINGKV__ENVELOPE__BODY_PUT_RESP:
+        msg->type = RK_WIRE_PUT_RESP;
+        msg->u.put_resp.req_id = env->put_resp->req_id;
+        msg->u.put_resp.status = (uint32_t)env->put_resp->status;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_msg *msg)
+{
+    RK_ASSERT(d != NULL);
+    RK_ASSERT(frame != NULL);
+    RK_ASSERT(msg != NULL);
+    memset(msg, 0, sizeof(*msg));
+    if (d->error_code != 0) {
+        return d->error_code;
+    }
+    RK_ASSERT(frame->payload != NULL || frame->payload_len == 0);
+    RK_ASSERT(frame->payload_len <= d->limits.frame_bytes_max);
+
+    wire_budget budget = {.max = 2u * frame->payload_len + WIRE_DECODE_SLACK_BYTES};
+    ProtobufCAllocator allocator = {wire_alloc, wire_free, &budget};
+    Ringkv__Envelope *env =
+        ringkv__envelope__unpack(&allocator, frame->payload_len, frame->payload);
+    if (env == NULL) {
+        RK_ASSERT(budget.used == 0);
+        if (budget.failed) {
+            return wire_decoder_fail(d, RK_ENOMEM, "out of memory decoding a %zu-byte payload",
+                                     frame->payload_len);
+        }
+        if (budget.over) {
+            return wire_decoder_fail(d, RK_ETOOBIG,
+                                     "decoding the %zu-byte payload needs more than %zu bytes",
+                                     frame->payload_len, budget.max);
+        }
+        return wire_decoder_fail(d, RK_ECORRUPT, "%zu-byte payload is not a valid Envelope",
+                                 frame->payload_len);
+    }
+    msg->unpacked = env;
+    msg->unpacked_bytes = budget.used;
+
+    if (!wire_msg_from_envelope(msg, env)) {
+        rk_wire_msg_deinit(msg);
+        return wire_decoder_fail(d, RK_ECORRUPT,
+                                 "envelope carries no message protocol version %u knows",
+                                 RK_WIRE_PROTOCOL_VERSION);
+    }
+    /* Fields whose range the C struct cannot show (a proof of 3 bytes) are checked here, the
+     * rest by the same check the encoder runs. */
+    char why[RK_WIRE_ERROR_BYTES_MAX];
+    size_t proof_len = env->body_case == RINGKV__ENVELOPE__BODY_HELLO
+                           ? env->hello->secret_proof.len : 0;
+    if (proof_len != 0 && proof_len != RK_WIRE_PROOF_BYTES) {
+        rk_wire_msg_deinit(msg);
+        return wire_decoder_fail(d, RK_ECORRUPT, "hello: secret proof is %zu bytes, not %u",
+                                 proof_len, RK_WIRE_PROOF_BYTES);
+    }
+    if (!wire_msg_ok(msg, why, sizeof(why))) {
+        rk_wire_msg_deinit(msg);
+        return wire_decoder_fail(d, RK_ECORRUPT, "%s", why);
+    }
+    return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------------------------- */
+
+static int wire_out_fail(rk_wire_out *o, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int wire_out_fail(rk_wire_out *o, int code, const char *fmt, ...)
+{
+    RK_ASSERT(code < 0);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->error, sizeof(o->error), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int rk_wire_out_init(rk_wire_out *o, const rk_wire_limits *limits)
+{
+    RK_ASSERT(o != NULL);
+    memset(o, 0, sizeof(*o));
+    int rc = wire_limits_init(&o->limits, limits);
+    if (rc < 0) {
+        return wire_out_fail(o, rc, "frame limit %llu bytes is outside %u to %u",
+                             (unsigned long long)o->limits.frame_bytes_max,
+                             RK_WIRE_FRAME_BYTES_MIN, RK_WIRE_FRAME_BYTES_MAX);
+    }
+    return 0;
+}
+
+void rk_wire_out_deinit(rk_wire_out *o)
+{
+    RK_ASSERT(o != NULL);
+    free(o->data);
+    free(o->frame_off);
+    memset(o, 0, sizeof(*o));
+}
+
+void rk_wire_out_reset(rk_wire_out *o)
+{
+    RK_ASSERT(o != NULL);
+    o->len = 0;
+    o->frame_count = 0;
+    if (o->capacity > RK_WIRE_OUT_KEEP_BYTES) {
+        free(o->data);
+        o->data = NULL;
+        o->capacity = 0;
+    }
+    if (o->frame_capacity * sizeof(*o->frame_off) > RK_WIRE_OUT_KEEP_BYTES) {
+        free(o->frame_off);
+        o->frame_off = NULL;
+        o->frame_capacity = 0;
+    }
+}
+
+size_t rk_wire_out_frame_bytes(const rk_wire_out *o, size_t frame_index)
+{
+    RK_ASSERT(o != NULL);
+    RK_ASSERT(frame_index < o->frame_count);
+    size_t end = frame_index + 1 < o->frame_count ? o->frame_off[frame_index + 1] : o->len;
+    RK_ASSERT(end > o->frame_off[frame_index]);
+    return end - o->frame_off[frame_index];
+}
+
+/* Room for `bytes` more bytes and one more frame offset; nothing changes on failure. */
+static bool wire_out_reserve(rk_wire_out *o, size_t bytes)
+{
+    RK_ASSERT(o->len <= o->capacity);
+    RK_ASSERT(o->frame_count <= o->frame_capacity);
+    if (o->frame_count == o->frame_capacity) {
+        if (o->frame_capacity > SIZE_MAX / 2u / sizeof(*o->frame_off)) {
+            return false;
+        }
+        size_t capacity = o->frame_capacity == 0 ? WIRE_OUT_FRAMES_INITIAL
+                                                 : o->frame_capacity * 2u;
+        size_t *grown = realloc(o->frame_off, capacity * sizeof(*grown));
+        if (grown == NULL) {
+            return false;
+        }
+        o->frame_off = grown;
+        o->frame_capacity = capacity;
+    }
+    if (o->capacity - o->len >= bytes) {
+        return true;
+    }
+    if (bytes > SIZE_MAX / 2u - o->len) {
+        return false;
+    }
+    size_t need = o->len + bytes;
+    /* Doubling for many small frames; exactly what is needed for one big one, so a 16 MiB
+     * value does not cost a 32 MiB buffer. */
+    size_t capacity = o->capacity == 0 ? WIRE_OUT_INITIAL_BYTES : o->capacity * 2u;
+    if (capacity < need) {
+        capacity = need;
+    }
+    uint8_t *grown = realloc(o->data, capacity);
+    if (grown == NULL) {
+        return false;
+    }
+    o->data = grown;
+    o->capacity = capacity;
+    return true;
+}
+
+/* protobuf-c's structs take non-const pointers for packing; pack only reads them. */
+static ProtobufCBinaryData wire_bytes_to_pb(const rk_wire_bytes *b)
+{
+    ProtobufCBinaryData pb = {.len = b->len, .data = (uint8_t *)(uintptr_t)b->data};
+    return pb;
+}
+
+/* Every generated body struct, so one of them can live on the encoder's stack. */
+typedef union wire_pb_body {
+    Ringkv__Hello hello;
+    Ringkv__HelloAck hello_ack;
+    Ringkv__Heartbeat heartbeat;
+    Ringkv__GetReq get_req;
+    Ringkv__GetResp get_resp;
+    Ringkv__PutReq put_req;
+    Ringkv__PutResp put_resp;
+} wire_pb_body;
+
+/* Build the envelope for a checked message. Pointers in *env borrow from `m` and `body`. */
+static void wire_envelope_from_msg(Ringkv__Envelope *env, wire_pb_body *body,
+                                   const rk_wire_msg *m)
+{
+    ringkv__envelope__init(env);
+    switch (m->type) {
+    case RK_WIRE_HELLO:
+        ringkv__hello__init(&body->hello);
+        body->hello.protocol_version = m->u.hello.protocol_version;
+        body->hello.cluster = (char *)(uintptr_t)m->u.hello.cluster;
+        body->hello.node_id = m->u.hello.node_id;
+        body->hello.nonce = m->u.hello.nonce;
+        if (m->u.hello.has_proof) {
+            body->hello.secret_proof.len = RK_WIRE_PROOF_BYTES;
+            body->hello.secret_proof.data = (uint8_t *)(uintptr_t)m->u.hello.proof;
+        }
+        env->body_case = RINGKV__ENVELOPE__BODY_HELLO;
+        env->hello = &body->hello;
+        return;
+    case RK_WIRE_HELLO_ACK:
+        ringkv__hello_ack__init(&body->hello_ack);
+        body->hello_ack.refusal = (Ringkv__Refusal)m->u.hello_ack.refusal;
+        if (m->u.hello_ack.reason != NULL) {
+            body->hello_ack.reason = (char *)(uintptr_t)m->u.hello_ack.reason;
+        }
+        env->body_case = RINGKV__ENVELOPE__BODY_HELLO_ACK;
+        env->hello_ack = &body->hello_ack;
+        return;
+    case RK_WIRE_HEARTBEAT:
+        ringkv__heartbeat__init(&body->heartbeat);
+        body->heartbeat.seq = m->u.heartbeat.seq;
+        body->heartbeat.sent_ms = m->u.heartbeat.sent_ms;
+        env->body_case = RINGKV__ENVELOPE__BODY_HEARTBEAT;
+        env->heartbeat = &body->heartbeat;
+        return;
+    case RK_WIRE_GET_REQ:
+        ringkv__get_req__init(&body->get_req);
+        body->get_req.req_id = m->u.get_req.req_id;
+        body->get_req.partition = m->u.get_req.partition;
+        body->get_req.key = wire_bytes_to_pb(&m->u.get_req.key);
+        env->body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
+        env->get_req = &body->get_req;
+        return;
+    case RK_WIRE_GET_RESP:
+        ringkv__get_resp__init(&body->get_resp);
+        body->get_resp.req_id = m->u.get_resp.req_id;
+        body->get_resp.status = (Ringkv__Status)m->u.get_resp.status;
+        body->get_resp.object = wire_bytes_to_pb(&m->u.get_resp.object);
+        env->body_case = RINGKV__ENVELOPE__BODY_GET_RESP;
+        env->get_resp = &body->get_resp;
+        return;
+    case RK_WIRE_PUT_REQ:
+        ringkv__put_req__init(&body->put_req);
+        body->put_req.req_id = m->u.put_req.req_id;
+        body->put_req.partition = m->u.put_req.partition;
+        body->put_req.key = wire_bytes_to_pb(&m->u.put_req.key);
+        body->put_req.object = wire_bytes_to_pb(&m->u.put_req.object);
+        body->put_req.durable = m->u.put_req.durable;
+        env->body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
+        env->put_req = &body->put_req;
+        return;
+    case RK_WIRE_PUT_RESP:
+        ringkv__put_resp__init(&body->put_resp);
+        body->put_resp.req_id = m->u.put_resp.req_id;
+        body->put_resp.status = (Ringkv__Status)m->u.put_resp.status;
+        env->body_case = RINGKV__ENVELOPE__BODY_PUT_RESP;
+        env->put_resp = &body->put_resp;
+        return;
+    case RK_WIRE_NONE:
+        break;
+    }
+    RK_ASSERT(!"wire_msg_ok let an unknown type through");
+}
+
+int rk_wire_encode(rk_wire_out *o, const rk_wire_msg *msg)
+{
+    RK_ASSERT(o != NULL);
+    RK_ASSERT(msg != NULL);
+    RK_ASSERT(o->limits.frame_bytes_max >= RK_WIRE_FRAME_BYTES_MIN);
+    o->error[0] = '\0';
+
+    char why[RK_WIRE_ERROR_BYTES_MAX];
+    if (!wire_msg_ok(msg, why, sizeof(why))) {
+        return wire_out_fail(o, RK_EINVAL, "%s", why);
+    }
+    Ringkv__Envelope env;
+    wire_pb_body body;
+    wire_envelope_from_msg(&env, &body, msg);
+
+    size_t payload_len = ringkv__envelope__get_packed_size(&env);
+    if (payload_len > o->limits.frame_bytes_max - RK_WIRE_HEADER_BYTES) {
+        return wire_out_fail(o, RK_ETOOBIG, "%s frame would be %llu bytes; the limit is %llu bytes",
+                             rk_wire_type_name(msg->type),
+                             (unsigned long long)payload_len + RK_WIRE_HEADER_BYTES,
+                             (unsigned long long)o->limits.frame_bytes_max);
+    }
+    size_t frame_bytes = RK_WIRE_HEADER_BYTES + payload_len;
+    if (!wire_out_reserve(o, frame_bytes)) {
+        return wire_out_fail(o, RK_ENOMEM, "out of memory for a %zu-byte %s frame", frame_bytes,
+                             rk_wire_type_name(msg->type));
+    }
+    uint8_t *frame = o->data + o->len;
+    wire_store_be32(frame, (uint32_t)(frame_bytes - RK_WIRE_LENGTH_BYTES));
+    frame[RK_WIRE_LENGTH_BYTES] = RK_WIRE_FRAME_VERSION;
+    frame[RK_WIRE_LENGTH_BYTES + 1u] = 0;  /* no flags are defined in frame version 1 */
+    size_t packed = ringkv__envelope__pack(&env, frame + RK_WIRE_HEADER_BYTES);
+    RK_ASSERT(packed == payload_len);
+
+    o->frame_off[o->frame_count] = o->len;
+    o->frame_count++;
+    o->len += frame_bytes;
+    return 0;
+}
+
+/* ---- handshake ---------------------------------------------------------------------------- */
+
+static void wire_proof_field(XXH3_state_t *state, const void *data, size_t len)
+{
+    uint8_t len_le[8];
+    for (int i = 0; i < 8; i++) {
+        len_le[i] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    XXH3_128bits_update(state, len_le, sizeof(len_le));
+    XXH3_128bits_update(state, data, len);
+}
+
+void rk_wire_hello_proof(const char *secret, const char *cluster, uint32_t node_id,
+                         uint64_t nonce, uint8_t out[RK_WIRE_PROOF_BYTES])
+{
+    RK_ASSERT(secret != NULL);
+    RK_ASSERT(cluster != NULL);
+    /* Each field carries its length, so ("ab", "c") and ("a", "bc") differ; integers are
+     * little-endian bytes, so every machine computes the same proof. */
+    uint8_t numbers[12];
+    for (int i = 0; i < 4; i++) {
+        numbers[i] = (uint8_t)(node_id >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        numbers[4 + i] = (uint8_t)(nonce >> (8 * i));
+    }
+    XXH3_state_t state;
+    XXH3_INITSTATE(&state);
+    XXH3_128bits_reset(&state);
+    wire_proof_field(&state, WIRE_PROOF_TAG, sizeof(WIRE_PROOF_TAG) - 1u);
+    wire_proof_field(&state, secret, strlen(secret));
+    wire_proof_field(&state, cluster, strlen(cluster));
+    wire_proof_field(&state, numbers, sizeof(numbers));
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&state));
+    _Static_assert(sizeof(canonical.digest) == RK_WIRE_PROOF_BYTES, "xxh3-128 is 16 bytes");
+    memcpy(out, canonical.digest, RK_WIRE_PROOF_BYTES);
+}
+
+void rk_wire_hello_make(rk_wire_msg *msg, const char *cluster, const char *secret,
+                        uint32_t self_id, uint64_t nonce)
+{
+    RK_ASSERT(msg != NULL);
+    RK_ASSERT(cluster != NULL);
+    memset(msg, 0, sizeof(*msg));
+    msg->type = RK_WIRE_HELLO;
+    msg->u.hello.protocol_version = RK_WIRE_PROTOCOL_VERSION;
+    msg->u.hello.cluster = cluster;
+    msg->u.hello.node_id = self_id;
+    msg->u.hello.nonce = nonce;
+    if (secret != NULL && secret[0] != '\0') {
+        msg->u.hello.has_proof = true;
+        rk_wire_hello_proof(secret, cluster, self_id, nonce, msg->u.hello.proof);
+    }
+}
+
+static int wire_refuse(rk_wire_refusal code, rk_wire_refusal *refusal, char *why,
+                       size_t why_bytes, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int wire_refuse(rk_wire_refusal code, rk_wire_refusal *refusal, char *why,
+                       size_t why_bytes, const char *fmt, ...)
+{
+    if (refusal != NULL) {
+        *refusal = code;
+    }
+    if (why != NULL && why_bytes > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_bytes, fmt, ap);
+        va_end(ap);
+    }
+    return RK_EINVAL;
+}
+
+/* A peer's cluster name made printable for a log line: other bytes become '?'. */
+static void wire_printable(char *dst, size_t dst_bytes, const char *src)
+{
+    RK_ASSERT(dst_bytes > 0);
+    size_t i = 0;
+    for (; i + 1 < dst_bytes && src[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = c >= 0x20 && c < 0x7f && c != '\'' ? (char)c : '?';
+    }
+    dst[i] = '\0';
+}
+
+int rk_wire_hello_check(const rk_wire_msg *hello, const char *cluster, const char *secret,
+                        uint32_t self_id, rk_wire_refusal *refusal, char *why, size_t why_bytes)
+{
+    RK_ASSERT(hello != NULL);
+    RK_ASSERT(cluster != NULL);
+    if (refusal != NULL) {
+        *refusal = RK_WIRE_REFUSAL_NONE;
+    }
+    if (why != NULL && why_bytes > 0) {
+        why[0] = '\0';
+    }
+    if (hello->type != RK_WIRE_HELLO) {
+        return wire_refuse(RK_WIRE_REFUSAL_OTHER, refusal, why, why_bytes,
+                           "expected hello first, got %s", rk_wire_type_name(hello->type));
+    }
+    const rk_wire_hello *h = &hello->u.hello;
+    if (h->protocol_version < RK_WIRE_PROTOCOL_VERSION_MIN) {
+        return wire_refuse(RK_WIRE_REFUSAL_VERSION, refusal, why, why_bytes,
+                           "protocol version %u is older than %u, the oldest this node speaks",
+                           h->protocol_version, RK_WIRE_PROTOCOL_VERSION_MIN);
+    }
+    const char *peer_cluster = h->cluster != NULL ? h->cluster : "";
+    if (strcmp(peer_cluster, cluster) != 0) {
+        char shown[RK_WIRE_CLUSTER_BYTES_MAX + 1];
+        wire_printable(shown, sizeof(shown), peer_cluster);
+        return wire_refuse(RK_WIRE_REFUSAL_CLUSTER, refusal, why, why_bytes,
+                           "cluster name '%s' != '%s'", shown, cluster);
+    }
+    if (h->node_id == 0) {
+        return wire_refuse(RK_WIRE_REFUSAL_NODE_ID, refusal, why, why_bytes,
+                           "node id 0 is not a node id");
+    }
+    if (h->node_id == self_id) {
+        return wire_refuse(RK_WIRE_REFUSAL_NODE_ID, refusal, why, why_bytes,
+                           "node id %u is this node's own", h->node_id);
+    }
+    bool have_secret = secret != NULL && secret[0] != '\0';
+    if (have_secret && !h->has_proof) {
+        return wire_refuse(RK_WIRE_REFUSAL_SECRET, refusal, why, why_bytes,
+                           "node %u sent no secret proof; this node has a secret", h->node_id);
+    }
+    if (!have_secret && h->has_proof) {
+        return wire_refuse(RK_WIRE_REFUSAL_SECRET, refusal, why, why_bytes,
+                           "node %u sent a secret proof; this node has no secret", h->node_id);
+    }
+    if (have_secret) {
+        uint8_t expected[RK_WIRE_PROOF_BYTES];
+        rk_wire_hello_proof(secret, peer_cluster, h->node_id, h->nonce, expected);
+        if (memcmp(expected, h->proof, RK_WIRE_PROOF_BYTES) != 0) {
+            return wire_refuse(RK_WIRE_REFUSAL_SECRET, refusal, why, why_bytes,
+                               "node %u's secret proof does not match this node's secret",
+                               h->node_id);
+        }
+    }
+    return 0;
+}
