@@ -453,6 +453,12 @@ static int config_finish_members(rk_config *c, char *err, size_t err_len)
 
 int rk_config_finish(rk_config *c, char *err, size_t err_len)
 {
+    /* The handshake carries the name (wire.h: RK_WIRE_CLUSTER_BYTES_MAX). */
+    if (strlen(c->cluster_name) > 64) {
+        snprintf(err, err_len, "cluster-name is %zu bytes: expected 1 to 64",
+                 strlen(c->cluster_name));
+        return RK_EINVAL;
+    }
     int members_rc = config_finish_members(c, err, err_len);
     if (members_rc != 0) {
         return members_rc;

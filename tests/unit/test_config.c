@@ -82,6 +82,9 @@ static void test_bad_values_name_the_option(void **state)
     expect_error("--partitions", "48", "partitions = 48: expected a power of two");
     expect_error("--no-such-option", "1", "unknown option \"no-such-option\"");
     expect_error("--client-query-buffer-limit", "65536", "client-query-buffer-limit");
+    expect_error("--cluster-name",
+                 "a-cluster-name-that-goes-on-and-on-well-past-the-sixty-four-bytes-allowed",
+                 "cluster-name is 73 bytes: expected 1 to 64");
 }
 
 static void test_members_list_parses_and_must_name_this_node(void **state)
