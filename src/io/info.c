@@ -39,13 +39,18 @@ static void info_add(info_text *t, const char *fmt, ...)
 static void info_server(rk_server *s, info_text *t)
 {
     uint64_t uptime_s = (rk_server_now_ms(s) - s->start_ms) / 1000u;
+    const rk_node_config *nc = rk_node_config_get(s->node);
+    /* A cluster smaller than a bucket's n stores n = the member count: say so. */
+    uint32_t effective_n = nc->default_n < nc->member_count ? nc->default_n : nc->member_count;
     info_add(t,
              "# Server\r\nredis_version:7.0.0\r\nringkv_version:0.1.0\r\nredis_mode:standalone\r\n"
              "os:Linux\r\nprocess_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%llu\r\n"
-             "uptime_in_days:%llu\r\nnode_id:%u\r\ncluster_members:1\r\npartitions:%u\r\n"
-             "effective_n:1\r\n\r\n",
+             "uptime_in_days:%llu\r\nnode_id:%u\r\ncluster_members:%u\r\npartitions:%u\r\n"
+             "default_n:%u\r\neffective_n:%u\r\nepoch:%llu\r\n\r\n",
              (int)getpid(), s->port, (unsigned long long)uptime_s,
-             (unsigned long long)(uptime_s / 86400u), s->config->node_id, s->config->partitions);
+             (unsigned long long)(uptime_s / 86400u), nc->id, nc->member_count,
+             nc->partition_count, nc->default_n, effective_n,
+             (unsigned long long)rk_node_stats_get(s->node)->epoch);
 }
 
 static void info_clients(rk_server *s, info_text *t)
@@ -94,7 +99,9 @@ static void info_stats(rk_server *s, info_text *t)
              "clients_closed_idle:%llu\r\nclients_closed_output_limit:%llu\r\n"
              "clients_closed_input_limit:%llu\r\nbackpressure_pauses:%llu\r\n"
              "ops_get:%llu\r\nops_put:%llu\r\nops_del:%llu\r\nstore_errors:%llu\r\n"
-             "refused_busy:%llu\r\n",
+             "refused_busy:%llu\r\ncoord_gets:%llu\r\ncoord_puts:%llu\r\nforwarded:%llu\r\n"
+             "replica_gets:%llu\r\nreplica_puts:%llu\r\nread_repairs:%llu\r\n"
+             "timeouts:%llu\r\nunavailable:%llu\r\nsiblings_refused:%llu\r\n",
              (unsigned long long)ss->connections_received,
              (unsigned long long)ss->connections_rejected,
              (unsigned long long)ss->commands_processed, (unsigned long long)ss->bytes_in,
@@ -104,7 +111,12 @@ static void info_stats(rk_server *s, info_text *t)
              (unsigned long long)ss->clients_closed_input,
              (unsigned long long)ss->backpressure_pauses, (unsigned long long)ns->gets,
              (unsigned long long)ns->puts, (unsigned long long)ns->dels,
-             (unsigned long long)ns->store_errors, (unsigned long long)ns->refused_busy);
+             (unsigned long long)ns->store_errors, (unsigned long long)ns->refused_busy,
+             (unsigned long long)ns->coord_gets, (unsigned long long)ns->coord_puts,
+             (unsigned long long)ns->forwarded, (unsigned long long)ns->replica_gets,
+             (unsigned long long)ns->replica_puts, (unsigned long long)ns->read_repairs,
+             (unsigned long long)ns->timeouts, (unsigned long long)ns->unavailable,
+             (unsigned long long)ns->siblings_refused);
     info_latency(&ss->latency[RK_LAT_READ], "read", t);
     info_latency(&ss->latency[RK_LAT_WRITE], "write", t);
     info_latency(&ss->latency[RK_LAT_OTHER], "other", t);

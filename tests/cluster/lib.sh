@@ -118,3 +118,42 @@ finish() {
     fi
     exit 1
 }
+
+# start_cluster COUNT [ringkvd flags...]: COUNT nodes with ids 1..COUNT on free client and
+# cluster ports, all named in --members. Sets CLIENT_PORT[id], CLUSTER_PORT[id], PID_OF[id] and
+# MEMBERS (the --members text), and keeps the extra flags in CLUSTER_FLAGS for restart_member.
+declare -a CLIENT_PORT=() CLUSTER_PORT=() PID_OF=() CLUSTER_FLAGS=()
+MEMBERS=""
+start_cluster() {
+    local count=$1 id
+    shift
+    CLUSTER_FLAGS=("$@")
+    MEMBERS=""
+    for id in $(seq 1 "$count"); do
+        CLIENT_PORT[$id]=$(free_port)
+        CLUSTER_PORT[$id]=$(free_port)
+        MEMBERS+="${MEMBERS:+,}$id=127.0.0.1:${CLIENT_PORT[$id]}:${CLUSTER_PORT[$id]}"
+    done
+    for id in $(seq 1 "$count"); do
+        restart_member "$id" || return 1
+    done
+}
+
+# restart_member ID: (re)start member ID of the cluster start_cluster made, same data dir.
+restart_member() {
+    local id=$1
+    start_node "node$id" "${CLIENT_PORT[$id]}" --node-id "$id" \
+        --cluster-port "${CLUSTER_PORT[$id]}" --members "$MEMBERS" "${CLUSTER_FLAGS[@]}" || return 1
+    PID_OF[$id]=$NODE_PID
+}
+
+# wait_members_up PORT COUNT: until the node on PORT sees COUNT members self-or-up (10 s).
+wait_members_up() {
+    local port=$1 want=$2 got
+    for _ in $(seq 1 200); do
+        got=$(redis-cli -p "$port" rk.members 2>/dev/null | grep -cE '^(self|up)$')
+        [ "$got" -ge "$want" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}

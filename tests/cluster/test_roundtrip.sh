@@ -60,6 +60,27 @@ check_eq "pipelined replies in order" "v1000" "$out"
 bench=$(redis-benchmark -p "$port" -t set,get -n 2000 -c 10 -q 2>&1 | tr '\r' '\n' | grep -c 'requests per second')
 check_eq "redis-benchmark runs set and get" "2" "$bench"
 
+# The Dynamo API on a cluster of one: siblings, contexts, max-siblings.
+check_eq "RK.BUCKET SET" "1" "$(cli rk.bucket set cart policy siblings)"
+out=$(cli rk.get cart:none)
+check_eq "absent key: no values" "" "$(tail -n +2 <<<"$out")"
+[ -n "$(head -1 <<<"$out")" ] && log "ok: absent key: a context" || fail "absent key: no context"
+cli rk.put cart:bob '' a >/dev/null
+cli rk.put cart:bob '' b >/dev/null
+check_eq "two blind puts are two siblings" "a b " "$(cli rk.get cart:bob | tail -n +2 | sort | tr '\n' ' ')"
+ctx=$(cli rk.get cart:bob | head -1)
+cli rk.put cart:bob "$ctx" ab >/dev/null
+check_eq "a put with the context replaces them" "ab" "$(cli rk.get cart:bob | tail -n +2)"
+ctx=$(cli rk.get cart:bob | head -1)
+check_eq "RK.DEL with the context" "OK" "$(cli rk.del cart:bob "$ctx")"
+check_eq "deleted: no values" "" "$(cli rk.get cart:bob | tail -n +2)"
+check_contains "a bad context is refused" "context is not a token" "$(cli rk.put cart:bob zzz v)"
+out=$(for i in $(seq 1 101); do printf 'RK.PUT cart:many "" v%d\n' "$i"; done | cli)
+check_eq "100 siblings accepted" "100" "$(grep -c '^OK$' <<<"$out")"
+check_contains "the 101st is refused with the reason" "too many siblings: max-siblings is 100" "$out"
+check_eq "INFO counts it" "1" "$(info_field "$port" siblings_refused)"
+check_eq "INFO says n shrinks to the member count" "1" "$(info_field "$port" effective_n)"
+
 stop_node "$NODE_PID" TERM
 check_contains "SIGTERM stops cleanly" "stopped cleanly" "$(cat "$TEST_TMP/n1.log")"
 finish
