@@ -7,6 +7,8 @@
 #                  for a store that acknowledges only durable writes)
 #   ringkvd-mem    build/ringkvd --engine mem --sync none
 #   ringkvd-lmdb   build/ringkvd --engine lmdb --sync batch (group commit)
+#   ringkvd-lmdb-wal  the same with --wal yes (acknowledged after a redo-log append; not in
+#                  the default SERVERS, name it to compare)
 #
 # Each server is started by this script on its own free port of 127.0.0.1 with its data in a
 # mktemp directory, waited for with `redis-cli ping`, measured alone (two cores do not leave
@@ -108,6 +110,9 @@ start_server() {
     ringkvd-lmdb)
       cmd=("$RINGKVD" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --engine lmdb
            --sync batch) ;;
+    ringkvd-lmdb-wal)
+      cmd=("$RINGKVD" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --engine lmdb
+           --sync batch --wal yes) ;;
     *) echo "resp-bench: unknown server \"$name\" in SERVERS" >&2; return 1 ;;
   esac
   echo "  start: ${cmd[*]}" >>"$TMP_ROOT/commands.log"
@@ -230,10 +235,10 @@ awk -F, -v pl="$PIPELINE" '
       ratio(a "," pa ",SET", b "," pb ",SET"), ratio(a "," pa ",GET", b "," pb ",GET")
   }
   END {
-    printf "\n%-14s %12s %12s %12s %12s\n", "requests/s", "SET", "GET", "SET -P" pl, "GET -P" pl
+    printf "\n%-16s %12s %12s %12s %12s\n", "requests/s", "SET", "GET", "SET -P" pl, "GET -P" pl
     for (i = 1; i <= servers; i++) {
       s = order[i]
-      printf "%-14s %s %s %s %s\n", s, cell(s ",1,SET"), cell(s ",1,GET"), \
+      printf "%-16s %s %s %s %s\n", s, cell(s ",1,SET"), cell(s ",1,GET"), \
         cell(s "," pl ",SET"), cell(s "," pl ",GET")
     }
     printf "\nratios (ringkvd / redis; above 1 is faster than redis):\n"
@@ -244,6 +249,9 @@ awk -F, -v pl="$PIPELINE" '
                "redis-aof", 1)
     ratio_line("ringkvd-lmdb / redis-aof (fsync always), -P" pl, "ringkvd-lmdb", pl, \
                "redis-aof", pl)
+    ratio_line("ringkvd-lmdb-wal / redis, no pipelining", "ringkvd-lmdb-wal", 1, "redis", 1)
+    ratio_line("ringkvd-lmdb-wal / redis-aof (fsync always), no pipelining", \
+               "ringkvd-lmdb-wal", 1, "redis-aof", 1)
   }' "$CSV"
 
 echo

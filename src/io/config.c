@@ -17,6 +17,7 @@ typedef enum config_type {
     CONFIG_SYNC,
     CONFIG_LOG_LEVEL,
     CONFIG_ENGINE,
+    CONFIG_BOOL,        /* yes or no */
 } config_type;
 
 typedef struct config_option {
@@ -38,6 +39,8 @@ static const config_option config_options[] = {
     {"engine", CONFIG_ENGINE, CONFIG_FIELD(engine), 0, 0, "storage engine: lmdb or mem [lmdb]"},
     {"sync", CONFIG_SYNC, CONFIG_FIELD(sync), 0, 0,
      "when writes are acknowledged: always (fsync each), batch (group commit), none [batch]"},
+    {"wal", CONFIG_BOOL, CONFIG_FIELD(wal), 0, 0,
+     "lmdb: acknowledge after a redo-log append, commit to LMDB in checkpoints: yes or no [no]"},
     {"map-size", CONFIG_BYTES, CONFIG_FIELD(map_bytes), 1u << 20, 1ull << 40,
      "lmdb map size, the most the store can hold [1g]"},
     {"max-value-bytes", CONFIG_BYTES, CONFIG_FIELD(max_value_bytes), 1, RK_VALUE_BYTES_MAX,
@@ -229,6 +232,14 @@ static int config_set_enum(rk_config *c, const config_option *o, const char *val
         snprintf(err, err_len, "log-level = \"%s\": expected debug, info, warn or error", value);
         return RK_EINVAL;
     }
+    if (o->type == CONFIG_BOOL) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+            *(bool *)(void *)field = strcmp(value, "yes") == 0;
+            return 0;
+        }
+        snprintf(err, err_len, "%s = \"%s\": expected yes or no", o->name, value);
+        return RK_EINVAL;
+    }
     RK_ASSERT(o->type == CONFIG_ENGINE);
     if (strcmp(value, "lmdb") != 0 && strcmp(value, "mem") != 0) {
         snprintf(err, err_len, "engine = \"%s\": expected lmdb or mem", value);
@@ -258,6 +269,7 @@ int rk_config_set(rk_config *c, const char *name, const char *value, char *err, 
     case CONFIG_SYNC:
     case CONFIG_LOG_LEVEL:
     case CONFIG_ENGINE:
+    case CONFIG_BOOL:
         return config_set_enum(c, o, value, err, err_len);
     }
     return RK_EINVAL;

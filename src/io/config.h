@@ -36,6 +36,7 @@ typedef struct rk_config {
     char *engine;                   /* "lmdb" | "mem" */
     rk_sync_policy sync;
     uint64_t map_bytes;             /* lmdb map size */
+    bool wal;                       /* lmdb: redo log on the acknowledgement path */
     uint64_t max_value_bytes;
     uint32_t max_key_bytes;
     uint32_t max_multibulk;

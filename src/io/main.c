@@ -106,6 +106,7 @@ static int main_open_store(main_state *m, char *err, size_t err_len)
         .dir = m->config.data_dir,
         .map_bytes = m->config.map_bytes,
         .sync_each_commit = m->config.sync != RK_SYNC_NONE,
+        .wal = m->config.wal,
     };
     return rk_store_open(&opts, &m->store, err, err_len);
 }

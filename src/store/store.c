@@ -138,6 +138,12 @@ int rk_store_sync(rk_store *s, uint64_t seq)
     return s->ops->sync(s, seq);
 }
 
+int rk_store_checkpoint(rk_store *s)
+{
+    RK_ASSERT(s != NULL);
+    return s->ops->checkpoint != NULL ? s->ops->checkpoint(s) : 0;
+}
+
 uint64_t rk_store_durable_seq(rk_store *s)
 {
     RK_ASSERT(s != NULL);

@@ -67,6 +67,7 @@ typedef struct rk_store_ops {
     int (*iterate)(rk_store *s, rk_db db, const uint8_t *start, size_t start_len,
                    const uint8_t *end, size_t end_len, rk_store_iter_fn fn, void *ctx);
     int (*sync)(rk_store *s, uint64_t seq);
+    int (*checkpoint)(rk_store *s);     /* NULL: nothing to checkpoint (mem) */
     uint64_t (*durable_seq)(rk_store *s);
     void (*close)(rk_store *s);
     /* Text of the engine's last failure (e.g. LMDB's mdb_strerror); NULL means "" always. */
@@ -82,6 +83,7 @@ typedef struct rk_store_options {
     const char *dir;          /* data directory (lmdb); must exist */
     uint64_t map_bytes;       /* lmdb map size; 0 means the default below */
     bool sync_each_commit;    /* false: under sync=none, commits skip fsync (lmdb) */
+    bool wal;                 /* lmdb: sync appends to a redo log, LMDB commits in checkpoints */
 } rk_store_options;
 #define RK_STORE_MAP_BYTES_DEFAULT (1ull << 30)  /* 1 GiB; grow with --map-size */
 /* lmdb keeps writes in memory until a sync commits them; past this many key and value bytes
@@ -120,6 +122,19 @@ int rk_store_iterate(rk_store *s, rk_db db, const uint8_t *start, size_t start_l
  * far (UINT64_MAX: "everything"); durable_seq then becomes the last write's seq. */
 int rk_store_sync(rk_store *s, uint64_t seq);
 
+/* lmdb with `wal`: sync makes writes durable by appending them to the redo log (wal.h) and
+ * keeps them in memory; a checkpoint applies the durable ones to LMDB in ordinary commits and
+ * empties the log. sync runs one itself past a size or count threshold (after the append, so
+ * durability never waits for it, though that sync returns later), and close runs one.
+ * If a checkpoint fails (RK_ENOSPC: the map is full; RK_EIO), the writes stay durable in the
+ * log and readable, and every later write is refused with that code until a checkpoint
+ * succeeds (raise map-size and restart: open replays the log into LMDB; an open that cannot
+ * replay it fails with RK_ENOSPC, RK_EIO or RK_ECORRUPT, and a message in `err`). Open also
+ * replays a log left by a crash, whether or not `wal` is on now. With `wal`, a batch whose
+ * log record would pass RK_WAL_PAYLOAD_BYTES_MAX (1 GiB) is refused with RK_ETOOBIG.
+ * Same threads as sync. Returns 0, RK_ENOSPC or RK_EIO; 0 at once for engines without. */
+int rk_store_checkpoint(rk_store *s);
+
 /* The engine's own text for its last failure (LMDB's mdb_strerror, with the call that failed),
  * for logs next to rk_strerror(rc); "" if none or the engine keeps none (mem). Never NULL. The
  * text belongs to the store; read it on the thread that saw the error, before the next call. */
@@ -149,6 +164,9 @@ int rk_store_lmdb_open(const rk_store_options *opts, rk_store **out, char *err, 
  * Sync is what trims the undo log: a runtime using mem must call rk_store_sync (it does, on the
  * loop thread, as soon as a sync is asked for). */
 void rk_store_mem_crash(rk_store *s);
+/* Free an lmdb store without syncing or checkpointing, as kill -9 would (tests): what was
+ * synced is in LMDB or the WAL, the rest is gone. */
+void rk_store_lmdb_crash_for_test(rk_store *s);
 void rk_store_mem_fail_at(rk_store *s, uint64_t n, bool sticky);
 /* Count of live entries in `db` (tests). */
 size_t rk_store_mem_count(rk_store *s, rk_db db);

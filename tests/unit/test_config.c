@@ -35,6 +35,7 @@ static void test_defaults_are_documented_values(void **state)
     assert_string_equal(c.bind, "127.0.0.1");
     assert_string_equal(c.engine, "lmdb");
     assert_int_equal(c.sync, RK_SYNC_BATCH);
+    assert_false(c.wal);
     assert_int_equal(c.max_value_bytes, 16u << 20);
     rk_config_deinit(&c);
 }
@@ -45,8 +46,9 @@ static void test_flags_in_both_forms_with_size_suffixes(void **state)
     rk_config c;
     char err[RK_CONFIG_ERROR_BYTES];
     const char *argv[] = {"ringkvd", "--port", "7005", "--sync=always", "--max-value-bytes",
-                          "4m", "--engine", "mem", "--map-size=2g"};
-    assert_int_equal(parse(&c, err, sizeof(err), 9, argv), 0);
+                          "4m", "--engine", "mem", "--map-size=2g", "--wal=yes"};
+    assert_int_equal(parse(&c, err, sizeof(err), 10, argv), 0);
+    assert_true(c.wal);
     assert_int_equal(c.port, 7005);
     assert_int_equal(c.sync, RK_SYNC_ALWAYS);
     assert_int_equal(c.max_value_bytes, 4u << 20);
@@ -75,6 +77,7 @@ static void test_bad_values_name_the_option(void **state)
     expect_error("--port", "12ab", "port = \"12ab\"");
     expect_error("--sync", "sometimes", "sync = \"sometimes\": expected always, batch or none");
     expect_error("--engine", "rocks", "engine = \"rocks\"");
+    expect_error("--wal", "maybe", "wal = \"maybe\": expected yes or no");
     expect_error("--log-level", "loud", "log-level");
     expect_error("--max-value-bytes", "-5", "max-value-bytes");
     expect_error("--max-value-bytes", "1t", "max-value-bytes");

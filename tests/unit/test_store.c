@@ -1,7 +1,8 @@
 /* test_store.c — the storage engines behind store.h. One conformance suite runs against every
  * engine (mem, and lmdb in a fresh mkdtemp directory under /tmp, removed afterwards): the
- * fixture receives the engine as cmocka's prestate. Then engine-specific behaviour: lmdb's
- * overlay (visible before sync, persisted after), its map-full path (RK_ENOSPC, rollback, the
+ * fixture receives the engine as cmocka's prestate; lmdb runs twice, without and with its redo
+ * log (wal; its own recovery tests are in test_store_wal.c). Then engine-specific behaviour:
+ * lmdb's overlay (visible before sync, persisted after), its map-full path (RK_ENOSPC, rollback, the
  * store still usable) and a sync thread racing the writer; mem's crash layer (a crash keeps
  * exactly the synced writes) and fault injection in a fail-at-N loop (SQLite's habit). */
 #include <stdarg.h>
@@ -25,10 +26,12 @@
 
 typedef struct engine_case {
     const char *engine;
+    bool wal;
 } engine_case;
 
 static engine_case case_mem = {.engine = "mem"};
 static engine_case case_lmdb = {.engine = "lmdb"};
+static engine_case case_lmdb_wal = {.engine = "lmdb", .wal = true};   /* test_store_wal.c too */
 
 typedef struct fixture {
     const engine_case *engine;
@@ -49,6 +52,7 @@ static void fixture_open(fixture *f)
         .dir = f->dir,
         .map_bytes = f->map_bytes,
         .sync_each_commit = true,
+        .wal = f->engine->wal,
     };
     char err[256];
     int rc = rk_store_open(&opts, &f->s, err, sizeof(err));
@@ -1134,7 +1138,16 @@ int main(void)
         cmocka_unit_test(test_lmdb_open_missing_dir_is_eio),
         cmocka_unit_test(test_open_unknown_engine_is_einval),
     };
+    /* The map-full test pins the rollback of a failed LMDB commit, which the WAL replaces
+     * (test_store_wal.c covers map full at a checkpoint). */
+    const struct CMUnitTest lmdb_wal_tests[] = {
+        CONFORMANCE_TESTS(case_lmdb_wal),
+        STORE_TEST(test_lmdb_write_visible_before_sync_and_persisted_after, case_lmdb_wal),
+        STORE_TEST(test_lmdb_reopen_sees_deletes_and_order, case_lmdb_wal),
+        STORE_TEST(test_lmdb_sync_thread_races_writes_and_reads, case_lmdb_wal),
+    };
     int failed = cmocka_run_group_tests_name("store_mem", mem_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("store_lmdb", lmdb_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store_lmdb_wal", lmdb_wal_tests, NULL, NULL);
     return failed;
 }
