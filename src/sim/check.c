@@ -1,0 +1,267 @@
+/* check.c — the checkers of issue 5, over the history and the final state (after healing, a
+ * read of every key and quiescence). Dots and histories come from history.c; a context is
+ * what a write declared it had seen: the client's token for RK.PUT/RK.DEL, nothing for a blind
+ * SET under siblings, and under lww the coordinator's whole local history (a plain write there
+ * supersedes what the coordinator holds).
+ *
+ *   converged           every primary of every key holds an equal object.
+ *   lost_acked_writes   siblings: an acked write whose dot is no sibling of the final object
+ *                       and that no write's context covered (nobody saw it, yet it is gone).
+ *                       lww: an acked write not in the final object, with a timestamp above
+ *                       the final one's, that no later write's history covered.
+ *   lww_dropped         lww: an acked write that lost to a write which completed before it
+ *                       began, with a higher timestamp, and which it had not seen (so LWW, not
+ *                       causality, chose): the price of clock skew, 0 without it.
+ *   resurrected_deletes an acked delete whose context covered a sibling that is still live at
+ *                       the end: the delete saw that value, so the value came back.
+ *   stale_reads         a read whose context lacks the dot of a write acknowledged before the
+ *                       read began (a context covers a write iff the read saw it or a
+ *                       successor of it).
+ * Writes refused (RK_EUNAVAIL, RK_EBUSY) did not happen and cover nothing; indeterminate ones
+ * may have happened, so they may cover but are never required. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/bucket.h"
+#include "../core/hash.h"
+#include "../core/ring.h"
+#include "../core/skey.h"
+#include "sim_internal.h"
+
+typedef struct check_final {
+    rk_dvvset *sets;            /* [node * keys + key] */
+    uint32_t keys;
+} check_final;
+
+typedef struct check_load {
+    check_final *final;
+    uint32_t node;
+} check_load;
+
+static int check_key_index(const uint8_t *key, size_t len, uint32_t keys)
+{
+    if (len < 2 || len > 8 || key[0] != 'k') {
+        return -1;
+    }
+    uint32_t k = 0;
+    for (size_t i = 1; i < len; i++) {
+        if (key[i] < '0' || key[i] > '9') {
+            return -1;
+        }
+        k = k * 10 + (uint32_t)(key[i] - '0');
+    }
+    return k < keys ? (int)k : -1;
+}
+
+static int check_load_entry(void *ctx, const uint8_t *skey, size_t skey_len, const uint8_t *value,
+                            size_t value_len)
+{
+    check_load *load = ctx;
+    uint32_t partition = 0;
+    const uint8_t *key = NULL;
+    size_t key_len = 0;
+    RK_ASSERT(rk_skey_decode(skey, skey_len, &partition, &key, &key_len) == 0);
+    int k = check_key_index(key, key_len, load->final->keys);
+    RK_ASSERT(k >= 0);
+    rk_dvvset *set = &load->final->sets[load->node * load->final->keys + (uint32_t)k];
+    rk_dvvset_deinit(set);
+    RK_ASSERT(rk_dvvset_decode(value, value_len, set) == 0);
+    return 0;
+}
+
+static uint32_t check_preflist(sim_world *w, uint32_t key, uint32_t *out_index)
+{
+    const rk_ring *ring = rk_node_ring(w->nodes[0].node);
+    const char *name = w->key_names[key];
+    uint32_t partition = rk_ring_partition_of(ring, rk_hash_key((const uint8_t *)name,
+                                                                strlen(name)));
+    uint32_t n = w->cfg.n < w->cfg.nodes ? w->cfg.n : w->cfg.nodes;
+    rk_node_id list[RK_MEMBERS_MAX];
+    uint32_t primaries = 0;
+    int count = rk_ring_preflist(ring, partition, n, list, RK_MEMBERS_MAX, &primaries);
+    RK_ASSERT(count >= 0);
+    RK_ASSERT(primaries == n);
+    for (uint32_t i = 0; i < primaries; i++) {
+        out_index[i] = list[i] - 1;     /* node ids are index + 1 */
+    }
+    return primaries;
+}
+
+/* What write `op` declared it had seen; false when nothing (a blind write, unknown). */
+static bool check_write_context(const sim_world *w, const sim_op *op, rk_vv *out)
+{
+    if (w->cfg.policy == RK_POLICY_LWW) {
+        size_t used = 0;
+        return op->hist != NULL && rk_vv_decode(op->hist, op->hist_len, out, &used) == 0;
+    }
+    return op->ctx != NULL && rk_vv_token_decode(op->ctx, strlen(op->ctx), out) == 0;
+}
+
+static bool check_has_dot(const rk_dvvset *set, rk_dot dot, bool live_only)
+{
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        const rk_sibling *s = &set->siblings[i];
+        if (s->dot.node == dot.node && s->dot.counter == dot.counter &&
+            (!live_only || !s->tombstone)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool check_may_have_happened(const sim_op *op)
+{
+    return op->outcome == SIM_OK || op->outcome == SIM_INDET;
+}
+
+/* The checkers for one key: `ids` are its ops in invocation order, `ctx` their contexts. */
+static void check_key(sim_world *w, const rk_dvvset *final, const uint32_t *ids, uint32_t count,
+                      const rk_vv *ctx, const bool *ctx_ok)
+{
+    bool lww = w->cfg.policy == RK_POLICY_LWW;
+    const rk_sibling *winner = final->sibling_count > 0 ? &final->siblings[0] : NULL;
+    for (uint32_t i = 0; i < count; i++) {
+        const sim_op *op = &w->ops[ids[i]];
+        if (!sim_op_is_write(op) || op->outcome != SIM_OK) {
+            continue;
+        }
+        bool present = op->dot_known && check_has_dot(final, op->dot, false);
+        bool covered = false;
+        for (uint32_t j = 0; j < count && op->dot_known && !covered; j++) {
+            const sim_op *other = &w->ops[ids[j]];
+            covered = j != i && ctx_ok[j] && check_may_have_happened(other) &&
+                      rk_vv_covers(&ctx[j], op->dot);
+        }
+        bool above = !lww || winner == NULL || !op->ts_known ||
+                     op->ts_us > winner->timestamp_us;
+        if (!present && !covered && above) {
+            w->res.lost_acked_writes++;
+        }
+        /* lww_dropped: an earlier-completed write it had not seen beat it on timestamp. */
+        for (uint32_t j = 0; lww && j < count; j++) {
+            const sim_op *before = &w->ops[ids[j]];
+            if (!sim_op_is_write(before) || before->outcome != SIM_OK || !before->ts_known ||
+                !before->dot_known || before->complete_ms >= op->invoke_ms) {
+                continue;
+            }
+            if (before->ts_us > op->ts_us && !(ctx_ok[i] && rk_vv_covers(&ctx[i], before->dot))) {
+                w->res.lww_dropped++;
+                break;
+            }
+        }
+        /* resurrected: a delete whose context covered a sibling still live. */
+        bool is_delete = op->kind == SIM_OP_DEL || op->kind == SIM_OP_VDEL;
+        for (uint32_t s = 0; is_delete && ctx_ok[i] && s < final->sibling_count; s++) {
+            const rk_sibling *sib = &final->siblings[s];
+            bool own = op->dot_known && sib->dot.node == op->dot.node &&
+                       sib->dot.counter == op->dot.counter;
+            if (!sib->tombstone && !own && rk_vv_covers(&ctx[i], sib->dot)) {
+                w->res.resurrected_deletes++;
+                break;
+            }
+        }
+    }
+    /* stale reads */
+    for (uint32_t i = 0; i < count; i++) {
+        const sim_op *r = &w->ops[ids[i]];
+        if (r->kind != SIM_OP_READ || r->outcome != SIM_OK) {
+            continue;
+        }
+        rk_vv seen;
+        if (rk_vv_token_decode(r->ctx, strlen(r->ctx), &seen) != 0) {
+            w->res.stale_reads++;
+            continue;
+        }
+        for (uint32_t j = 0; j < count; j++) {
+            const sim_op *wr = &w->ops[ids[j]];
+            if (sim_op_is_write(wr) && wr->outcome == SIM_OK && wr->dot_known &&
+                wr->complete_ms < r->invoke_ms && !rk_vv_covers(&seen, wr->dot)) {
+                w->res.stale_reads++;
+                break;
+            }
+        }
+    }
+}
+
+static void check_tally(sim_world *w)
+{
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        const sim_op *op = &w->ops[i];
+        if (sim_op_is_write(op)) {
+            w->res.acked_writes += op->outcome == SIM_OK;
+            w->res.indeterminate += op->outcome == SIM_INDET;
+            w->res.refused += op->outcome == SIM_REFUSED;
+        } else {
+            w->res.failed_reads += op->outcome != SIM_OK;
+        }
+    }
+}
+
+static void check_histories(sim_world *w, const check_final *final)
+{
+    uint32_t keys = w->cfg.keys;
+    uint32_t *ids = malloc((w->op_count + 1) * sizeof(*ids));
+    rk_vv *ctx = malloc((w->op_count + 1) * sizeof(*ctx));
+    bool *ctx_ok = malloc((w->op_count + 1) * sizeof(*ctx_ok));
+    RK_ASSERT(ids != NULL && ctx != NULL && ctx_ok != NULL);
+    for (uint32_t k = 0; k < keys; k++) {
+        uint32_t count = 0;
+        for (uint32_t i = 1; i <= w->op_count; i++) {
+            if (w->ops[i].key != k) {
+                continue;
+            }
+            ctx_ok[count] = sim_op_is_write(&w->ops[i]) &&
+                            check_write_context(w, &w->ops[i], &ctx[count]);
+            ids[count++] = i;
+        }
+        uint32_t pref[RK_N_MAX];
+        check_preflist(w, k, pref);
+        check_key(w, &final->sets[pref[0] * keys + k], ids, count, ctx, ctx_ok);
+    }
+    free(ids);
+    free(ctx);
+    free(ctx_ok);
+}
+
+void sim_check(sim_world *w)
+{
+    uint32_t keys = w->cfg.keys;
+    check_final final = {.keys = keys};
+    final.sets = calloc((size_t)w->cfg.nodes * keys, sizeof(*final.sets));
+    RK_ASSERT(final.sets != NULL);
+    for (uint32_t i = 0; i < w->cfg.nodes * keys; i++) {
+        rk_dvvset_init(&final.sets[i]);
+    }
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        RK_ASSERT(w->nodes[i].node != NULL);
+        check_load load = {.final = &final, .node = i};
+        RK_ASSERT(rk_store_iterate(w->nodes[i].store.inner, RK_DB_DATA, NULL, 0, NULL, 0,
+                                   check_load_entry, &load) == 0);
+    }
+    w->res.converged = true;
+    for (uint32_t k = 0; k < keys; k++) {
+        uint32_t pref[RK_N_MAX];
+        uint32_t count = check_preflist(w, k, pref);
+        bool equal = true;
+        for (uint32_t i = 1; i < count; i++) {
+            equal = equal && rk_dvvset_equal(&final.sets[pref[0] * keys + k],
+                                             &final.sets[pref[i] * keys + k]);
+        }
+        if (!equal) {
+            w->res.converged = false;
+            w->res.keys_diverged++;
+        }
+    }
+    check_tally(w);
+    check_histories(w, &final);
+    for (uint32_t i = 0; i < w->cfg.nodes * keys; i++) {
+        rk_dvvset_deinit(&final.sets[i]);
+    }
+    free(final.sets);
+    const rk_sim_config *c = &w->cfg;
+    w->res.promise_no_lost = c->sync != RK_SYNC_NONE;
+    w->res.promise_no_stale = c->faults == 0 && c->r + c->w > c->n;
+    w->res.failed = (w->res.promise_no_lost && w->res.lost_acked_writes > 0) ||
+                    w->res.resurrected_deletes > 0 ||
+                    (w->res.promise_no_stale && w->res.stale_reads > 0) || !w->res.converged;
+}

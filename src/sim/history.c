@@ -1,0 +1,103 @@
+/* history.c — what the clients did and saw: one record per request with its invocation and
+ * completion time and outcome (ok, refused, indeterminate), and what the simulator learnt
+ * about each write from inside: its dot, its LWW timestamp and the history of the object its
+ * coordinator wrote. Those are learnt by attribution: every event carries the tag of the client
+ * op whose handling caused it (a forwarded write's FWD_REQ carries its op), and the first
+ * object a node writes while handling an event tagged with a write op is that write's mint
+ * (coord_put_start writes the new object before it sends anything). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+bool sim_op_is_write(const sim_op *op)
+{
+    return op->kind == SIM_OP_SET || op->kind == SIM_OP_VPUT || op->kind == SIM_OP_DEL ||
+           op->kind == SIM_OP_VDEL;
+}
+
+sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, uint32_t node)
+{
+    if (w->op_count + 1 >= w->op_cap) {
+        uint32_t cap = w->op_cap == 0 ? 1024 : w->op_cap * 2;
+        sim_op *grown = realloc(w->ops, cap * sizeof(*grown));
+        RK_ASSERT(grown != NULL);
+        memset(grown + w->op_cap, 0, (cap - w->op_cap) * sizeof(*grown));
+        w->ops = grown;
+        w->op_cap = cap;
+    }
+    sim_op *op = &w->ops[++w->op_count];
+    memset(op, 0, sizeof(*op));
+    op->id = w->op_count;
+    op->client = client;
+    op->kind = kind;
+    op->key = key;
+    op->node = node;
+    op->invoke_ms = w->now_ms;
+    w->res.ops++;
+    if (sim_op_is_write(op)) {
+        w->res.writes++;
+    } else {
+        w->res.reads++;
+    }
+    return op;
+}
+
+/* The write op being coordinated by the node handling the current event, if any. */
+static sim_op *sim_history_current_write(sim_world *w, const sim_node *sn)
+{
+    if (w->current_tag == 0 || w->current_node != sn->index) {
+        return NULL;
+    }
+    sim_op *op = &w->ops[w->current_tag];
+    return sim_op_is_write(op) ? op : NULL;
+}
+
+void sim_history_on_stamp(sim_world *w, sim_node *sn, uint64_t stamp_us)
+{
+    sim_op *op = sim_history_current_write(w, sn);
+    if (op == NULL) {
+        return;
+    }
+    w->stamped_now = true;
+    if (!op->ts_known) {
+        op->ts_known = true;
+        op->ts_us = stamp_us;
+    }
+}
+
+void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set)
+{
+    sim_op *op = sim_history_current_write(w, sn);
+    if (op == NULL || !w->stamped_now) {
+        return;     /* a replica merging, or a read repair: not a mint */
+    }
+    w->stamped_now = false;     /* one mint per stamp: later writes of the event are not it */
+    op->mints++;
+    if (op->dot_known) {
+        return;     /* a duplicated forward minted it again; the first mint answers */
+    }
+    /* The coordinator minted its highest counter in the new history. */
+    op->dot_known = true;
+    op->dot.node = sn->id;
+    op->dot.counter = rk_vv_counter_max(&set->history, sn->id);
+    RK_ASSERT(op->dot.counter > 0);
+    uint8_t bytes[RK_VV_ENCODED_BYTES_MAX];
+    op->hist_len = rk_vv_encode(&set->history, bytes);
+    op->hist = malloc(op->hist_len);
+    RK_ASSERT(op->hist != NULL);
+    memcpy(op->hist, bytes, op->hist_len);
+}
+
+void sim_history_free(sim_world *w)
+{
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        free(w->ops[i].hist);
+        free(w->ops[i].ctx);
+        free(w->ops[i].seen);
+    }
+    free(w->ops);
+    w->ops = NULL;
+    free(w->clients);
+    free(w->key_names);
+}

@@ -1,0 +1,260 @@
+/* net.c — the simulated network between nodes. A message is deep-copied when sent (rk_msg
+ * fields are borrowed for the send call only) and delivered after a random delay, so messages
+ * reorder; under the `loss` fault some are dropped, duplicated or delayed far longer. Links
+ * behave like the runtime's TCP connections: a message crossing a partition, or sent by or to
+ * an incarnation of a node that has since crashed, is lost. Nodes learn of link changes after
+ * a fixed detection delay (rk_node_on_peer), as a runtime's failure detector would. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+#define SIM_NET_DELAY_MS_MIN 1u
+#define SIM_NET_DELAY_MS_MAX 8u
+#define SIM_NET_SLOW_MS_MAX 300u       /* a slow message under `loss` */
+#define SIM_NET_DROP_PER_MILLE 50u
+#define SIM_NET_DUP_PER_MILLE 30u
+#define SIM_NET_SLOW_PER_MILLE 30u
+#define SIM_LINK_DETECT_MS 20u         /* a link change is noticed this late */
+
+struct sim_msg {
+    rk_msg m;
+    uint8_t *buf;
+};
+
+static const uint8_t *sim_copy_field(uint8_t **cursor, const uint8_t *src, size_t len)
+{
+    if (src == NULL || len == 0) {
+        return NULL;
+    }
+    uint8_t *dst = *cursor;
+    memcpy(dst, src, len);
+    *cursor += len;
+    return dst;
+}
+
+sim_msg *sim_msg_copy(const rk_msg *m)
+{
+    sim_msg *c = malloc(sizeof(*c));
+    RK_ASSERT(c != NULL);
+    c->m = *m;
+    size_t total = m->key_len + m->object_len + m->value_len + m->context_len + m->message_len;
+    c->buf = total > 0 ? malloc(total) : NULL;
+    RK_ASSERT(total == 0 || c->buf != NULL);
+    uint8_t *cursor = c->buf;
+    c->m.key = sim_copy_field(&cursor, m->key, m->key_len);
+    c->m.object = sim_copy_field(&cursor, m->object, m->object_len);
+    c->m.value = sim_copy_field(&cursor, m->value, m->value_len);
+    c->m.context = sim_copy_field(&cursor, m->context, m->context_len);
+    c->m.message = sim_copy_field(&cursor, m->message, m->message_len);
+    c->m.key_len = c->m.key != NULL ? m->key_len : 0;
+    c->m.object_len = c->m.object != NULL ? m->object_len : 0;
+    c->m.value_len = c->m.value != NULL ? m->value_len : 0;
+    c->m.context_len = c->m.context != NULL ? m->context_len : 0;
+    c->m.message_len = c->m.message != NULL ? m->message_len : 0;
+    return c;
+}
+
+void sim_msg_free(sim_msg *m)
+{
+    free(m->buf);
+    free(m);
+}
+
+const rk_msg *sim_msg_get(const sim_msg *m)
+{
+    return &m->m;
+}
+
+static void sim_trace_msg(sim_world *w, const rk_msg *m)
+{
+    sim_trace_u64(w, ((uint64_t)m->kind << 32) | (uint32_t)m->status);
+    sim_trace_u64(w, m->req_id);
+    sim_trace_u64(w, ((uint64_t)m->flags << 32) | m->req_kind);
+    sim_trace_u64(w, (uint64_t)m->integer);
+    if (m->key_len > 0) {
+        sim_trace_bytes(w, m->key, m->key_len);
+    }
+    if (m->object_len > 0) {
+        sim_trace_bytes(w, m->object, m->object_len);
+    }
+    if (m->value_len > 0) {
+        sim_trace_bytes(w, m->value, m->value_len);
+    }
+}
+
+bool sim_link_up(const sim_world *w, uint32_t a, uint32_t b)
+{
+    const sim_node *x = &w->nodes[a];
+    const sim_node *y = &w->nodes[b];
+    return x->node != NULL && y->node != NULL && x->group == y->group;
+}
+
+static int sim_node_index(const sim_world *w, rk_node_id id)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        if (w->nodes[i].id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void sim_net_enqueue(sim_world *w, sim_node *from, uint32_t to, sim_msg *copy,
+                            uint64_t delay_ms)
+{
+    sim_event *e = sim_event_new(w, SIM_EV_MSG, w->now_ms + delay_ms);
+    e->node = to;
+    e->inc = w->nodes[to].inc;
+    e->from = from->index;
+    e->from_inc = from->inc;
+    e->a = copy->m.kind;
+    e->b = copy->m.req_id;
+    e->msg = copy;
+    sim_schedule(w, e);
+}
+
+static uint64_t sim_net_delay(sim_world *w)
+{
+    if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_SLOW_PER_MILLE)) {
+        return sim_rng_range(&w->rng, SIM_NET_DELAY_MS_MAX, SIM_NET_SLOW_MS_MAX);
+    }
+    return sim_rng_range(&w->rng, SIM_NET_DELAY_MS_MIN, SIM_NET_DELAY_MS_MAX);
+}
+
+void sim_net_send(sim_world *w, sim_node *from, rk_node_id to, const rk_msg *m)
+{
+    int index = sim_node_index(w, to);
+    RK_ASSERT(index >= 0);
+    w->res.messages++;
+    if (!sim_link_up(w, from->index, (uint32_t)index)) {
+        return;     /* no connection: the runtime would drop it too */
+    }
+    if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_DROP_PER_MILLE)) {
+        return;
+    }
+    sim_net_enqueue(w, from, (uint32_t)index, sim_msg_copy(m), sim_net_delay(w));
+    if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_DUP_PER_MILLE)) {
+        sim_net_enqueue(w, from, (uint32_t)index, sim_msg_copy(m), sim_net_delay(w));
+    }
+}
+
+/* Test only (rk_sim_config.break_sibling_merge): keep only the newest sibling of a PUT_REQ
+ * object, history untouched, as a replica that forgot to merge siblings would send it. */
+static void sim_net_strip_siblings(sim_msg *sm)
+{
+    rk_msg *m = &sm->m;
+    rk_dvvset set;
+    if (m->kind != RK_MSG_PUT_REQ || rk_dvvset_decode(m->object, m->object_len, &set) != 0) {
+        return;
+    }
+    if (set.sibling_count > 1) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < set.sibling_count; i++) {
+            if (set.siblings[i].timestamp_us >= set.siblings[best].timestamp_us) {
+                best = i;
+            }
+        }
+        for (uint32_t i = 0; i < set.sibling_count; i++) {
+            if (i != best) {
+                free(set.siblings[i].value);
+            }
+        }
+        set.siblings[0] = set.siblings[best];
+        set.sibling_count = 1;
+        size_t len = rk_dvvset_encoded_len(&set);
+        uint8_t *bytes = malloc(len);
+        RK_ASSERT(bytes != NULL);
+        rk_dvvset_encode(&set, bytes);
+        /* Key and the rest stay in the old buffer; only the object moves. */
+        uint8_t *old = sm->buf;
+        size_t key_len = m->key_len;
+        uint8_t *buf = malloc(key_len + len);
+        RK_ASSERT(buf != NULL);
+        memcpy(buf, m->key, key_len);
+        memcpy(buf + key_len, bytes, len);
+        m->key = buf;
+        m->object = buf + key_len;
+        m->object_len = len;
+        m->value = NULL;
+        m->value_len = 0;
+        m->context = NULL;
+        m->context_len = 0;
+        m->message = NULL;
+        m->message_len = 0;
+        sm->buf = buf;
+        free(old);
+        free(bytes);
+    }
+    rk_dvvset_deinit(&set);
+}
+
+/* A message event reached its node, which is up and not paused (world.c checked). */
+void sim_net_deliver(sim_world *w, sim_event *e)
+{
+    sim_node *to = &w->nodes[e->node];
+    sim_node *from = &w->nodes[e->from];
+    /* The connection it travelled on broke meanwhile: lost, as on TCP. */
+    if (from->inc != e->from_inc || to->inc != e->inc || !sim_link_up(w, e->from, e->node)) {
+        return;
+    }
+    if (w->cfg.break_sibling_merge) {
+        sim_net_strip_siblings(e->msg);
+    }
+    sim_trace_msg(w, &e->msg->m);
+    rk_node_on_message(to->node, from->id, &e->msg->m);
+}
+
+/* Every node learns each link's state SIM_LINK_DETECT_MS after a change; the event carries no
+ * state, it reads the truth when it fires, so changes in quick succession cannot arrive out of
+ * order. */
+void sim_links_changed(sim_world *w)
+{
+    for (uint32_t a = 0; a < w->cfg.nodes; a++) {
+        for (uint32_t b = 0; b < w->cfg.nodes; b++) {
+            if (a == b || w->nodes[a].node == NULL) {
+                continue;
+            }
+            if (w->nodes[a].link_known_up[b] == sim_link_up(w, a, b)) {
+                continue;
+            }
+            sim_event *e = sim_event_new(w, SIM_EV_PEER, w->now_ms + SIM_LINK_DETECT_MS);
+            e->node = a;
+            e->inc = w->nodes[a].inc;
+            e->from = b;
+            sim_schedule(w, e);
+        }
+    }
+}
+
+void sim_net_on_peer(sim_world *w, sim_event *e)
+{
+    sim_node *sn = &w->nodes[e->node];
+    bool up = sim_link_up(w, e->node, e->from);
+    if (sn->link_known_up[e->from] == up) {
+        return;
+    }
+    sn->link_known_up[e->from] = up;
+    rk_node_on_peer(sn->node, w->nodes[e->from].id, up);
+}
+
+void sim_partition_start(sim_world *w)
+{
+    /* Any grouping: two or three sides, each node on a random one. */
+    uint32_t sides = (uint32_t)sim_rng_range(&w->rng, 2, 3);
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        w->nodes[i].group = (uint32_t)sim_rng_below(&w->rng, sides);
+    }
+    w->partitioned = true;
+    w->res.partitions++;
+    sim_links_changed(w);
+}
+
+void sim_partition_heal(sim_world *w)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        w->nodes[i].group = 0;
+    }
+    w->partitioned = false;
+    sim_links_changed(w);
+}

@@ -1,0 +1,98 @@
+/* sim.h — the deterministic simulator (issue 5): many nodes running the very same src/core
+ * code in one process, on a virtual clock, over a network that delays, reorders, duplicates,
+ * drops and partitions messages, with stores that crash and lose what was not synced, nodes
+ * that pause and clocks that are skewed. Simulated clients issue a workload, every operation
+ * is recorded in a history, and checkers judge what the clients observed (check.c).
+ *
+ * Everything is derived from one seed: the same config gives the same run, byte for byte, and
+ * the same trace_hash (XXH3 over a canonical encoding of every event). The idea is
+ * FoundationDB's simulation testing and TigerBeetle's VOPR; the checkers follow Jepsen's
+ * vocabulary (ok / fail / info = indeterminate).
+ *
+ * Owns the whole simulated world for the length of rk_sim_run; keeps nothing afterwards. */
+#ifndef RK_SIM_H
+#define RK_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/node.h"
+
+/* Fault kinds, as a mask. `all` is every one of them. */
+#define RK_SIM_FAULT_PARTITION 0x01u
+#define RK_SIM_FAULT_CRASH     0x02u
+#define RK_SIM_FAULT_PAUSE     0x04u
+#define RK_SIM_FAULT_LOSS      0x08u
+#define RK_SIM_FAULT_SKEW      0x10u
+#define RK_SIM_FAULT_ALL       0x1fu
+
+#define RK_SIM_NODES_MAX 16u     /* fits RK_MEMBERS_MAX; pairs of links live in small arrays */
+#define RK_SIM_KEYS_MAX  1000u
+#define RK_SIM_OPS_MAX   10000000u
+
+typedef struct rk_sim_config {
+    uint64_t seed;
+    uint32_t nodes;
+    uint32_t n;
+    uint32_t r;
+    uint32_t w;
+    uint32_t ops;               /* client requests issued (the read and write of an RMW: 2) */
+    uint32_t faults;            /* RK_SIM_FAULT_* mask; 0 = none */
+    uint8_t policy;             /* rk_bucket_policy: RK_POLICY_SIBLINGS or RK_POLICY_LWW */
+    rk_sync_policy sync;
+    bool no_sloppy;             /* accepted; matters once sloppy quorum exists */
+    /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
+     * delivers, as a replica that forgot to merge siblings would. The checkers must then
+     * report lost acknowledged writes (tests/sim/run.sh proves it). */
+    bool break_sibling_merge;
+    /* Workload, pinned defaults printed with every run. */
+    uint32_t keys;
+    uint32_t clients;
+    uint32_t read_pct;          /* reads (RK.GET) */
+    uint32_t blind_pct;         /* blind writes (SET) */
+    uint32_t rmw_pct;           /* RK.GET then RK.PUT with its context */
+    uint32_t request_timeout_ms;
+    bool trace;                 /* print every event to stderr */
+} rk_sim_config;
+
+void rk_sim_config_default(rk_sim_config *c);
+
+/* Parse "none" | "partition" | "crash" | "pause" | "loss" | "skew" | "all", or a comma list
+ * of them. Returns 0 or RK_EINVAL. */
+int rk_sim_faults_parse(const char *text, uint32_t *out);
+/* Writes the canonical text of a mask into out (at least 48 bytes). */
+void rk_sim_faults_name(uint32_t faults, char *out, size_t out_size);
+
+typedef struct rk_sim_result {
+    uint64_t ops;
+    uint64_t reads;
+    uint64_t writes;            /* sets, puts and deletes */
+    uint64_t acked_writes;
+    uint64_t indeterminate;     /* writes that timed out after being sent */
+    uint64_t refused;           /* writes refused before anything happened */
+    uint64_t failed_reads;
+    uint64_t lost_acked_writes;
+    uint64_t lww_dropped;
+    uint64_t resurrected_deletes;
+    uint64_t stale_reads;
+    bool converged;
+    uint64_t keys_diverged;
+    uint64_t simulated_ms;
+    uint64_t events;
+    uint64_t messages;
+    uint64_t crashes;
+    uint64_t partitions;
+    uint64_t pauses;
+    uint64_t trace_hash;
+    /* What the configuration promises, and whether it held. */
+    bool promise_no_lost;
+    bool promise_no_stale;
+    bool failed;
+} rk_sim_result;
+
+/* Run one simulation. Returns 0 and fills *out, or RK_EINVAL for a config the core refuses
+ * (n, r, w out of range, too many nodes) or RK_ENOMEM. */
+int rk_sim_run(const rk_sim_config *c, rk_sim_result *out);
+
+#endif

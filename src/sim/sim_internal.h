@@ -1,0 +1,235 @@
+/* sim_internal.h — the simulated world shared by the modules of src/sim: the event queue and
+ * PRNG (sim.c), the network (net.c), nodes, stores and faults (world.c), clients (workload.c),
+ * the history (history.c) and the checkers (check.c). Nothing outside src/sim includes it. */
+#ifndef RK_SIM_INTERNAL_H
+#define RK_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+#include "../core/dvvset.h"
+#include "../core/msg.h"
+#include "../core/node.h"
+#include "../core/version.h"
+#include "sim.h"
+
+/* ---- PRNG: xoshiro256** seeded through splitmix64; the one source of every choice -------- */
+
+typedef struct sim_rng {
+    uint64_t s[4];
+} sim_rng;
+
+void sim_rng_seed(sim_rng *rng, uint64_t seed);
+uint64_t sim_rng_next(sim_rng *rng);
+/* Uniform in [0, bound); bound > 0. */
+uint64_t sim_rng_below(sim_rng *rng, uint64_t bound);
+/* Uniform in [lo, hi]. */
+uint64_t sim_rng_range(sim_rng *rng, uint64_t lo, uint64_t hi);
+/* True with probability per_mille / 1000. */
+bool sim_rng_chance(sim_rng *rng, uint32_t per_mille);
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+typedef enum sim_event_kind {
+    SIM_EV_MSG = 1,         /* a message reaches `node` from `from` */
+    SIM_EV_TIMER = 2,       /* a node's timer `a` */
+    SIM_EV_SYNC = 3,        /* a node's sync up to seq `a` completes */
+    SIM_EV_REQ = 4,         /* a client request (op `a`) reaches `node` */
+    SIM_EV_CLIENT = 5,      /* client `a` starts its next operation */
+    SIM_EV_CLIENT_TIMEOUT = 6, /* op `a` gave up waiting */
+    SIM_EV_FAULT = 7,       /* the fault schedule acts */
+    SIM_EV_HEAL = 8,        /* one fault ends: `a` is a sim_heal_kind, `b` its argument */
+    SIM_EV_PEER = 9,        /* `node` learns whether its link to `from` is up */
+} sim_event_kind;
+
+typedef enum sim_heal_kind {
+    SIM_HEAL_PARTITION = 1,
+    SIM_HEAL_RESTART = 2,
+    SIM_HEAL_RESUME = 3,
+    SIM_HEAL_LOSS = 4,
+} sim_heal_kind;
+
+typedef struct sim_msg sim_msg;
+
+typedef struct sim_event {
+    uint64_t at_ms;
+    uint64_t seq;               /* insertion order: ties at one time replay in it */
+    uint8_t kind;
+    uint32_t node;              /* target node index, when there is one */
+    uint64_t inc;               /* target incarnation (0: any) */
+    uint32_t from;              /* MSG: sender index; PEER: the peer */
+    uint64_t from_inc;
+    uint64_t a;
+    uint64_t b;
+    uint32_t tag;               /* the client op whose handling caused this event, 0 if none */
+    sim_msg *msg;
+    struct sim_event *next;     /* a paused node's backlog */
+} sim_event;
+
+/* ---- nodes and stores ---------------------------------------------------------------------- */
+
+typedef struct sim_world sim_world;
+typedef struct sim_node sim_node;
+
+/* The store a node sees: the mem engine behind a thin wrapper that lets the simulator watch
+ * every object written (to learn the dot and history of each client write). */
+typedef struct sim_store {
+    rk_store base;
+    rk_store *inner;            /* mem engine, survives crashes */
+    sim_node *node;
+} sim_store;
+
+struct sim_node {
+    sim_world *w;
+    uint32_t index;
+    rk_node_id id;
+    rk_node *node;              /* NULL while crashed */
+    rk_env env;
+    sim_store store;
+    uint64_t inc;               /* incarnation, bumped at each crash */
+    bool paused;
+    sim_event *backlog_head;
+    sim_event *backlog_tail;
+    int64_t skew_us;
+    uint64_t stamp_us;          /* mirror of the node's LWW stamp (node_stamp): see world.c */
+    uint32_t group;             /* partition group */
+    bool link_known_up[RK_SIM_NODES_MAX]; /* what this node was last told about each peer */
+    /* sync */
+    bool sync_inflight;
+    uint64_t sync_target;
+    uint64_t sync_wanted;
+    uint64_t sync_busy_until_ms;
+};
+
+/* ---- history ------------------------------------------------------------------------------- */
+
+typedef enum sim_op_kind {
+    SIM_OP_READ = 1,    /* RK.GET */
+    SIM_OP_SET = 2,     /* SET: a blind write */
+    SIM_OP_VPUT = 3,    /* RK.PUT with the context of a read */
+    SIM_OP_DEL = 4,     /* DEL: a plain delete (lww) */
+    SIM_OP_VDEL = 5,    /* RK.DEL with the context of a read */
+} sim_op_kind;
+
+typedef enum sim_outcome {
+    SIM_PENDING = 0,
+    SIM_OK = 1,
+    SIM_REFUSED = 2,    /* did not happen */
+    SIM_INDET = 3,      /* sent, not acknowledged: may or may not take effect */
+    SIM_FAILED = 4,     /* a read that returned an error or timed out */
+} sim_outcome;
+
+typedef struct sim_op {
+    uint32_t id;
+    uint32_t client;
+    uint8_t kind;
+    uint8_t outcome;
+    uint32_t key;
+    uint32_t node;              /* the node the client sent it to */
+    uint64_t invoke_ms;
+    uint64_t complete_ms;
+    int error;
+    /* writes, learnt from the coordinator's store write and wall clock */
+    bool dot_known;
+    rk_dot dot;
+    bool ts_known;
+    uint64_t ts_us;
+    uint8_t *hist;              /* encoded history of the object the coordinator wrote */
+    size_t hist_len;
+    uint32_t mints;             /* > 1: a duplicated forward coordinated it twice */
+    /* VPUT/VDEL: the token sent; READ: the token returned */
+    char *ctx;
+    uint32_t *seen;             /* READ: ops whose values it returned */
+    uint32_t seen_count;
+} sim_op;
+
+/* ---- the world ----------------------------------------------------------------------------- */
+
+typedef struct sim_client {
+    uint32_t op;                /* current op, 0 if none */
+    uint8_t plan;               /* what the current operation is (workload.c) */
+    bool done;
+} sim_client;
+
+struct sim_world {
+    rk_sim_config cfg;
+    sim_rng rng;
+    uint64_t now_ms;
+    uint64_t seq;
+    sim_event **heap;
+    size_t heap_count;
+    size_t heap_cap;
+    XXH3_state_t *trace;
+    uint32_t current_tag;       /* tag of the event being handled */
+    uint32_t current_node;      /* node handling it, UINT32_MAX for none */
+    bool stamped_now;           /* that node took an LWW stamp for the event's write op */
+    rk_node_config node_config;
+    sim_node nodes[RK_SIM_NODES_MAX];
+    /* network */
+    bool loss_on;
+    bool partitioned;
+    bool faulting;              /* the fault schedule still acts */
+    uint32_t down_count;
+    /* workload */
+    sim_client *clients;
+    sim_op *ops;                /* ops[1..op_count]; 0 is no op */
+    uint32_t op_count;
+    uint32_t op_cap;
+    uint32_t clients_done;
+    char (*key_names)[16];
+    rk_sim_result res;
+};
+
+/* sim.c */
+sim_event *sim_event_new(sim_world *w, uint8_t kind, uint64_t at_ms);
+void sim_schedule(sim_world *w, sim_event *e);
+void sim_event_free(sim_event *e);
+void sim_trace_bytes(sim_world *w, const void *bytes, size_t len);
+void sim_trace_u64(sim_world *w, uint64_t v);
+
+/* net.c */
+sim_msg *sim_msg_copy(const rk_msg *m);
+void sim_msg_free(sim_msg *m);
+const rk_msg *sim_msg_get(const sim_msg *m);
+void sim_net_send(sim_world *w, sim_node *from, rk_node_id to, const rk_msg *m);
+void sim_net_deliver(sim_world *w, sim_event *e);
+bool sim_link_up(const sim_world *w, uint32_t a, uint32_t b);
+/* Tell every node, after the detection delay, what its links now are. */
+void sim_links_changed(sim_world *w);
+void sim_net_on_peer(sim_world *w, sim_event *e);
+void sim_partition_start(sim_world *w);
+void sim_partition_heal(sim_world *w);
+
+/* world.c */
+int sim_world_start(sim_world *w);
+void sim_world_stop(sim_world *w);
+void sim_node_dispatch(sim_world *w, sim_event *e);
+void sim_node_crash(sim_world *w, sim_node *sn);
+int sim_node_restart(sim_world *w, sim_node *sn);
+void sim_faults_on_tick(sim_world *w);
+void sim_faults_on_heal(sim_world *w, sim_event *e);
+void sim_faults_heal_all(sim_world *w);
+void sim_node_on_sync_event(sim_world *w, sim_event *e);
+
+/* workload.c */
+int sim_workload_start(sim_world *w);
+void sim_workload_on_client(sim_world *w, uint32_t client);
+void sim_workload_on_request(sim_world *w, sim_event *e);
+void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r);
+void sim_workload_on_timeout(sim_world *w, uint32_t op);
+/* Convergence: read every key once through some node, ignoring the answers. */
+void sim_workload_read_all(sim_world *w);
+#define SIM_REQ_INTERNAL (1ull << 62)   /* client_req of the convergence reads */
+
+/* history.c */
+sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, uint32_t node);
+void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set);
+void sim_history_on_stamp(sim_world *w, sim_node *sn, uint64_t stamp_us);
+void sim_history_free(sim_world *w);
+bool sim_op_is_write(const sim_op *op);
+
+/* check.c */
+void sim_check(sim_world *w);
+
+#endif
