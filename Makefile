@@ -1,7 +1,7 @@
 # ringkv — top-level entry points. On a fresh Debian 12, as root:
 #   make run    install what is missing, build, start one node on 127.0.0.1:7001
 #   make test   install what is missing, build (plain, ASan+UBSan, libFuzzer), run every suite
-# Other targets: make (build into build/), make fuzz, make bench, make clean.
+# Other targets: make (build into build/), make soak, make fuzz, make bench, make clean.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 MAKEFLAGS += --no-print-directory
@@ -10,7 +10,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= 2
 CMAKE_ARGS ?=
 
-.PHONY: all build run test fuzz bench clean deps-build deps-test deps-bench
+.PHONY: all build run test soak fuzz bench clean deps-build deps-test deps-bench
 
 all: build
 
@@ -33,6 +33,10 @@ run: build
 # closing `N passed, N failed` line are in scripts/test-all.sh.
 test: deps-test
 	JOBS=$(JOBS) BUILD_TYPE=$(BUILD_TYPE) bash scripts/test-all.sh
+
+# Many more simulator seeds than make test runs (tests/sim/run.sh; SEEDS per configuration).
+soak: build
+	SEEDS=$${SEEDS:-250} OPS=$${OPS:-2000} JOBS=$(JOBS) bash tests/sim/run.sh
 
 fuzz: deps-test
 	JOBS=$(JOBS) FUZZ_TIME=$${FUZZ_TIME:-600} bash scripts/test-all.sh --fuzz-only

@@ -5,6 +5,7 @@
 #   ctest build        unit tests, RelWithDebInfo build in build/
 #   ctest build-asan   the same tests under ASan+UBSan (build-asan/, -DRK_SANITIZE=ON)
 #   fuzz               each tests/fuzz/fuzz_* libFuzzer target for FUZZ_TIME s (build-fuzz/, clang)
+#   sim                tests/sim/run.sh: seeds of the deterministic simulator (build/ringkv-sim)
 #   cluster            tests/cluster/run.sh: real ringkvd processes
 # A build that fails fails the suites that need it (the tests that did build
 # still run, to show what works). A suite with nothing to run
@@ -105,6 +106,14 @@ else
   run_ctest "ctest build" build "$build_rc"
   run_ctest "ctest build-asan" build-asan "$asan_rc"
   run_fuzzers
+  note sim
+  if [[ ! -f tests/sim/run.sh ]]; then
+    skip sim "no tests/sim/run.sh yet"
+  elif [[ ! -x build/ringkv-sim ]]; then
+    echo "build/ringkv-sim was not built (build exit $build_rc)"; result sim 1 0
+  else
+    s=$SECONDS; JOBS=$JOBS bash tests/sim/run.sh; result sim $? $((SECONDS - s))
+  fi
   note cluster
   if [[ ! -f tests/cluster/run.sh ]]; then
     skip cluster "no tests/cluster/run.sh yet"

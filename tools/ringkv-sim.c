@@ -183,7 +183,7 @@ int main(int argc, char **argv)
     printf("simulated_ms: %" PRIu64 "\n", r.simulated_ms);
     printf("trace_hash: %016" PRIx64 "\n", r.trace_hash);
     if (r.failed) {
-        printf("result: FAIL\n");
+        printf("result: FAIL (%s)\n", r.failures);
         fprintf(stderr, "ringkv-sim: a promised checker failed; replay: %s\n", replay_command);
         return 1;
     }

@@ -19,6 +19,7 @@
  *                       successor of it).
  * Writes refused (RK_EUNAVAIL, RK_EBUSY) did not happen and cover nothing; indeterminate ones
  * may have happened, so they may cover but are never required. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,17 @@ static void check_histories(sim_world *w, const check_final *final)
     free(ctx_ok);
 }
 
+static void check_promise(sim_world *w, bool broken, const char *name)
+{
+    if (!broken) {
+        return;
+    }
+    size_t used = strlen(w->res.failures);
+    snprintf(w->res.failures + used, sizeof(w->res.failures) - used, "%s%s", used > 0 ? "," : "",
+             name);
+    w->res.failed = true;
+}
+
 void sim_check(sim_world *w)
 {
     uint32_t keys = w->cfg.keys;
@@ -261,7 +273,12 @@ void sim_check(sim_world *w)
     const rk_sim_config *c = &w->cfg;
     w->res.promise_no_lost = c->sync != RK_SYNC_NONE;
     w->res.promise_no_stale = c->faults == 0 && c->r + c->w > c->n;
-    w->res.failed = (w->res.promise_no_lost && w->res.lost_acked_writes > 0) ||
-                    w->res.resurrected_deletes > 0 ||
-                    (w->res.promise_no_stale && w->res.stale_reads > 0) || !w->res.converged;
+    /* Without skew every clock agrees, so real-time order and timestamps agree too. */
+    bool skewed = (c->faults & RK_SIM_FAULT_SKEW) != 0;
+    check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
+                  "lost_acked_writes");
+    check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
+    check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
+    check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
+    check_promise(w, !w->res.converged, "converged");
 }

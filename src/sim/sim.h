@@ -89,6 +89,7 @@ typedef struct rk_sim_result {
     bool promise_no_lost;
     bool promise_no_stale;
     bool failed;
+    char failures[160];         /* the promised checkers that failed, comma-separated */
 } rk_sim_result;
 
 /* Run one simulation. Returns 0 and fills *out, or RK_EINVAL for a config the core refuses

@@ -1,0 +1,139 @@
+/* test_sim.c — the simulator itself (src/sim): one seed gives one run, the fault names parse,
+ * bad configs are refused, and the checkers can fail (a network that strips siblings is caught
+ * as lost acknowledged writes). Whole-run suites live in tests/sim/run.sh; these pin the
+ * library's contract with small runs, so they stay fast under ASan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "../../src/core/bucket.h"
+#include "../../src/sim/sim.h"
+
+static void small_config(rk_sim_config *c, uint64_t seed)
+{
+    rk_sim_config_default(c);
+    c->seed = seed;
+    c->ops = 300;
+}
+
+/* The same seed and options give the same run: every counter and the trace hash. */
+static void test_same_seed_same_run(void **state)
+{
+    (void)state;
+    rk_sim_config c;
+    small_config(&c, 11);
+    c.faults = RK_SIM_FAULT_ALL;
+    rk_sim_result a;
+    rk_sim_result b;
+    assert_int_equal(rk_sim_run(&c, &a), 0);
+    assert_int_equal(rk_sim_run(&c, &b), 0);
+    assert_true(a.trace_hash == b.trace_hash);
+    assert_int_equal(a.ops, b.ops);
+    assert_int_equal(a.events, b.events);
+    assert_int_equal(a.acked_writes, b.acked_writes);
+    assert_int_equal(a.stale_reads, b.stale_reads);
+    assert_int_equal(a.simulated_ms, b.simulated_ms);
+    assert_true(a.ops >= c.ops);
+}
+
+/* Another seed gives another schedule. */
+static void test_other_seed_other_trace(void **state)
+{
+    (void)state;
+    rk_sim_config c;
+    small_config(&c, 11);
+    rk_sim_result a;
+    rk_sim_result b;
+    assert_int_equal(rk_sim_run(&c, &a), 0);
+    c.seed = 12;
+    assert_int_equal(rk_sim_run(&c, &b), 0);
+    assert_true(a.trace_hash != b.trace_hash);
+}
+
+/* Without faults, strict quorums keep every promise. */
+static void test_no_faults_keeps_promises(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        rk_sim_config c;
+        small_config(&c, seed);
+        rk_sim_result r;
+        assert_int_equal(rk_sim_run(&c, &r), 0);
+        assert_false(r.failed);
+        assert_true(r.converged);
+        assert_int_equal(r.lost_acked_writes, 0);
+        assert_int_equal(r.stale_reads, 0);
+        assert_true(r.acked_writes > 0);
+    }
+}
+
+/* A replica that drops siblings loses acknowledged writes, and the checker says so. */
+static void test_broken_sibling_merge_is_caught(void **state)
+{
+    (void)state;
+    uint64_t lost = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        rk_sim_config c;
+        small_config(&c, seed);
+        c.break_sibling_merge = true;
+        rk_sim_result r;
+        assert_int_equal(rk_sim_run(&c, &r), 0);
+        lost += r.lost_acked_writes;
+    }
+    assert_true(lost > 0);
+}
+
+static void test_faults_parse(void **state)
+{
+    (void)state;
+    uint32_t mask = 99;
+    char name[64];
+    assert_int_equal(rk_sim_faults_parse("none", &mask), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(rk_sim_faults_parse("all", &mask), 0);
+    assert_int_equal(mask, RK_SIM_FAULT_ALL);
+    assert_int_equal(rk_sim_faults_parse("crash,skew", &mask), 0);
+    assert_int_equal(mask, RK_SIM_FAULT_CRASH | RK_SIM_FAULT_SKEW);
+    rk_sim_faults_name(mask, name, sizeof(name));
+    assert_string_equal(name, "crash,skew");
+    assert_int_equal(rk_sim_faults_parse("crash,", &mask), 0);
+    assert_int_equal(rk_sim_faults_parse("fire", &mask), RK_EINVAL);
+    assert_int_equal(rk_sim_faults_parse("crash,,loss", &mask), RK_EINVAL);
+}
+
+/* n, r, w and the node count are checked before anything runs. */
+static void test_bad_config_refused(void **state)
+{
+    (void)state;
+    rk_sim_config c;
+    rk_sim_result r;
+    small_config(&c, 1);
+    c.r = 4;
+    assert_int_equal(rk_sim_run(&c, &r), RK_EINVAL);
+    small_config(&c, 1);
+    c.nodes = RK_SIM_NODES_MAX + 1;
+    assert_int_equal(rk_sim_run(&c, &r), RK_EINVAL);
+    small_config(&c, 1);
+    c.n = 0;
+    assert_int_equal(rk_sim_run(&c, &r), RK_EINVAL);
+    small_config(&c, 1);
+    c.policy = 7;
+    assert_int_equal(rk_sim_run(&c, &r), RK_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_other_seed_other_trace),
+        cmocka_unit_test(test_no_faults_keeps_promises),
+        cmocka_unit_test(test_broken_sibling_merge_is_caught),
+        cmocka_unit_test(test_faults_parse),
+        cmocka_unit_test(test_bad_config_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
