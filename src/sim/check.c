@@ -137,6 +137,15 @@ static void check_key(sim_world *w, const rk_dvvset *final, const uint32_t *ids,
                      op->ts_us > winner->timestamp_us;
         if (!present && !covered && above) {
             w->res.lost_acked_writes++;
+            if (w->cfg.trace) {
+                fprintf(stderr, "lost: op %u key k%u kind %u node %u dot %u:%llu ts %llu "
+                        "invoked %llu acked %llu; final %u siblings, winner ts %llu\n",
+                        op->id, op->key, op->kind, op->node, op->dot.node,
+                        (unsigned long long)op->dot.counter, (unsigned long long)op->ts_us,
+                        (unsigned long long)op->invoke_ms, (unsigned long long)op->complete_ms,
+                        final->sibling_count,
+                        (unsigned long long)(winner != NULL ? winner->timestamp_us : 0));
+            }
         }
         /* lww_dropped: an earlier-completed write it had not seen beat it on timestamp. */
         for (uint32_t j = 0; lww && j < count; j++) {
