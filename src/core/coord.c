@@ -350,14 +350,35 @@ static int coord_put_context(rk_node *n, const rk_coord *c, const rk_request *r,
 {
     rk_vv_init(out);
     if (r->context != NULL && r->context_len > 0) {
-        return rk_vv_token_decode(r->context, r->context_len, out);
+        int rc = rk_vv_token_decode(r->context, r->context_len, out);
+        if (rc != 0 || c->policy != RK_POLICY_LWW) {
+            return rc;
+        }
     }
+    /* Under lww every write supersedes exactly what this coordinator holds, whatever context
+     * the client sent: its stamp is then above every stamp it supersedes (coord_put_stamp), so
+     * timestamps and causality agree and the highest stamp always survives. A client context
+     * could cover siblings this node has not seen, whose stamps it cannot know. */
     bool plain = r->kind == RK_REQ_PUT || r->kind == RK_REQ_DEL;
-    if (plain && (c->policy == RK_POLICY_LWW || r->kind == RK_REQ_DEL)) {
+    if (c->policy == RK_POLICY_LWW || (plain && r->kind == RK_REQ_DEL)) {
+        rk_vv_init(out);
         rk_dvvset_join(local, out);
     }
     (void)n;
     return 0;
+}
+
+/* A hybrid logical clock (microseconds): the wall clock, but above every stamp this write
+ * supersedes, so a causally later write never loses to what it replaced because of skew. */
+static uint64_t coord_put_stamp(rk_node *n, const rk_dvvset *local)
+{
+    uint64_t floor_us = 0;
+    for (uint32_t i = 0; i < local->sibling_count; i++) {
+        if (local->siblings[i].timestamp_us > floor_us) {
+            floor_us = local->siblings[i].timestamp_us;
+        }
+    }
+    return node_stamp_above(n, floor_us);
 }
 
 static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count)
@@ -393,7 +414,7 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         rk_dvvset_write w = {.value = r->value,
                              .value_len = r->value_len,
                              .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
-                             .timestamp_us = node_stamp(n)};
+                             .timestamp_us = coord_put_stamp(n, &local)};
         rk_dot dot;
         rc = rk_dvvset_update(&local, &context, &w, n->config.id,
                               n->epoch << RK_EPOCH_SHIFT, n->config.siblings_max, &dot);

@@ -231,10 +231,11 @@ int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dv
     return 0;
 }
 
-uint64_t node_stamp(rk_node *n)
+uint64_t node_stamp_above(rk_node *n, uint64_t floor_us)
 {
     uint64_t wall_us = n->env->wall_us(n->env->ctx);
-    n->stamp_last_us = wall_us > n->stamp_last_us ? wall_us : n->stamp_last_us + 1;
+    uint64_t last_us = n->stamp_last_us > floor_us ? n->stamp_last_us : floor_us;
+    n->stamp_last_us = wall_us > last_us ? wall_us : last_us + 1;
     return n->stamp_last_us;
 }
 

@@ -109,7 +109,8 @@ int node_encode(rk_node *n, const rk_dvvset *set, const uint8_t **bytes_out, siz
 bool node_set_live(const rk_dvvset *set);
 /* LWW: keep only the winning sibling (highest timestamp, then dot), history unchanged. */
 void node_resolve_lww(rk_dvvset *set);
-uint64_t node_stamp(rk_node *n);
+/* A write's LWW stamp: the wall clock, strictly above this node's last stamp and floor_us. */
+uint64_t node_stamp_above(rk_node *n, uint64_t floor_us);
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props);
 void node_pending_peer_reply(rk_node *n, const node_pending *p);
 /* Keep `props` for bucket `name` if newer, storing them in RK_DB_META; *seq_out is the write to

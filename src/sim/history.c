@@ -53,16 +53,10 @@ static sim_op *sim_history_current_write(sim_world *w, const sim_node *sn)
     return sim_op_is_write(op) ? op : NULL;
 }
 
-void sim_history_on_stamp(sim_world *w, sim_node *sn, uint64_t stamp_us)
+void sim_history_on_stamp(sim_world *w, sim_node *sn)
 {
-    sim_op *op = sim_history_current_write(w, sn);
-    if (op == NULL) {
-        return;
-    }
-    w->stamped_now = true;
-    if (!op->ts_known) {
-        op->ts_known = true;
-        op->ts_us = stamp_us;
+    if (sim_history_current_write(w, sn) != NULL) {
+        w->stamped_now = true;  /* the coordinator is minting: its next store write is it */
     }
 }
 
@@ -82,6 +76,15 @@ void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set
     op->dot.node = sn->id;
     op->dot.counter = rk_vv_counter_max(&set->history, sn->id);
     RK_ASSERT(op->dot.counter > 0);
+    /* The write's LWW stamp is the one its sibling was stored with (the core's clock rule is
+     * its own business). Under lww a new write always wins locally, so its sibling is there. */
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        const rk_sibling *sib = &set->siblings[i];
+        if (sib->dot.node == op->dot.node && sib->dot.counter == op->dot.counter) {
+            op->ts_known = true;
+            op->ts_us = sib->timestamp_us;
+        }
+    }
     uint8_t bytes[RK_VV_ENCODED_BYTES_MAX];
     op->hist_len = rk_vv_encode(&set->history, bytes);
     op->hist = malloc(op->hist_len);

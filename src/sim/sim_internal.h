@@ -92,7 +92,6 @@ struct sim_node {
     sim_event *backlog_head;
     sim_event *backlog_tail;
     int64_t skew_us;
-    uint64_t stamp_us;          /* mirror of the node's LWW stamp (node_stamp): see world.c */
     uint32_t group;             /* partition group */
     bool link_known_up[RK_SIM_NODES_MAX]; /* what this node was last told about each peer */
     /* sync */
@@ -225,7 +224,7 @@ void sim_workload_read_all(sim_world *w);
 /* history.c */
 sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, uint32_t node);
 void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set);
-void sim_history_on_stamp(sim_world *w, sim_node *sn, uint64_t stamp_us);
+void sim_history_on_stamp(sim_world *w, sim_node *sn);
 void sim_history_free(sim_world *w);
 bool sim_op_is_write(const sim_op *op);
 

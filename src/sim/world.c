@@ -35,18 +35,14 @@ static uint64_t sim_env_now_ms(void *ctx)
     return sn->w->now_ms;
 }
 
-/* Wall clock: virtual time plus this node's skew. The only caller in core is node_stamp, which
- * keeps stamps strictly increasing (max(wall, last + 1)); the simulator mirrors that rule to
- * learn each write's LWW timestamp. If core changes the rule the mirror drifts: the LWW
- * checkers would then need the stamp from the stored object alone. */
+/* Wall clock: virtual time plus this node's skew. The core reads it when it stamps a write it
+ * coordinates; the history then takes the write's stamp from the stored sibling. */
 static uint64_t sim_env_wall_us(void *ctx)
 {
     sim_node *sn = ctx;
     int64_t wall = (int64_t)(sn->w->now_ms * 1000u) + sn->skew_us;
-    uint64_t wall_us = wall > 0 ? (uint64_t)wall : 0;
-    sn->stamp_us = wall_us > sn->stamp_us ? wall_us : sn->stamp_us + 1;
-    sim_history_on_stamp(sn->w, sn, sn->stamp_us);
-    return wall_us;
+    sim_history_on_stamp(sn->w, sn);
+    return wall > 0 ? (uint64_t)wall : 0;
 }
 
 static uint64_t sim_env_random(void *ctx)
@@ -204,7 +200,6 @@ static int sim_node_create(sim_world *w, sim_node *sn)
 {
     rk_node_config c = w->node_config;
     c.id = sn->id;
-    sn->stamp_us = 0;   /* a new rk_node starts its stamps afresh */
     sn->sync_inflight = false;
     sn->sync_wanted = 0;
     sn->sync_busy_until_ms = 0;
