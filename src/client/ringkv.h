@@ -2,8 +2,8 @@
  * the Redis protocol). Owns one TCP connection per rkc_conn: connecting with a timeout,
  * encoding commands as RESP multibulk, buffering them for pipelining, and reading one reply
  * at a time into a tree of rkc_reply nodes. It leaves retries, reconnection, pooling and
- * routing to the caller. Stands alone: it includes nothing from the rest of ringkv, so the
- * pair ringkv.h/ringkv.c can be shipped by itself.
+ * routing to the caller. Stands alone: it includes nothing from the rest of ringkv, so
+ * src/client/ (ringkv.h, ringkv.c, reply.c, ringkv_internal.h) can be shipped by itself.
  *
  * Protocol: https://redis.io/docs/reference/protocol-spec/ — every RESP2 type and every RESP3
  * type (null, double, boolean, blob error, verbatim string, big number, map, set, attribute,

@@ -1,4 +1,4 @@
-/* test_client.c — libringkv (src/client/ringkv.c) against a fake server: a thread listening on
+/* test_client.c — libringkv (src/client/) against a fake server: a thread listening on
  * 127.0.0.1, port 0, that takes one connection, reads the request bytes (kept for byte-exact
  * checks of the encoder), then writes canned reply bytes — whole, byte by byte, or in small
  * chunks — and waits for the client to hang up. Covers every RESP2 and RESP3 type, replies
