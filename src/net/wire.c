@@ -1,8 +1,9 @@
 /* wire.c — the internode wire codec (see wire.h and docs/wire.md). Frames are a fixed 6-byte
  * header checked as soon as it arrives, then an opaque payload; payloads are protobuf
  * Envelopes packed and unpacked by protoc-c's generated code (ringkv.pb-c.c, built from
- * proto/ringkv.proto). Between the generated structs and rk_wire_msg sits one range check,
- * run before encoding and after decoding, so whatever one node sends another accepts. */
+ * proto/ringkv.proto). Between the generated structs and rk_wire_msg sits one range check
+ * (wire_pb.c, which also maps each message to its generated struct), run before encoding and
+ * after decoding, so whatever one node sends another accepts. */
 #include "wire.h"
 
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <xxhash.h>
 
 #include "ringkv.pb-c.h"
+#include "wire_pb.h"
 
 #define WIRE_OUT_INITIAL_BYTES   4096u
 #define WIRE_OUT_FRAMES_INITIAL  16u
@@ -28,7 +30,6 @@
 _Static_assert(WIRE_ALLOC_HEADER_BYTES >= sizeof(size_t), "the header holds a size_t");
 _Static_assert(WIRE_ALLOC_HEADER_BYTES % _Alignof(max_align_t) == 0, "blocks stay aligned");
 _Static_assert(RK_WIRE_ERROR_BYTES_MAX >= 96, "error texts name a value and a limit");
-_Static_assert(RK_WIRE_TYPE_COUNT == RK_WIRE_PUT_RESP + 1, "one name per type");
 _Static_assert((int)RK_WIRE_REFUSAL_OTHER == (int)RINGKV__REFUSAL__REFUSAL_OTHER,
                "rk_wire_refusal mirrors ringkv.proto");
 _Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
@@ -57,91 +58,6 @@ static int wire_limits_init(rk_wire_limits *dst, const rk_wire_limits *src)
         return RK_EINVAL;
     }
     return 0;
-}
-
-const char *rk_wire_type_name(rk_wire_type type)
-{
-    static const char *const names[RK_WIRE_TYPE_COUNT] = {
-        [RK_WIRE_NONE] = "none",         [RK_WIRE_HELLO] = "hello",
-        [RK_WIRE_HELLO_ACK] = "hello_ack", [RK_WIRE_HEARTBEAT] = "heartbeat",
-        [RK_WIRE_GET_REQ] = "get_req",   [RK_WIRE_GET_RESP] = "get_resp",
-        [RK_WIRE_PUT_REQ] = "put_req",   [RK_WIRE_PUT_RESP] = "put_resp",
-    };
-    if ((unsigned)type >= RK_WIRE_TYPE_COUNT) {
-        return "unknown";
-    }
-    return names[type];
-}
-
-static bool wire_bytes_ok(const rk_wire_bytes *b)
-{
-    return b->len == 0 || b->data != NULL;
-}
-
-static bool wire_key_ok(const rk_wire_bytes *key, char *why, size_t why_bytes)
-{
-    if (!wire_bytes_ok(key)) {
-        snprintf(why, why_bytes, "key has %zu bytes but no data", key->len);
-        return false;
-    }
-    if (key->len == 0 || key->len > RK_KEY_BYTES_MAX) {
-        snprintf(why, why_bytes, "key is %zu bytes; keys are 1 to %u bytes", key->len,
-                 RK_KEY_BYTES_MAX);
-        return false;
-    }
-    return true;
-}
-
-/* The ranges both sides hold a message to; `why` names the field, its value and the range. */
-static bool wire_msg_ok(const rk_wire_msg *m, char *why, size_t why_bytes)
-{
-    switch (m->type) {
-    case RK_WIRE_HELLO: {
-        const rk_wire_hello *h = &m->u.hello;
-        size_t cluster_len = h->cluster != NULL ? strlen(h->cluster) : 0;
-        if (cluster_len == 0 || cluster_len > RK_WIRE_CLUSTER_BYTES_MAX) {
-            snprintf(why, why_bytes, "hello: cluster name is %zu bytes; names are 1 to %u bytes",
-                     cluster_len, RK_WIRE_CLUSTER_BYTES_MAX);
-            return false;
-        }
-        if (h->node_id == 0) {
-            snprintf(why, why_bytes, "hello: node id 0 is not a node id");
-            return false;
-        }
-        return true;
-    }
-    case RK_WIRE_HELLO_ACK: {
-        const char *reason = m->u.hello_ack.reason;
-        size_t reason_len = reason != NULL ? strlen(reason) : 0;
-        if (reason_len > RK_WIRE_REASON_BYTES_MAX) {
-            snprintf(why, why_bytes, "hello_ack: reason is %zu bytes; the limit is %u bytes",
-                     reason_len, RK_WIRE_REASON_BYTES_MAX);
-            return false;
-        }
-        return true;
-    }
-    case RK_WIRE_HEARTBEAT:
-    case RK_WIRE_PUT_RESP:
-        return true;
-    case RK_WIRE_GET_REQ:
-        return wire_key_ok(&m->u.get_req.key, why, why_bytes);
-    case RK_WIRE_GET_RESP:
-        if (!wire_bytes_ok(&m->u.get_resp.object)) {
-            snprintf(why, why_bytes, "get_resp: object has bytes but no data");
-            return false;
-        }
-        return true;
-    case RK_WIRE_PUT_REQ:
-        if (!wire_bytes_ok(&m->u.put_req.object)) {
-            snprintf(why, why_bytes, "put_req: object has bytes but no data");
-            return false;
-        }
-        return wire_key_ok(&m->u.put_req.key, why, why_bytes);
-    case RK_WIRE_NONE:
-        break;
-    }
-    snprintf(why, why_bytes, "message type %d is not one this version knows", (int)m->type);
-    return false;
 }
 
 /* ---- protobuf-c allocations under a budget ------------------------------------------------ */
@@ -310,69 +226,6 @@ int rk_wire_decode_frame(rk_wire_decoder *d, const uint8_t *buf, size_t len,
     return 1;
 }
 
-static void wire_bytes_from_pb(rk_wire_bytes *dst, const ProtobufCBinaryData *src)
-{
-    dst->data = src->data;
-    dst->len = src->len;
-}
-
-/* Point *msg into the unpacked envelope. Returns false when the body is not one we know. */
-static bool wire_msg_from_envelope(rk_wire_msg *msg, const Ringkv__Envelope *env)
-{
-    switch (env->body_case) {
-    case RINGKV__ENVELOPE__BODY_HELLO: {
-        const Ringkv__Hello *h = env->hello;
-        msg->type = RK_WIRE_HELLO;
-        msg->u.hello.protocol_version = h->protocol_version;
-        msg->u.hello.cluster = h->cluster;
-        msg->u.hello.node_id = h->node_id;
-        msg->u.hello.nonce = h->nonce;
-        if (h->secret_proof.len == RK_WIRE_PROOF_BYTES) {
-            msg->u.hello.has_proof = true;
-            memcpy(msg->u.hello.proof, h->secret_proof.data, RK_WIRE_PROOF_BYTES);
-        }
-        return true;
-    }
-    case RINGKV__ENVELOPE__BODY_HELLO_ACK:
-        msg->type = RK_WIRE_HELLO_ACK;
-        msg->u.hello_ack.refusal = (uint32_t)env->hello_ack->refusal;
-        msg->u.hello_ack.reason = env->hello_ack->reason;
-        return true;
-    case RINGKV__ENVELOPE__BODY_HEARTBEAT:
-        msg->type = RK_WIRE_HEARTBEAT;
-        msg->u.heartbeat.seq = env->heartbeat->seq;
-        msg->u.heartbeat.sent_ms = env->heartbeat->sent_ms;
-        return true;
-    case RINGKV__ENVELOPE__BODY_GET_REQ:
-        msg->type = RK_WIRE_GET_REQ;
-        msg->u.get_req.req_id = env->get_req->req_id;
-        msg->u.get_req.partition = env->get_req->partition;
-        wire_bytes_from_pb(&msg->u.get_req.key, &env->get_req->key);
-        return true;
-    case RINGKV__ENVELOPE__BODY_GET_RESP:
-        msg->type = RK_WIRE_GET_RESP;
-        msg->u.get_resp.req_id = env->get_resp->req_id;
-        msg->u.get_resp.status = (uint32_t)env->get_resp->status;
-        wire_bytes_from_pb(&msg->u.get_resp.object, &env->get_resp->object);
-        return true;
-    case RINGKV__ENVELOPE__BODY_PUT_REQ:
-        msg->type = RK_WIRE_PUT_REQ;
-        msg->u.put_req.req_id = env->put_req->req_id;
-        msg->u.put_req.partition = env->put_req->partition;
-        wire_bytes_from_pb(&msg->u.put_req.key, &env->put_req->key);
-        wire_bytes_from_pb(&msg->u.put_req.object, &env->put_req->object);
-        msg->u.put_req.durable = env->put_req->durable != 0;
-        return true;
-    case RINGKV__ENVELOPE__BODY_PUT_RESP:
-        msg->type = RK_WIRE_PUT_RESP;
-        msg->u.put_resp.req_id = env->put_resp->req_id;
-        msg->u.put_resp.status = (uint32_t)env->put_resp->status;
-        return true;
-    default:
-        return false;
-    }
-}
-
 int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_msg *msg)
 {
     RK_ASSERT(d != NULL);
@@ -406,7 +259,7 @@ int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_m
     msg->unpacked = env;
     msg->unpacked_bytes = budget.used;
 
-    if (!wire_msg_from_envelope(msg, env)) {
+    if (!rk_wire_pb_to_msg(msg, env)) {
         rk_wire_msg_deinit(msg);
         return wire_decoder_fail(d, RK_ECORRUPT,
                                  "envelope carries no message protocol version %u knows",
@@ -422,7 +275,7 @@ int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_m
         return wire_decoder_fail(d, RK_ECORRUPT, "hello: secret proof is %zu bytes, not %u",
                                  proof_len, RK_WIRE_PROOF_BYTES);
     }
-    if (!wire_msg_ok(msg, why, sizeof(why))) {
+    if (!rk_wire_pb_check(msg, why, sizeof(why))) {
         rk_wire_msg_deinit(msg);
         return wire_decoder_fail(d, RK_ECORRUPT, "%s", why);
     }
@@ -531,98 +384,6 @@ static bool wire_out_reserve(rk_wire_out *o, size_t bytes)
     return true;
 }
 
-/* protobuf-c's structs take non-const pointers for packing; pack only reads them. */
-static ProtobufCBinaryData wire_bytes_to_pb(const rk_wire_bytes *b)
-{
-    ProtobufCBinaryData pb = {.len = b->len, .data = (uint8_t *)(uintptr_t)b->data};
-    return pb;
-}
-
-/* Every generated body struct, so one of them can live on the encoder's stack. */
-typedef union wire_pb_body {
-    Ringkv__Hello hello;
-    Ringkv__HelloAck hello_ack;
-    Ringkv__Heartbeat heartbeat;
-    Ringkv__GetReq get_req;
-    Ringkv__GetResp get_resp;
-    Ringkv__PutReq put_req;
-    Ringkv__PutResp put_resp;
-} wire_pb_body;
-
-/* Build the envelope for a checked message. Pointers in *env borrow from `m` and `body`. */
-static void wire_envelope_from_msg(Ringkv__Envelope *env, wire_pb_body *body,
-                                   const rk_wire_msg *m)
-{
-    ringkv__envelope__init(env);
-    switch (m->type) {
-    case RK_WIRE_HELLO:
-        ringkv__hello__init(&body->hello);
-        body->hello.protocol_version = m->u.hello.protocol_version;
-        body->hello.cluster = (char *)(uintptr_t)m->u.hello.cluster;
-        body->hello.node_id = m->u.hello.node_id;
-        body->hello.nonce = m->u.hello.nonce;
-        if (m->u.hello.has_proof) {
-            body->hello.secret_proof.len = RK_WIRE_PROOF_BYTES;
-            body->hello.secret_proof.data = (uint8_t *)(uintptr_t)m->u.hello.proof;
-        }
-        env->body_case = RINGKV__ENVELOPE__BODY_HELLO;
-        env->hello = &body->hello;
-        return;
-    case RK_WIRE_HELLO_ACK:
-        ringkv__hello_ack__init(&body->hello_ack);
-        body->hello_ack.refusal = (Ringkv__Refusal)m->u.hello_ack.refusal;
-        if (m->u.hello_ack.reason != NULL) {
-            body->hello_ack.reason = (char *)(uintptr_t)m->u.hello_ack.reason;
-        }
-        env->body_case = RINGKV__ENVELOPE__BODY_HELLO_ACK;
-        env->hello_ack = &body->hello_ack;
-        return;
-    case RK_WIRE_HEARTBEAT:
-        ringkv__heartbeat__init(&body->heartbeat);
-        body->heartbeat.seq = m->u.heartbeat.seq;
-        body->heartbeat.sent_ms = m->u.heartbeat.sent_ms;
-        env->body_case = RINGKV__ENVELOPE__BODY_HEARTBEAT;
-        env->heartbeat = &body->heartbeat;
-        return;
-    case RK_WIRE_GET_REQ:
-        ringkv__get_req__init(&body->get_req);
-        body->get_req.req_id = m->u.get_req.req_id;
-        body->get_req.partition = m->u.get_req.partition;
-        body->get_req.key = wire_bytes_to_pb(&m->u.get_req.key);
-        env->body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
-        env->get_req = &body->get_req;
-        return;
-    case RK_WIRE_GET_RESP:
-        ringkv__get_resp__init(&body->get_resp);
-        body->get_resp.req_id = m->u.get_resp.req_id;
-        body->get_resp.status = (Ringkv__Status)m->u.get_resp.status;
-        body->get_resp.object = wire_bytes_to_pb(&m->u.get_resp.object);
-        env->body_case = RINGKV__ENVELOPE__BODY_GET_RESP;
-        env->get_resp = &body->get_resp;
-        return;
-    case RK_WIRE_PUT_REQ:
-        ringkv__put_req__init(&body->put_req);
-        body->put_req.req_id = m->u.put_req.req_id;
-        body->put_req.partition = m->u.put_req.partition;
-        body->put_req.key = wire_bytes_to_pb(&m->u.put_req.key);
-        body->put_req.object = wire_bytes_to_pb(&m->u.put_req.object);
-        body->put_req.durable = m->u.put_req.durable;
-        env->body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
-        env->put_req = &body->put_req;
-        return;
-    case RK_WIRE_PUT_RESP:
-        ringkv__put_resp__init(&body->put_resp);
-        body->put_resp.req_id = m->u.put_resp.req_id;
-        body->put_resp.status = (Ringkv__Status)m->u.put_resp.status;
-        env->body_case = RINGKV__ENVELOPE__BODY_PUT_RESP;
-        env->put_resp = &body->put_resp;
-        return;
-    case RK_WIRE_NONE:
-        break;
-    }
-    RK_ASSERT(!"wire_msg_ok let an unknown type through");
-}
-
 int rk_wire_encode(rk_wire_out *o, const rk_wire_msg *msg)
 {
     RK_ASSERT(o != NULL);
@@ -631,12 +392,12 @@ int rk_wire_encode(rk_wire_out *o, const rk_wire_msg *msg)
     o->error[0] = '\0';
 
     char why[RK_WIRE_ERROR_BYTES_MAX];
-    if (!wire_msg_ok(msg, why, sizeof(why))) {
+    if (!rk_wire_pb_check(msg, why, sizeof(why))) {
         return wire_out_fail(o, RK_EINVAL, "%s", why);
     }
     Ringkv__Envelope env;
-    wire_pb_body body;
-    wire_envelope_from_msg(&env, &body, msg);
+    rk_wire_pb_body body;
+    rk_wire_pb_from_msg(&env, &body, msg);
 
     size_t payload_len = ringkv__envelope__get_packed_size(&env);
     if (payload_len > o->limits.frame_bytes_max - RK_WIRE_HEADER_BYTES) {

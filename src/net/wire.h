@@ -63,8 +63,12 @@ typedef enum rk_wire_type {
     RK_WIRE_GET_RESP,
     RK_WIRE_PUT_REQ,
     RK_WIRE_PUT_RESP,
+    RK_WIRE_FWD_REQ,
+    RK_WIRE_FWD_RESP,
+    RK_WIRE_BUCKET_SET,
+    RK_WIRE_BUCKET_ACK,
 } rk_wire_type;
-#define RK_WIRE_TYPE_COUNT 8
+#define RK_WIRE_TYPE_COUNT 12
 
 /* Same numbers as ringkv.proto's Refusal and Status. */
 typedef enum rk_wire_refusal {
@@ -121,6 +125,7 @@ typedef struct rk_wire_get_resp {
     uint64_t req_id;
     uint32_t status;
     rk_wire_bytes object;       /* opaque: the core's encoded object */
+    int32_t error;              /* status FAILED/BUSY: the replica's RK_E* code; 0 unknown */
 } rk_wire_get_resp;
 
 typedef struct rk_wire_put_req {
@@ -129,12 +134,57 @@ typedef struct rk_wire_put_req {
     rk_wire_bytes key;          /* 1..RK_KEY_BYTES_MAX bytes */
     rk_wire_bytes object;       /* opaque: the core's encoded object */
     bool durable;               /* answer once durable (DW), not once applied (W) */
+    uint32_t flags;             /* RK_WIRE_PUT_* */
 } rk_wire_put_req;
+
+#define RK_WIRE_PUT_REPAIR 0x01u /* read repair: nobody waits on the answer */
+#define RK_WIRE_PUT_FLAGS_KNOWN RK_WIRE_PUT_REPAIR
 
 typedef struct rk_wire_put_resp {
     uint64_t req_id;
     uint32_t status;
+    int32_t error;              /* as rk_wire_get_resp.error */
 } rk_wire_put_resp;
+
+/* A client request handed to a replica to coordinate (Dynamo 4.5). Kinds and reply kinds are
+ * node.h's rk_request_kind and rk_reply_kind; this codec checks only that they are not 0. */
+typedef struct rk_wire_fwd_req {
+    uint64_t req_id;
+    uint32_t kind;              /* rk_request_kind, 1.. */
+    rk_wire_bytes key;          /* 0..RK_KEY_BYTES_MAX bytes */
+    rk_wire_bytes value;
+    rk_wire_bytes context;      /* at most RK_WIRE_CONTEXT_BYTES_MAX */
+    uint32_t r;
+    uint32_t w;
+} rk_wire_fwd_req;
+
+typedef struct rk_wire_fwd_resp {
+    uint64_t req_id;
+    uint32_t reply_kind;        /* rk_reply_kind, 1.. */
+    int64_t integer;
+    int32_t error;              /* an RK_E* code or 0 */
+    rk_wire_bytes message;      /* at most RK_WIRE_REASON_BYTES_MAX bytes */
+} rk_wire_fwd_resp;
+
+typedef struct rk_wire_bucket_set {
+    uint64_t req_id;            /* 0: nobody waits for an ack */
+    rk_wire_bytes name;         /* 0..RK_KEY_BYTES_MAX bytes (the core checks its own limit) */
+    rk_wire_bytes props;        /* opaque: the core's encoded properties */
+    uint64_t version;
+} rk_wire_bucket_set;
+
+typedef struct rk_wire_bucket_ack {
+    uint64_t req_id;
+    int32_t error;              /* 0 stored, else an RK_E* code */
+    uint64_t version;
+} rk_wire_bucket_ack;
+
+/* A context token is printable base64 of a bounded version vector (version.h keeps it under
+ * 4 KiB); 16 KiB leaves room for a later format without a frame version bump. */
+#define RK_WIRE_CONTEXT_BYTES_MAX (16u * 1024u)
+_Static_assert(RK_WIRE_CONTEXT_BYTES_MAX + RK_WIRE_REASON_BYTES_MAX + RK_KEY_BYTES_MAX + 256u <
+                   RK_WIRE_FRAME_OVERHEAD_BYTES,
+               "a forwarded request's fields beside its value fit the frame overhead");
 
 /* One message: a tagged union. To encode, zero it, set type and the matching member with
  * borrowed pointers, and pass it to rk_wire_encode (nothing to free). A decoded message owns
@@ -151,6 +201,10 @@ typedef struct rk_wire_msg {
         rk_wire_get_resp get_resp;
         rk_wire_put_req put_req;
         rk_wire_put_resp put_resp;
+        rk_wire_fwd_req fwd_req;
+        rk_wire_fwd_resp fwd_resp;
+        rk_wire_bucket_set bucket_set;
+        rk_wire_bucket_ack bucket_ack;
     } u;
     void *unpacked;             /* private: the decoded Envelope, or NULL */
     size_t unpacked_bytes;      /* private: what decoding it allocated */

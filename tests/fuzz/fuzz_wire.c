@@ -103,6 +103,7 @@ static void fuzz_log_msg(fuzz_log *log, const rk_wire_msg *m)
         fuzz_log_u64(log, m->u.get_resp.req_id);
         fuzz_log_u64(log, m->u.get_resp.status);
         fuzz_log_bytes(log, &m->u.get_resp.object);
+        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.get_resp.error);
         break;
     case RK_WIRE_PUT_REQ:
         fuzz_log_u64(log, m->u.put_req.req_id);
@@ -110,10 +111,39 @@ static void fuzz_log_msg(fuzz_log *log, const rk_wire_msg *m)
         fuzz_log_bytes(log, &m->u.put_req.key);
         fuzz_log_bytes(log, &m->u.put_req.object);
         fuzz_log_u64(log, m->u.put_req.durable);
+        fuzz_log_u64(log, m->u.put_req.flags);
         break;
     case RK_WIRE_PUT_RESP:
         fuzz_log_u64(log, m->u.put_resp.req_id);
         fuzz_log_u64(log, m->u.put_resp.status);
+        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.put_resp.error);
+        break;
+    case RK_WIRE_FWD_REQ:
+        fuzz_log_u64(log, m->u.fwd_req.req_id);
+        fuzz_log_u64(log, m->u.fwd_req.kind);
+        fuzz_log_bytes(log, &m->u.fwd_req.key);
+        fuzz_log_bytes(log, &m->u.fwd_req.value);
+        fuzz_log_bytes(log, &m->u.fwd_req.context);
+        fuzz_log_u64(log, m->u.fwd_req.r);
+        fuzz_log_u64(log, m->u.fwd_req.w);
+        break;
+    case RK_WIRE_FWD_RESP:
+        fuzz_log_u64(log, m->u.fwd_resp.req_id);
+        fuzz_log_u64(log, m->u.fwd_resp.reply_kind);
+        fuzz_log_u64(log, (uint64_t)m->u.fwd_resp.integer);
+        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.fwd_resp.error);
+        fuzz_log_bytes(log, &m->u.fwd_resp.message);
+        break;
+    case RK_WIRE_BUCKET_SET:
+        fuzz_log_u64(log, m->u.bucket_set.req_id);
+        fuzz_log_bytes(log, &m->u.bucket_set.name);
+        fuzz_log_bytes(log, &m->u.bucket_set.props);
+        fuzz_log_u64(log, m->u.bucket_set.version);
+        break;
+    case RK_WIRE_BUCKET_ACK:
+        fuzz_log_u64(log, m->u.bucket_ack.req_id);
+        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.bucket_ack.error);
+        fuzz_log_u64(log, m->u.bucket_ack.version);
         break;
     case RK_WIRE_NONE:
         FUZZ_CHECK(!"a decoded message has a type");

@@ -142,6 +142,9 @@ static void transcript_msg(transcript *t, const rk_wire_msg *m)
         transcript_addf(t, " req=%llu status=%u", (unsigned long long)m->u.get_resp.req_id,
                         m->u.get_resp.status);
         transcript_bytes(t, "object", &m->u.get_resp.object);
+        if (m->u.get_resp.error != 0) {
+            transcript_addf(t, " err=%d", (int)m->u.get_resp.error);
+        }
         break;
     case RK_WIRE_PUT_REQ:
         transcript_addf(t, " req=%llu partition=%u durable=%d",
@@ -149,10 +152,40 @@ static void transcript_msg(transcript *t, const rk_wire_msg *m)
                         m->u.put_req.durable);
         transcript_bytes(t, "key", &m->u.put_req.key);
         transcript_bytes(t, "object", &m->u.put_req.object);
+        if (m->u.put_req.flags != 0) {
+            transcript_addf(t, " flags=%u", m->u.put_req.flags);
+        }
         break;
     case RK_WIRE_PUT_RESP:
         transcript_addf(t, " req=%llu status=%u", (unsigned long long)m->u.put_resp.req_id,
                         m->u.put_resp.status);
+        if (m->u.put_resp.error != 0) {
+            transcript_addf(t, " err=%d", (int)m->u.put_resp.error);
+        }
+        break;
+    case RK_WIRE_FWD_REQ:
+        transcript_addf(t, " req=%llu kind=%u r=%u w=%u", (unsigned long long)m->u.fwd_req.req_id,
+                        m->u.fwd_req.kind, m->u.fwd_req.r, m->u.fwd_req.w);
+        transcript_bytes(t, "key", &m->u.fwd_req.key);
+        transcript_bytes(t, "value", &m->u.fwd_req.value);
+        transcript_bytes(t, "context", &m->u.fwd_req.context);
+        break;
+    case RK_WIRE_FWD_RESP:
+        transcript_addf(t, " req=%llu reply=%u integer=%lld err=%d",
+                        (unsigned long long)m->u.fwd_resp.req_id, m->u.fwd_resp.reply_kind,
+                        (long long)m->u.fwd_resp.integer, (int)m->u.fwd_resp.error);
+        transcript_bytes(t, "message", &m->u.fwd_resp.message);
+        break;
+    case RK_WIRE_BUCKET_SET:
+        transcript_addf(t, " req=%llu version=%llu", (unsigned long long)m->u.bucket_set.req_id,
+                        (unsigned long long)m->u.bucket_set.version);
+        transcript_bytes(t, "name", &m->u.bucket_set.name);
+        transcript_bytes(t, "props", &m->u.bucket_set.props);
+        break;
+    case RK_WIRE_BUCKET_ACK:
+        transcript_addf(t, " req=%llu err=%d version=%llu",
+                        (unsigned long long)m->u.bucket_ack.req_id, (int)m->u.bucket_ack.error,
+                        (unsigned long long)m->u.bucket_ack.version);
         break;
     case RK_WIRE_NONE:
         break;
@@ -160,10 +193,10 @@ static void transcript_msg(transcript *t, const rk_wire_msg *m)
     transcript_addf(t, "\n");
 }
 
-/* Sample messages, one per type (index 0..6), with bytes borrowed from static storage. */
+/* Sample messages, one per type (index 0..10), with bytes borrowed from static storage. */
 static const uint8_t sample_key[] = "cart:alice";
 static const uint8_t sample_object[] = {0x01, 0x00, 0xff, 0x7f, 0x80, 'v', 'a', 'l', '\r', '\n'};
-#define SAMPLE_COUNT 7u
+#define SAMPLE_COUNT 11u
 
 static void sample_msg(uint32_t index, rk_wire_msg *m)
 {
@@ -202,10 +235,42 @@ static void sample_msg(uint32_t index, rk_wire_msg *m)
         m->u.put_req.object = (rk_wire_bytes){sample_object, sizeof(sample_object)};
         m->u.put_req.durable = true;
         break;
-    default:
+    case 6:
         m->type = RK_WIRE_PUT_RESP;
         m->u.put_resp.req_id = 10;
         m->u.put_resp.status = RK_WIRE_STATUS_BUSY;
+        m->u.put_resp.error = RK_EBUSY;
+        break;
+    case 7:
+        m->type = RK_WIRE_FWD_REQ;
+        m->u.fwd_req.req_id = UINT64_MAX;
+        m->u.fwd_req.kind = 6;
+        m->u.fwd_req.key = (rk_wire_bytes){sample_key, sizeof(sample_key) - 1};
+        m->u.fwd_req.value = (rk_wire_bytes){sample_object, sizeof(sample_object)};
+        m->u.fwd_req.context = (rk_wire_bytes){(const uint8_t *)"AQDAdnLO", 8};
+        m->u.fwd_req.r = 2;
+        m->u.fwd_req.w = 3;
+        break;
+    case 8:
+        m->type = RK_WIRE_FWD_RESP;
+        m->u.fwd_resp.req_id = 11;
+        m->u.fwd_resp.reply_kind = 5;
+        m->u.fwd_resp.integer = INT64_MIN;
+        m->u.fwd_resp.error = RK_ETIMEDOUT;
+        m->u.fwd_resp.message = (rk_wire_bytes){(const uint8_t *)"TIMEOUT need W=2", 16};
+        break;
+    case 9:
+        m->type = RK_WIRE_BUCKET_SET;
+        m->u.bucket_set.req_id = 12;
+        m->u.bucket_set.name = (rk_wire_bytes){sample_key, 4};
+        m->u.bucket_set.props = (rk_wire_bytes){sample_object, sizeof(sample_object)};
+        m->u.bucket_set.version = 1ull << 50;
+        break;
+    default:
+        m->type = RK_WIRE_BUCKET_ACK;
+        m->u.bucket_ack.req_id = 12;
+        m->u.bucket_ack.error = RK_EIO;
+        m->u.bucket_ack.version = 3;
         break;
     }
 }
