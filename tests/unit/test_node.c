@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/core/dvvset.h"
 #include "../../src/core/node.h"
 
 #define FAKE_REPLIES_MAX 4096u
@@ -375,6 +376,48 @@ static void test_sync_failure_fails_waiting_writes(void **state)
     fixture_stop(&fx);
 }
 
+/* The dot of the only sibling stored under `key`, read through RK.LOCAL's entry point. */
+static rk_dot local_dot(rk_node *n, const char *key)
+{
+    rk_buf buf;
+    rk_dvvset set;
+    assert_int_equal(rk_node_local_get(n, (const uint8_t *)key, strlen(key), &buf), 0);
+    assert_true(buf.len > 0);
+    assert_int_equal(rk_dvvset_decode(buf.data, buf.len, &set), 0);
+    rk_store_buf_free(&buf);
+    assert_int_equal(set.sibling_count, 1);
+    rk_dot dot = set.siblings[0].dot;
+    rk_dvvset_deinit(&set);
+    return dot;
+}
+
+/* Riak's kv679: a node that lost unsynced writes in a crash must not mint their dots again,
+ * or replicas that received the lost write would take a different write for it. The epoch,
+ * bumped and made durable at every start, puts new dots above anything minted before. */
+static void test_crash_then_write_never_reuses_a_dot(void **state)
+{
+    (void)state;
+    node_fixture fx;
+    fixture_start(&fx, RK_SYNC_BATCH);
+    node_put(fx.node, 1, "k", "before");      /* minted, sent to replicas, never synced */
+    rk_dot lost = local_dot(fx.node, "k");
+    rk_node_free(fx.node);
+    rk_store_mem_crash(fx.store);              /* the write is gone from this node */
+    fake_env_init(&fx.env, fx.store);
+    rk_node_config c;
+    rk_node_config_default(&c);
+    assert_int_equal(rk_node_new(&c, &fx.env.env, &fx.node), 0);
+    /* Until the new epoch is durable the node refuses to mint at all. */
+    node_put(fx.node, 2, "k", "too early");
+    assert_int_equal(fake_find(&fx.env, 2)->error, RK_EBUSY);
+    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+    node_put(fx.node, 3, "k", "after");
+    rk_dot again = local_dot(fx.node, "k");
+    assert_int_equal(again.node, lost.node);
+    assert_true(again.counter > lost.counter);
+    fixture_stop(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_crash_at_every_point_loses_no_acked_write),
         cmocka_unit_test(test_crash_under_none_loses_acked_writes),
         cmocka_unit_test(test_sync_failure_fails_waiting_writes),
+        cmocka_unit_test(test_crash_then_write_never_reuses_a_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
