@@ -44,7 +44,7 @@ void rk_commands_dispatch(rk_server *s, rk_client *c, const rk_resp_cmd *parsed)
 void rk_commands_error(rk_resp_out *out, int code, const char *message);
 
 /* INFO's text for `section` ("default", "all", "everything", "server", "clients", "stats",
- * "keyspace", "persistence") into out as one bulk (verbatim in RESP3). info.c. */
+ * "keyspace", "persistence", "cluster") into out as one bulk (verbatim in RESP3). info.c. */
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section);
 
 #endif

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "peer.h"
 
-#define INFO_TEXT_BYTES_MAX 8192u
+/* Every section, with one line per peer of a 64-member cluster (~250 bytes each). */
+#define INFO_TEXT_BYTES_MAX 32768u
 
 typedef struct info_text {
     char data[INFO_TEXT_BYTES_MAX];
@@ -133,6 +135,63 @@ static void info_keyspace(rk_server *s, info_text *t)
     info_add(t, "\r\n");
 }
 
+static void info_cluster_peer(const rk_peer_link *link, info_text *t)
+{
+    const rk_peer_link_stats *ls = &link->stats;
+    info_add(t,
+             "peer_%u:state=%s,addr=%s:%u,connects=%llu,msgs_queued=%llu,frames_sent=%llu,"
+             "bytes_sent=%llu,writes=%llu,frames_received=%llu,bytes_received=%llu,"
+             "dropped_queue_full=%llu,dropped_down=%llu,dropped_invalid=%llu\r\n",
+             link->id, rk_peer_state_name(link->state), link->member->host,
+             link->member->cluster_port, (unsigned long long)ls->connects,
+             (unsigned long long)ls->msgs_queued, (unsigned long long)ls->frames_sent,
+             (unsigned long long)ls->bytes_sent, (unsigned long long)ls->writes,
+             (unsigned long long)ls->frames_received, (unsigned long long)ls->bytes_received,
+             (unsigned long long)ls->dropped_queue_full, (unsigned long long)ls->dropped_down,
+             (unsigned long long)ls->dropped_invalid);
+}
+
+/* The internode transport (peer.h): who is up, what was sent and received, what was dropped.
+ * frames_sent / peer_writes is how many messages one write carried (coalescing). */
+static void info_cluster(rk_server *s, info_text *t)
+{
+    const rk_peers *p = s->runtime->peers;
+    info_add(t, "# Cluster\r\ncluster_name:%s\r\nnode_id:%u\r\ncluster_port:%u\r\nmembers:%u\r\n",
+             s->config->cluster_name, s->config->node_id, s->config->cluster_port,
+             s->config->member_count);
+    if (p == NULL) {
+        info_add(t, "members_up:1\r\n\r\n");
+        return;
+    }
+    rk_peer_link_stats total;
+    rk_peers_link_totals(p, &total);
+    const rk_peers_stats *ps = &p->stats;
+    double per_write = total.writes > 0 ? (double)total.frames_sent / (double)total.writes : 0;
+    info_add(t,
+             "members_up:%u\r\nmsgs_queued:%llu\r\nframes_sent:%llu\r\nbytes_sent:%llu\r\n"
+             "peer_writes:%llu\r\nframes_per_write:%.2f\r\nframes_received:%llu\r\n"
+             "bytes_received:%llu\r\ndropped_queue_full:%llu\r\ndropped_down:%llu\r\n"
+             "dropped_invalid:%llu\r\ndropped_unknown:%llu\r\ngarbage_frames:%llu\r\n"
+             "framing_errors:%llu\r\nhandshake_refusals_sent:%llu\r\n"
+             "handshake_refusals_received:%llu\r\nhandshake_timeouts:%llu\r\n"
+             "inbound_accepted:%llu\r\ninbound_rejected:%llu\r\n",
+             rk_peers_up_count(p) + 1u, (unsigned long long)total.msgs_queued,
+             (unsigned long long)total.frames_sent, (unsigned long long)total.bytes_sent,
+             (unsigned long long)total.writes, per_write,
+             (unsigned long long)total.frames_received, (unsigned long long)total.bytes_received,
+             (unsigned long long)total.dropped_queue_full, (unsigned long long)total.dropped_down,
+             (unsigned long long)total.dropped_invalid, (unsigned long long)ps->dropped_unknown,
+             (unsigned long long)ps->garbage_frames, (unsigned long long)ps->framing_errors,
+             (unsigned long long)ps->handshake_refusals_sent,
+             (unsigned long long)ps->handshake_refusals_received,
+             (unsigned long long)ps->handshake_timeouts, (unsigned long long)ps->inbound_accepted,
+             (unsigned long long)ps->inbound_rejected);
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        info_cluster_peer(&p->links[i], t);
+    }
+    info_add(t, "\r\n");
+}
+
 typedef void (*info_section_fn)(rk_server *s, info_text *t);
 
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
@@ -143,7 +202,7 @@ void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
     } sections[] = {
         {"server", info_server},           {"clients", info_clients},
         {"persistence", info_persistence}, {"stats", info_stats},
-        {"keyspace", info_keyspace},
+        {"keyspace", info_keyspace},       {"cluster", info_cluster},
     };
     bool all = strcasecmp(section, "default") == 0 || strcasecmp(section, "all") == 0 ||
                strcasecmp(section, "everything") == 0;

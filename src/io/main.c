@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "peer.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -25,6 +26,7 @@ typedef struct main_state {
     rk_node *node;
     rk_runtime runtime;
     rk_server server;
+    rk_peers peers;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t shutdown_timer;
@@ -121,6 +123,8 @@ static void main_on_close_any(uv_handle_t *h, void *arg)
 
 static void main_finish_shutdown(main_state *m)
 {
+    /* Peers stay up until here: in-flight writes wait for replicas' acknowledgements. */
+    rk_peers_close(&m->peers);
     rk_server_close(&m->server);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -212,6 +216,13 @@ static int main_start(main_state *m)
         fprintf(stderr, "ringkvd: %s\n", err);
         return 1;
     }
+    rc = rk_peers_start(&m->peers, m->loop, &m->config, &m->runtime, m->node, &m->server, err,
+                        sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "ringkvd: %s\n", err);
+        return 1;
+    }
+    m->runtime.peers = &m->peers;
     uv_signal_init(m->loop, &m->sigterm);
     uv_signal_init(m->loop, &m->sigint);
     m->sigterm.data = m;
@@ -220,8 +231,10 @@ static int main_start(main_state *m)
     uv_signal_start(&m->sigint, main_on_signal, SIGINT);
     uv_timer_init(m->loop, &m->shutdown_timer);
     m->shutdown_timer.data = m;
-    rk_log_info("ready: listening on %s:%u (engine %s, sync %s, data-dir %s, %llu keys)",
-                m->config.bind, m->config.port, m->config.engine,
+    rk_log_info("ready: node %u of cluster '%s' (%u members), listening on %s:%u, cluster port "
+                "%u (engine %s, sync %s, data-dir %s, %llu keys)",
+                m->config.node_id, m->config.cluster_name, m->config.member_count,
+                m->config.bind, m->config.port, m->config.cluster_port, m->config.engine,
                 rk_sync_policy_name(m->config.sync), m->config.data_dir,
                 (unsigned long long)rk_node_stats_get(m->node)->keys_live);
     return -1;
@@ -237,6 +250,8 @@ static int main_stop(main_state *m, int status)
             status = 1;
         }
     }
+    m->runtime.peers = NULL;
+    rk_peers_deinit(&m->peers);
     rk_node_free(m->node);
     rk_server_deinit(&m->server);
     if (m->store != NULL) {

@@ -3,8 +3,8 @@
  * a time, so the event loop never blocks on the disk: under `batch` a job covers every write
  * that arrived before it started (group commit), under `always` each job covers one write.
  * An engine without durability (mem) completes syncs at once, on the next loop turn. Replies
- * go to the server (server.h), which owns the clients. Owns the env; keeps loop, store and
- * server. */
+ * go to the server (server.h), which owns the clients; messages to other nodes go to the peer
+ * links (peer.h). Owns the env; keeps loop, store, server and peers. */
 #ifndef RK_RUNTIME_H
 #define RK_RUNTIME_H
 
@@ -16,12 +16,14 @@
 #include "../core/node.h"
 
 typedef struct rk_server rk_server;
+typedef struct rk_peers rk_peers;
 
 typedef struct rk_runtime {
     rk_env env;
     uv_loop_t *loop;
     rk_node *node;              /* set once the node exists */
     rk_server *server;
+    rk_peers *peers;            /* internode links (peer.h); NULL until started */
     rk_sync_policy sync_policy;
     uint64_t random_state;
     /* Durability: the highest seq asked for, the highest known durable, the job under way. */

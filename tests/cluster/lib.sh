@@ -44,12 +44,16 @@ check_contains() {
     esac
 }
 
-# A port nothing listens on: tests run alone, so a quick probe is enough.
+# A port nothing listens on: tests run alone, so a quick probe is enough. Ports come from
+# 10000..22699, so the port and port + 10000 (ringkvd's default cluster port) stay below the
+# kernel's ephemeral range (32768..): a probe cannot see an outgoing connection's local port,
+# and binding one fails with "address already in use".
 free_port() {
     local port
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+        port=$((10000 + RANDOM % 12700))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null &&
+            ! (exec 3<>/dev/tcp/127.0.0.1/$((port + 10000))) 2>/dev/null; then
             echo "$port"
             return 0
         fi

@@ -1,0 +1,508 @@
+/* peer.c — internode links on libuv (see peer.h): the listener, one outbound link per other
+ * member with its queue of frames, one coalesced write per loop turn, reconnect with backoff
+ * and handshake deadlines. The connections themselves are peer_conn.c's. */
+#include "peer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../net/wire_msg.h"
+#include "log.h"
+#include "peer_conn.h"
+#include "runtime.h"
+#include "server.h"
+
+/* How often handshake deadlines are checked. */
+#define PEER_CRON_MS 250u
+
+const char *rk_peer_state_name(rk_peer_state state)
+{
+    switch (state) {
+    case RK_PEER_DOWN:
+        return "down";
+    case RK_PEER_CONNECTING:
+        return "connecting";
+    case RK_PEER_UP:
+        return "up";
+    }
+    return "unknown";
+}
+
+static uint64_t peer_now_ms(const rk_peers *p)
+{
+    return uv_now(p->loop);
+}
+
+uint64_t rk_peers_random(rk_peers *p)
+{
+    return p->runtime->env.random(p->runtime->env.ctx);
+}
+
+rk_peer_link *rk_peer_link_of(rk_peers *p, rk_node_id id)
+{
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        if (p->links[i].id == id) {
+            return &p->links[i];
+        }
+    }
+    return NULL;
+}
+
+
+/* ---- links: the outbound side ---------------------------------------------------------- */
+
+static void peer_on_idle(uv_idle_t *h)
+{
+    (void)h;    /* its being active is the point: the loop turns without blocking */
+}
+
+static void peer_link_mark_dirty(rk_peer_link *link)
+{
+    rk_peers *p = link->peers;
+    if (link->dirty) {
+        return;
+    }
+    if (p->dirty == NULL && !p->stopping) {
+        uv_idle_start(&p->flush_idle, peer_on_idle);
+    }
+    link->dirty = true;
+    link->dirty_next = p->dirty;
+    p->dirty = link;
+}
+
+static void peer_link_on_write(uv_write_t *req, int status)
+{
+    rk_peer_link *link = req->data;
+    RK_ASSERT(link->writing);
+    link->writing = false;
+    if (status == 0) {
+        link->stats.frames_sent += link->wout.frame_count;
+        link->stats.bytes_sent += link->wout.len;
+    } else {
+        link->stats.dropped_down += link->wout.frame_count;
+    }
+    rk_wire_out_reset(&link->wout);
+    if (status < 0 && link->conn != NULL && req->handle == (uv_stream_t *)&link->conn->handle) {
+        rk_peer_conn_close(link->conn, uv_strerror(status));
+        return;
+    }
+    if (link->out.len > 0) {
+        peer_link_mark_dirty(link);
+    }
+}
+
+/* Write everything queued on `link` with one uv_write, unless a write is in flight. */
+static void peer_link_flush(rk_peer_link *link)
+{
+    if (link->state != RK_PEER_UP || link->writing || link->out.len == 0) {
+        return;
+    }
+    rk_wire_out tmp = link->wout;
+    link->wout = link->out;
+    link->out = tmp;
+    uv_buf_t buf = uv_buf_init((char *)link->wout.data, (unsigned)link->wout.len);
+    link->write_req.data = link;
+    link->writing = true;
+    link->stats.writes++;
+    int rc = uv_write(&link->write_req, (uv_stream_t *)&link->conn->handle, &buf, 1,
+                      peer_link_on_write);
+    if (rc != 0) {
+        link->writing = false;
+        link->stats.dropped_down += link->wout.frame_count;
+        rk_wire_out_reset(&link->wout);
+        rk_peer_conn_close(link->conn, uv_strerror(rc));
+    }
+}
+
+/* After every loop turn's I/O: one write per dirty link, however many frames it holds. */
+static void peer_on_check(uv_check_t *h)
+{
+    rk_peers *p = h->data;
+    /* Durability completed on this turn answers peers too; send those answers now. */
+    rk_runtime_poll(p->runtime);
+    while (p->dirty != NULL) {
+        rk_peer_link *link = p->dirty;
+        p->dirty = link->dirty_next;
+        link->dirty = false;
+        link->dirty_next = NULL;
+        peer_link_flush(link);
+    }
+    uv_idle_stop(&p->flush_idle);
+}
+
+void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m)
+{
+    rk_peer_link *link = rk_peer_link_of(p, to);
+    if (link == NULL) {
+        p->stats.dropped_unknown++;
+        return;
+    }
+    if (link->state != RK_PEER_UP) {
+        link->stats.dropped_down++;
+        return;
+    }
+    size_t queued = link->out.len + (link->writing ? link->wout.len : 0);
+    if (queued >= RK_PEER_QUEUE_BYTES_MAX) {
+        link->stats.dropped_queue_full++;
+        return;
+    }
+    rk_wire_msg w;
+    int rc = rk_wire_from_msg(m, &w);
+    if (rc == 0) {
+        rc = rk_wire_encode(&link->out, &w);
+    }
+    if (rc != 0) {
+        link->stats.dropped_invalid++;
+        rk_log_warn("message for node %u dropped: %s", to,
+                    link->out.error[0] != '\0' ? link->out.error : "not a valid message");
+        return;
+    }
+    link->stats.msgs_queued++;
+    peer_link_mark_dirty(link);
+}
+
+static void peer_link_connect(rk_peer_link *link);
+
+static void peer_link_on_retry(uv_timer_t *h)
+{
+    rk_peer_link *link = h->data;
+    if (!link->peers->stopping && link->state == RK_PEER_DOWN) {
+        peer_link_connect(link);
+    }
+}
+
+/* Retry after the backoff with jitter (half to all of it), then double the backoff. */
+static void peer_link_schedule_retry(rk_peer_link *link)
+{
+    rk_peers *p = link->peers;
+    if (p->stopping) {
+        return;
+    }
+    uint32_t half = link->backoff_ms / 2u;
+    uint64_t delay_ms = half + rk_peers_random(p) % (uint64_t)(link->backoff_ms - half + 1u);
+    uv_timer_start(&link->retry_timer, peer_link_on_retry, delay_ms, 0);
+    link->backoff_ms = link->backoff_ms >= RK_PEER_BACKOFF_MS_MAX / 2u ? RK_PEER_BACKOFF_MS_MAX
+                                                                     : link->backoff_ms * 2u;
+}
+
+void rk_peer_link_down(rk_peer_link *link, const char *why)
+{
+    rk_peers *p = link->peers;
+    bool was_up = link->state == RK_PEER_UP;
+    link->state = RK_PEER_DOWN;
+    link->conn = NULL;
+    link->stats.dropped_down += link->out.frame_count;
+    rk_wire_out_reset(&link->out);
+    if (was_up) {
+        rk_log_warn("peer node %u at %s:%u is down: %s", link->id, link->member->host,
+                    link->member->cluster_port, why);
+        rk_node_on_peer(p->node, link->id, false);
+        rk_server_after_node_event(p->server);
+    }
+    peer_link_schedule_retry(link);
+}
+
+void rk_peer_link_up(rk_peer_link *link)
+{
+    rk_peers *p = link->peers;
+    RK_ASSERT(link->state == RK_PEER_CONNECTING);
+    link->state = RK_PEER_UP;
+    link->stats.ups++;
+    link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
+    link->last_error[0] = '\0';
+    rk_log_info("peer node %u at %s:%u is up", link->id, link->member->host,
+                link->member->cluster_port);
+    rk_node_on_peer(p->node, link->id, true);
+    rk_server_after_node_event(p->server);
+}
+
+static void peer_link_on_connect(uv_connect_t *req, int status)
+{
+    peer_conn *c = req->data;
+    if (status == UV_ECANCELED || c->closing) {
+        return;
+    }
+    if (status < 0) {
+        rk_peer_link *link = c->link;
+        char text[sizeof(link->last_error)];
+        snprintf(text, sizeof(text), "cannot connect to node %u at %s: %s", link->id, c->addr,
+                 uv_strerror(status));
+        /* Members start at different times: say it once, not on every retry. */
+        if (strcmp(text, link->last_error) != 0) {
+            rk_log_info("peer %s; retrying", text);
+            snprintf(link->last_error, sizeof(link->last_error), "%s", text);
+        }
+        rk_peer_conn_close(c, uv_strerror(status));
+        return;
+    }
+    rk_peer_conn_start(c);
+}
+
+static void peer_link_connect_to(rk_peer_link *link, const struct sockaddr *addr)
+{
+    peer_conn *c = rk_peer_conn_new(link->peers, link);
+    if (c == NULL) {
+        link->state = RK_PEER_DOWN;
+        peer_link_schedule_retry(link);
+        return;
+    }
+    link->conn = c;
+    snprintf(c->addr, sizeof(c->addr), "%s:%u", link->member->host, link->member->cluster_port);
+    int rc = uv_tcp_connect(&c->connect_req, &c->handle, addr, peer_link_on_connect);
+    if (rc != 0) {
+        rk_peer_conn_close(c, uv_strerror(rc));
+    }
+}
+
+static void peer_link_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    rk_peer_link *link = req->data;
+    link->resolving = false;
+    if (link->peers->stopping) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status < 0 || res == NULL) {
+        char text[sizeof(link->last_error)];
+        snprintf(text, sizeof(text), "cannot resolve %s: %s", link->member->host,
+                 uv_strerror(status));
+        if (strcmp(text, link->last_error) != 0) {
+            rk_log_warn("peer node %u: %s; retrying", link->id, text);
+            snprintf(link->last_error, sizeof(link->last_error), "%s", text);
+        }
+        uv_freeaddrinfo(res);
+        link->state = RK_PEER_DOWN;
+        peer_link_schedule_retry(link);
+        return;
+    }
+    peer_link_connect_to(link, res->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
+static void peer_link_connect(rk_peer_link *link)
+{
+    RK_ASSERT(link->state == RK_PEER_DOWN);
+    RK_ASSERT(link->conn == NULL);
+    link->state = RK_PEER_CONNECTING;
+    link->stats.connects++;
+    const rk_config_member *m = link->member;
+    struct sockaddr_storage addr;
+    if (uv_ip4_addr(m->host, m->cluster_port, (struct sockaddr_in *)&addr) == 0 ||
+        uv_ip6_addr(m->host, m->cluster_port, (struct sockaddr_in6 *)&addr) == 0) {
+        peer_link_connect_to(link, (const struct sockaddr *)&addr);
+        return;
+    }
+    char port[8];
+    snprintf(port, sizeof(port), "%u", m->cluster_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    link->resolve_req.data = link;
+    link->resolving = true;
+    int rc = uv_getaddrinfo(link->peers->loop, &link->resolve_req, peer_link_on_resolved,
+                            m->host, port, &hints);
+    if (rc != 0) {
+        link->resolving = false;
+        link->state = RK_PEER_DOWN;
+        peer_link_schedule_retry(link);
+    }
+}
+
+/* ---- listener, deadlines, lifecycle ----------------------------------------------------- */
+
+static void peer_reject(rk_peers *p)
+{
+    uv_tcp_t *tmp = malloc(sizeof(*tmp));
+    if (tmp == NULL) {
+        return;
+    }
+    uv_tcp_init(p->loop, tmp);
+    uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)tmp);
+    uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+}
+
+static void peer_on_connection(uv_stream_t *listener, int status)
+{
+    rk_peers *p = listener->data;
+    if (status < 0) {
+        rk_log_warn("cluster port: accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (p->stopping || p->inbound_count >= RK_PEER_INBOUND_MAX) {
+        p->stats.inbound_rejected++;
+        peer_reject(p);
+        return;
+    }
+    peer_conn *c = rk_peer_conn_new(p, NULL);
+    if (c == NULL) {
+        p->stats.inbound_rejected++;
+        peer_reject(p);
+        return;
+    }
+    if (uv_accept(listener, (uv_stream_t *)&c->handle) != 0) {
+        rk_peer_conn_close(c, "accept failed");
+        return;
+    }
+    p->stats.inbound_accepted++;
+    rk_peer_conn_describe(c);
+    rk_peer_conn_start(c);
+}
+
+/* Close connections whose connect or handshake is overdue: a silent stranger on the cluster
+ * port, or a member that accepted TCP but never answered. */
+static void peer_on_cron(uv_timer_t *h)
+{
+    rk_peers *p = h->data;
+    uint64_t now_ms = peer_now_ms(p);
+    peer_conn *c = p->conns;
+    while (c != NULL) {
+        peer_conn *next = c->next;
+        bool done = c->hello_ok && c->ack_ok;
+        if (!c->closing && !done && now_ms - c->started_ms > RK_PEER_HANDSHAKE_MS) {
+            p->stats.handshake_timeouts++;
+            rk_log_info("peer %s: no handshake within %u ms; closing", c->addr,
+                        RK_PEER_HANDSHAKE_MS);
+            rk_peer_conn_close(c, "handshake timeout");
+        }
+        c = next;
+    }
+}
+
+static int peer_listen(rk_peers *p, char *err, size_t err_len)
+{
+    const rk_config *cfg = p->config;
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(cfg->bind, cfg->cluster_port, (struct sockaddr_in *)&addr);
+    if (rc != 0) {
+        rc = uv_ip6_addr(cfg->bind, cfg->cluster_port, (struct sockaddr_in6 *)&addr);
+    }
+    if (rc != 0) {
+        snprintf(err, err_len, "bind = \"%s\": not an IPv4 or IPv6 address", cfg->bind);
+        return RK_EINVAL;
+    }
+    uv_tcp_init(p->loop, &p->listener);
+    p->listener.data = p;
+    rc = uv_tcp_bind(&p->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0) {
+        rc = uv_listen((uv_stream_t *)&p->listener, 128, peer_on_connection);
+    }
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot listen on cluster port %s:%u: %s", cfg->bind,
+                 cfg->cluster_port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&p->listener, NULL);
+        return RK_EIO;
+    }
+    return 0;
+}
+
+int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct rk_runtime *rt,
+                   rk_node *node, struct rk_server *server, char *err, size_t err_len)
+{
+    memset(p, 0, sizeof(*p));
+    p->loop = loop;
+    p->config = config;
+    p->runtime = rt;
+    p->node = node;
+    p->server = server;
+    int rc = rk_wire_limits_for_value(config->max_value_bytes, &p->limits);
+    if (rc != 0) {
+        snprintf(err, err_len, "max-value-bytes %llu gives no frame limit",
+                 (unsigned long long)config->max_value_bytes);
+        return rc;
+    }
+    rc = peer_listen(p, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < config->member_count; i++) {
+        const rk_config_member *m = &config->members[i];
+        if (m->id == config->node_id) {
+            continue;
+        }
+        rk_peer_link *link = &p->links[p->link_count++];
+        link->peers = p;
+        link->id = m->id;
+        link->member = m;
+        link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
+        rc = rk_wire_out_init(&link->out, &p->limits);
+        RK_ASSERT(rc == 0);
+        rc = rk_wire_out_init(&link->wout, &p->limits);
+        RK_ASSERT(rc == 0);
+        uv_timer_init(loop, &link->retry_timer);
+        link->retry_timer.data = link;
+    }
+    uv_check_init(loop, &p->flush_check);
+    p->flush_check.data = p;
+    uv_check_start(&p->flush_check, peer_on_check);
+    uv_idle_init(loop, &p->flush_idle);
+    uv_timer_init(loop, &p->cron);
+    p->cron.data = p;
+    uv_timer_start(&p->cron, peer_on_cron, PEER_CRON_MS, PEER_CRON_MS);
+    p->started = true;
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        peer_link_connect(&p->links[i]);
+    }
+    return 0;
+}
+
+void rk_peers_close(rk_peers *p)
+{
+    if (!p->started || p->stopping) {
+        return;
+    }
+    p->stopping = true;
+    uv_close((uv_handle_t *)&p->listener, NULL);
+    uv_close((uv_handle_t *)&p->flush_check, NULL);
+    uv_idle_stop(&p->flush_idle);
+    uv_close((uv_handle_t *)&p->flush_idle, NULL);
+    uv_close((uv_handle_t *)&p->cron, NULL);
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        uv_close((uv_handle_t *)&p->links[i].retry_timer, NULL);
+        if (p->links[i].resolving) {
+            uv_cancel((uv_req_t *)&p->links[i].resolve_req);
+        }
+    }
+    peer_conn *c = p->conns;
+    while (c != NULL) {
+        peer_conn *next = c->next;
+        rk_peer_conn_close(c, "shutting down");
+        c = next;
+    }
+}
+
+void rk_peers_deinit(rk_peers *p)
+{
+    RK_ASSERT(p->conns == NULL);
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        rk_wire_out_deinit(&p->links[i].out);
+        rk_wire_out_deinit(&p->links[i].wout);
+    }
+    p->link_count = 0;
+}
+
+uint32_t rk_peers_up_count(const rk_peers *p)
+{
+    uint32_t up = 0;
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        up += p->links[i].state == RK_PEER_UP;
+    }
+    return up;
+}
+
+void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        const rk_peer_link_stats *s = &p->links[i].stats;
+        out->connects += s->connects;
+        out->ups += s->ups;
+        out->msgs_queued += s->msgs_queued;
+        out->frames_sent += s->frames_sent;
+        out->bytes_sent += s->bytes_sent;
+        out->writes += s->writes;
+        out->frames_received += s->frames_received;
+        out->bytes_received += s->bytes_received;
+        out->dropped_queue_full += s->dropped_queue_full;
+        out->dropped_down += s->dropped_down;
+        out->dropped_invalid += s->dropped_invalid;
+    }
+}

@@ -1,0 +1,145 @@
+/* peer.h — ringkvd's internode transport: the cluster-port listener, one outbound link per
+ * other member, and the frames on both (src/net/wire.h, docs/wire.md). Each node SENDS to a
+ * member only on its own outbound connection to it and RECEIVES on the inbound connections
+ * the others open, so a pair of nodes holds two TCP connections and never has to break a tie
+ * over whose connection to keep. A link is up once both sides accepted each other's Hello
+ * (cluster name, secret proof, a member's id); only then does the node hear rk_node_on_peer
+ * (id, true), and it hears false when the link drops. Down links reconnect with jittered
+ * exponential backoff.
+ *
+ * Coalescing (DESIGN.md: the main throughput lever): rk_peers_send encodes into the link's
+ * rk_wire_out; once per loop turn a uv_check writes every dirty link's frames with one
+ * uv_write, and while that write is in flight new frames collect in a second buffer. Each
+ * link's queue is bounded (RK_PEER_QUEUE_BYTES_MAX); over it a message is dropped and counted,
+ * which the core tolerates (coordinators time out). A message to a link that is not up is
+ * dropped too: the node was told the peer is down.
+ *
+ * Owns the listener, links and connections; keeps loop, config, runtime, node and server. */
+#ifndef RK_PEER_H
+#define RK_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../core/msg.h"
+#include "../net/wire.h"
+#include "config.h"
+
+/* A link's unsent frames, both buffers together: enough for a few large values or ~a million
+ * small replicated writes; past it the peer is not keeping up and waiting more will not help. */
+#define RK_PEER_QUEUE_BYTES_MAX (64u << 20)
+/* Reconnect backoff: first retry soon (nodes start together), at most every 2 s after. */
+#define RK_PEER_BACKOFF_MS_MIN 50u
+#define RK_PEER_BACKOFF_MS_MAX 2000u
+/* Connect plus handshake must finish within this, or the connection is closed. */
+#define RK_PEER_HANDSHAKE_MS 5000u
+/* Inbound connections at once: each member needs one; the rest is room for reconnects whose
+ * old connection has not timed out yet, and a cap on strangers holding sockets. */
+#define RK_PEER_INBOUND_MAX (4u * RK_CONFIG_MEMBERS_MAX)
+#define RK_PEER_READ_CHUNK (64u << 10)
+
+typedef enum rk_peer_state {
+    RK_PEER_DOWN = 0,       /* waiting to retry */
+    RK_PEER_CONNECTING = 1, /* TCP connect or handshake under way */
+    RK_PEER_UP = 2,         /* both sides accepted; messages flow */
+} rk_peer_state;
+
+const char *rk_peer_state_name(rk_peer_state state);
+
+typedef struct rk_peer_link_stats {
+    uint64_t connects;          /* connection attempts */
+    uint64_t ups;               /* times the link came up */
+    uint64_t msgs_queued;       /* messages encoded into the queue */
+    uint64_t frames_sent;       /* frames whose write completed */
+    uint64_t bytes_sent;
+    uint64_t writes;            /* uv_write calls: frames_sent / writes is the coalescing */
+    uint64_t frames_received;   /* on inbound connections from this member */
+    uint64_t bytes_received;
+    uint64_t dropped_queue_full;
+    uint64_t dropped_down;      /* sent while down, or queued when the link dropped */
+    uint64_t dropped_invalid;   /* would not encode (over the frame limit, out of range) */
+} rk_peer_link_stats;
+
+typedef struct rk_peers rk_peers;
+typedef struct peer_conn peer_conn;
+
+/* The outbound side toward one other member. */
+typedef struct rk_peer_link {
+    rk_peers *peers;
+    rk_node_id id;
+    const rk_config_member *member;     /* host and cluster port, from the config */
+    rk_peer_state state;
+    peer_conn *conn;                    /* the connection being set up or up; NULL when down */
+    uv_timer_t retry_timer;
+    uint32_t backoff_ms;
+    uv_getaddrinfo_t resolve_req;
+    bool resolving;
+    /* `out` fills while `wout` is being written */
+    rk_wire_out out;
+    rk_wire_out wout;
+    bool writing;
+    uv_write_t write_req;
+    bool dirty;
+    struct rk_peer_link *dirty_next;
+    char last_error[RK_WIRE_REASON_BYTES_MAX + 64];  /* logged once until it changes */
+    rk_peer_link_stats stats;
+} rk_peer_link;
+
+typedef struct rk_peers_stats {
+    uint64_t inbound_accepted;
+    uint64_t inbound_rejected;          /* over RK_PEER_INBOUND_MAX, or while stopping */
+    uint64_t handshake_refusals_sent;   /* peers this node refused */
+    uint64_t handshake_refusals_received;   /* times a peer refused this node */
+    uint64_t handshake_timeouts;
+    uint64_t framing_errors;            /* connections closed for a bad frame header */
+    uint64_t garbage_frames;            /* frames dropped: bad payload or message */
+    uint64_t dropped_unknown;           /* sends to an id that is no other member */
+    uint64_t frames_received;           /* core messages delivered to the node */
+} rk_peers_stats;
+
+struct rk_peers {
+    uv_loop_t *loop;
+    const rk_config *config;
+    struct rk_runtime *runtime;
+    rk_node *node;
+    struct rk_server *server;
+    rk_wire_limits limits;
+    uv_tcp_t listener;
+    uv_check_t flush_check;
+    uv_idle_t flush_idle;       /* active while links are dirty: poll must not block */
+    uv_timer_t cron;            /* handshake deadlines */
+    rk_peer_link links[RK_CONFIG_MEMBERS_MAX];
+    uint32_t link_count;
+    peer_conn *conns;           /* every connection, inbound and outbound */
+    uint32_t inbound_count;
+    rk_peer_link *dirty;
+    bool started;
+    bool stopping;
+    bool garbage_logged;        /* log the first garbage frame, count the rest */
+    char last_refusal[RK_WIRE_REASON_BYTES_MAX + 64];
+    uint64_t last_refusal_ms;
+    rk_peers_stats stats;
+};
+
+/* Listen on config->bind:config->cluster_port and start connecting to every other member.
+ * Keeps everything it is given. Returns 0, or RK_EINVAL / RK_EIO with the reason in err
+ * (bad address, port in use). A cluster of one listens too (so a refused peer hears why). */
+int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config,
+                   struct rk_runtime *rt, rk_node *node, struct rk_server *server, char *err,
+                   size_t err_len);
+
+/* env->send: queue `m` for member `to` (borrowed for the call). Never fails: a message that
+ * cannot be queued is dropped and counted. */
+void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m);
+
+/* Close the listener, every connection and timer; the loop then runs to completion. */
+void rk_peers_close(rk_peers *p);
+/* Free what is left once the loop has finished. */
+void rk_peers_deinit(rk_peers *p);
+
+/* For INFO: links up, and the totals over every link. */
+uint32_t rk_peers_up_count(const rk_peers *p);
+void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out);
+
+#endif
