@@ -18,6 +18,7 @@ static const char *const common_error_names[RK_ERROR_COUNT] = {
     "store full",
     "data directory locked by another process",
     "injected crash",
+    "conflict: several versions",
 };
 
 const char *rk_strerror(int code)

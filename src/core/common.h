@@ -22,8 +22,9 @@ enum {
     RK_ENOSPC = -10,    /* the store is full (LMDB map size reached) */
     RK_ELOCKED = -11,   /* the data directory is in use by another process */
     RK_ECRASHED = -12,  /* test stores only: an injected failure */
+    RK_ECONFLICT = -13, /* a plain read found several versions: use RK.GET */
 };
-#define RK_ERROR_COUNT 13
+#define RK_ERROR_COUNT 14
 
 /* Name of an RK_E* code, e.g. "value too big". Never NULL; unknown codes give "unknown error". */
 const char *rk_strerror(int code);

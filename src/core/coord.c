@@ -35,7 +35,9 @@ rk_coord *rk_coord_new(rk_node *n, coord_kind kind)
         return NULL;
     }
     n->coord_generation[slot]++;
-    c->id = ((uint64_t)n->coord_generation[slot] << 32) | slot;
+    /* The epoch in the top bits keeps ids unique across restarts: a peer that remembers a
+     * forwarded request id (node_fwd_duplicate) never mistakes a new one for it. */
+    c->id = ((n->epoch & 0xffffu) << 48) | ((uint64_t)n->coord_generation[slot] << 16) | slot;
     c->kind = kind;
     rk_dvvset_init(&c->merged);
     for (uint32_t i = 0; i < RK_N_MAX; i++) {
@@ -48,7 +50,7 @@ rk_coord *rk_coord_new(rk_node *n, coord_kind kind)
 
 void rk_coord_free(rk_node *n, rk_coord *c)
 {
-    uint32_t slot = (uint32_t)c->id;
+    uint32_t slot = (uint32_t)(c->id & 0xffffu);
     RK_ASSERT(slot < RK_COORD_INFLIGHT_MAX);
     RK_ASSERT(n->coords[slot] == c);
     rk_dvvset_deinit(&c->merged);
@@ -57,12 +59,13 @@ void rk_coord_free(rk_node *n, rk_coord *c)
     }
     n->coords[slot] = NULL;
     n->coord_count--;
+    free(c->written_context);
     free(c);
 }
 
 static rk_coord *coord_find(rk_node *n, uint64_t id)
 {
-    uint32_t slot = (uint32_t)id;
+    uint32_t slot = (uint32_t)(id & 0xffffu);
     if (slot >= RK_COORD_INFLIGHT_MAX || n->coords[slot] == NULL) {
         return NULL;
     }
@@ -125,7 +128,7 @@ static uint16_t coord_expected_mask(const rk_coord *c, rk_node_id self)
 
 /* ---- GET ---------------------------------------------------------------------------------- */
 
-/* The reply of a plain GET: under lww the one sibling; under siblings the newest value. */
+/* The reply of a plain GET: the one live sibling (several answer -CONFLICT). */
 static const rk_sibling *coord_winner(const rk_dvvset *set)
 {
     const rk_sibling *best = NULL;
@@ -150,6 +153,18 @@ static void coord_get_reply(rk_node *n, rk_coord *c)
         return;
     }
     if (c->req_kind == RK_REQ_GET) {
+        uint32_t live = 0;
+        for (uint32_t i = 0; i < set->sibling_count; i++) {
+            live += set->siblings[i].tombstone ? 0 : 1;
+        }
+        if (live > 1) {
+            char message[128];
+            snprintf(message, sizeof(message), "the key has %u concurrent versions; read them "
+                     "with RK.GET and write with its context", live);
+            rk_reply r = {.kind = RK_REPLY_ERROR, .error = RK_ECONFLICT, .message = message};
+            coord_reply(n, c, &r);
+            return;
+        }
         const rk_sibling *s = coord_winner(set);
         rk_reply r = {.kind = s == NULL ? RK_REPLY_NIL : RK_REPLY_VALUE};
         if (s != NULL) {
@@ -288,6 +303,9 @@ static void coord_put_reply_ok(rk_node *n, rk_coord *c)
     if (c->req_kind == RK_REQ_DEL) {
         r.kind = RK_REPLY_INT;
         r.integer = c->integer;
+    } else if (c->req_kind == RK_REQ_VPUT || c->req_kind == RK_REQ_VDEL) {
+        r.kind = RK_REPLY_WRITTEN;
+        r.context = c->written_context;
     }
     coord_reply(n, c, &r);
 }
@@ -342,9 +360,9 @@ void rk_coord_on_local_durable(rk_node *n, uint64_t coord_id, int status)
     coord_put_ack(n, c, (uint32_t)self_index, status == 0);
 }
 
-/* The context a write supersedes: the client's token; for plain SET/DEL under lww (and plain
- * DEL always) what this coordinator holds; for a plain SET under siblings nothing (a blind
- * write becomes a sibling). */
+/* The context a write supersedes: RK.PUT/RK.DEL's token under siblings; what this coordinator
+ * holds for plain SET/DEL (a client's own SET x 1; SET x 2 never conflicts and DEL really
+ * deletes) and for every write under lww. */
 static int coord_put_context(rk_node *n, const rk_coord *c, const rk_request *r,
                              const rk_dvvset *local, rk_vv *out)
 {
@@ -360,7 +378,7 @@ static int coord_put_context(rk_node *n, const rk_coord *c, const rk_request *r,
      * timestamps and causality agree and the highest stamp always survives. A client context
      * could cover siblings this node has not seen, whose stamps it cannot know. */
     bool plain = r->kind == RK_REQ_PUT || r->kind == RK_REQ_DEL;
-    if (c->policy == RK_POLICY_LWW || (plain && r->kind == RK_REQ_DEL)) {
+    if (c->policy == RK_POLICY_LWW || plain) {
         rk_vv_init(out);
         rk_dvvset_join(local, out);
     }
@@ -379,6 +397,17 @@ static uint64_t coord_put_stamp(rk_node *n, const rk_dvvset *local)
         }
     }
     return node_stamp_above(n, floor_us);
+}
+
+/* The context token of `set` (owned; NULL when out of memory: the reply then has none). */
+static char *coord_context_token(const rk_dvvset *set)
+{
+    rk_vv context;
+    rk_dvvset_join(set, &context);
+    char token[RK_VV_TOKEN_CHARS_MAX + 1];
+    int rc = rk_vv_token_encode(&context, token, sizeof(token));
+    RK_ASSERT(rc >= 0);
+    return strdup(token);
 }
 
 static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count)
@@ -440,6 +469,9 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         coord_reply_error(n, c, rc, message);
         rk_coord_free(n, c);
         return;
+    }
+    if (r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL) {
+        c->written_context = coord_context_token(&local);
     }
     const uint8_t *bytes = NULL;
     size_t len = 0;
@@ -505,8 +537,13 @@ static void coord_forward(rk_node *n, rk_coord *c, const rk_request *r)
 static void coord_on_fwd_resp(rk_node *n, rk_coord *c, const rk_msg *m)
 {
     char message[256];
+    char context[RK_VV_TOKEN_CHARS_MAX + 1];
     rk_reply r = {.kind = (rk_reply_kind)m->req_kind, .integer = m->integer};
-    if (r.kind == RK_REPLY_ERROR || m->status != 0) {
+    if (r.kind == RK_REPLY_WRITTEN && m->status == 0 && m->context_len < sizeof(context)) {
+        memcpy(context, m->context, m->context_len);
+        context[m->context_len] = '\0';
+        r.context = context;
+    } else if (r.kind == RK_REPLY_ERROR || m->status != 0) {
         size_t len = m->message_len < sizeof(message) - 1 ? m->message_len : sizeof(message) - 1;
         if (len > 0) {
             memcpy(message, m->message, len);

@@ -267,6 +267,10 @@ void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, con
         m.message = (const uint8_t *)r->message;
         m.message_len = strlen(r->message);
     }
+    if (r->kind == RK_REPLY_WRITTEN && r->context != NULL) {
+        m.context = (const uint8_t *)r->context;
+        m.context_len = strlen(r->context);
+    }
     node_send(n, origin, &m);
 }
 
@@ -617,6 +621,19 @@ static void node_on_bucket_set(rk_node *n, rk_node_id from, const rk_msg *m)
     }
 }
 
+/* True when this forwarded write was taken already; else remember it. */
+static bool node_fwd_duplicate(rk_node *n, rk_node_id origin, uint64_t req_id)
+{
+    for (uint32_t i = 0; i < RK_FWD_SEEN_MAX; i++) {
+        if (n->fwd_seen[i].req_id == req_id && n->fwd_seen[i].origin == origin) {
+            return true;
+        }
+    }
+    n->fwd_seen[n->fwd_seen_next] = (node_fwd_seen){.origin = origin, .req_id = req_id};
+    n->fwd_seen_next = (n->fwd_seen_next + 1) % RK_FWD_SEEN_MAX;
+    return false;
+}
+
 void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
 {
     if (node_member_index(n, from) < 0 || from == n->config.id) {
@@ -641,6 +658,9 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
                         .w = m->w};
         if (r.kind < RK_REQ_GET || r.kind > RK_REQ_KIND_MAX || r.key_len > RK_KEY_BYTES_MAX) {
             return;
+        }
+        if (node_fwd_duplicate(n, from, m->req_id)) {
+            return;     /* the first copy is being (or was) coordinated and answered */
         }
         rk_coord_start(n, true, from, m->req_id, &r);
         return;

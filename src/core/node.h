@@ -30,8 +30,8 @@ typedef enum rk_request_kind {
     RK_REQ_DEL = 3,     /* reply: RK_REPLY_INT, 1 if a live value was deleted, else 0 */
     RK_REQ_EXISTS = 4,  /* reply: RK_REPLY_INT, 1 or 0 */
     RK_REQ_VGET = 5,    /* RK.GET: reply RK_REPLY_VERSIONS, context and every sibling value */
-    RK_REQ_VPUT = 6,    /* RK.PUT: a write superseding what `context` saw; reply RK_REPLY_OK */
-    RK_REQ_VDEL = 7,    /* RK.DEL: a tombstone superseding what `context` saw; RK_REPLY_OK */
+    RK_REQ_VPUT = 6,    /* RK.PUT: a write superseding what `context` saw; RK_REPLY_WRITTEN */
+    RK_REQ_VDEL = 7,    /* RK.DEL: a tombstone superseding what `context` saw; RK_REPLY_WRITTEN */
 } rk_request_kind;
 #define RK_REQ_KIND_MAX 7
 
@@ -55,7 +55,9 @@ typedef enum rk_reply_kind {
     RK_REPLY_INT = 4,
     RK_REPLY_ERROR = 5,
     RK_REPLY_VERSIONS = 6,
+    RK_REPLY_WRITTEN = 7,   /* RK.PUT/RK.DEL: the new context and replicas that acknowledged */
 } rk_reply_kind;
+#define RK_REPLY_KIND_MAX 7
 
 struct rk_reply {
     rk_reply_kind kind;
@@ -64,7 +66,8 @@ struct rk_reply {
     int64_t integer;        /* RK_REPLY_INT; RK_REPLY_OK of a write: replicas that acknowledged */
     int error;              /* RK_REPLY_ERROR: an RK_E* code */
     const char *message;    /* RK_REPLY_ERROR: text naming the thing, value and limit */
-    /* RK_REPLY_VERSIONS: the context token and the sibling values, borrowed */
+    /* RK_REPLY_VERSIONS: the context token and the sibling values, borrowed;
+     * RK_REPLY_WRITTEN: the new context token, and `integer` replicas acknowledged */
     const char *context;
     uint32_t value_count;
     const uint8_t *const *values;

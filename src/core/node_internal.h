@@ -15,10 +15,19 @@
 /* Coordinators in flight; each is allocated while it lives. When full, new requests get
  * RK_EBUSY (the runtime stops reading clients well before: see rk_node_is_busy). */
 #define RK_COORD_INFLIGHT_MAX 4096u
+_Static_assert(RK_COORD_INFLIGHT_MAX <= 65536u, "a coordinator's slot is 16 bits of its id");
 /* A dot minted in epoch e is at least e << RK_EPOCH_SHIFT: after a restart the node mints
  * above anything it may have handed out before a crash (Riak's kv679), 2^40 writes per key and
  * epoch of room. */
 #define RK_EPOCH_SHIFT 40u
+/* Forwarded writes remembered to drop a duplicate: coordinating one twice would mint two dots
+ * for one client write (a network that duplicates, as the simulator's does). */
+#define RK_FWD_SEEN_MAX 1024u
+
+typedef struct node_fwd_seen {
+    rk_node_id origin;
+    uint64_t req_id;
+} node_fwd_seen;
 
 typedef enum node_pending_kind {
     NODE_PENDING_CLIENT = 1,    /* reply to a client request */
@@ -43,7 +52,7 @@ typedef enum coord_kind {
 } coord_kind;
 
 typedef struct rk_coord {
-    uint64_t id;                /* generation << 32 | slot: req_id of our messages, timer id */
+    uint64_t id;                /* epoch << 48 | generation << 16 | slot: req_id, timer id */
     coord_kind kind;
     rk_request_kind req_kind;
     /* whom to answer: a client of this node, or the peer that forwarded the write */
@@ -61,6 +70,7 @@ typedef struct rk_coord {
     uint32_t ok_count;
     uint64_t members_answered;  /* BUCKET: bit per member index */
     int64_t integer;            /* DEL: 1 if the coordinator saw a live value */
+    char *written_context;      /* PUT: the new object's context token (owned) */
     uint8_t policy;
     /* GET: every answer, decoded, for the merge and read repair */
     rk_dvvset merged;
@@ -86,8 +96,10 @@ struct rk_node {
     uint32_t pending_count;
     /* coordinators: slot -> coordinator or NULL, with generations for stale ids */
     rk_coord *coords[RK_COORD_INFLIGHT_MAX];
-    uint32_t coord_generation[RK_COORD_INFLIGHT_MAX];
+    uint32_t coord_generation[RK_COORD_INFLIGHT_MAX];   /* 32 bits: wraps only after 4G uses */
     uint32_t coord_count;
+    node_fwd_seen fwd_seen[RK_FWD_SEEN_MAX];    /* ring of the last forwarded writes taken */
+    uint32_t fwd_seen_next;
     uint8_t *scratch;           /* encoding buffer, grows to the largest object */
     size_t scratch_capacity;
 };

@@ -50,6 +50,8 @@ void rk_commands_error(rk_resp_out *out, int code, const char *message)
         prefix = "TIMEOUT";
     } else if (code == RK_EBUSY) {
         prefix = "BUSY";
+    } else if (code == RK_ECONFLICT) {
+        prefix = "CONFLICT";
     }
     rk_resp_errorf(out, "%s %s", prefix, message != NULL ? message : rk_strerror(code));
 }

@@ -3,11 +3,12 @@
  * views of one node (its local copy of a key, the ring, a key's preference list, its members).
  *
  *   RK.GET key [R n]                 -> [context, [value, ...]]
- *   RK.PUT key context value [W n]   -> +OK          (context "" for a blind write)
- *   RK.DEL key context [W n]         -> +OK
+ *   RK.PUT key context value [W n]   -> [new context, replicas that acknowledged]
+ *                                       (context "" for a blind write)
+ *   RK.DEL key context [W n]         -> [new context, replicas that acknowledged]
  *   RK.BUCKET SET name prop value [prop value ...] -> members that stored them
  *   RK.BUCKET GET name               -> map n, r, w, policy, version
- *   RK.LOCAL key                     -> nil, or [context, [[dot, timestamp_us, value|nil], ...]]
+ *   RK.LOCAL key                     -> nil when nothing live, else [context, [value, ...]]
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
  *   RK.MEMBERS                       -> [[id, self|up|down], ...] as this node sees them */
@@ -174,24 +175,25 @@ void rk_commands_rk_local(rk_server *s, rk_client *c, rk_cmd *cmd, const command
         rk_server_cmd_complete(s, cmd);
         return;
     }
-    char token[RK_VV_TOKEN_CHARS_MAX + 1];
-    rk_vv context;
-    rk_dvvset_join(&set, &context);
-    rk_vv_token_encode(&context, token, sizeof(token));
-    rk_resp_array(out, 2);
-    rk_resp_bulk_str(out, token);
-    rk_resp_array(out, set.sibling_count);
+    /* What this node's own store holds, without coordination: nil when nothing live. */
+    uint32_t live = 0;
     for (uint32_t i = 0; i < set.sibling_count; i++) {
-        const rk_sibling *sib = &set.siblings[i];
-        char dot[48];
-        snprintf(dot, sizeof(dot), "%u:%llu", sib->dot.node, (unsigned long long)sib->dot.counter);
-        rk_resp_array(out, 3);
-        rk_resp_bulk_str(out, dot);
-        rk_resp_integer(out, (int64_t)sib->timestamp_us);
-        if (sib->tombstone) {
-            rk_resp_null(out);
-        } else {
-            rk_resp_bulk(out, sib->value, sib->value_len);
+        live += set.siblings[i].tombstone ? 0 : 1;
+    }
+    if (live == 0) {
+        rk_resp_null(out);
+    } else {
+        char token[RK_VV_TOKEN_CHARS_MAX + 1];
+        rk_vv context;
+        rk_dvvset_join(&set, &context);
+        rk_vv_token_encode(&context, token, sizeof(token));
+        rk_resp_array(out, 2);
+        rk_resp_bulk_str(out, token);
+        rk_resp_array(out, live);
+        for (uint32_t i = 0; i < set.sibling_count; i++) {
+            if (!set.siblings[i].tombstone) {
+                rk_resp_bulk(out, set.siblings[i].value, set.siblings[i].value_len);
+            }
         }
     }
     rk_dvvset_deinit(&set);
@@ -221,6 +223,9 @@ void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
     rk_server_cmd_complete(s, cmd);
 }
 
+/* One entry per configured member. The state and last-heard time are the transport's
+ * (peer.h): "connecting" is a member still counted up while its first connection is set up;
+ * without a transport (not started) the node's own view decides between up and down. */
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     const rk_node_config *nc = rk_node_config_get(s->node);

@@ -69,6 +69,12 @@ static void server_cmd_free(rk_cmd *cmd)
         }
         free(cmd->values);
     }
+    if (cmd->element_errors != NULL) {
+        for (uint32_t i = 0; i < cmd->sub_count; i++) {
+            free(cmd->element_errors[i]);
+        }
+        free(cmd->element_errors);
+    }
     free(cmd->error_message);
     rk_resp_out_deinit(&cmd->out);
     free(cmd);
@@ -148,6 +154,12 @@ static void server_encode_sub_reply(rk_resp_out *out, const rk_reply *r)
             rk_resp_bulk(out, r->values[i], r->value_lens[i]);
         }
         return;
+    case RK_REPLY_WRITTEN:
+        /* RK.PUT / RK.DEL: [new context, replicas that acknowledged] */
+        rk_resp_array(out, 2);
+        rk_resp_bulk_str(out, r->context != NULL ? r->context : "");
+        rk_resp_integer(out, r->integer);
+        return;
     }
     rk_resp_error(out, "ERR internal: unknown reply");
 }
@@ -162,7 +174,9 @@ static void server_cmd_encode(rk_cmd *cmd)
     } else if (cmd->combine == RK_CMD_ARRAY) {
         rk_resp_array(&cmd->out, cmd->sub_count);
         for (uint32_t i = 0; i < cmd->sub_count; i++) {
-            if (cmd->values[i].data == NULL) {
+            if (cmd->element_errors != NULL && cmd->element_errors[i] != NULL) {
+                rk_resp_error(&cmd->out, cmd->element_errors[i]);
+            } else if (cmd->values[i].data == NULL) {
                 rk_resp_null(&cmd->out);
             } else {
                 rk_resp_bulk(&cmd->out, cmd->values[i].data, cmd->values[i].len);
@@ -180,12 +194,33 @@ static void server_cmd_record_error(rk_cmd *cmd, const rk_reply *r)
     cmd->error_message = strdup(r->message != NULL ? r->message : rk_strerror(cmd->error));
 }
 
+static void server_cmd_array_error(rk_cmd *cmd, uint32_t sub_index, const rk_reply *r)
+{
+    if (cmd->element_errors == NULL) {
+        cmd->element_errors = calloc(cmd->sub_count, sizeof(*cmd->element_errors));
+    }
+    if (cmd->element_errors == NULL) {
+        server_cmd_record_error(cmd, r);
+        return;
+    }
+    rk_resp_out line;
+    rk_resp_out_init(&line, 2);
+    rk_commands_error(&line, r->error, r->message);
+    /* Kept as text without the '-' and CRLF framing; re-encoded in order later. */
+    cmd->element_errors[sub_index] = strndup((const char *)line.data + 1, line.len - 3);
+    rk_resp_out_deinit(&line);
+}
+
 static void server_cmd_take_sub_reply(rk_cmd *cmd, uint32_t sub_index, const rk_reply *r)
 {
     RK_ASSERT(cmd->waiting > 0);
     RK_ASSERT(sub_index < cmd->sub_count);
     if (cmd->combine == RK_CMD_SINGLE) {
         server_encode_sub_reply(&cmd->out, r);
+    } else if (r->kind == RK_REPLY_ERROR && cmd->combine == RK_CMD_ARRAY &&
+               r->error == RK_ECONFLICT) {
+        /* MGET: a conflicted key is that element's error, the others still answer. */
+        server_cmd_array_error(cmd, sub_index, r);
     } else if (r->kind == RK_REPLY_ERROR) {
         server_cmd_record_error(cmd, r);
     } else if (cmd->combine == RK_CMD_SUM) {

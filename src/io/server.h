@@ -52,6 +52,7 @@ struct rk_cmd {
     uint32_t waiting;           /* sub-requests not yet answered */
     int64_t sum;
     rk_buf *values;             /* RK_CMD_ARRAY: owned copies, data NULL for nil */
+    char **element_errors;      /* RK_CMD_ARRAY: an element's error text (owned), or NULL */
     int error;                  /* first error among the sub-replies */
     char *error_message;        /* owned */
     uint64_t start_ns;

@@ -164,6 +164,7 @@ typedef struct rk_wire_fwd_resp {
     int64_t integer;
     int32_t error;              /* an RK_E* code or 0 */
     rk_wire_bytes message;      /* at most RK_WIRE_REASON_BYTES_MAX bytes */
+    rk_wire_bytes context;      /* a written reply's new context, at most RK_WIRE_CONTEXT_BYTES_MAX */
 } rk_wire_fwd_resp;
 
 typedef struct rk_wire_bucket_set {

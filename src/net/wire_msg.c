@@ -102,6 +102,7 @@ int rk_wire_from_msg(const rk_msg *m, rk_wire_msg *out)
         out->u.fwd_resp.message = wire_msg_bytes(
             m->message, m->message_len < RK_WIRE_REASON_BYTES_MAX ? m->message_len
                                                                    : RK_WIRE_REASON_BYTES_MAX);
+        out->u.fwd_resp.context = wire_msg_bytes(m->context, m->context_len);
         return 0;
     case RK_MSG_BUCKET_SET:
         out->type = RK_WIRE_BUCKET_SET;
@@ -164,9 +165,9 @@ static int wire_msg_fwd_req(const rk_wire_fwd_req *f, rk_msg *out, char *why, si
 static int wire_msg_fwd_resp(const rk_wire_fwd_resp *f, rk_msg *out, char *why,
                              size_t why_bytes)
 {
-    if (f->reply_kind < RK_REPLY_OK || f->reply_kind > RK_REPLY_VERSIONS) {
+    if (f->reply_kind < RK_REPLY_OK || f->reply_kind > RK_REPLY_KIND_MAX) {
         return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u",
-                               f->reply_kind, RK_REPLY_VERSIONS);
+                               f->reply_kind, RK_REPLY_KIND_MAX);
     }
     out->kind = RK_MSG_FWD_RESP;
     out->req_id = f->req_id;
@@ -175,6 +176,8 @@ static int wire_msg_fwd_resp(const rk_wire_fwd_resp *f, rk_msg *out, char *why,
     out->status = f->error;
     out->message = f->message.data;
     out->message_len = f->message.len;
+    out->context = f->context.data;
+    out->context_len = f->context.len;
     return 0;
 }
 

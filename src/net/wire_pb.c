@@ -139,6 +139,8 @@ bool rk_wire_pb_check(const rk_wire_msg *m, char *why, size_t why_bytes)
         }
         return wire_error_ok("fwd_resp", f->error, why, why_bytes) &&
                wire_field_ok("fwd_resp", "message", &f->message, 0, RK_WIRE_REASON_BYTES_MAX,
+                             why, why_bytes) &&
+               wire_field_ok("fwd_resp", "context", &f->context, 0, RK_WIRE_CONTEXT_BYTES_MAX,
                              why, why_bytes);
     }
     case RK_WIRE_BUCKET_SET:
@@ -236,6 +238,7 @@ bool rk_wire_pb_to_msg(rk_wire_msg *msg, const Ringkv__Envelope *env)
         msg->u.fwd_resp.integer = f->integer;
         msg->u.fwd_resp.error = f->error;
         wire_bytes_from_pb(&msg->u.fwd_resp.message, &f->message);
+        wire_bytes_from_pb(&msg->u.fwd_resp.context, &f->context);
         return true;
     }
     case RINGKV__ENVELOPE__BODY_BUCKET_SET:
@@ -353,6 +356,7 @@ void rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_
         body->fwd_resp.integer = m->u.fwd_resp.integer;
         body->fwd_resp.error = m->u.fwd_resp.error;
         body->fwd_resp.message = wire_bytes_to_pb(&m->u.fwd_resp.message);
+        body->fwd_resp.context = wire_bytes_to_pb(&m->u.fwd_resp.context);
         env->body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
         env->fwd_resp = &body->fwd_resp;
         return;

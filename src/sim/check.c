@@ -1,8 +1,8 @@
 /* check.c — the checkers of issue 5, over the history and the final state (after healing, a
  * read of every key and quiescence). Dots and histories come from history.c; a context is
- * what a write declared it had seen: the client's token for RK.PUT/RK.DEL, nothing for a blind
- * SET under siblings, and under lww the coordinator's whole local history (a plain write there
- * supersedes what the coordinator holds).
+ * what a write superseded: the client's token for RK.PUT/RK.DEL under siblings, and the
+ * coordinator's whole local history for plain SET/DEL and for every lww write (those supersede
+ * what the coordinator holds).
  *
  *   converged           every primary of every key holds an equal object.
  *   lost_acked_writes   siblings: an acked write whose dot is no sibling of the final object
@@ -88,10 +88,12 @@ static uint32_t check_preflist(sim_world *w, uint32_t key, uint32_t *out_index)
     return primaries;
 }
 
-/* What write `op` declared it had seen; false when nothing (a blind write, unknown). */
+/* What write `op` superseded; false when unknown. A plain SET/DEL (no token) and every lww
+ * write supersede what the coordinator held: the stored history covers exactly that and the
+ * new dot. RK.PUT/RK.DEL under siblings supersede what their token saw. */
 static bool check_write_context(const sim_world *w, const sim_op *op, rk_vv *out)
 {
-    if (w->cfg.policy == RK_POLICY_LWW) {
+    if (w->cfg.policy == RK_POLICY_LWW || op->ctx == NULL) {
         size_t used = 0;
         return op->hist != NULL && rk_vv_decode(op->hist, op->hist_len, out, &used) == 0;
     }

@@ -33,12 +33,19 @@ check_eq "every key held by exactly the 3 nodes of its preference list" "0" "$mi
 
 # 2. Siblings: two blind writes through different nodes, then a write with their context.
 check_eq "bucket cart set to siblings on all 5" "5" "$(cli 2 rk.bucket set cart policy siblings)"
-check_eq "blind put through node 1" "OK" "$(cli 1 rk.put cart:alice '' book)"
-check_eq "blind put through node 4" "OK" "$(cli 4 rk.put cart:alice '' pen)"
+# RK.PUT answers [new context, replicas that acknowledged]: at least W = 2.
+acks() { tail -1 <<<"$1"; }
+check_eq "blind put through node 1 acknowledged by 2 or 3" "yes" \
+    "$(a=$(acks "$(cli 1 rk.put cart:alice '' book)"); [ "$a" -ge 2 ] && echo yes || echo "$a")"
+check_eq "blind put through node 4 acknowledged by 2 or 3" "yes" \
+    "$(a=$(acks "$(cli 4 rk.put cart:alice '' pen)"); [ "$a" -ge 2 ] && echo yes || echo "$a")"
 got=$(cli 3 rk.get cart:alice R 3 | tail -n +2 | sort | tr '\n' ' ')
 check_eq "two siblings" "book pen " "$got"
+check_contains "a plain GET of two versions answers -CONFLICT" "CONFLICT" "$(cli 2 get cart:alice)"
 ctx=$(cli 5 rk.get cart:alice R 3 | head -1)
-check_eq "put with the context" "OK" "$(cli 2 rk.put cart:alice "$ctx" 'book,pen')"
+out=$(cli 2 rk.put cart:alice "$ctx" 'book,pen')
+[ -n "$(head -1 <<<"$out")" ] && [ "$(acks "$out")" -ge 2 ] && log "ok: put with the context" \
+    || fail "put with the context: [$out]"
 got=$(cli 1 rk.get cart:alice R 3 | tail -n +2 | tr '\n' ' ')
 check_eq "collapsed into one" "book,pen " "$got"
 

@@ -71,12 +71,23 @@ check_eq "two blind puts are two siblings" "a b " "$(cli rk.get cart:bob | tail 
 ctx=$(cli rk.get cart:bob | head -1)
 cli rk.put cart:bob "$ctx" ab >/dev/null
 check_eq "a put with the context replaces them" "ab" "$(cli rk.get cart:bob | tail -n +2)"
+cli set cart:own 1 >/dev/null
+cli set cart:own 2 >/dev/null
+check_eq "a client's own SET x 1; SET x 2 never conflicts on a siblings bucket" "2" "$(cli get cart:own)"
+cli rk.put cart:two '' x >/dev/null
+cli rk.put cart:two '' y >/dev/null
+check_contains "a plain GET of two versions answers -CONFLICT" "CONFLICT" "$(cli get cart:two)"
+check_contains "in MGET that element is the error" "CONFLICT" "$(cli mget cart:own cart:two)"
+check_eq "plain DEL really deletes both" "1" "$(cli del cart:two)"
+check_eq "nothing left" "" "$(cli get cart:two)"
 ctx=$(cli rk.get cart:bob | head -1)
-check_eq "RK.DEL with the context" "OK" "$(cli rk.del cart:bob "$ctx")"
+out=$(cli rk.del cart:bob "$ctx")
+check_eq "RK.DEL answers the new context and 1 acknowledgement" "1" "$(tail -1 <<<"$out")"
+[ "$(head -1 <<<"$out")" != "$ctx" ] && log "ok: the new context differs" || fail "same context"
 check_eq "deleted: no values" "" "$(cli rk.get cart:bob | tail -n +2)"
 check_contains "a bad context is refused" "context is not a token" "$(cli rk.put cart:bob zzz v)"
 out=$(for i in $(seq 1 101); do printf 'RK.PUT cart:many "" v%d\n' "$i"; done | cli)
-check_eq "100 siblings accepted" "100" "$(grep -c '^OK$' <<<"$out")"
+check_eq "100 siblings accepted" "100" "$(grep -c '^1$' <<<"$out")"
 check_contains "the 101st is refused with the reason" "too many siblings: max-siblings is 100" "$out"
 check_eq "INFO counts it" "1" "$(info_field "$port" siblings_refused)"
 check_eq "INFO says n shrinks to the member count" "1" "$(info_field "$port" effective_n)"

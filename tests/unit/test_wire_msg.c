@@ -356,9 +356,9 @@ static void test_to_msg_refuses_out_of_range(void **state)
     assert_refused(&w, "W=9");
 
     w = (rk_wire_msg){.type = RK_WIRE_FWD_RESP};
-    w.u.fwd_resp.reply_kind = RK_REPLY_VERSIONS + 1;
-    assert_refused(&w, "reply kind 7 is not 1 to 6");
-    w.u.fwd_resp.reply_kind = RK_REPLY_VERSIONS;
+    w.u.fwd_resp.reply_kind = RK_REPLY_KIND_MAX + 1;
+    assert_refused(&w, "reply kind 8 is not 1 to 7");
+    w.u.fwd_resp.reply_kind = RK_REPLY_KIND_MAX;
     assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
 
     w = (rk_wire_msg){.type = RK_WIRE_BUCKET_ACK};
