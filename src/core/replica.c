@@ -62,7 +62,7 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
     n->stats.replica_puts++;
     bool repair = (m->flags & RK_MSG_PUT_REPAIR) != 0;
     rk_dvvset incoming;
-    int rc = m->key_len <= RK_KEY_BYTES_MAX && m->key_len > 0 ? 0 : RK_EINVAL;
+    int rc = m->key_len <= RK_KEY_BYTES_MAX ? 0 : RK_EINVAL;
     if (rc == 0) {
         rc = rk_dvvset_decode(m->object, m->object_len, &incoming);
     }

@@ -34,8 +34,9 @@ static bool wire_key_ok(const rk_wire_bytes *key, char *why, size_t why_bytes)
         snprintf(why, why_bytes, "key has %zu bytes but no data", key->len);
         return false;
     }
-    if (key->len == 0 || key->len > RK_KEY_BYTES_MAX) {
-        snprintf(why, why_bytes, "key is %zu bytes; keys are 1 to %u bytes", key->len,
+    /* Redis allows the empty key, so a replica must be able to hold it too. */
+    if (key->len > RK_KEY_BYTES_MAX) {
+        snprintf(why, why_bytes, "key is %zu bytes; keys are 0 to %u bytes", key->len,
                  RK_KEY_BYTES_MAX);
         return false;
     }

@@ -31,6 +31,9 @@ for k in $(seq 1 30); do
 done
 check_eq "every key held by exactly the 3 nodes of its preference list" "0" "$misplaced"
 
+check_eq "the empty key, as Redis allows it" "OK" "$(cli 1 set '' empty)"
+check_eq "read back through another node" "empty" "$(cli 4 get '')"
+
 # 2. Siblings: two blind writes through different nodes, then a write with their context.
 check_eq "bucket cart set to siblings on all 5" "5" "$(cli 2 rk.bucket set cart policy siblings)"
 # RK.PUT answers [new context, replicas that acknowledged]: at least W = 2.

@@ -915,12 +915,11 @@ static void test_out_of_range_fields_are_refused(void **state)
     Ringkv__GetReq get = RINGKV__GET_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
     env.get_req = &get;
-    assert_payload_refused(&env, RK_ECORRUPT, "key is 0 bytes; keys are 1 to 507 bytes");
 
     static uint8_t long_key[RK_KEY_BYTES_MAX + 1];
     get.key.data = long_key;
     get.key.len = sizeof(long_key);
-    assert_payload_refused(&env, RK_ECORRUPT, "key is 508 bytes; keys are 1 to 507 bytes");
+    assert_payload_refused(&env, RK_ECORRUPT, "key is 508 bytes; keys are 0 to 507 bytes");
 
     Ringkv__Hello hello = RINGKV__HELLO__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_HELLO;
@@ -1089,15 +1088,15 @@ static void test_encode_checks_field_ranges(void **state)
     m.u.get_req.key = (rk_wire_bytes){key, RK_KEY_BYTES_MAX};
     assert_int_equal(rk_wire_encode(&o, &m), 0);
     m.u.get_req.key.len = RK_KEY_BYTES_MAX + 1;
-    assert_encode_refused(&m, RK_EINVAL, "key is 508 bytes; keys are 1 to 507 bytes");
+    assert_encode_refused(&m, RK_EINVAL, "key is 508 bytes; keys are 0 to 507 bytes");
     m.u.get_req.key.len = 0;
-    assert_encode_refused(&m, RK_EINVAL, "key is 0 bytes; keys are 1 to 507 bytes");
+    assert_int_equal(rk_wire_encode(&o, &m), 0);   /* the empty key, as Redis allows */
     m.u.get_req.key = (rk_wire_bytes){NULL, 3};
     assert_encode_refused(&m, RK_EINVAL, "key has 3 bytes but no data");
 
     sample_msg(5, &m);
-    m.u.put_req.key.len = 0;
-    assert_encode_refused(&m, RK_EINVAL, "key is 0 bytes; keys are 1 to 507 bytes");
+    m.u.put_req.key.len = RK_KEY_BYTES_MAX + 1;
+    assert_encode_refused(&m, RK_EINVAL, "key is 508 bytes; keys are 0 to 507 bytes");
     sample_msg(5, &m);
     m.u.put_req.object = (rk_wire_bytes){NULL, 1};
     assert_encode_refused(&m, RK_EINVAL, "put_req: object has bytes but no data");
