@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# cluster-bench.sh — a 3-node ringkv cluster (N=3 R=2 W=2: every key written to 3 replicas)
+# against one redis-server, measured by one redis-benchmark binary in one run (issue 4):
+# SET and GET, CLIENTS connections, without pipelining and with -P PIPELINE, requests/s and
+# p99 / p99.9 latency (from redis-benchmark's percentile distribution). The benchmark talks to
+# node 1, which coordinates reads and forwards writes to a primary as any client's node would.
+# Each server set runs alone; everything started here is stopped by pid on exit.
+#
+# Usage: bench/cluster-bench.sh
+# Environment: REQUESTS [100000], CLIENTS [50], PIPELINE [16], KEYSPACE [100000],
+#   CLUSTERS ["mem lmdb"] (the nodes' engine; lmdb runs with --sync batch), RINGKVD
+#   [build/ringkvd]. Needs redis-server, redis-cli, redis-benchmark, awk.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REQUESTS=${REQUESTS:-100000}
+CLIENTS=${CLIENTS:-50}
+PIPELINE=${PIPELINE:-16}
+KEYSPACE=${KEYSPACE:-100000}
+CLUSTERS=${CLUSTERS:-"mem lmdb"}
+RINGKVD=${RINGKVD:-$ROOT/build/ringkvd}
+TMP=$(mktemp -d /tmp/ringkv-cbench.XXXXXX)
+declare -a PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
+    done
+    return 1
+}
+wait_ping() {
+    for _ in $(seq 1 200); do
+        [ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
+        sleep 0.05
+    done
+    echo "cluster-bench: nothing answers on port $1" >&2
+    return 1
+}
+stop_all() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    PIDS=()
+}
+
+# measure NAME PORT: one line per (test, pipeline): name test pipeline rps p99 p999
+measure() {
+    local name=$1 port=$2 p out
+    for p in 1 "$PIPELINE"; do
+        out=$(timeout 600 redis-benchmark -p "$port" -t set,get -n "$REQUESTS" -c "$CLIENTS" \
+              -r "$KEYSPACE" -P "$p" 2>&1 | tr '\r' '\n')
+        awk -v name="$name" -v p="$p" '
+            /^====== / { test = $2; inpct = 0; p99 = ""; p999 = "" }
+            /Latency by percentile distribution/ { inpct = 1; next }
+            /Cumulative distribution of latencies/ { inpct = 0 }
+            inpct && /%/ {
+                v = $1; sub(/%/, "", v); v += 0
+                if (p99 == "" && v >= 99.0) p99 = $3
+                if (p999 == "" && v >= 99.9) p999 = $3
+            }
+            /throughput summary:/ { rps = $3; printf "%s %s %s %s %s %s\n", name, test, p, rps, p99, p999 }
+        ' <<<"$out"
+    done
+}
+
+results="$TMP/results"
+: > "$results"
+
+port=$(free_port)
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 &
+PIDS+=($!)
+wait_ping "$port"
+measure redis "$port" >> "$results"
+stop_all
+
+for engine in $CLUSTERS; do
+    declare -a cp=() kp=()
+    members=""
+    for id in 1 2 3; do
+        cp[$id]=$(free_port)
+        kp[$id]=$(free_port)
+        members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
+    done
+    for id in 1 2 3; do
+        "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
+            --members "$members" --engine "$engine" --sync batch --data-dir "$TMP/$engine-$id" \
+            --log-level warn >"$TMP/$engine-$id.log" 2>&1 &
+        PIDS+=($!)
+    done
+    for id in 1 2 3; do wait_ping "${cp[$id]}"; done
+    for _ in $(seq 1 100); do
+        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && break
+        sleep 0.05
+    done
+    measure "ringkv-3-$engine" "${cp[1]}" >> "$results"
+    stop_all
+done
+
+echo "requests=$REQUESTS clients=$CLIENTS keyspace=$KEYSPACE; ringkv: 3 nodes, N=3 R=2 W=2"
+printf '%-16s %-4s %-3s %12s %9s %9s\n' server test P "requests/s" "p99 ms" "p99.9 ms"
+awk '{ printf "%-16s %-4s %-3s %12s %9s %9s\n", $1, $2, $3, $4, $5, $6 }' "$results"
+echo "ratios to redis-server (requests/s):"
+awk '$1 == "redis" { base[$2 " " $3] = $4 }
+     $1 != "redis" { printf "  %-16s %-4s P=%-3s %.2f\n", $1, $2, $3, $4 / base[$2 " " $3] }' "$results"
