@@ -483,7 +483,10 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     n->config = *config;
     n->env = env;
     n->durable_seq = rk_store_durable_seq(env->store);
-    n->peers_up = 1ull << node_member_index(n, config->id);
+    /* Every member counts up from the start (issue 4 item 8): a request made while the
+     * runtime is still connecting waits for that connection instead of giving up on the peer;
+     * the runtime says rk_node_on_peer(false) once an attempt fails or a link breaks. */
+    n->peers_up = config->member_count >= 64u ? UINT64_MAX : (1ull << config->member_count) - 1u;
     rk_bucket_table_init(&n->buckets);
     n->buckets.defaults = (rk_bucket_props){.n = config->default_n,
                                             .r = config->default_r,

@@ -11,7 +11,9 @@
  *   RK.LOCAL key                     -> nil when nothing live, else [context, [value, ...]]
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
- *   RK.MEMBERS                       -> [[id, self|up|down], ...] as this node sees them */
+ *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
+ *                                        self|up|connecting|down, ms since heard or -1], ...]
+ *                                       as this node sees them (peer.h, rk_peer_view) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "../core/dvvset.h"
 #include "../core/ring.h"
 #include "commands.h"
+#include "peer.h"
 
 #define COMMANDS_RK_BUCKET_PROPS_MAX 8u
 
@@ -228,16 +231,33 @@ void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
  * without a transport (not started) the node's own view decides between up and down. */
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
-    const rk_node_config *nc = rk_node_config_get(s->node);
-    rk_resp_array(&cmd->out, nc->member_count);
-    for (uint32_t i = 0; i < nc->member_count; i++) {
-        rk_node_id id = nc->members[i];
-        const char *state = id == nc->id ? "self"
-                            : rk_node_member_reachable(s->node, id) ? "up"
-                                                                    : "down";
-        rk_resp_array(&cmd->out, 2);
-        rk_resp_integer(&cmd->out, id);
+    const rk_config *cfg = s->config;
+    const rk_peers *peers = s->runtime->peers;
+    rk_resp_array(&cmd->out, cfg->member_count);
+    for (uint32_t i = 0; i < cfg->member_count; i++) {
+        const rk_config_member *m = &cfg->members[i];
+        char client_addr[RK_CONFIG_HOST_BYTES_MAX + 8];
+        char cluster_addr[RK_CONFIG_HOST_BYTES_MAX + 8];
+        snprintf(client_addr, sizeof(client_addr), "%s:%u", m->host, m->client_port);
+        snprintf(cluster_addr, sizeof(cluster_addr), "%s:%u", m->host, m->cluster_port);
+        const char *state = NULL;
+        int64_t heard_ms_ago = 0;
+        rk_peer_view view;
+        if (m->id == cfg->node_id) {
+            state = "self";
+        } else if (peers != NULL && rk_peers_view(peers, m->id, &view) == 0) {
+            state = rk_peer_view_state_name(view.state);
+            heard_ms_ago = view.heard_ms_ago;
+        } else {
+            state = rk_node_member_reachable(s->node, m->id) ? "up" : "down";
+            heard_ms_ago = -1;
+        }
+        rk_resp_array(&cmd->out, 5);
+        rk_resp_integer(&cmd->out, m->id);
+        rk_resp_bulk_str(&cmd->out, client_addr);
+        rk_resp_bulk_str(&cmd->out, cluster_addr);
         rk_resp_bulk_str(&cmd->out, state);
+        rk_resp_integer(&cmd->out, heard_ms_ago);
     }
     rk_server_cmd_complete(s, cmd);
 }

@@ -29,6 +29,19 @@ const char *rk_peer_state_name(rk_peer_state state)
     return "unknown";
 }
 
+const char *rk_peer_view_state_name(rk_peer_view_state state)
+{
+    switch (state) {
+    case RK_PEER_VIEW_UP:
+        return "up";
+    case RK_PEER_VIEW_CONNECTING:
+        return "connecting";
+    case RK_PEER_VIEW_DOWN:
+        return "down";
+    }
+    return "unknown";
+}
+
 static uint64_t peer_now_ms(const rk_peers *p)
 {
     return uv_now(p->loop);
@@ -138,7 +151,9 @@ void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m)
         p->stats.dropped_unknown++;
         return;
     }
-    if (link->state != RK_PEER_UP) {
+    /* A link being set up queues (the node counts the peer up and its request waits for the
+     * handshake); one the node was told is down drops, as the node expects. */
+    if (!link->node_counts_up || link->state == RK_PEER_DOWN) {
         link->stats.dropped_down++;
         return;
     }
@@ -186,6 +201,9 @@ static void peer_link_schedule_retry(rk_peer_link *link)
                                                                      : link->backoff_ms * 2u;
 }
 
+/* A connection attempt failed or an established link broke: the node hears the peer is down
+ * (once, until a handshake completes again), what was queued for it is dropped, and the link
+ * retries after its backoff. */
 void rk_peer_link_down(rk_peer_link *link, const char *why)
 {
     rk_peers *p = link->peers;
@@ -197,6 +215,9 @@ void rk_peer_link_down(rk_peer_link *link, const char *why)
     if (was_up) {
         rk_log_warn("peer node %u at %s:%u is down: %s", link->id, link->member->host,
                     link->member->cluster_port, why);
+    }
+    if (link->node_counts_up) {
+        link->node_counts_up = false;
         rk_node_on_peer(p->node, link->id, false);
         rk_server_after_node_event(p->server);
     }
@@ -213,7 +234,13 @@ void rk_peer_link_up(rk_peer_link *link)
     link->last_error[0] = '\0';
     rk_log_info("peer node %u at %s:%u is up", link->id, link->member->host,
                 link->member->cluster_port);
+    /* Said on every handshake, also the first, when the node counted the peer up already:
+     * each one is a (re)connect the node may want to act on. */
+    link->node_counts_up = true;
     rk_node_on_peer(p->node, link->id, true);
+    if (link->out.len > 0) {
+        peer_link_mark_dirty(link);     /* what queued while the link was being set up */
+    }
     rk_server_after_node_event(p->server);
 }
 
@@ -243,8 +270,7 @@ static void peer_link_connect_to(rk_peer_link *link, const struct sockaddr *addr
 {
     peer_conn *c = rk_peer_conn_new(link->peers, link);
     if (c == NULL) {
-        link->state = RK_PEER_DOWN;
-        peer_link_schedule_retry(link);
+        rk_peer_link_down(link, "out of memory");
         return;
     }
     link->conn = c;
@@ -272,8 +298,7 @@ static void peer_link_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
             snprintf(link->last_error, sizeof(link->last_error), "%s", text);
         }
         uv_freeaddrinfo(res);
-        link->state = RK_PEER_DOWN;
-        peer_link_schedule_retry(link);
+        rk_peer_link_down(link, text);
         return;
     }
     peer_link_connect_to(link, res->ai_addr);
@@ -302,8 +327,7 @@ static void peer_link_connect(rk_peer_link *link)
                             m->host, port, &hints);
     if (rc != 0) {
         link->resolving = false;
-        link->state = RK_PEER_DOWN;
-        peer_link_schedule_retry(link);
+        rk_peer_link_down(link, uv_strerror(rc));
     }
 }
 
@@ -423,6 +447,7 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
         link->id = m->id;
         link->member = m;
         link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
+        link->node_counts_up = true;    /* as rk_node_new starts out */
         rc = rk_wire_out_init(&link->out, &p->limits);
         RK_ASSERT(rc == 0);
         rc = rk_wire_out_init(&link->wout, &p->limits);
@@ -486,6 +511,29 @@ uint32_t rk_peers_up_count(const rk_peers *p)
         up += p->links[i].state == RK_PEER_UP;
     }
     return up;
+}
+
+int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out)
+{
+    memset(out, 0, sizeof(*out));
+    const rk_peer_link *link = NULL;
+    for (uint32_t i = 0; i < p->link_count && link == NULL; i++) {
+        link = p->links[i].id == id ? &p->links[i] : NULL;
+    }
+    if (link == NULL) {
+        return RK_EINVAL;
+    }
+    if (link->state == RK_PEER_UP) {
+        RK_ASSERT(link->node_counts_up);
+        out->state = RK_PEER_VIEW_UP;
+    } else {
+        out->state = link->node_counts_up ? RK_PEER_VIEW_CONNECTING : RK_PEER_VIEW_DOWN;
+    }
+    uint64_t now_ms = peer_now_ms(p);
+    out->heard_ms_ago = !link->heard              ? -1
+                        : now_ms > link->heard_ms ? (int64_t)(now_ms - link->heard_ms)
+                                                  : 0;
+    return 0;
 }
 
 void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out)

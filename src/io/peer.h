@@ -3,16 +3,22 @@
  * member only on its own outbound connection to it and RECEIVES on the inbound connections
  * the others open, so a pair of nodes holds two TCP connections and never has to break a tie
  * over whose connection to keep. A link is up once both sides accepted each other's Hello
- * (cluster name, secret proof, a member's id); only then does the node hear rk_node_on_peer
- * (id, true), and it hears false when the link drops. Down links reconnect with jittered
+ * (cluster name, secret proof, a member's id). Down links reconnect with jittered
  * exponential backoff.
+ *
+ * What the node is told (issue 4 item 8): it starts out counting every member up
+ * (rk_node_new), so a request made while a link is still being set up waits for it rather
+ * than treating the peer as down; the link queues that request's messages and sends them when
+ * the handshake completes. The node hears rk_node_on_peer(id, false) when a connection
+ * attempt fails (refused, timed out, handshake refused) or an established link breaks, and
+ * (id, true) again when a handshake completes. While the node counts a member down, messages
+ * to it are dropped and counted, even during a retry: the node chose fallbacks already.
  *
  * Coalescing (DESIGN.md: the main throughput lever): rk_peers_send encodes into the link's
  * rk_wire_out; once per loop turn a uv_check writes every dirty link's frames with one
  * uv_write, and while that write is in flight new frames collect in a second buffer. Each
  * link's queue is bounded (RK_PEER_QUEUE_BYTES_MAX); over it a message is dropped and counted,
- * which the core tolerates (coordinators time out). A message to a link that is not up is
- * dropped too: the node was told the peer is down.
+ * which the core tolerates (coordinators time out).
  *
  * Owns the listener, links and connections; keeps loop, config, runtime, node and server. */
 #ifndef RK_PEER_H
@@ -57,7 +63,7 @@ typedef struct rk_peer_link_stats {
     uint64_t frames_received;   /* on inbound connections from this member */
     uint64_t bytes_received;
     uint64_t dropped_queue_full;
-    uint64_t dropped_down;      /* sent while down, or queued when the link dropped */
+    uint64_t dropped_down;      /* sent while counted down, or queued when a link failed */
     uint64_t dropped_invalid;   /* would not encode (over the frame limit, out of range) */
 } rk_peer_link_stats;
 
@@ -70,6 +76,7 @@ typedef struct rk_peer_link {
     rk_node_id id;
     const rk_config_member *member;     /* host and cluster port, from the config */
     rk_peer_state state;
+    bool node_counts_up;                /* what rk_node_on_peer last said; true at start */
     peer_conn *conn;                    /* the connection being set up or up; NULL when down */
     uv_timer_t retry_timer;
     uint32_t backoff_ms;
@@ -83,6 +90,9 @@ typedef struct rk_peer_link {
     bool dirty;
     struct rk_peer_link *dirty_next;
     char last_error[RK_WIRE_REASON_BYTES_MAX + 64];  /* logged once until it changes */
+    /* uv_now when a frame last arrived from this member on an inbound connection */
+    uint64_t heard_ms;
+    bool heard;
     rk_peer_link_stats stats;
 } rk_peer_link;
 
@@ -137,6 +147,25 @@ void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m);
 void rk_peers_close(rk_peers *p);
 /* Free what is left once the loop has finished. */
 void rk_peers_deinit(rk_peers *p);
+
+/* How this node sees another member, for RK.MEMBERS. */
+typedef enum rk_peer_view_state {
+    RK_PEER_VIEW_UP = 0,            /* handshake done; messages flow */
+    RK_PEER_VIEW_CONNECTING = 1,    /* counted up, its first connection is being set up;
+                                     * messages queue */
+    RK_PEER_VIEW_DOWN = 2,          /* counted down (retrying); messages are dropped */
+} rk_peer_view_state;
+
+const char *rk_peer_view_state_name(rk_peer_view_state state);
+
+typedef struct rk_peer_view {
+    rk_peer_view_state state;
+    int64_t heard_ms_ago;   /* since the last frame from it on an inbound connection; -1 never */
+} rk_peer_view;
+
+/* Fill `out` for member `id`. Returns 0, or RK_EINVAL when `id` is not another member (this
+ * node itself included). Borrows p. */
+int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out);
 
 /* For INFO: links up, and the totals over every link. */
 uint32_t rk_peers_up_count(const rk_peers *p);

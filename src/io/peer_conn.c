@@ -326,6 +326,8 @@ static void peer_conn_process(peer_conn *c)
             if (from != NULL) {
                 from->stats.frames_received++;
                 from->stats.bytes_received += frame.frame_bytes;
+                from->heard_ms = uv_now(p->loop);
+                from->heard = true;
             }
         }
         delivered = peer_conn_on_msg(c, &m) || delivered;
