@@ -1,5 +1,6 @@
 # ringkv — top-level entry points. On a fresh Debian 12, as root:
-#   make run    install what is missing, build, start one node on 127.0.0.1:7001
+#   make run    install what is missing, build, start 3 nodes on 127.0.0.1:7001-7003
+#               (build/ringkv dev-cluster --nodes 3 --base-port 7001; Ctrl-C stops them)
 #   make test   install what is missing, build (plain, ASan+UBSan, libFuzzer), run every suite
 # Other targets: make (build into build/), make soak, make fuzz, make bench, make clean.
 SHELL := /bin/bash

@@ -1,7 +1,8 @@
 /* ringkv.c — the command-line client: get, set, del and ping for scripts, and `raw` to send
  * any command and print its reply the way redis-cli does on a terminal. Built on libringkv
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
- * scripts rely on. */
+ * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
+ * dev_cluster.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "dev_cluster.h"
 
 #define CLI_EXIT_OK          0
 #define CLI_EXIT_SERVER      1    /* the server answered an error */
@@ -24,6 +27,7 @@
 
 static const char usage_text[] =
     "usage: ringkv [--host H] [--port P] [--timeout-ms N] COMMAND [ARG...]\n"
+    "       ringkv dev-cluster --nodes K --base-port P [--data-dir D] [--engine E]\n"
     "\n"
     "Commands:\n"
     "  get KEY          print the value's bytes and a newline; if the key does not exist,\n"
@@ -33,6 +37,8 @@ static const char usage_text[] =
     "  ping             prints PONG\n"
     "  raw CMD ARG...   send any command and print the reply as redis-cli does:\n"
     "                   \"quoted\" strings, (integer) 1, (nil), (error) ..., numbered arrays\n"
+    "  dev-cluster ...  start K ringkvd processes on 127.0.0.1 as one cluster, in the\n"
+    "                   foreground (ringkv dev-cluster --help)\n"
     "\n"
     "Options:\n"
     "  --host H         server name or address (default " CLI_HOST_DEFAULT ")\n"
@@ -450,6 +456,9 @@ static int cli_run(rkc_conn *conn, const char *command, int args_count, char **a
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "dev-cluster") == 0) {
+        return rk_dev_cluster_main(argc - 1, argv + 1);
+    }
     cli_args args;
     memset(&args, 0, sizeof(args));
     int status = cli_parse_args(argc, argv, &args);

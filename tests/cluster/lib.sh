@@ -61,6 +61,28 @@ free_port() {
     return 1
 }
 
+# free_port_range COUNT: a port P with P .. P+COUNT-1 all free (and each + 10000, as
+# free_port checks), for tools that number their ports from a base (ringkv dev-cluster).
+free_port_range() {
+    local count=$1 base i ok
+    for _ in $(seq 1 200); do
+        base=$((10000 + RANDOM % (12700 - count)))
+        ok=1
+        for i in $(seq 0 $((count - 1))); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$((base + i))) 2>/dev/null ||
+                (exec 3<>/dev/tcp/127.0.0.1/$((base + i + 10000))) 2>/dev/null; then
+                ok=0
+                break
+            fi
+        done
+        if [ "$ok" -eq 1 ]; then
+            echo "$base"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # start_node NAME PORT [ringkvd flags...]: starts in the background, waits until it answers
 # PING, records its pid in NODE_PID and NODE_PIDS. Log goes to $TEST_TMP/NAME.log.
 start_node() {
