@@ -5,7 +5,8 @@
 #   ctest build        unit tests, RelWithDebInfo build in build/
 #   ctest build-asan   the same tests under ASan+UBSan (build-asan/, -DRK_SANITIZE=ON)
 #   fuzz               each tests/fuzz/fuzz_* libFuzzer target for FUZZ_TIME s (build-fuzz/, clang)
-#   sim                tests/sim/run.sh: seeds of the deterministic simulator (build/ringkv-sim)
+#   sim                tests/sim/run.sh: seeds of the deterministic simulator
+#                      (build-asan/ringkv-sim: slow assertions, ASan and UBSan on)
 #   cluster            tests/cluster/run.sh: real ringkvd processes
 # A build that fails fails the suites that need it (the tests that did build
 # still run, to show what works). A suite with nothing to run
@@ -101,7 +102,7 @@ run_fuzzers() {
 if ((fuzz_only)); then
   run_fuzzers
 else
-  build_dir build; build_rc=$?
+  build_dir build -DRK_SLOW_ASSERTS=OFF; build_rc=$?
   build_dir build-asan -DRK_SANITIZE=ON; asan_rc=$?
   run_ctest "ctest build" build "$build_rc"
   run_ctest "ctest build-asan" build-asan "$asan_rc"
@@ -109,10 +110,12 @@ else
   note sim
   if [[ ! -f tests/sim/run.sh ]]; then
     skip sim "no tests/sim/run.sh yet"
-  elif [[ ! -x build/ringkv-sim ]]; then
-    echo "build/ringkv-sim was not built (build exit $build_rc)"; result sim 1 0
+  elif [[ ! -x build-asan/ringkv-sim ]]; then
+    echo "build-asan/ringkv-sim was not built (build exit $asan_rc)"; result sim 1 0
   else
-    s=$SECONDS; JOBS=$JOBS bash tests/sim/run.sh; result sim $? $((SECONDS - s))
+    # The simulator runs with slow assertions, ASan and UBSan: it is where they find most.
+    s=$SECONDS; SIM=build-asan/ringkv-sim JOBS=$JOBS bash tests/sim/run.sh
+    result sim $? $((SECONDS - s))
   fi
   note cluster
   if [[ ! -f tests/cluster/run.sh ]]; then

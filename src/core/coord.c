@@ -39,13 +39,17 @@ rk_coord *rk_coord_new(rk_node *n, coord_kind kind)
      * forwarded request id (node_fwd_duplicate) never mistakes a new one for it. */
     c->id = ((n->epoch & 0xffffu) << 48) | ((uint64_t)n->coord_generation[slot] << 16) | slot;
     c->kind = kind;
-    rk_dvvset_init(&c->merged);
-    for (uint32_t i = 0; i < RK_N_MAX; i++) {
-        rk_dvvset_init(&c->got[i]);
-    }
     n->coords[slot] = c;
     n->coord_count++;
     return c;
+}
+
+static void coord_set_free(rk_dvvset *set)
+{
+    if (set != NULL) {
+        rk_dvvset_deinit(set);
+        free(set);
+    }
 }
 
 void rk_coord_free(rk_node *n, rk_coord *c)
@@ -53,9 +57,9 @@ void rk_coord_free(rk_node *n, rk_coord *c)
     uint32_t slot = (uint32_t)(c->id & 0xffffu);
     RK_ASSERT(slot < RK_COORD_INFLIGHT_MAX);
     RK_ASSERT(n->coords[slot] == c);
-    rk_dvvset_deinit(&c->merged);
+    coord_set_free(c->merged);
     for (uint32_t i = 0; i < RK_N_MAX; i++) {
-        rk_dvvset_deinit(&c->got[i]);
+        coord_set_free(c->got[i]);
     }
     n->coords[slot] = NULL;
     n->coord_count--;
@@ -146,7 +150,7 @@ static const rk_sibling *coord_winner(const rk_dvvset *set)
 
 static void coord_get_reply(rk_node *n, rk_coord *c)
 {
-    const rk_dvvset *set = &c->merged;
+    const rk_dvvset *set = c->merged;
     if (c->req_kind == RK_REQ_EXISTS) {
         rk_reply r = {.kind = RK_REPLY_INT, .integer = node_set_live(set) ? 1 : 0};
         coord_reply(n, c, &r);
@@ -201,21 +205,22 @@ static void coord_get_reply(rk_node *n, rk_coord *c)
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
 static void coord_read_repair(rk_node *n, rk_coord *c)
 {
-    if (c->merged.sibling_count == 0 && c->merged.history.entry_count == 0) {
+    if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
         return;
     }
     const uint8_t *bytes = NULL;
     size_t len = 0;
     for (uint32_t i = 0; i < c->preflist_count; i++) {
-        if (!c->got_valid[i] || rk_dvvset_equal(&c->got[i], &c->merged)) {
+        if (c->got[i] == NULL || rk_dvvset_equal(c->got[i], c->merged)) {
             continue;
         }
         n->stats.read_repairs++;
         if (c->preflist[i] == n->config.id) {
-            rk_replica_merge(n, c->key, c->key_len, &c->merged, c->policy, NULL);
+            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, NULL);
+            bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
             continue;
         }
-        if (bytes == NULL && node_encode(n, &c->merged, &bytes, &len) != 0) {
+        if (bytes == NULL && node_encode(n, c->merged, &bytes, &len) != 0) {
             return;
         }
         rk_msg m = {.kind = RK_MSG_PUT_REQ,
@@ -246,13 +251,19 @@ static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset 
     }
     c->answered_mask |= bit;
     if (set != NULL) {
-        c->got[index] = *set;
-        c->got_valid[index] = true;
-        if (rk_dvvset_sync(&c->merged, set) == 0) {
-            if (c->policy == RK_POLICY_LWW) {
-                node_resolve_lww(&c->merged);
+        rk_dvvset *kept = malloc(sizeof(*kept));
+        if (kept == NULL) {
+            rk_dvvset_deinit(set);
+            set = NULL;
+        } else {
+            *kept = *set;
+            c->got[index] = kept;
+            if (rk_dvvset_sync(c->merged, kept) == 0) {
+                if (c->policy == RK_POLICY_LWW) {
+                    node_resolve_lww(c->merged);
+                }
+                c->ok_count++;
             }
-            c->ok_count++;
         }
     }
     if (!c->replied && c->ok_count >= c->need) {
@@ -276,6 +287,13 @@ static void coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
         rk_coord_free(n, c);
         return;
     }
+    c->merged = malloc(sizeof(*c->merged));
+    if (c->merged == NULL) {
+        coord_reply_error(n, c, RK_ENOMEM, "out of memory");
+        rk_coord_free(n, c);
+        return;
+    }
+    rk_dvvset_init(c->merged);
     rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
     int self_index = -1;
     for (uint32_t i = 0; i < c->preflist_count; i++) {

@@ -709,13 +709,11 @@ void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
     if (i < 0 || peer == n->config.id) {
         return;
     }
-    bool was_up = (n->peers_up & (1ull << i)) != 0;
     if (up) {
         n->peers_up |= 1ull << i;
-        if (!was_up) {
-            /* A member that missed a change catches up on every reconnect. */
-            node_push_buckets(n, peer);
-        }
+        /* A member that missed a change catches up on every (re)connect: peers count up from
+         * the start, so the first handshake is an up call without a down before it. */
+        node_push_buckets(n, peer);
     } else {
         n->peers_up &= ~(1ull << i);
     }

@@ -138,9 +138,10 @@ void rk_node_free(rk_node *n);
 void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r);
 void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m);
 void rk_node_on_timer(rk_node *n, uint64_t timer_id);
-/* The runtime's view of a peer changed: a link came up (true) or went down (false). A node
- * treats a peer as down until told it is up; writes that cannot reach W primaries are refused
- * before anything is sent (RK_EUNAVAIL). On up, bucket properties are pushed to it again. */
+/* The runtime's view of a peer changed: a link came up (true) or went down (false). Every
+ * member counts up from the start (a request waits for a link being set up) until told it is
+ * down; writes that cannot reach W primaries are refused
+ * before anything is sent (RK_EUNAVAIL). Every up call pushes bucket properties to it again. */
 void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up);
 /* Store writes up to `seq` are durable: acknowledge what waited for them. */
 void rk_node_on_durable(rk_node *n, uint64_t seq);

@@ -72,10 +72,10 @@ typedef struct rk_coord {
     int64_t integer;            /* DEL: 1 if the coordinator saw a live value */
     char *written_context;      /* PUT: the new object's context token (owned) */
     uint8_t policy;
-    /* GET: every answer, decoded, for the merge and read repair */
-    rk_dvvset merged;
-    rk_dvvset got[RK_N_MAX];
-    bool got_valid[RK_N_MAX];
+    /* GET only (heap: a version vector is ~1.5 KiB, and writes need none): the merge of every
+     * answer, and each answer for read repair (NULL until it arrives) */
+    rk_dvvset *merged;
+    rk_dvvset *got[RK_N_MAX];
 } rk_coord;
 
 struct rk_node {
