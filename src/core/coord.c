@@ -20,6 +20,8 @@
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
+static void coord_deadline_unlink(rk_node *n, rk_coord *c);
+
 rk_coord *rk_coord_new(rk_node *n, coord_kind kind)
 {
     if (n->coord_count >= RK_COORD_INFLIGHT_MAX) {
@@ -61,6 +63,7 @@ void rk_coord_free(rk_node *n, rk_coord *c)
     for (uint32_t i = 0; i < RK_N_MAX; i++) {
         coord_set_free(c->got[i]);
     }
+    coord_deadline_unlink(n, c);
     n->coords[slot] = NULL;
     n->coord_count--;
     free(c->written_context);
@@ -77,10 +80,52 @@ static rk_coord *coord_find(rk_node *n, uint64_t id)
     return c->id == id ? c : NULL;
 }
 
+/* One env timer for every deadline: a timer per request would leave thousands alive for the
+ * whole timeout after their requests finished. The timer fires at the head's deadline (or a
+ * finished head's, which only re-arms it for the next). */
+static void coord_deadline_set_timer(rk_node *n)
+{
+    if (n->armed_head != NULL && !n->deadline_timer_set) {
+        n->deadline_timer_set = true;
+        n->env->set_timer(n->env->ctx, n->armed_head->deadline_ms, RK_TIMER_DEADLINES);
+    }
+}
+
+static void coord_deadline_unlink(rk_node *n, rk_coord *c)
+{
+    if (!c->armed) {
+        return;
+    }
+    if (c->armed_prev != NULL) {
+        c->armed_prev->armed_next = c->armed_next;
+    } else {
+        n->armed_head = c->armed_next;
+    }
+    if (c->armed_next != NULL) {
+        c->armed_next->armed_prev = c->armed_prev;
+    } else {
+        n->armed_tail = c->armed_prev;
+    }
+    c->armed = false;
+    c->armed_prev = NULL;
+    c->armed_next = NULL;
+}
+
 void rk_coord_arm(rk_node *n, rk_coord *c)
 {
-    uint64_t now_ms = n->env->now_ms(n->env->ctx);
-    n->env->set_timer(n->env->ctx, now_ms + n->config.request_timeout_ms, c->id);
+    RK_ASSERT(!c->armed);
+    c->deadline_ms = n->env->now_ms(n->env->ctx) + n->config.request_timeout_ms;
+    /* The same timeout for all keeps the list sorted by appending. */
+    RK_ASSERT(n->armed_tail == NULL || n->armed_tail->deadline_ms <= c->deadline_ms);
+    c->armed = true;
+    c->armed_prev = n->armed_tail;
+    if (n->armed_tail != NULL) {
+        n->armed_tail->armed_next = c;
+    } else {
+        n->armed_head = c;
+    }
+    n->armed_tail = c;
+    coord_deadline_set_timer(n);
 }
 
 static void coord_reply(rk_node *n, rk_coord *c, const rk_reply *r)
@@ -250,7 +295,12 @@ static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset 
         return;     /* a duplicated answer counts once */
     }
     c->answered_mask |= bit;
-    if (set != NULL) {
+    if (set != NULL && c->preflist_count == 1) {
+        /* The only replica: its answer is the merge, and there is nobody to repair. */
+        rk_dvvset_deinit(c->merged);
+        *c->merged = *set;
+        c->ok_count++;
+    } else if (set != NULL) {
         rk_dvvset *kept = malloc(sizeof(*kept));
         if (kept == NULL) {
             rk_dvvset_deinit(set);
@@ -493,7 +543,7 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
     }
     const uint8_t *bytes = NULL;
     size_t len = 0;
-    rc = node_encode(n, &local, &bytes, &len);
+    rc = c->preflist_count > 1 ? node_encode(n, &local, &bytes, &len) : RK_ENOTFOUND;
     rk_dvvset_deinit(&local);
     if (rc == 0) {
         rk_msg m = {.kind = RK_MSG_PUT_REQ,
@@ -654,12 +704,8 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     }
 }
 
-void rk_coord_on_timer(rk_node *n, uint64_t timer_id)
+static void coord_expire(rk_node *n, rk_coord *c)
 {
-    rk_coord *c = coord_find(n, timer_id);
-    if (c == NULL) {
-        return;
-    }
     char message[160];
     switch (c->kind) {
     case COORD_GET:
@@ -689,6 +735,20 @@ void rk_coord_on_timer(rk_node *n, uint64_t timer_id)
         coord_reply_error(n, c, RK_ETIMEDOUT, message);
     }
     rk_coord_free(n, c);
+}
+
+void rk_coord_on_timer(rk_node *n, uint64_t timer_id)
+{
+    if (timer_id != RK_TIMER_DEADLINES) {
+        return;
+    }
+    n->deadline_timer_set = false;
+    uint64_t now_ms = n->env->now_ms(n->env->ctx);
+    /* Bounded: each pass frees the head, and only armed coordinators are on the list. */
+    while (n->armed_head != NULL && n->armed_head->deadline_ms <= now_ms) {
+        coord_expire(n, n->armed_head);
+    }
+    coord_deadline_set_timer(n);
 }
 
 /* ---- bucket properties ---------------------------------------------------------------------- */

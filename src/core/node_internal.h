@@ -23,6 +23,8 @@ _Static_assert(RK_COORD_INFLIGHT_MAX <= 65536u, "a coordinator's slot is 16 bits
 /* Forwarded writes remembered to drop a duplicate: coordinating one twice would mint two dots
  * for one client write (a network that duplicates, as the simulator's does). */
 #define RK_FWD_SEEN_MAX 1024u
+/* The node's env timer ids: one for all coordinator deadlines. */
+#define RK_TIMER_DEADLINES 1u
 
 typedef struct node_fwd_seen {
     rk_node_id origin;
@@ -52,7 +54,13 @@ typedef enum coord_kind {
 } coord_kind;
 
 typedef struct rk_coord {
-    uint64_t id;                /* epoch << 48 | generation << 16 | slot: req_id, timer id */
+    uint64_t id;                /* epoch << 48 | generation << 16 | slot: our messages' req_id */
+    /* Every coordinator waits request_timeout_ms, so the armed ones form a list in deadline
+     * order; one env timer serves the whole list (coord.c, coord_deadline_*). */
+    uint64_t deadline_ms;
+    bool armed;
+    struct rk_coord *armed_prev;
+    struct rk_coord *armed_next;
     coord_kind kind;
     rk_request_kind req_kind;
     /* whom to answer: a client of this node, or the peer that forwarded the write */
@@ -98,6 +106,9 @@ struct rk_node {
     rk_coord *coords[RK_COORD_INFLIGHT_MAX];
     uint32_t coord_generation[RK_COORD_INFLIGHT_MAX];   /* 32 bits: wraps only after 4G uses */
     uint32_t coord_count;
+    rk_coord *armed_head;       /* oldest deadline first */
+    rk_coord *armed_tail;
+    bool deadline_timer_set;    /* an env timer for armed_head's deadline (or earlier) is out */
     node_fwd_seen fwd_seen[RK_FWD_SEEN_MAX];    /* ring of the last forwarded writes taken */
     uint32_t fwd_seen_next;
     uint8_t *scratch;           /* encoding buffer, grows to the largest object */
