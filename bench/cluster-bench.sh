@@ -31,7 +31,8 @@ trap cleanup EXIT
 free_port() {
     local port
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 30000))
+        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
+        port=$((10000 + RANDOM % 20000))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
     done
     return 1
@@ -41,7 +42,8 @@ wait_ping() {
         [ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
         sleep 0.05
     done
-    echo "cluster-bench: nothing answers on port $1" >&2
+    echo "cluster-bench: nothing answers on port $1; logs:" >&2
+    tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
     return 1
 }
 stop_all() {
