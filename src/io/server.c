@@ -1,5 +1,6 @@
 /* server.c — clients, their input, their ordered output, and back-pressure (see server.h). */
 #include "server.h"
+#include "addr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -589,22 +590,7 @@ static void server_reject(rk_server *s)
 
 static void server_client_describe(rk_client *c)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    char host[48] = "?";
-    int port = 0;
-    if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            const struct sockaddr_in *in4 = (const struct sockaddr_in *)&ss;
-            uv_ip4_name(in4, host, sizeof(host));
-            port = ntohs(in4->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-            uv_ip6_name(in6, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-        }
-    }
-    snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
+    rk_addr_peer_name(&c->handle, c->addr, sizeof(c->addr));
 }
 
 static void server_on_connection(uv_stream_t *listener, int status)

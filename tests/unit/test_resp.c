@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_seed.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,28 +204,6 @@ static void assert_parse_error(const rk_resp_limits *limits, const char *in, siz
 
 #define ASSERT_PARSE_ERROR(limits, s, code, text)                                              \
     assert_parse_error((limits), (s), sizeof(s) - 1, (code), (text))
-
-static uint64_t test_rng_next(uint64_t *state)
-{
-    /* xorshift64*: small, seedable, good enough to shake a parser */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t test_seed(void)
-{
-    const char *env = getenv("RK_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0) {
-        seed = 1;
-    }
-    print_message("test_resp: RK_SEED=%llu\n", (unsigned long long)seed);
-    return seed;
-}
 
 /* ---- parser: the happy path --------------------------------------------------------------- */
 
@@ -801,7 +781,7 @@ static void test_parse_random_garbage_is_handled(void **state)
 {
     (void)state;
     static const uint8_t alphabet[] = "*$\r\n\r\n0123-+ \t\"'\\xaZ\0";
-    uint64_t rng = test_seed();
+    uint64_t rng = test_seed("test_resp");
     uint8_t in[TEST_GARBAGE_BYTES_MAX];
     size_t cuts[TEST_GARBAGE_BYTES_MAX];
 

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_seed.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,31 +39,9 @@ static const uint32_t test_sizes[TEST_SIZES_COUNT] = {8, 16, 64, 256, 1024};
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static uint64_t test_rng_next(uint64_t *state)
-{
-    /* xorshift64*: small, seedable, good enough to pick member sets */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static uint32_t test_rng_below(uint64_t *state, uint32_t bound)
 {
     return (uint32_t)(test_rng_next(state) % bound);
-}
-
-static uint64_t test_seed(void)
-{
-    const char *env = getenv("RK_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0) {
-        seed = 1;
-    }
-    print_message("test_ring: RK_SEED=%llu\n", (unsigned long long)seed);
-    return seed;
 }
 
 static rk_ring *test_ring_new(uint32_t partition_count)
@@ -447,7 +427,7 @@ static void test_claim_breaks_fewest_windows_on_small_rings(void **state)
 static void test_claim_is_deterministic_in_member_order(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed();
+    uint64_t seed = test_seed("test_ring");
     rk_node_id ids[RK_RING_NODES_MAX];
     test_ids(ids, RK_RING_NODES_MAX);
     rk_ring *first = test_ring_new(256);
@@ -883,7 +863,7 @@ static uint32_t test_moved(const rk_ring *before, const rk_ring *after)
 static void test_rebalance_keeps_balance_and_rule_through_random_changes(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed();
+    uint64_t seed = test_seed("test_ring");
     rk_ring *ring = test_ring_new(8);
     rk_ring *next = test_ring_new(8);
     rk_ring *decoded = test_ring_new(8);
@@ -1152,7 +1132,7 @@ static void test_decode_rejects_invalid_fields_under_a_valid_checksum(void **sta
 static void test_decode_rejects_random_bytes(void **state)
 {
     (void)state;
-    uint64_t seed = test_seed();
+    uint64_t seed = test_seed("test_ring");
     rk_ring *target = test_ring_new(8);
     uint8_t bytes[2048];
     for (uint32_t round = 0; round < TEST_RANDOM_BUFFERS; round++) {

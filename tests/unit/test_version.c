@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_seed.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,31 +34,9 @@
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static uint64_t test_rng_next(uint64_t *state)
-{
-    /* xorshift64*: small and seedable */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static uint64_t test_rng_below(uint64_t *state, uint64_t bound)
 {
     return test_rng_next(state) % bound;
-}
-
-static uint64_t test_seed(const char *what)
-{
-    const char *env = getenv("RK_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0) {
-        seed = 1;
-    }
-    print_message("test_version %s: RK_SEED=%llu\n", what, (unsigned long long)seed);
-    return seed;
 }
 
 static rk_dot dot_of(rk_node_id node, uint64_t counter)
@@ -257,7 +237,7 @@ static void test_vv_merge_refuses_more_nodes_than_bound(void **state)
 static void test_prune_keeps_bound_and_never_false_dominance(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("prune");
+    uint64_t rng = test_seed("test_version prune");
     for (uint32_t round = 0; round < 4000; round++) {
         rk_vv vv;
         rk_vv_init(&vv);
@@ -877,7 +857,7 @@ static void check_round_trips(const rk_dvvset *set)
 static void test_sync_property_cluster_matches_oracle_and_laws(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("cluster");
+    uint64_t rng = test_seed("test_version cluster");
     for (uint32_t round = 0; round < 3000; round++) {
         model *m = calloc(1, sizeof(*m));
         assert_non_null(m);
@@ -961,7 +941,7 @@ static void random_vv(rk_vv *vv, uint64_t *rng, uint32_t entry_count_max)
 static void test_token_round_trip_property(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("token");
+    uint64_t rng = test_seed("test_version token");
     for (uint32_t round = 0; round < 5000; round++) {
         rk_vv vv;
         random_vv(&vv, &rng, round % 10 == 0 ? RK_VV_ENTRIES_MAX : 6);
@@ -988,7 +968,7 @@ static void test_token_round_trip_property(void **state)
 static void test_token_rejects_garbage(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed("token garbage");
+    uint64_t rng = test_seed("test_version token garbage");
     rk_vv out;
     assert_int_equal(rk_vv_token_decode("", 0, &out), RK_ECORRUPT);
     assert_int_equal(rk_vv_token_decode("not a token", 11, &out), RK_ECORRUPT);

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_seed.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,28 +33,6 @@
 static const rk_wire_limits test_small_limits = {.frame_bytes_max = RK_WIRE_FRAME_BYTES_MIN};
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static uint64_t test_rng_next(uint64_t *state)
-{
-    /* xorshift64*: small, seedable, good enough to shake a decoder */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t test_seed(void)
-{
-    const char *env = getenv("RK_SEED");
-    uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0) {
-        seed = 1;
-    }
-    print_message("test_wire: RK_SEED=%llu\n", (unsigned long long)seed);
-    return seed;
-}
 
 /* What a decode run produced, as text: one line per message or error. */
 typedef struct transcript {
@@ -976,7 +956,7 @@ static void test_decode_budget_refuses_unknown_field_floods(void **state)
 static void test_random_payloads_are_handled(void **state)
 {
     (void)state;
-    uint64_t rng = test_seed();
+    uint64_t rng = test_seed("test_wire");
     uint8_t payload[TEST_GARBAGE_BYTES_MAX];
     uint32_t decoded = 0;
     for (uint32_t c = 0; c < TEST_GARBAGE_CASES; c++) {
