@@ -57,7 +57,7 @@ stop_all() {
 measure() {
     local name=$1 port=$2 p out
     for p in 1 "$PIPELINE"; do
-        out=$(timeout 600 redis-benchmark -p "$port" -t set,get -n "$REQUESTS" -c "$CLIENTS" \
+        out=$(timeout 600 redis-benchmark -p "$port" -t set,get -n "$REQUESTS" -c "$CLIENTS" </dev/null \
               -r "$KEYSPACE" -P "$p" 2>&1 | tr '\r' '\n')
         awk -v name="$name" -v p="$p" '
             /^====== / { test = $2; inpct = 0; p99 = ""; p999 = "" }
