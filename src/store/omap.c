@@ -3,6 +3,7 @@
  * pointer swaps with no special case for the head. */
 #include "omap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
@@ -20,9 +21,11 @@ int rk_omap_key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_l
     return a_len < b_len ? -1 : 1;
 }
 
-uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
+#define OMAP_BUCKETS_MIN 64u
+
+/* FNV-1a then a splitmix64 finaliser, so low bits (levels, buckets) are well mixed. */
+static uint64_t omap_hash(const uint8_t *key, size_t key_len)
 {
-    /* FNV-1a then a splitmix64 finaliser, so the low bits used below are well mixed. */
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < key_len; i++) {
         h ^= key[i];
@@ -33,7 +36,12 @@ uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
     h ^= h >> 27;
     h *= 0x94d049bb133111ebull;
     h ^= h >> 31;
+    return h;
+}
 
+uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
+{
+    uint64_t h = omap_hash(key, key_len);
     uint32_t level = 1;
     while (level < RK_OMAP_LEVEL_MAX && (h & 3u) == 0) {
         level++;
@@ -93,8 +101,62 @@ rk_omap_node *rk_omap_seek(const rk_omap *m, const uint8_t *key, size_t key_len)
     return next[0];
 }
 
+/* The bucket chain a hash falls in; buckets must exist. */
+static rk_omap_node **omap_bucket(const rk_omap *m, uint64_t hash)
+{
+    /* The level bits are the low ones; buckets take the high ones so both stay independent. */
+    return &m->buckets[(hash >> 32) & (m->bucket_count - 1)];
+}
+
+static void omap_hash_link(rk_omap *m, rk_omap_node *n)
+{
+    rk_omap_node **bucket = omap_bucket(m, n->hash);
+    n->hash_next = *bucket;
+    *bucket = n;
+}
+
+static void omap_hash_unlink(rk_omap *m, rk_omap_node *n)
+{
+    rk_omap_node **at = omap_bucket(m, n->hash);
+    while (*at != n) {
+        RK_ASSERT(*at != NULL);
+        at = &(*at)->hash_next;
+    }
+    *at = n->hash_next;
+    n->hash_next = NULL;
+}
+
+/* Keep the index at most one node per bucket on average: double it and relink every node from
+ * the skiplist's bottom level. On allocation failure keep what there is. */
+static void omap_hash_grow(rk_omap *m)
+{
+    if (m->buckets != NULL && m->count < m->bucket_count) {
+        return;
+    }
+    size_t bucket_count = m->bucket_count == 0 ? OMAP_BUCKETS_MIN : m->bucket_count * 2u;
+    rk_omap_node **buckets = calloc(bucket_count, sizeof(*buckets));
+    if (buckets == NULL) {
+        return;
+    }
+    free(m->buckets);
+    m->buckets = buckets;
+    m->bucket_count = bucket_count;
+    for (rk_omap_node *n = m->head[0]; n != NULL; n = n->next[0]) {
+        omap_hash_link(m, n);
+    }
+}
+
 rk_omap_node *rk_omap_find(const rk_omap *m, const uint8_t *key, size_t key_len)
 {
+    if (m->buckets != NULL) {
+        uint64_t hash = omap_hash(key, key_len);
+        for (rk_omap_node *n = *omap_bucket(m, hash); n != NULL; n = n->hash_next) {
+            if (n->hash == hash && omap_cmp_node(n, key, key_len) == 0) {
+                return n;
+            }
+        }
+        return NULL;
+    }
     rk_omap_node *n = rk_omap_seek(m, key, key_len);
     if (n != NULL && omap_cmp_node(n, key, key_len) == 0) {
         return n;
@@ -117,6 +179,8 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
     RK_ASSERT(n->level >= 1);
     RK_ASSERT(n->level <= RK_OMAP_LEVEL_MAX);
     RK_ASSERT_SLOW(n->level == rk_omap_level(n->key, n->key_len));
+    n->hash = omap_hash(n->key, n->key_len);
+    n->hash_next = NULL;
     rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
     rk_omap_node *at = omap_search(m, n->key, n->key_len, prev);
     if (at != NULL && omap_cmp_node(at, n->key, n->key_len) == 0) {
@@ -126,6 +190,10 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
             n->next[i] = at->next[i];
             prev[i][i] = n;
         }
+        if (m->buckets != NULL) {
+            omap_hash_unlink(m, at);
+            omap_hash_link(m, n);
+        }
         return at;
     }
     for (uint32_t i = 0; i < n->level; i++) {
@@ -133,6 +201,12 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
         prev[i][i] = n;
     }
     m->count++;
+    size_t buckets_before = m->bucket_count;
+    omap_hash_grow(m);
+    /* A grown index relinked every node, `n` included; otherwise link it now. */
+    if (m->buckets != NULL && m->bucket_count == buckets_before) {
+        omap_hash_link(m, n);
+    }
     return NULL;
 }
 
@@ -146,6 +220,9 @@ rk_omap_node *rk_omap_remove(rk_omap *m, const uint8_t *key, size_t key_len)
     for (uint32_t i = 0; i < at->level; i++) {
         RK_ASSERT(prev[i][i] == at);
         prev[i][i] = at->next[i];
+    }
+    if (m->buckets != NULL) {
+        omap_hash_unlink(m, at);
     }
     RK_ASSERT(m->count > 0);
     m->count--;
@@ -162,5 +239,6 @@ void rk_omap_clear(rk_omap *m, void (*free_fn)(void *ctx, rk_omap_node *n), void
         }
         n = next;
     }
+    free(m->buckets);
     rk_omap_init(m);
 }

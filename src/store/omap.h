@@ -8,7 +8,13 @@
  * A node's height comes from a hash of its key, not from rand(): the same keys give the same
  * shape in every run (the simulator replays byte for byte), and a node replacing another with
  * the same key has the same height. Keys sort bytewise (memcmp, shorter first on a common
- * prefix), like LMDB's default order. Not thread-safe: callers lock. */
+ * prefix), like LMDB's default order. Not thread-safe: callers lock.
+ *
+ * Point lookups (rk_omap_find) go through a hash index of the same nodes, chained through the
+ * node, so a read costs one bucket instead of ~4 log4(n) cache-missing skiplist steps (perf had
+ * the skiplist at 40-67% of a node's CPU with 100k keys). The index grows by doubling when the
+ * map outgrows it; if that allocation fails the map keeps working on a fuller index (or on the
+ * skiplist alone), so linking still never fails. rk_omap_clear frees it. */
 #ifndef RK_OMAP_H
 #define RK_OMAP_H
 
@@ -23,12 +29,16 @@ typedef struct rk_omap_node {
     const uint8_t *key;     /* borrowed from the caller, alive while linked */
     size_t key_len;
     uint32_t level;         /* 1..RK_OMAP_LEVEL_MAX; next[] has this many slots */
+    uint64_t hash;          /* of the key, set by rk_omap_put */
+    struct rk_omap_node *hash_next;     /* the next node in its hash bucket */
     struct rk_omap_node *next[];
 } rk_omap_node;
 
 typedef struct rk_omap {
     rk_omap_node *head[RK_OMAP_LEVEL_MAX];
     size_t count;
+    rk_omap_node **buckets;     /* hash index (owned), NULL until the first put */
+    size_t bucket_count;        /* a power of two */
 } rk_omap;
 
 /* Compare two keys bytewise, shorter first on a common prefix: <0, 0 or >0. */
@@ -60,7 +70,8 @@ rk_omap_node *rk_omap_first(const rk_omap *m);
 rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n);
 /* Unlink the node holding `key` and return it (the caller's to free), or NULL. */
 rk_omap_node *rk_omap_remove(rk_omap *m, const uint8_t *key, size_t key_len);
-/* Unlink every node, handing each to `free_fn` (may be NULL); the map is empty after. */
+/* Unlink every node, handing each to `free_fn` (may be NULL), and free the hash index; the map
+ * is empty after (and may be used again). Every map that was put to must be cleared. */
 void rk_omap_clear(rk_omap *m, void (*free_fn)(void *ctx, rk_omap_node *n), void *ctx);
 
 #endif
