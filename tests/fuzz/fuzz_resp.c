@@ -16,47 +16,15 @@
 
 #include "../../src/net/resp.h"
 
+#define FUZZ_NAME "fuzz_resp"
+#include "fuzz_log.h"
+
 #define FUZZ_BYTEWISE_BYTES_MAX 256u  /* byte-by-byte costs O(n^2) copies; keep inputs short */
 
-#define FUZZ_CHECK(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_resp: check failed: %s at line %d\n", #cond, __LINE__);     \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* Small limits reach the over-limit paths; the defaults reach the big-number paths. */
 static const rk_resp_limits fuzz_small_limits = {.multibulk_max = 8, .bulk_bytes_max = 64};
 
-/* What a run produced: commands and the final error, serialised for memcmp. */
-typedef struct fuzz_log {
-    uint8_t *data;
-    size_t len;
-    size_t capacity;
-} fuzz_log;
-
-static void fuzz_log_add(fuzz_log *log, const void *bytes, size_t n)
-{
-    if (log->capacity - log->len < n) {
-        size_t capacity = log->capacity == 0 ? 256 : log->capacity;
-        while (capacity - log->len < n) {
-            capacity *= 2;
-        }
-        log->data = realloc(log->data, capacity);
-        FUZZ_CHECK(log->data != NULL);
-        log->capacity = capacity;
-    }
-    if (n > 0) {
-        memcpy(log->data + log->len, bytes, n);
-    }
-    log->len += n;
-}
-
-static void fuzz_log_u64(fuzz_log *log, uint64_t v)
-{
-    fuzz_log_add(log, &v, sizeof(v));
-}
 
 /* Write the command as an array of bulks, parse that back and compare, in both protocols. */
 static void fuzz_round_trip(const rk_resp_cmd *cmd)

@@ -18,46 +18,14 @@
 
 #include "../../src/net/wire.h"
 
+#define FUZZ_NAME "fuzz_wire"
+#include "fuzz_log.h"
+
 #define FUZZ_BYTEWISE_BYTES_MAX 256u  /* byte-by-byte costs O(n^2) copies; keep inputs short */
 
-#define FUZZ_CHECK(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_wire: check failed: %s at line %d\n", #cond, __LINE__);     \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
 
 static const rk_wire_limits fuzz_small_limits = {.frame_bytes_max = RK_WIRE_FRAME_BYTES_MIN};
 
-/* What a run produced: messages and the final error, serialised for memcmp. */
-typedef struct fuzz_log {
-    uint8_t *data;
-    size_t len;
-    size_t capacity;
-} fuzz_log;
-
-static void fuzz_log_add(fuzz_log *log, const void *bytes, size_t n)
-{
-    if (log->capacity - log->len < n) {
-        size_t capacity = log->capacity == 0 ? 256 : log->capacity;
-        while (capacity - log->len < n) {
-            capacity *= 2;
-        }
-        log->data = realloc(log->data, capacity);
-        FUZZ_CHECK(log->data != NULL);
-        log->capacity = capacity;
-    }
-    if (n > 0) {
-        memcpy(log->data + log->len, bytes, n);
-    }
-    log->len += n;
-}
-
-static void fuzz_log_u64(fuzz_log *log, uint64_t v)
-{
-    fuzz_log_add(log, &v, sizeof(v));
-}
 
 static void fuzz_log_bytes(fuzz_log *log, const rk_wire_bytes *b)
 {
