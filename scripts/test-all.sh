@@ -8,6 +8,7 @@
 #   sim                tests/sim/run.sh: seeds of the deterministic simulator
 #                      (build-asan/ringkv-sim: slow assertions, ASan and UBSan on)
 #   cluster            tests/cluster/run.sh: real ringkvd processes
+#   cluster-asan       the same against the ASan+UBSan ringkvd (build-asan/)
 # A build that fails fails the suites that need it (the tests that did build
 # still run, to show what works). A suite with nothing to run
 # yet (no unit test, no fuzzer, no cluster script) is reported as skipped.
@@ -124,6 +125,16 @@ else
     echo "build/ringkvd was not built (build exit $build_rc)"; result cluster 1 0
   else
     s=$SECONDS; bash tests/cluster/run.sh; result cluster $? $((SECONDS - s))
+  fi
+  # The same real-process tests on the ASan+UBSan daemon: bad input and kill -9 paths are where
+  # memory errors hide, and a node that trips a sanitizer fails the test that started it.
+  note cluster-asan
+  if [[ -f tests/cluster/run.sh && -x build-asan/ringkvd ]]; then
+    s=$SECONDS
+    RINGKVD=$PWD/build-asan/ringkvd RINGKV=$PWD/build-asan/ringkv bash tests/cluster/run.sh
+    result cluster-asan $? $((SECONDS - s))
+  else
+    echo "build-asan/ringkvd was not built (build exit $asan_rc)"; result cluster-asan 1 0
   fi
 fi
 

@@ -644,7 +644,9 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     c->origin = origin;
     c->origin_req = origin_req;
     c->req_kind = r->kind;
-    memcpy(c->key, r->key, r->key_len);
+    if (r->key_len > 0) {
+        memcpy(c->key, r->key, r->key_len);   /* the empty key may come off the wire as NULL */
+    }
     c->key_len = r->key_len;
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, r->key, r->key_len);
     c->policy = props->policy;

@@ -5,6 +5,9 @@
 
 size_t rk_skey_bucket_len(const uint8_t *key, size_t key_len)
 {
+    if (key_len == 0) {
+        return 0;   /* the empty key (its pointer may be NULL, off the wire) */
+    }
     const uint8_t *colon = memchr(key, ':', key_len);
     return colon == NULL ? 0 : (size_t)(colon - key);
 }

@@ -125,6 +125,7 @@ static void main_finish_shutdown(main_state *m)
 {
     /* Peers stay up until here: in-flight writes wait for replicas' acknowledgements. */
     rk_peers_close(&m->peers);
+    rk_runtime_close(&m->runtime);
     rk_server_close(&m->server);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);

@@ -44,26 +44,51 @@ static void runtime_send(void *ctx, rk_node_id to, const rk_msg *m)
     }
 }
 
-typedef struct runtime_timer {
+struct runtime_timer {
     uv_timer_t handle;
     rk_runtime *rt;
     uint64_t timer_id;
-} runtime_timer;
+    runtime_timer *prev;    /* the runtime's list of live timers, for rk_runtime_close */
+    runtime_timer *next;
+};
 
 static void runtime_timer_on_close(uv_handle_t *h)
 {
     free(h->data);
 }
 
+/* Take `t` off the live list and close it; its memory goes with the close callback. */
+static void runtime_timer_close(rk_runtime *rt, runtime_timer *t)
+{
+    if (t->prev != NULL) {
+        t->prev->next = t->next;
+    } else {
+        rt->timers = t->next;
+    }
+    if (t->next != NULL) {
+        t->next->prev = t->prev;
+    }
+    rt->timers_live--;
+    uv_close((uv_handle_t *)&t->handle, runtime_timer_on_close);
+}
+
 static void runtime_timer_on_fire(uv_timer_t *h)
 {
     runtime_timer *t = h->data;
     rk_runtime *rt = t->rt;
-    rt->timers_live--;
+    uint64_t timer_id = t->timer_id;
+    runtime_timer_close(rt, t);
     if (rt->node != NULL) {
-        rk_node_on_timer(rt->node, t->timer_id);
+        rk_node_on_timer(rt->node, timer_id);
     }
-    uv_close((uv_handle_t *)h, runtime_timer_on_close);
+}
+
+void rk_runtime_close(rk_runtime *rt)
+{
+    while (rt->timers != NULL) {
+        uv_timer_stop(&rt->timers->handle);
+        runtime_timer_close(rt, rt->timers);
+    }
 }
 
 static void runtime_set_timer(void *ctx, uint64_t at_ms, uint64_t timer_id)
@@ -77,6 +102,11 @@ static void runtime_set_timer(void *ctx, uint64_t at_ms, uint64_t timer_id)
     uv_timer_init(rt->loop, &t->handle);
     uint64_t now_ms = uv_now(rt->loop);
     uv_timer_start(&t->handle, runtime_timer_on_fire, at_ms > now_ms ? at_ms - now_ms : 0, 0);
+    t->next = rt->timers;
+    if (rt->timers != NULL) {
+        rt->timers->prev = t;
+    }
+    rt->timers = t;
     rt->timers_live++;
 }
 

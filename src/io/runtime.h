@@ -16,6 +16,7 @@
 #include "../core/node.h"
 
 typedef struct rk_server rk_server;
+typedef struct runtime_timer runtime_timer;
 typedef struct rk_peers rk_peers;
 
 typedef struct rk_runtime {
@@ -35,6 +36,7 @@ typedef struct rk_runtime {
     uv_work_t sync_work;
     uint64_t sync_jobs;         /* fsync jobs run (INFO) */
     uint32_t timers_live;
+    runtime_timer *timers;      /* live env timers (owned), closed by rk_runtime_close */
 } rk_runtime;
 
 /* Initialise in place; keeps loop, store and server. Seeds the random source from the OS. */
@@ -44,6 +46,9 @@ void rk_runtime_init(rk_runtime *rt, uv_loop_t *loop, rk_store *store, rk_server
 /* Complete what may complete on this loop turn (syncs of a non-durable engine). The server
  * calls it before flushing replies. */
 void rk_runtime_poll(rk_runtime *rt);
+
+/* Close every env timer still pending (shutdown); the loop frees them as it runs out. */
+void rk_runtime_close(rk_runtime *rt);
 
 /* True while a sync job runs or a sync is still wanted. */
 bool rk_runtime_sync_busy(const rk_runtime *rt);

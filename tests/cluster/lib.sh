@@ -11,12 +11,21 @@ declare -a NODE_PIDS=()
 CHECKS_FAILED=0
 
 cleanup() {
-    local pid
+    local pid status=$?
     for pid in "${NODE_PIDS[@]}"; do
         kill -9 "$pid" 2>/dev/null
     done
     wait 2>/dev/null
+    # Nodes built with sanitizers (make test runs this suite on build-asan too) report there.
+    if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" \
+            "$TEST_TMP"/*.log >/dev/null 2>&1; then
+        echo "  FAIL: a node reported a sanitizer error:"
+        grep -h -A 8 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" \
+            "$TEST_TMP"/*.log | head -40
+        status=1
+    fi
     rm -rf "$TEST_TMP"
+    exit "$status"
 }
 trap cleanup EXIT
 
