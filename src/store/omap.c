@@ -53,7 +53,8 @@ uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
 size_t rk_omap_node_bytes(uint32_t level)
 {
     size_t align = alignof(max_align_t);
-    size_t bytes = sizeof(rk_omap_node) + (size_t)level * sizeof(rk_omap_node *);
+    /* next[] holds `level` forward links, then `level` back links (omap_back). */
+    size_t bytes = sizeof(rk_omap_node) + 2u * (size_t)level * sizeof(rk_omap_node *);
     return (bytes + align - 1) / align * align;
 }
 
@@ -174,6 +175,40 @@ rk_omap_node *rk_omap_first(const rk_omap *m)
     return m->head[0];
 }
 
+/* The node before `n` at level i (NULL: the map's head), kept in next[level + i] so a known
+ * node is replaced or unlinked without searching. */
+static rk_omap_node **omap_back(rk_omap_node *n)
+{
+    return &n->next[n->level];
+}
+
+/* The link at level i that points past `pred` (NULL: the head). */
+static rk_omap_node **omap_slot(rk_omap *m, rk_omap_node *pred, uint32_t i)
+{
+    return pred != NULL ? &pred->next[i] : &m->head[i];
+}
+
+/* The node whose next[] array is `next` (NULL when it is the map's head). */
+static rk_omap_node *omap_owner(rk_omap *m, rk_omap_node **next)
+{
+    if (next == m->head) {
+        return NULL;
+    }
+    return (rk_omap_node *)(void *)((char *)next - offsetof(rk_omap_node, next));
+}
+
+/* Link `n` at level i right after `pred`. */
+static void omap_link_after(rk_omap *m, rk_omap_node *pred, rk_omap_node *n, uint32_t i)
+{
+    rk_omap_node **slot = omap_slot(m, pred, i);
+    n->next[i] = *slot;
+    *slot = n;
+    omap_back(n)[i] = pred;
+    if (n->next[i] != NULL) {
+        omap_back(n->next[i])[i] = n;
+    }
+}
+
 rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
 {
     RK_ASSERT(n->level >= 1);
@@ -181,14 +216,20 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
     RK_ASSERT_SLOW(n->level == rk_omap_level(n->key, n->key_len));
     n->hash = omap_hash(n->key, n->key_len);
     n->hash_next = NULL;
-    rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
-    rk_omap_node *at = omap_search(m, n->key, n->key_len, prev);
-    if (at != NULL && omap_cmp_node(at, n->key, n->key_len) == 0) {
-        /* Same key, same height: `n` takes over the old node's links one for one. */
+    rk_omap_node *at = rk_omap_find(m, n->key, n->key_len);
+    if (at != NULL) {
+        /* Same key, same height: `n` takes over the old node's links one for one, found
+         * through the back links, so an overwrite costs no search. */
         RK_ASSERT(at->level == n->level);
         for (uint32_t i = 0; i < n->level; i++) {
+            rk_omap_node *pred = omap_back(at)[i];
+            RK_ASSERT(*omap_slot(m, pred, i) == at);
+            *omap_slot(m, pred, i) = n;
             n->next[i] = at->next[i];
-            prev[i][i] = n;
+            omap_back(n)[i] = pred;
+            if (n->next[i] != NULL) {
+                omap_back(n->next[i])[i] = n;
+            }
         }
         if (m->buckets != NULL) {
             omap_hash_unlink(m, at);
@@ -196,9 +237,11 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
         }
         return at;
     }
+    rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
+    at = omap_search(m, n->key, n->key_len, prev);
+    RK_ASSERT(at == NULL || omap_cmp_node(at, n->key, n->key_len) != 0);
     for (uint32_t i = 0; i < n->level; i++) {
-        n->next[i] = prev[i][i];
-        prev[i][i] = n;
+        omap_link_after(m, omap_owner(m, prev[i]), n, i);
     }
     m->count++;
     size_t buckets_before = m->bucket_count;
@@ -212,14 +255,17 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
 
 rk_omap_node *rk_omap_remove(rk_omap *m, const uint8_t *key, size_t key_len)
 {
-    rk_omap_node **prev[RK_OMAP_LEVEL_MAX];
-    rk_omap_node *at = omap_search(m, key, key_len, prev);
-    if (at == NULL || omap_cmp_node(at, key, key_len) != 0) {
+    rk_omap_node *at = rk_omap_find(m, key, key_len);
+    if (at == NULL) {
         return NULL;
     }
     for (uint32_t i = 0; i < at->level; i++) {
-        RK_ASSERT(prev[i][i] == at);
-        prev[i][i] = at->next[i];
+        rk_omap_node *pred = omap_back(at)[i];
+        RK_ASSERT(*omap_slot(m, pred, i) == at);
+        *omap_slot(m, pred, i) = at->next[i];
+        if (at->next[i] != NULL) {
+            omap_back(at->next[i])[i] = pred;
+        }
     }
     if (m->buckets != NULL) {
         omap_hash_unlink(m, at);

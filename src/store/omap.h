@@ -31,7 +31,7 @@ typedef struct rk_omap_node {
     uint32_t level;         /* 1..RK_OMAP_LEVEL_MAX; next[] has this many slots */
     uint64_t hash;          /* of the key, set by rk_omap_put */
     struct rk_omap_node *hash_next;     /* the next node in its hash bucket */
-    struct rk_omap_node *next[];
+    struct rk_omap_node *next[];        /* `level` forward links, then `level` back links */
 } rk_omap_node;
 
 typedef struct rk_omap {
