@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "peer.h"
 
-/* Every section, with one line per peer of a 64-member cluster (~250 bytes each). */
+/* Every section, with one line per peer of a 64-member cluster (~400 bytes each at most). */
 #define INFO_TEXT_BYTES_MAX 32768u
 
 typedef struct info_text {
@@ -135,14 +135,22 @@ static void info_keyspace(rk_server *s, info_text *t)
     info_add(t, "\r\n");
 }
 
-static void info_cluster_peer(const rk_peer_link *link, info_text *t)
+/* state is the link's (up means connected, even while silence counts the member down);
+ * view is what RK.MEMBERS says; heard_ms_ago is -1 before anything was heard. */
+static void info_cluster_peer(const rk_peers *p, const rk_peer_link *link, info_text *t)
 {
     const rk_peer_link_stats *ls = &link->stats;
+    rk_peer_view view;
+    int rc = rk_peers_view(p, link->id, &view);
+    RK_ASSERT(rc == 0);
     info_add(t,
-             "peer_%u:state=%s,addr=%s:%u,connects=%llu,msgs_queued=%llu,frames_sent=%llu,"
+             "peer_%u:state=%s,view=%s,heard_ms_ago=%lld,suspected_silent=%llu,"
+             "heartbeats_sent=%llu,addr=%s:%u,connects=%llu,msgs_queued=%llu,frames_sent=%llu,"
              "bytes_sent=%llu,writes=%llu,frames_received=%llu,bytes_received=%llu,"
              "dropped_queue_full=%llu,dropped_down=%llu,dropped_invalid=%llu\r\n",
-             link->id, rk_peer_state_name(link->state), link->member->host,
+             link->id, rk_peer_state_name(link->state), rk_peer_view_state_name(view.state),
+             (long long)view.heard_ms_ago, (unsigned long long)ls->suspected_silent,
+             (unsigned long long)ls->heartbeats_sent, link->member->host,
              link->member->cluster_port, (unsigned long long)ls->connects,
              (unsigned long long)ls->msgs_queued, (unsigned long long)ls->frames_sent,
              (unsigned long long)ls->bytes_sent, (unsigned long long)ls->writes,
@@ -174,7 +182,8 @@ static void info_cluster(rk_server *s, info_text *t)
              "dropped_invalid:%llu\r\ndropped_unknown:%llu\r\ngarbage_frames:%llu\r\n"
              "framing_errors:%llu\r\nhandshake_refusals_sent:%llu\r\n"
              "handshake_refusals_received:%llu\r\nhandshake_timeouts:%llu\r\n"
-             "inbound_accepted:%llu\r\ninbound_rejected:%llu\r\n",
+             "inbound_accepted:%llu\r\ninbound_rejected:%llu\r\nfailure_timeout_ms:%u\r\n"
+             "suspected_silent:%llu\r\nticks_late:%llu\r\n",
              rk_peers_up_count(p) + 1u, (unsigned long long)total.msgs_queued,
              (unsigned long long)total.frames_sent, (unsigned long long)total.bytes_sent,
              (unsigned long long)total.writes, per_write,
@@ -185,9 +194,10 @@ static void info_cluster(rk_server *s, info_text *t)
              (unsigned long long)ps->handshake_refusals_sent,
              (unsigned long long)ps->handshake_refusals_received,
              (unsigned long long)ps->handshake_timeouts, (unsigned long long)ps->inbound_accepted,
-             (unsigned long long)ps->inbound_rejected);
+             (unsigned long long)ps->inbound_rejected, s->config->failure_timeout_ms,
+             (unsigned long long)total.suspected_silent, (unsigned long long)ps->ticks_late);
     for (uint32_t i = 0; i < p->link_count; i++) {
-        info_cluster_peer(&p->links[i], t);
+        info_cluster_peer(p, &p->links[i], t);
     }
     info_add(t, "\r\n");
 }

@@ -1,6 +1,7 @@
 /* peer.c — internode links on libuv (see peer.h): the listener, one outbound link per other
- * member with its queue of frames, one coalesced write per loop turn, reconnect with backoff
- * and handshake deadlines. The connections themselves are peer_conn.c's. */
+ * member with its queue of frames, one coalesced write per loop turn, reconnect with backoff,
+ * handshake deadlines, and heartbeats with the silence that counts a member down. The
+ * connections themselves are peer_conn.c's. */
 #include "peer.h"
 
 #include <stdio.h>
@@ -12,9 +13,6 @@
 #include "peer_conn.h"
 #include "runtime.h"
 #include "server.h"
-
-/* How often handshake deadlines are checked. */
-#define PEER_CRON_MS 250u
 
 const char *rk_peer_state_name(rk_peer_state state)
 {
@@ -232,6 +230,11 @@ void rk_peer_link_up(rk_peer_link *link)
     link->stats.ups++;
     link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
     link->last_error[0] = '\0';
+    link->heartbeat_seq = 0;
+    /* Its Hello and HelloAck just arrived: the silence clock starts here, not from whenever
+     * the inbound side last spoke. */
+    link->heard_ms = peer_now_ms(p);
+    link->heard = true;
     rk_log_info("peer node %u at %s:%u is up", link->id, link->member->host,
                 link->member->cluster_port);
     /* Said on every handshake, also the first, when the node counted the peer up already:
@@ -242,6 +245,22 @@ void rk_peer_link_up(rk_peer_link *link)
         peer_link_mark_dirty(link);     /* what queued while the link was being set up */
     }
     rk_server_after_node_event(p->server);
+}
+
+void rk_peer_link_on_heard(rk_peer_link *link)
+{
+    rk_peers *p = link->peers;
+    link->heard_ms = peer_now_ms(p);
+    link->heard = true;
+    /* Silent and now heard again: report it up. A link that is not up stays down until its
+     * handshake completes (rk_peer_link_up): this node could hear the member but not reach it. */
+    if (link->state == RK_PEER_UP && !link->node_counts_up) {
+        rk_log_warn("peer node %u at %s:%u is heard again; counted up", link->id,
+                    link->member->host, link->member->cluster_port);
+        link->node_counts_up = true;
+        rk_node_on_peer(p->node, link->id, true);
+        rk_server_after_node_event(p->server);
+    }
 }
 
 static void peer_link_on_connect(uv_connect_t *req, int status)
@@ -371,12 +390,79 @@ static void peer_on_connection(uv_stream_t *listener, int status)
     rk_peer_conn_start(c);
 }
 
-/* Close connections whose connect or handshake is overdue: a silent stranger on the cluster
- * port, or a member that accepted TCP but never answered. */
+/* Queue one Heartbeat on an up link, under the same bound as every other message. */
+static void peer_link_heartbeat(rk_peer_link *link, uint64_t now_ms)
+{
+    RK_ASSERT(link->state == RK_PEER_UP);
+    size_t queued = link->out.len + (link->writing ? link->wout.len : 0);
+    if (queued >= RK_PEER_QUEUE_BYTES_MAX) {
+        link->stats.dropped_queue_full++;
+        return;
+    }
+    rk_wire_msg w;
+    memset(&w, 0, sizeof(w));
+    w.type = RK_WIRE_HEARTBEAT;
+    w.u.heartbeat.seq = ++link->heartbeat_seq;
+    w.u.heartbeat.sent_ms = now_ms;
+    if (rk_wire_encode(&link->out, &w) != 0) {
+        link->stats.dropped_invalid++;     /* a heartbeat always fits; counted, never fatal */
+        return;
+    }
+    link->stats.msgs_queued++;
+    link->stats.heartbeats_sent++;
+    peer_link_mark_dirty(link);
+}
+
+/* Nothing arrived from an up link's member for failure-timeout-ms: report it down. The
+ * connection stays (it may be a pause, not a crash) and heartbeats keep going out, so the
+ * member hears this node the moment it runs again; what was queued for it is dropped, as for
+ * any member counted down. */
+static void peer_link_check_silence(rk_peer_link *link, uint64_t now_ms)
+{
+    rk_peers *p = link->peers;
+    RK_ASSERT(link->state == RK_PEER_UP);
+    RK_ASSERT(link->heard);
+    uint64_t silent_ms = now_ms > link->heard_ms ? now_ms - link->heard_ms : 0;
+    if (!link->node_counts_up || silent_ms <= p->config->failure_timeout_ms) {
+        return;
+    }
+    link->stats.suspected_silent++;
+    rk_log_warn("peer node %u at %s:%u is down: nothing heard for %llu ms "
+                "(failure-timeout-ms is %u)",
+                link->id, link->member->host, link->member->cluster_port,
+                (unsigned long long)silent_ms, p->config->failure_timeout_ms);
+    link->stats.dropped_down += link->out.frame_count;
+    rk_wire_out_reset(&link->out);
+    link->node_counts_up = false;
+    rk_node_on_peer(p->node, link->id, false);
+    rk_server_after_node_event(p->server);
+}
+
+/* Every RK_PEER_HEARTBEAT_MS: heartbeats out, silence judged, overdue handshakes closed. */
 static void peer_on_cron(uv_timer_t *h)
 {
     rk_peers *p = h->data;
     uint64_t now_ms = peer_now_ms(p);
+    /* A tick this late means this node was not running (SIGSTOP, swapped out, a debugger):
+     * the silence it would measure is its own, so every clock restarts instead. The period is
+     * added so that at the least timeout (500) an ordinary tick is never late. */
+    uint64_t late_ms = RK_PEER_HEARTBEAT_MS + p->config->failure_timeout_ms / 2u;
+    bool late = now_ms - p->cron_last_ms > late_ms;
+    p->cron_last_ms = now_ms;
+    if (late) {
+        p->stats.ticks_late++;
+    }
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        rk_peer_link *link = &p->links[i];
+        if (link->state != RK_PEER_UP) {
+            continue;
+        }
+        if (late) {
+            link->heard_ms = now_ms;
+        }
+        peer_link_check_silence(link, now_ms);
+        peer_link_heartbeat(link, now_ms);
+    }
     peer_conn *c = p->conns;
     while (c != NULL) {
         peer_conn *next = c->next;
@@ -461,7 +547,8 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
     uv_idle_init(loop, &p->flush_idle);
     uv_timer_init(loop, &p->cron);
     p->cron.data = p;
-    uv_timer_start(&p->cron, peer_on_cron, PEER_CRON_MS, PEER_CRON_MS);
+    p->cron_last_ms = peer_now_ms(p);
+    uv_timer_start(&p->cron, peer_on_cron, RK_PEER_HEARTBEAT_MS, RK_PEER_HEARTBEAT_MS);
     p->started = true;
     for (uint32_t i = 0; i < p->link_count; i++) {
         peer_link_connect(&p->links[i]);
@@ -508,7 +595,7 @@ uint32_t rk_peers_up_count(const rk_peers *p)
 {
     uint32_t up = 0;
     for (uint32_t i = 0; i < p->link_count; i++) {
-        up += p->links[i].state == RK_PEER_UP;
+        up += p->links[i].state == RK_PEER_UP && p->links[i].node_counts_up;
     }
     return up;
 }
@@ -524,8 +611,7 @@ int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out)
         return RK_EINVAL;
     }
     if (link->state == RK_PEER_UP) {
-        RK_ASSERT(link->node_counts_up);
-        out->state = RK_PEER_VIEW_UP;
+        out->state = link->node_counts_up ? RK_PEER_VIEW_UP : RK_PEER_VIEW_DOWN;
     } else {
         out->state = link->node_counts_up ? RK_PEER_VIEW_CONNECTING : RK_PEER_VIEW_DOWN;
     }
@@ -552,5 +638,7 @@ void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out)
         out->dropped_queue_full += s->dropped_queue_full;
         out->dropped_down += s->dropped_down;
         out->dropped_invalid += s->dropped_invalid;
+        out->heartbeats_sent += s->heartbeats_sent;
+        out->suspected_silent += s->suspected_silent;
     }
 }

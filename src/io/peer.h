@@ -14,6 +14,16 @@
  * (id, true) again when a handshake completes. While the node counts a member down, messages
  * to it are dropped and counted, even during a retry: the node chose fallbacks already.
  *
+ * Failure detection (issue 6 item 1, Dynamo 4.8.3: each node decides alone, from what it
+ * hears): every RK_PEER_HEARTBEAT_MS each up link queues a Heartbeat, riding the same coalesced
+ * writes as everything else. Any frame from a member counts as a sign of life, but only an
+ * application-level one: a frozen process's kernel still accepts connections and bytes, so TCP
+ * staying open proves nothing. A member whose link is up but from which nothing arrived for
+ * config failure-timeout-ms is reported down (rk_node_on_peer(id, false), counted in
+ * suspected_silent); the connection stays, heartbeats keep going out, and the first frame that
+ * arrives from it again reports it up. Membership is static: being counted down moves no
+ * partition, it only makes coordinators skip the member instead of waiting on it.
+ *
  * Coalescing (DESIGN.md: the main throughput lever): rk_peers_send encodes into the link's
  * rk_wire_out; once per loop turn a uv_check writes every dirty link's frames with one
  * uv_write, and while that write is in flight new frames collect in a second buffer. Each
@@ -38,6 +48,11 @@
 /* Reconnect backoff: first retry soon (nodes start together), at most every 2 s after. */
 #define RK_PEER_BACKOFF_MS_MIN 50u
 #define RK_PEER_BACKOFF_MS_MAX 2000u
+/* Heartbeat period, and how often silence and handshake deadlines are checked: a few
+ * heartbeats fit in the shortest failure-timeout-ms (500), so one lost to a busy turn is no
+ * verdict. */
+#define RK_PEER_HEARTBEAT_MS 250u
+_Static_assert(RK_PEER_HEARTBEAT_MS * 2u <= 500u, "two heartbeats fit in the least timeout");
 /* Connect plus handshake must finish within this, or the connection is closed. */
 #define RK_PEER_HANDSHAKE_MS 5000u
 /* Inbound connections at once: each member needs one; the rest is room for reconnects whose
@@ -65,6 +80,8 @@ typedef struct rk_peer_link_stats {
     uint64_t dropped_queue_full;
     uint64_t dropped_down;      /* sent while counted down, or queued when a link failed */
     uint64_t dropped_invalid;   /* would not encode (over the frame limit, out of range) */
+    uint64_t heartbeats_sent;   /* queued, that is; they count in msgs_queued too */
+    uint64_t suspected_silent;  /* times counted down for silence while its link was up */
 } rk_peer_link_stats;
 
 typedef struct rk_peers rk_peers;
@@ -76,7 +93,8 @@ typedef struct rk_peer_link {
     rk_node_id id;
     const rk_config_member *member;     /* host and cluster port, from the config */
     rk_peer_state state;
-    bool node_counts_up;                /* what rk_node_on_peer last said; true at start */
+    bool node_counts_up;                /* what rk_node_on_peer last said; true at start.
+                                         * false while up means silent (suspected) */
     peer_conn *conn;                    /* the connection being set up or up; NULL when down */
     uv_timer_t retry_timer;
     uint32_t backoff_ms;
@@ -90,9 +108,11 @@ typedef struct rk_peer_link {
     bool dirty;
     struct rk_peer_link *dirty_next;
     char last_error[RK_WIRE_REASON_BYTES_MAX + 64];  /* logged once until it changes */
-    /* uv_now when a frame last arrived from this member on an inbound connection */
+    /* uv_now when a frame last arrived from this member on an inbound connection, or when
+     * its handshake on this link completed (its Hello and HelloAck are replies too) */
     uint64_t heard_ms;
     bool heard;
+    uint64_t heartbeat_seq;             /* per connection, from 1 */
     rk_peer_link_stats stats;
 } rk_peer_link;
 
@@ -106,6 +126,7 @@ typedef struct rk_peers_stats {
     uint64_t garbage_frames;            /* frames dropped: bad payload or message */
     uint64_t dropped_unknown;           /* sends to an id that is no other member */
     uint64_t frames_received;           /* core messages delivered to the node */
+    uint64_t ticks_late;                /* this node stalled: silence clocks restarted */
 } rk_peers_stats;
 
 struct rk_peers {
@@ -118,7 +139,8 @@ struct rk_peers {
     uv_tcp_t listener;
     uv_check_t flush_check;
     uv_idle_t flush_idle;       /* active while links are dirty: poll must not block */
-    uv_timer_t cron;            /* handshake deadlines */
+    uv_timer_t cron;            /* heartbeats, silence, handshake deadlines */
+    uint64_t cron_last_ms;      /* uv_now of the last tick, to notice this node stalled */
     rk_peer_link links[RK_CONFIG_MEMBERS_MAX];
     uint32_t link_count;
     peer_conn *conns;           /* every connection, inbound and outbound */
@@ -153,21 +175,22 @@ typedef enum rk_peer_view_state {
     RK_PEER_VIEW_UP = 0,            /* handshake done; messages flow */
     RK_PEER_VIEW_CONNECTING = 1,    /* counted up, its first connection is being set up;
                                      * messages queue */
-    RK_PEER_VIEW_DOWN = 2,          /* counted down (retrying); messages are dropped */
+    RK_PEER_VIEW_DOWN = 2,          /* counted down (retrying, or silent past
+                                     * failure-timeout-ms); messages are dropped */
 } rk_peer_view_state;
 
 const char *rk_peer_view_state_name(rk_peer_view_state state);
 
 typedef struct rk_peer_view {
     rk_peer_view_state state;
-    int64_t heard_ms_ago;   /* since the last frame from it on an inbound connection; -1 never */
+    int64_t heard_ms_ago;   /* since the last frame from it (link.heard_ms); -1 never */
 } rk_peer_view;
 
 /* Fill `out` for member `id`. Returns 0, or RK_EINVAL when `id` is not another member (this
  * node itself included). Borrows p. */
 int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out);
 
-/* For INFO: links up, and the totals over every link. */
+/* For INFO: links up and counted up (not suspected), and the totals over every link. */
 uint32_t rk_peers_up_count(const rk_peers *p);
 void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out);
 

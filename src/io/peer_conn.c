@@ -327,8 +327,9 @@ static void peer_conn_process(peer_conn *c)
             if (from != NULL) {
                 from->stats.frames_received++;
                 from->stats.bytes_received += frame.frame_bytes;
-                from->heard_ms = uv_now(p->loop);
-                from->heard = true;
+                /* Before the message reaches the node: a reply from a member counted down
+                 * for silence finds it counted up again. */
+                rk_peer_link_on_heard(from);
             }
         }
         delivered = peer_conn_on_msg(c, &m) || delivered;

@@ -42,6 +42,9 @@ void rk_peer_conn_describe(peer_conn *c);
 /* What peer.c does for connections (peer.c). */
 void rk_peer_link_down(rk_peer_link *link, const char *why);
 void rk_peer_link_up(rk_peer_link *link);
+/* An application-level frame from the link's member arrived: restart its silence clock, and
+ * report it up if silence had counted it down while its link stayed up. */
+void rk_peer_link_on_heard(rk_peer_link *link);
 rk_peer_link *rk_peer_link_of(rk_peers *p, rk_node_id id);
 uint64_t rk_peers_random(rk_peers *p);
 

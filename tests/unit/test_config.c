@@ -37,6 +37,7 @@ static void test_defaults_are_documented_values(void **state)
     assert_int_equal(c.sync, RK_SYNC_BATCH);
     assert_false(c.wal);
     assert_int_equal(c.max_value_bytes, 16u << 20);
+    assert_int_equal(c.failure_timeout_ms, 2000);
     rk_config_deinit(&c);
 }
 
@@ -55,6 +56,22 @@ static void test_flags_in_both_forms_with_size_suffixes(void **state)
     assert_string_equal(c.engine, "mem");
     assert_int_equal(c.map_bytes, 2ull << 30);
     rk_config_deinit(&c);
+}
+
+/* failure-timeout-ms takes both ends of its range (peer.h: the silence that counts a member
+ * down); one past either end is refused in test_bad_values_name_the_option. */
+static void test_failure_timeout_takes_both_ends_of_its_range(void **state)
+{
+    (void)state;
+    const char *ends[] = {"500", "60000"};
+    for (size_t i = 0; i < 2; i++) {
+        rk_config c;
+        char err[RK_CONFIG_ERROR_BYTES] = "";
+        const char *argv[] = {"ringkvd", "--failure-timeout-ms", ends[i]};
+        assert_int_equal(parse(&c, err, sizeof(err), 3, argv), 0);
+        assert_int_equal(c.failure_timeout_ms, (uint32_t)strtoul(ends[i], NULL, 10));
+        rk_config_deinit(&c);
+    }
 }
 
 static void expect_error(const char *flag, const char *value, const char *needle)
@@ -82,6 +99,8 @@ static void test_bad_values_name_the_option(void **state)
     expect_error("--max-value-bytes", "-5", "max-value-bytes");
     expect_error("--max-value-bytes", "1t", "max-value-bytes");
     expect_error("--max-key-bytes", "600", "max-key-bytes = 600: expected 1 to 507");
+    expect_error("--failure-timeout-ms", "499", "failure-timeout-ms = 499: expected 500 to 60000");
+    expect_error("--failure-timeout-ms", "60001", "failure-timeout-ms");
     expect_error("--partitions", "48", "partitions = 48: expected a power of two");
     expect_error("--no-such-option", "1", "unknown option \"no-such-option\"");
     expect_error("--client-query-buffer-limit", "65536", "client-query-buffer-limit");
@@ -204,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_documented_values),
         cmocka_unit_test(test_flags_in_both_forms_with_size_suffixes),
+        cmocka_unit_test(test_failure_timeout_takes_both_ends_of_its_range),
         cmocka_unit_test(test_bad_values_name_the_option),
         cmocka_unit_test(test_members_list_parses_and_must_name_this_node),
         cmocka_unit_test(test_single_node_is_its_own_member),
