@@ -523,11 +523,13 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         }
     }
     uint64_t seq = 0;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
     if (rc == 0) {
         if (c->policy == RK_POLICY_LWW) {
             node_resolve_lww(&local);
         }
-        rc = node_local_write(n, c->key, c->key_len, &local, was_live, &seq);
+        rc = node_local_write(n, c->key, c->key_len, &local, was_live, &seq, &bytes, &len);
     }
     if (rc != 0) {
         rk_dvvset_deinit(&local);
@@ -541,23 +543,19 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
     if (r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL) {
         c->written_context = coord_context_token(&local);
     }
-    const uint8_t *bytes = NULL;
-    size_t len = 0;
-    rc = c->preflist_count > 1 ? node_encode(n, &local, &bytes, &len) : RK_ENOTFOUND;
     rk_dvvset_deinit(&local);
-    if (rc == 0) {
-        rk_msg m = {.kind = RK_MSG_PUT_REQ,
-                    .req_id = c->id,
-                    .key = c->key,
-                    .key_len = c->key_len,
-                    .object = bytes,
-                    .object_len = len};
-        for (uint32_t i = 0; i < c->preflist_count; i++) {
-            rk_node_id id = c->preflist[i];
-            if (id != n->config.id && node_member_up(n, id)) {
-                c->sent_mask |= (uint16_t)(1u << i);
-                node_send(n, id, &m);
-            }
+    /* The replicas get the very bytes just stored (still in the scratch buffer). */
+    rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                .req_id = c->id,
+                .key = c->key,
+                .key_len = c->key_len,
+                .object = bytes,
+                .object_len = len};
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        rk_node_id id = c->preflist[i];
+        if (id != n->config.id && node_member_up(n, id)) {
+            c->sent_mask |= (uint16_t)(1u << i);
+            node_send(n, id, &m);
         }
     }
     rk_coord_arm(n, c);

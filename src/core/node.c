@@ -201,7 +201,8 @@ int node_encode(rk_node *n, const rk_dvvset *set, const uint8_t **bytes_out, siz
 }
 
 int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *set,
-                     bool was_live, uint64_t *seq_out)
+                     bool was_live, uint64_t *seq_out, const uint8_t **bytes_out,
+                     size_t *len_out)
 {
     uint8_t skey[RK_SKEY_BYTES_MAX];
     int skey_len = node_skey(n, key, key_len, skey);
@@ -221,6 +222,10 @@ int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dv
     }
     RK_ASSERT(*seq_out > n->written_seq);
     n->written_seq = *seq_out;
+    if (bytes_out != NULL) {
+        *bytes_out = bytes;
+        *len_out = len;
+    }
     bool live = node_set_live(set);
     if (live && !was_live) {
         n->stats.keys_live++;

@@ -123,9 +123,12 @@ int node_member_index(const rk_node *n, rk_node_id id);
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m);
 /* Read the local object of `key` into *out (empty when absent). 0 or a store/decode error. */
 int node_local_read(rk_node *n, const uint8_t *key, size_t key_len, rk_dvvset *out);
-/* Write `set` as the local object of `key`; *seq_out is its store seq. Keeps keys_live. */
+/* Write `set` as the local object of `key`; *seq_out is its store seq. Keeps keys_live. When
+ * bytes_out is not NULL it gets the encoding written (in the node's scratch buffer: valid until
+ * the next encode), so a caller sending the same object need not encode it again. */
 int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *set,
-                     bool was_live, uint64_t *seq_out);
+                     bool was_live, uint64_t *seq_out, const uint8_t **bytes_out,
+                     size_t *len_out);
 /* Queue `p` until p->seq is durable (or do it now if it already is). */
 void node_after_durable(rk_node *n, const node_pending *p);
 int node_encode(rk_node *n, const rk_dvvset *set, const uint8_t **bytes_out, size_t *len_out);
