@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     printf("seed: %" PRIu64 "\n", c.seed);
     printf("config: nodes=%u n=%u r=%u w=%u faults=%s policy=%s sync=%s sloppy=%s\n", c.nodes,
            c.n, c.r, c.w, faults, c.policy == RK_POLICY_LWW ? "lww" : "siblings",
-           rk_sync_policy_name(c.sync), "no");
+           rk_sync_policy_name(c.sync), c.no_sloppy ? "no" : "yes");
     printf("workload: keys=%u clients=%u reads=%u%% blind=%u%% rmw=%u%% deletes=%u%% "
            "request_timeout_ms=%u\n",
            c.keys, c.clients, c.read_pct, c.blind_pct, c.rmw_pct,
@@ -173,7 +173,9 @@ int main(int argc, char **argv)
     printf("resurrected_deletes: %" PRIu64 "\n", r.resurrected_deletes);
     printf("stale_reads: %" PRIu64 "\n", r.stale_reads);
     printf("converged: %s\n", r.converged ? "yes" : "no");
-    printf("convergence_via: read-repair\n");
+    printf("convergence_via: hinted-handoff+read-repair\n");
+    printf("hints_left: %" PRIu64 "\n", r.hints_left);
+    printf("hinted_copies_left: %" PRIu64 "\n", r.hinted_copies_left);
     print_share("unavailable_writes", r.indeterminate + r.refused, r.writes);
     print_share("unavailable_reads", r.failed_reads, r.reads);
     printf("faults_injected: crashes=%" PRIu64 " partitions=%" PRIu64 " pauses=%" PRIu64 "\n",

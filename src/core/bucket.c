@@ -10,7 +10,7 @@
 void rk_bucket_table_init(rk_bucket_table *t)
 {
     memset(t, 0, sizeof(*t));
-    t->defaults = (rk_bucket_props){.n = 3, .r = 2, .w = 2, .policy = RK_POLICY_LWW};
+    t->defaults = (rk_bucket_props){.n = 3, .r = 2, .w = 2, .policy = RK_POLICY_LWW, .sloppy = 1};
 }
 
 const rk_bucket_entry *rk_bucket_find(const rk_bucket_table *t, const uint8_t *name,
@@ -49,6 +49,19 @@ static bool bucket_parse_small(const char *value, uint32_t max, uint8_t *out)
     return true;
 }
 
+static bool bucket_parse_bool(const char *value, uint8_t *out)
+{
+    if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0) {
+        *out = 1;
+        return true;
+    }
+    if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0) {
+        *out = 0;
+        return true;
+    }
+    return false;
+}
+
 int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *value,
                         char *err, size_t err_len)
 {
@@ -69,8 +82,21 @@ int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *va
             snprintf(err, err_len, "policy '%s': expected lww or siblings", value);
             return RK_EINVAL;
         }
+    } else if (strcmp(prop, "sloppy") == 0) {
+        if (!bucket_parse_bool(value, &next.sloppy)) {
+            snprintf(err, err_len, "sloppy '%s': expected true or false", value);
+            return RK_EINVAL;
+        }
+    } else if (strcmp(prop, "fallback_w") == 0 || strcmp(prop, "fallback_r") == 0) {
+        uint8_t *field = prop[9] == 'w' ? &next.fallback_w : &next.fallback_r;
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+            snprintf(err, err_len, "%s '%s': expected 0 (off) or 1", prop, value);
+            return RK_EINVAL;
+        }
+        *field = (uint8_t)(value[0] - '0');
     } else {
-        snprintf(err, err_len, "unknown bucket property '%s': expected n, r, w or policy", prop);
+        snprintf(err, err_len, "unknown bucket property '%s': expected n, r, w, policy, sloppy, "
+                 "fallback_w or fallback_r", prop);
         return RK_EINVAL;
     }
     if (!ok) {
@@ -118,7 +144,7 @@ int rk_bucket_apply(rk_bucket_table *t, const uint8_t *name, size_t name_len,
 
 void rk_bucket_props_encode(const rk_bucket_props *props, uint8_t out[RK_BUCKET_PROPS_BYTES])
 {
-    out[0] = 1;
+    out[0] = 2;
     for (int i = 0; i < 8; i++) {
         out[1 + i] = (uint8_t)(props->version >> (8 * i));
     }
@@ -129,15 +155,25 @@ void rk_bucket_props_encode(const rk_bucket_props *props, uint8_t out[RK_BUCKET_
     out[14] = props->r;
     out[15] = props->w;
     out[16] = props->policy;
+    out[17] = props->sloppy;
+    out[18] = props->fallback_w;
+    out[19] = props->fallback_r;
 }
 
 int rk_bucket_props_decode(const uint8_t *bytes, size_t len, rk_bucket_props *out)
 {
-    if (len != RK_BUCKET_PROPS_BYTES || bytes[0] != 1) {
+    bool v1 = len == RK_BUCKET_PROPS_V1_BYTES && bytes[0] == 1;
+    if (!v1 && (len != RK_BUCKET_PROPS_BYTES || bytes[0] != 2)) {
         return RK_ECORRUPT;
     }
     rk_bucket_props p;
     memset(&p, 0, sizeof(p));
+    p.sloppy = 1;
+    if (!v1) {
+        p.sloppy = bytes[17];
+        p.fallback_w = bytes[18];
+        p.fallback_r = bytes[19];
+    }
     for (int i = 0; i < 8; i++) {
         p.version |= (uint64_t)bytes[1 + i] << (8 * i);
     }
@@ -149,7 +185,7 @@ int rk_bucket_props_decode(const uint8_t *bytes, size_t len, rk_bucket_props *ou
     p.w = bytes[15];
     p.policy = bytes[16];
     if (p.n < 1 || p.n > RK_N_MAX || p.r < 1 || p.r > p.n || p.w < 1 || p.w > p.n ||
-        p.policy > RK_POLICY_SIBLINGS) {
+        p.policy > RK_POLICY_SIBLINGS || p.sloppy > 1 || p.fallback_w > 1 || p.fallback_r > 1) {
         return RK_ECORRUPT;
     }
     *out = p;

@@ -7,7 +7,15 @@
  * Properties are cluster-wide and versioned: every change gets (version, origin node), and a
  * member keeps the highest (version, origin) it has seen, so pushes and re-pushes on reconnect
  * converge whatever their order. Encoding (store and wire), little-endian:
- *   [u8 format = 1][u64 version][u32 origin][u8 n][u8 r][u8 w][u8 policy] */
+ *   [u8 format = 2][u64 version][u32 origin][u8 n][u8 r][u8 w][u8 policy]
+ *   [u8 sloppy][u8 fallback_w][u8 fallback_r]
+ * Format 1 (the first 17 bytes) still decodes: sloppy on, no degraded quorums.
+ *
+ * Sloppy quorum (issue 6, Dynamo 4.6): with `sloppy` on, a request goes to the first n
+ * reachable nodes of the extended preference list, fallbacks keeping hinted copies for the
+ * primaries they stand in for; off, only primaries count and a write that cannot reach w of
+ * them is refused. `fallback_w` / `fallback_r` (0 or 1, off by default): when w (r) cannot be
+ * met even sloppily, accept with that many replicas instead of failing, and say so. */
 #ifndef RK_BUCKET_H
 #define RK_BUCKET_H
 
@@ -21,7 +29,8 @@
 #define RK_N_MAX               8u      /* preference lists live on the stack */
 #define RK_BUCKETS_MAX         256u    /* configured buckets; the rest use the defaults */
 #define RK_BUCKET_NAME_BYTES_MAX 64u
-#define RK_BUCKET_PROPS_BYTES  17u
+#define RK_BUCKET_PROPS_BYTES  20u
+#define RK_BUCKET_PROPS_V1_BYTES 17u
 _Static_assert(RK_N_MAX <= 16, "ack masks are uint16_t");
 
 typedef enum rk_bucket_policy {
@@ -36,6 +45,9 @@ typedef struct rk_bucket_props {
     uint8_t r;
     uint8_t w;
     uint8_t policy;          /* rk_bucket_policy */
+    uint8_t sloppy;          /* 1: sloppy quorum over fallbacks (the default); 0: strict */
+    uint8_t fallback_w;      /* 0: off; 1: a write w cannot meet succeeds with one replica */
+    uint8_t fallback_r;      /* 0: off; 1: a read r cannot meet answers from one replica */
 } rk_bucket_props;
 
 typedef struct rk_bucket_entry {
@@ -60,7 +72,7 @@ const rk_bucket_entry *rk_bucket_find(const rk_bucket_table *t, const uint8_t *n
                                       size_t name_len);
 
 /* Set one property from text on a copy of `props` ("n" 1..RK_N_MAX, "r", "w" 1..n, "policy"
- * lww|siblings). Returns 0, or RK_EINVAL with a message naming the property and the value. */
+ * lww|siblings, "sloppy" true|false, "fallback_w", "fallback_r" 0|1). Returns 0, or RK_EINVAL with a message naming the property and the value. */
 int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *value,
                         char *err, size_t err_len);
 

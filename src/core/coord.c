@@ -8,9 +8,19 @@
  *           the write to the first reachable primary (FWD), which coordinates it.
  *   BUCKET  push bucket properties to every member, answer with how many stored them.
  *
- * Two failures are kept apart: RK_EUNAVAIL when fewer than R or W primaries are reachable
- * before anything is sent (the write did not happen), RK_ETIMEDOUT when it was sent but not
- * acknowledged in time (it may still appear). */
+ * Sloppy quorum (Dynamo 4.6, on unless the bucket or request says `sloppy false`): a request
+ * goes to the first N reachable nodes of the extended preference list. Each primary this node
+ * sees down is stood in for by the next reachable node after the primaries, which keeps the
+ * object as a hinted copy (handoff.c) and hands it back once the owner returns. R and W count
+ * distinct nodes; a fallback's not-found counts toward R (Riak's notfound_ok). Writes are
+ * coordinated by a reachable primary whenever there is one; a fallback coordinates only when
+ * no primary is reachable. A primary a write missed (down with no fallback, or silent until
+ * the deadline although W was met) gets a hint at the coordinator.
+ *
+ * Two failures are kept apart: RK_EUNAVAIL when fewer than R or W nodes are reachable before
+ * anything is sent (the write did not happen), RK_ETIMEDOUT when it was sent but not
+ * acknowledged in time (it may still appear). A bucket's fallback_w / fallback_r accept a
+ * request with that many replicas instead (degraded, counted in INFO). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,12 +266,12 @@ static void coord_read_repair(rk_node *n, rk_coord *c)
     const uint8_t *bytes = NULL;
     size_t len = 0;
     for (uint32_t i = 0; i < c->preflist_count; i++) {
-        if (c->got[i] == NULL || rk_dvvset_equal(c->got[i], c->merged)) {
-            continue;
+        if (c->got[i] == NULL || c->hint_for[i] != 0 || rk_dvvset_equal(c->got[i], c->merged)) {
+            continue;   /* fallbacks get no repair: their copies are on their way back */
         }
         n->stats.read_repairs++;
         if (c->preflist[i] == n->config.id) {
-            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, NULL);
+            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, 0, NULL);
             bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
             continue;
         }
@@ -320,6 +330,10 @@ static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset 
         coord_get_reply(n, c);
     }
     if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
+        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+            n->stats.degraded_reads++;
+            coord_get_reply(n, c);
+        }
         if (!c->replied) {
             coord_reply_error(n, c, RK_EUNAVAIL, "replicas answered with errors");
         }
@@ -327,14 +341,34 @@ static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset 
     }
 }
 
+/* Fewer than `need` reachable: lower need to what is there if the bucket allows a degraded
+ * request (fallback_r / fallback_w), else refuse. True when the request goes on. */
+static bool coord_need_reachable(rk_node *n, rk_coord *c, uint32_t up_count, char quorum)
+{
+    if (up_count >= c->need) {
+        return true;
+    }
+    if (c->fallback_need > 0 && up_count >= c->fallback_need) {
+        c->need = up_count;
+        if (quorum == 'W') {
+            n->stats.degraded_writes++;
+        } else {
+            n->stats.degraded_reads++;
+        }
+        return true;
+    }
+    char message[128];
+    snprintf(message, sizeof(message), "need %c=%u replicas, %u reachable", quorum, c->need,
+             up_count);
+    coord_reply_error(n, c, RK_EUNAVAIL, message);
+    rk_coord_free(n, c);
+    return false;
+}
+
 static void coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
 {
     n->stats.coord_gets++;
-    if (up_count < c->need) {
-        char message[128];
-        snprintf(message, sizeof(message), "need R=%u replicas, %u reachable", c->need, up_count);
-        coord_reply_error(n, c, RK_EUNAVAIL, message);
-        rk_coord_free(n, c);
+    if (!coord_need_reachable(n, c, up_count, 'R')) {
         return;
     }
     c->merged = malloc(sizeof(*c->merged));
@@ -346,15 +380,18 @@ static void coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
     rk_dvvset_init(c->merged);
     rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
     int self_index = -1;
+    bool asked_fallback = false;
     for (uint32_t i = 0; i < c->preflist_count; i++) {
         rk_node_id id = c->preflist[i];
         if (id == n->config.id) {
             self_index = (int)i;
         } else if (node_member_up(n, id)) {
             c->sent_mask |= (uint16_t)(1u << i);
+            asked_fallback = asked_fallback || c->hint_for[i] != 0;
             node_send(n, id, &m);
         }
     }
+    n->stats.fallback_reads += asked_fallback ? 1 : 0;
     rk_coord_arm(n, c);
     if (self_index >= 0) {
         rk_dvvset local;
@@ -378,6 +415,15 @@ static void coord_put_reply_ok(rk_node *n, rk_coord *c)
     coord_reply(n, c, &r);
 }
 
+/* A write's coordinator is done: hints for the primaries it missed, then free. */
+static void coord_put_finish(rk_node *n, rk_coord *c)
+{
+    if (c->local_ok) {
+        rk_handoff_hint_missed(n, c);
+    }
+    rk_coord_free(n, c);
+}
+
 static void coord_put_ack(rk_node *n, rk_coord *c, uint32_t index, bool ok)
 {
     uint16_t bit = (uint16_t)(1u << index);
@@ -385,18 +431,23 @@ static void coord_put_ack(rk_node *n, rk_coord *c, uint32_t index, bool ok)
         return;
     }
     c->answered_mask |= bit;
+    c->ok_mask |= ok ? bit : 0;
     c->ok_count += ok ? 1 : 0;
     if (!c->replied && c->ok_count >= c->need) {
         coord_put_reply_ok(n, c);
     }
     if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
+        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+            n->stats.degraded_writes++;
+            coord_put_reply_ok(n, c);
+        }
         if (!c->replied) {
             char message[128];
             snprintf(message, sizeof(message), "needed W=%u, %u replicas stored it, the rest "
                      "failed", c->need, c->ok_count);
             coord_reply_error(n, c, RK_EIO, message);
         }
-        rk_coord_free(n, c);
+        coord_put_finish(n, c);
     }
 }
 
@@ -425,6 +476,7 @@ void rk_coord_on_local_durable(rk_node *n, uint64_t coord_id, int status)
     }
     int self_index = coord_preflist_index(c, n->config.id);
     RK_ASSERT(self_index >= 0);
+    c->local_ok = status == 0;
     coord_put_ack(n, c, (uint32_t)self_index, status == 0);
 }
 
@@ -478,16 +530,28 @@ static char *coord_context_token(const rk_dvvset *set)
     return strdup(token);
 }
 
+/* The dot floor of a write coordinated here. A fallback may hand its copy back and delete
+ * it, then coordinate the same key again: its per-key counter would start over and mint a dot
+ * it already used. So dots minted as a fallback come from one node-wide increasing counter
+ * (a per-key gap in its history, which range lists hold). */
+static uint64_t coord_put_dot_floor(rk_node *n, const rk_coord *c, int self_index)
+{
+    uint64_t floor = n->epoch << RK_EPOCH_SHIFT;
+    if (c->hint_for[self_index] != 0 && n->fallback_dot_last + 1 > floor) {
+        floor = n->fallback_dot_last + 1;
+    }
+    return floor;
+}
+
 static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count)
 {
     n->stats.coord_puts++;
     char message[192];
-    if (up_count < c->need) {
-        snprintf(message, sizeof(message), "need W=%u replicas, %u reachable", c->need, up_count);
-        coord_reply_error(n, c, RK_EUNAVAIL, message);
-        rk_coord_free(n, c);
+    if (!coord_need_reachable(n, c, up_count, 'W')) {
         return;
     }
+    int self_index = coord_preflist_index(c, n->config.id);
+    RK_ASSERT(self_index >= 0);
     if (n->durable_seq < n->epoch_seq) {
         coord_reply_error(n, c, RK_EBUSY, "node starting: its epoch is not durable yet");
         rk_coord_free(n, c);
@@ -514,7 +578,11 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
                              .timestamp_us = coord_put_stamp(n, &local)};
         rk_dot dot;
         rc = rk_dvvset_update(&local, &context, &w, n->config.id,
-                              n->epoch << RK_EPOCH_SHIFT, n->config.siblings_max, &dot);
+                              coord_put_dot_floor(n, c, self_index), n->config.siblings_max,
+                              &dot);
+        if (rc == 0 && c->hint_for[self_index] != 0) {
+            n->fallback_dot_last = dot.counter;
+        }
         if (rc == RK_ETOOBIG) {
             n->stats.siblings_refused++;
             snprintf(message, sizeof(message), "too many siblings: max-siblings is %u; read "
@@ -529,7 +597,8 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         if (c->policy == RK_POLICY_LWW) {
             node_resolve_lww(&local);
         }
-        rc = node_local_write(n, c->key, c->key_len, &local, was_live, &seq, &bytes, &len);
+        rc = node_local_write(n, c->key, c->key_len, &local, was_live, c->hint_for[self_index],
+                              &seq, &bytes, &len);
     }
     if (rc != 0) {
         rk_dvvset_deinit(&local);
@@ -551,13 +620,17 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
                 .key_len = c->key_len,
                 .object = bytes,
                 .object_len = len};
+    bool used_fallback = c->hint_for[self_index] != 0;
     for (uint32_t i = 0; i < c->preflist_count; i++) {
         rk_node_id id = c->preflist[i];
         if (id != n->config.id && node_member_up(n, id)) {
             c->sent_mask |= (uint16_t)(1u << i);
+            m.hint_owner = c->hint_for[i];
+            used_fallback = used_fallback || c->hint_for[i] != 0;
             node_send(n, id, &m);
         }
     }
+    n->stats.fallback_writes += used_fallback ? 1 : 0;
     rk_coord_arm(n, c);
     node_pending p = {.seq = seq, .id = c->id, .kind = NODE_PENDING_COORD};
     node_after_durable(n, &p);
@@ -565,21 +638,8 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
 
 /* ---- forwarding ----------------------------------------------------------------------------- */
 
-static void coord_forward(rk_node *n, rk_coord *c, const rk_request *r)
+static void coord_forward(rk_node *n, rk_coord *c, const rk_request *r, rk_node_id to)
 {
-    rk_node_id to = 0;
-    bool found = false;
-    for (uint32_t i = 0; i < c->preflist_count && !found; i++) {
-        if (node_member_up(n, c->preflist[i])) {
-            to = c->preflist[i];
-            found = true;
-        }
-    }
-    if (!found) {
-        coord_reply_error(n, c, RK_EUNAVAIL, "no replica of the key is reachable");
-        rk_coord_free(n, c);
-        return;
-    }
     n->stats.forwarded++;
     c->kind = COORD_FWD;
     c->preflist[0] = to;
@@ -595,7 +655,8 @@ static void coord_forward(rk_node *n, rk_coord *c, const rk_request *r)
                 .context = (const uint8_t *)r->context,
                 .context_len = r->context != NULL ? r->context_len : 0,
                 .r = r->r,
-                .w = r->w};
+                .w = r->w,
+                .sloppy = r->sloppy};
     node_send(n, to, &m);
     rk_coord_arm(n, c);
 }
@@ -629,6 +690,91 @@ static void coord_on_fwd_resp(rk_node *n, rk_coord *c, const rk_msg *m)
 
 /* ---- entry points --------------------------------------------------------------------------- */
 
+/* Choose the nodes a request goes to (see the top of this file) from the extended preference
+ * list `list` (primaries first). `need_self`: a write forwarded here is coordinated here, so if
+ * this node is not among them it stands in for the last one (or a primary nobody stands in
+ * for). Returns how many of the chosen nodes this node sees reachable. */
+static uint32_t coord_choose(rk_node *n, rk_coord *c, const rk_node_id *list, uint32_t count,
+                             uint32_t primaries, bool sloppy, bool need_self)
+{
+    memcpy(c->owners, list, primaries * sizeof(list[0]));
+    c->owner_count = primaries;
+    rk_node_id uncovered[RK_N_MAX];
+    uint32_t uncovered_count = 0;
+    uint32_t up_count = 0;
+    c->preflist_count = 0;
+    for (uint32_t i = 0; i < primaries; i++) {
+        bool up = node_member_up(n, list[i]);
+        up_count += up ? 1 : 0;
+        if (up || !sloppy) {
+            c->hint_for[c->preflist_count] = 0;
+            c->preflist[c->preflist_count++] = list[i];
+        } else {
+            uncovered[uncovered_count++] = list[i];
+        }
+    }
+    /* Fallbacks in ring order stand in for the unreachable primaries, also in order. */
+    uint32_t next = 0;
+    for (uint32_t i = primaries; i < count && next < uncovered_count; i++) {
+        if (node_member_up(n, list[i])) {
+            c->hint_for[c->preflist_count] = uncovered[next++];
+            c->preflist[c->preflist_count++] = list[i];
+        }
+    }
+    if (need_self && sloppy && primaries > 0 && coord_preflist_index(c, n->config.id) < 0) {
+        /* Not a primary (this node always counts up). Stand in for a primary nobody covers,
+         * else for the last chosen node, which then gets the object through a hint here. */
+        uint32_t slot = c->preflist_count;
+        rk_node_id owner = 0;
+        if (next < uncovered_count) {
+            owner = uncovered[next++];
+            c->preflist_count++;
+        } else {
+            slot = c->preflist_count - 1;
+            owner = c->hint_for[slot] != 0 ? c->hint_for[slot] : c->preflist[slot];
+        }
+        c->hint_for[slot] = owner;
+        c->preflist[slot] = n->config.id;
+    }
+    /* Sloppy: every chosen node is reachable. Strict: the primaries, reachable or not. */
+    return sloppy ? c->preflist_count : up_count;
+}
+
+/* The first reachable primary among the chosen nodes, or 0. */
+static rk_node_id coord_first_primary_up(rk_node *n, const rk_coord *c)
+{
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        if (c->hint_for[i] == 0 && node_member_up(n, c->preflist[i])) {
+            return c->preflist[i];
+        }
+    }
+    return 0;
+}
+
+/* A write: coordinate it here (a reachable primary, or a chosen fallback when no primary is
+ * reachable) or forward it to a primary (or, with none reachable, to a chosen fallback). */
+static void coord_write(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count,
+                        bool sloppy)
+{
+    int self_index = coord_preflist_index(c, n->config.id);
+    bool self_primary = self_index >= 0 && c->hint_for[self_index] == 0;
+    rk_node_id primary = coord_first_primary_up(n, c);
+    if (self_primary || (self_index >= 0 && primary == 0)) {
+        c->kind = COORD_PUT;
+        coord_put_start(n, c, r, up_count);
+    } else if (primary != 0) {
+        coord_forward(n, c, r, primary);
+    } else if (sloppy && c->preflist_count > 0 && !c->from_peer) {
+        coord_forward(n, c, r, c->preflist[0]);     /* a fallback coordinates */
+    } else {
+        char message[128];
+        snprintf(message, sizeof(message), "need W=%u replicas, no primary of the key is "
+                 "reachable%s", c->need, sloppy ? "" : " (sloppy quorum off)");
+        coord_reply_error(n, c, RK_EUNAVAIL, message);
+        rk_coord_free(n, c);
+    }
+}
+
 void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t origin_req,
                     const rk_request *r)
 {
@@ -648,6 +794,7 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     c->key_len = r->key_len;
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, r->key, r->key_len);
     c->policy = props->policy;
+    bool sloppy = r->sloppy == RK_SLOPPY_ON || (r->sloppy != RK_SLOPPY_OFF && props->sloppy);
     uint32_t nn = node_effective_n(n, props);
     uint32_t partition = rk_ring_partition_of(&n->ring, rk_hash_key(r->key, r->key_len));
     rk_node_id list[RK_MEMBERS_MAX];
@@ -655,27 +802,18 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     int count = rk_ring_preflist(&n->ring, partition, nn, list, RK_MEMBERS_MAX, &primaries);
     RK_ASSERT(count >= 0);
     RK_ASSERT(primaries == nn);
-    memcpy(c->preflist, list, primaries * sizeof(list[0]));
-    c->preflist_count = primaries;
-    uint32_t up_count = 0;
-    for (uint32_t i = 0; i < primaries; i++) {
-        up_count += node_member_up(n, list[i]) ? 1 : 0;
-    }
     bool is_read = r->kind == RK_REQ_GET || r->kind == RK_REQ_EXISTS || r->kind == RK_REQ_VGET;
+    uint32_t up_count = coord_choose(n, c, list, (uint32_t)count, primaries, sloppy,
+                                     from_peer && !is_read);
     uint32_t asked = is_read ? (r->r != 0 ? r->r : props->r) : (r->w != 0 ? r->w : props->w);
     /* Fewer members than n: n, r and w shrink to what the cluster has (a cluster of one works). */
     c->need = asked < nn ? asked : nn;
+    c->fallback_need = is_read ? props->fallback_r : props->fallback_w;
     if (is_read) {
         c->kind = COORD_GET;
         coord_get_start(n, c, up_count);
-    } else if (coord_preflist_index(c, n->config.id) >= 0) {
-        c->kind = COORD_PUT;
-        coord_put_start(n, c, r, up_count);
-    } else if (from_peer) {
-        coord_reply_error(n, c, RK_EINVAL, "forwarded to a node that is not a replica");
-        rk_coord_free(n, c);
     } else {
-        coord_forward(n, c, r);
+        coord_write(n, c, r, up_count, sloppy);
     }
 }
 
@@ -693,6 +831,8 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
         coord_on_fwd_resp(n, c, m);
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == COORD_PUT) {
         coord_put_ack(n, c, (uint32_t)index, m->status == 0);
+    } else if (m->kind == RK_MSG_PUT_RESP && c->kind == COORD_HANDOFF) {
+        rk_handoff_on_ack(n, c, m->status);
     } else if (m->kind == RK_MSG_GET_RESP && c->kind == COORD_GET) {
         rk_dvvset set;
         int rc = m->status == 0 ? rk_dvvset_decode(m->object, m->object_len, &set) : m->status;
@@ -709,6 +849,10 @@ static void coord_expire(rk_node *n, rk_coord *c)
     char message[160];
     switch (c->kind) {
     case COORD_GET:
+        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+            n->stats.degraded_reads++;
+            coord_get_reply(n, c);
+        }
         if (!c->replied) {
             snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time",
                      c->need, c->ok_count);
@@ -717,9 +861,20 @@ static void coord_expire(rk_node *n, rk_coord *c)
         coord_get_finish(n, c);
         return;
     case COORD_PUT:
-        snprintf(message, sizeof(message), "needed W=%u acknowledgements, %u arrived in time; "
-                 "the write may still appear", c->need, c->ok_count);
-        break;
+        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+            n->stats.degraded_writes++;
+            coord_put_reply_ok(n, c);
+        }
+        if (!c->replied) {
+            snprintf(message, sizeof(message), "needed W=%u acknowledgements, %u arrived in "
+                     "time; the write may still appear", c->need, c->ok_count);
+            coord_reply_error(n, c, RK_ETIMEDOUT, message);
+        }
+        coord_put_finish(n, c);
+        return;
+    case COORD_HANDOFF:
+        rk_handoff_on_expire(n, c);
+        return;
     case COORD_FWD:
         snprintf(message, sizeof(message), "the replica coordinating the write did not answer "
                  "in time; the write may still appear");

@@ -25,6 +25,7 @@ typedef enum rk_msg_kind {
 
 /* Flags of a put request. */
 #define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
+#define RK_MSG_PUT_HANDOFF 0x02u    /* hinted handoff: a fallback hands a copy back to its owner */
 
 struct rk_msg {
     rk_msg_kind kind;
@@ -47,6 +48,10 @@ struct rk_msg {
     const uint8_t *message;     /* FWD_RESP error text */
     size_t message_len;
     uint64_t version;           /* BUCKET_SET */
+    /* GET_REQ/PUT_REQ to a fallback: the primary it stands in for (0: the receiver is a
+     * primary). A PUT_REQ's receiver keeps a hint to hand the object back to that owner. */
+    rk_node_id hint_owner;
+    uint32_t sloppy;            /* FWD_REQ: rk_sloppy_choice */
 };
 
 #endif

@@ -60,6 +60,9 @@ void rk_node_config_default(rk_node_config *c)
     c->default_r = 2;
     c->default_w = 2;
     c->default_policy = RK_POLICY_LWW;
+    c->default_sloppy = true;
+    c->handoff_objects_per_s = 1000;
+    c->handoff_interval_ms = 100;
     c->siblings_max = RK_DVVSET_SIBLINGS_DEFAULT;
 }
 
@@ -98,6 +101,9 @@ static int node_config_check(const rk_node_config *c)
         return RK_EINVAL;
     }
     if (c->siblings_max == 0 || c->siblings_max > RK_DVVSET_SIBLINGS_MAX) {
+        return RK_EINVAL;
+    }
+    if (c->handoff_objects_per_s == 0 || c->handoff_interval_ms == 0) {
         return RK_EINVAL;
     }
     return 0;
@@ -141,7 +147,7 @@ void node_resolve_lww(rk_dvvset *set)
     set->sibling_count = 1;
 }
 
-static int node_skey(const rk_node *n, const uint8_t *key, size_t key_len, uint8_t *out)
+int node_skey(const rk_node *n, const uint8_t *key, size_t key_len, uint8_t *out)
 {
     uint32_t partition = rk_ring_partition_of(&n->ring, rk_hash_key(key, key_len));
     return rk_skey_encode(partition, key, key_len, out);
@@ -201,8 +207,8 @@ int node_encode(rk_node *n, const rk_dvvset *set, const uint8_t **bytes_out, siz
 }
 
 int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *set,
-                     bool was_live, uint64_t *seq_out, const uint8_t **bytes_out,
-                     size_t *len_out)
+                     bool was_live, rk_node_id hint_owner, uint64_t *seq_out,
+                     const uint8_t **bytes_out, size_t *len_out)
 {
     uint8_t skey[RK_SKEY_BYTES_MAX];
     int skey_len = node_skey(n, key, key_len, skey);
@@ -215,10 +221,29 @@ int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dv
     if (rc != 0) {
         return rc;
     }
-    rc = rk_store_put(n->env->store, RK_DB_DATA, skey, (size_t)skey_len, bytes, len, seq_out);
+    uint8_t hint_key[RK_HINT_KEY_BYTES];
+    uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
+    rk_batch_op ops[2] = {{.kind = RK_BATCH_PUT,
+                           .db = RK_DB_DATA,
+                           .key = skey,
+                           .key_len = (size_t)skey_len,
+                           .value = bytes,
+                           .value_len = len}};
+    int new_hint = 0;
+    if (hint_owner != 0) {
+        new_hint = rk_hint_prepare(n, hint_owner, skey, (size_t)skey_len, hint_key, hint_value,
+                                   &ops[1]);
+        if (new_hint < 0) {
+            return new_hint;
+        }
+    }
+    rc = rk_store_write(n->env->store, ops, new_hint == 1 ? 2 : 1, seq_out);
     if (rc != 0) {
         n->stats.store_errors++;
         return rc;
+    }
+    if (new_hint == 1) {
+        rk_hint_added(n);
     }
     RK_ASSERT(*seq_out > n->written_seq);
     n->written_seq = *seq_out;
@@ -247,6 +272,19 @@ uint64_t node_stamp_above(rk_node *n, uint64_t floor_us)
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props)
 {
     return props->n < n->config.member_count ? props->n : n->config.member_count;
+}
+
+bool node_is_primary(const rk_node *n, const uint8_t *key, size_t key_len)
+{
+    rk_node_id list[RK_N_MAX];
+    uint32_t primaries = 0;
+    uint32_t count = rk_node_preflist(n, key, key_len, list, RK_N_MAX, &primaries);
+    for (uint32_t i = 0; i < count && i < primaries; i++) {
+        if (list[i] == n->config.id) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- replies, messages and durability -------------------------------------------------- */
@@ -496,7 +534,8 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     n->buckets.defaults = (rk_bucket_props){.n = config->default_n,
                                             .r = config->default_r,
                                             .w = config->default_w,
-                                            .policy = config->default_policy};
+                                            .policy = config->default_policy,
+                                            .sloppy = config->default_sloppy ? 1 : 0};
     /* Every member claims from the same member list, so all agree on the ring. */
     rc = rk_ring_init(&n->ring, config->partition_count);
     if (rc == 0) {
@@ -513,6 +552,9 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     }
     if (rc == 0) {
         rc = node_start_epoch(n);
+    }
+    if (rc == 0) {
+        rc = rk_handoff_start(n);
     }
     if (rc != 0) {
         rk_node_free(n);
@@ -663,8 +705,10 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
                         .context = (const char *)m->context,
                         .context_len = m->context_len,
                         .r = m->r,
-                        .w = m->w};
-        if (r.kind < RK_REQ_GET || r.kind > RK_REQ_KIND_MAX || r.key_len > RK_KEY_BYTES_MAX) {
+                        .w = m->w,
+                        .sloppy = (uint8_t)m->sloppy};
+        if (r.kind < RK_REQ_GET || r.kind > RK_REQ_KIND_MAX || r.key_len > RK_KEY_BYTES_MAX ||
+            m->sloppy > RK_SLOPPY_OFF) {
             return;
         }
         if (node_fwd_duplicate(n, from, m->req_id)) {
@@ -689,6 +733,10 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
 
 void rk_node_on_timer(rk_node *n, uint64_t timer_id)
 {
+    if (timer_id == RK_TIMER_HANDOFF) {
+        rk_handoff_on_timer(n);
+        return;
+    }
     rk_coord_on_timer(n, timer_id);
 }
 
@@ -716,6 +764,7 @@ void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
     }
     if (up) {
         n->peers_up |= 1ull << i;
+        rk_handoff_kick(n);     /* hints for it go out on the next tick */
         /* A member that missed a change catches up on every (re)connect: peers count up from
          * the start, so the first handshake is an up call without a down before it. */
         node_push_buckets(n, peer);

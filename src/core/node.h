@@ -35,6 +35,13 @@ typedef enum rk_request_kind {
 } rk_request_kind;
 #define RK_REQ_KIND_MAX 7
 
+/* A request's sloppy-quorum choice (bucket.h): the bucket's, or forced on or off. */
+typedef enum rk_sloppy_choice {
+    RK_SLOPPY_BUCKET = 0,
+    RK_SLOPPY_ON = 1,
+    RK_SLOPPY_OFF = 2,
+} rk_sloppy_choice;
+
 /* A client request; every pointer is borrowed for the call only. */
 typedef struct rk_request {
     rk_request_kind kind;
@@ -46,6 +53,7 @@ typedef struct rk_request {
     size_t context_len;
     uint32_t r;             /* 0: the bucket's */
     uint32_t w;             /* 0: the bucket's */
+    uint8_t sloppy;         /* rk_sloppy_choice */
 } rk_request;
 
 typedef enum rk_reply_kind {
@@ -92,6 +100,11 @@ typedef struct rk_node_config {
     uint8_t default_r;
     uint8_t default_w;
     uint8_t default_policy;     /* rk_bucket_policy */
+    bool default_sloppy;        /* sloppy quorum over fallbacks (issue 6); on by default */
+    /* Hinted handoff: objects handed back per second at most (Dynamo 4.6 with 6.5's admission
+     * control of background work), and how often the node looks for owners to hand back to. */
+    uint32_t handoff_objects_per_s;
+    uint32_t handoff_interval_ms;
     uint32_t siblings_max;      /* concurrent versions a client write may leave (Riak: 100) */
 } rk_node_config;
 
@@ -120,6 +133,17 @@ typedef struct rk_node_stats {
     uint64_t unavailable;           /* requests answered -UNAVAILABLE */
     uint64_t siblings_refused;      /* writes refused at max_siblings */
     uint64_t epoch;                 /* this run's dot floor epoch (kv679) */
+    /* sloppy quorum and hinted handoff (issue 6) */
+    uint64_t fallback_writes;       /* writes coordinated with at least one fallback */
+    uint64_t fallback_reads;        /* reads that asked at least one fallback */
+    uint64_t hints_pending;         /* hint records held: (owner, key) pairs to hand back */
+    uint64_t hints_written;         /* hint records created */
+    uint64_t hints_delivered;       /* hints the owner acknowledged durable, then deleted */
+    uint64_t handoff_sent;          /* handoff objects sent */
+    uint64_t handoff_resent;        /* acknowledged, but the copy changed meanwhile: kept */
+    uint64_t handoff_dropped_copies;    /* hinted copies removed after their last handoff */
+    uint64_t degraded_writes;       /* writes accepted below W by fallback_w */
+    uint64_t degraded_reads;        /* reads answered below R by fallback_r */
 } rk_node_stats;
 
 /* Writes that may wait for durability at once; when full the runtime stops reading clients. */

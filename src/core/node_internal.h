@@ -10,6 +10,7 @@
 #include "msg.h"
 #include "node.h"
 #include "ring.h"
+#include "skey.h"
 #include "version.h"
 
 /* Coordinators in flight; each is allocated while it lives. When full, new requests get
@@ -23,8 +24,11 @@ _Static_assert(RK_COORD_INFLIGHT_MAX <= 65536u, "a coordinator's slot is 16 bits
 /* Forwarded writes remembered to drop a duplicate: coordinating one twice would mint two dots
  * for one client write (a network that duplicates, as the simulator's does). */
 #define RK_FWD_SEEN_MAX 1024u
-/* The node's env timer ids: one for all coordinator deadlines. */
+/* The node's env timer ids: one for all coordinator deadlines, one for hinted handoff. */
 #define RK_TIMER_DEADLINES 1u
+#define RK_TIMER_HANDOFF 2u
+/* Handoff objects in flight at once (each is a COORD_HANDOFF coordinator). */
+#define RK_HANDOFF_INFLIGHT_MAX 256u
 
 typedef struct node_fwd_seen {
     rk_node_id origin;
@@ -51,6 +55,7 @@ typedef enum coord_kind {
     COORD_PUT = 2,
     COORD_FWD = 3,      /* a write forwarded to a replica; waits for its FWD_RESP */
     COORD_BUCKET = 4,   /* bucket properties pushed to every member */
+    COORD_HANDOFF = 5,  /* a hinted copy sent back to its owner (handoff.c) */
 } coord_kind;
 
 typedef struct rk_coord {
@@ -70,16 +75,27 @@ typedef struct rk_coord {
     bool replied;
     uint8_t key[RK_KEY_BYTES_MAX];
     size_t key_len;
+    /* The nodes the request goes to: reachable primaries, and under a sloppy quorum the
+     * fallbacks standing in for the others (hint_for: the primary a fallback stands in for, 0
+     * for a primary). Strict: every primary, reachable or not. */
     rk_node_id preflist[RK_N_MAX];
+    rk_node_id hint_for[RK_N_MAX];
     uint32_t preflist_count;
+    rk_node_id owners[RK_N_MAX];    /* the key's primaries (PUT: who must end up with it) */
+    uint32_t owner_count;
     uint32_t need;              /* R or W */
+    uint32_t fallback_need;     /* bucket's fallback_r/fallback_w: 0 off, else degraded floor */
+    bool local_ok;              /* PUT: the coordinator's own write is stored */
     uint16_t sent_mask;
     uint16_t answered_mask;
+    uint16_t ok_mask;           /* answered_mask's entries that succeeded */
     uint32_t ok_count;
     uint64_t members_answered;  /* BUCKET: bit per member index */
     int64_t integer;            /* DEL: 1 if the coordinator saw a live value */
     char *written_context;      /* PUT: the new object's context token (owned) */
     uint8_t policy;
+    uint64_t hint_id;           /* HANDOFF: hash of the hint record's key */
+    uint64_t copy_hash;         /* HANDOFF: hash of the copy sent */
     /* GET only (heap: a version vector is ~1.5 KiB, and writes need none): the merge of every
      * answer, and each answer for read repair (NULL until it arrives) */
     rk_dvvset *merged;
@@ -111,6 +127,10 @@ struct rk_node {
     bool deadline_timer_set;    /* an env timer for armed_head's deadline (or earlier) is out */
     node_fwd_seen fwd_seen[RK_FWD_SEEN_MAX];    /* ring of the last forwarded writes taken */
     uint32_t fwd_seen_next;
+    uint64_t fallback_dot_last; /* dots minted as a fallback coordinator: node-wide increasing */
+    bool handoff_timer_set;
+    uint32_t handoff_inflight_count;
+    uint64_t handoff_inflight[RK_HANDOFF_INFLIGHT_MAX];     /* hashes of (owner, skey) sent */
     uint8_t *scratch;           /* encoding buffer, grows to the largest object */
     size_t scratch_capacity;
 };
@@ -123,12 +143,18 @@ int node_member_index(const rk_node *n, rk_node_id id);
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m);
 /* Read the local object of `key` into *out (empty when absent). 0 or a store/decode error. */
 int node_local_read(rk_node *n, const uint8_t *key, size_t key_len, rk_dvvset *out);
-/* Write `set` as the local object of `key`; *seq_out is its store seq. Keeps keys_live. When
- * bytes_out is not NULL it gets the encoding written (in the node's scratch buffer: valid until
- * the next encode), so a caller sending the same object need not encode it again. */
+/* Write `set` as the local object of `key`; *seq_out is its store seq. Keeps keys_live. With
+ * hint_owner not 0 the copy is a hinted replica for that primary: a hint record is written in
+ * the same atomic batch (handoff.c). When bytes_out is not NULL it gets the encoding written
+ * (in the node's scratch buffer: valid until the next encode), so a caller sending the same
+ * object need not encode it again. */
 int node_local_write(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *set,
-                     bool was_live, uint64_t *seq_out, const uint8_t **bytes_out,
-                     size_t *len_out);
+                     bool was_live, rk_node_id hint_owner, uint64_t *seq_out,
+                     const uint8_t **bytes_out, size_t *len_out);
+/* The storage key of `key` into out (RK_SKEY_BYTES_MAX bytes): its length or an error. */
+int node_skey(const rk_node *n, const uint8_t *key, size_t key_len, uint8_t *out);
+/* True when this node is one of the key's primaries (its bucket's effective n). */
+bool node_is_primary(const rk_node *n, const uint8_t *key, size_t key_len);
 /* Queue `p` until p->seq is durable (or do it now if it already is). */
 void node_after_durable(rk_node *n, const node_pending *p);
 int node_encode(rk_node *n, const rk_dvvset *set, const uint8_t **bytes_out, size_t *len_out);
@@ -155,12 +181,38 @@ void rk_coord_free(rk_node *n, rk_coord *c);
 void rk_coord_arm(rk_node *n, rk_coord *c);
 void rk_coord_bucket_on_ack(rk_node *n, rk_node_id from, const rk_msg *m);
 
+/* handoff.c: hint records in RK_DB_HINTS and their delivery back to the owner (Dynamo 4.6).
+ * A record is keyed [u32 owner][u64 xxh3 of the skey] (big-endian: one owner's hints are one
+ * range, and the key stays far below LMDB's 511 bytes whatever the skey), its value
+ * [u8 format = 1][skey]. The object itself is the node's copy in RK_DB_DATA. */
+#define RK_HINT_KEY_BYTES 12u
+/* Fill key_out and value_out (1 + RK_SKEY_BYTES_MAX bytes); returns the value's length. */
+size_t rk_hint_encode(rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                      uint8_t key_out[RK_HINT_KEY_BYTES], uint8_t *value_out);
+/* Prepare the store op creating hint (owner, skey) in *op, pointing into the buffers. Returns
+ * 1 (op filled: call rk_hint_added once it is written), 0 (the hint exists) or an error. */
+int rk_hint_prepare(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                    uint8_t key_buf[RK_HINT_KEY_BYTES], uint8_t *value_buf, rk_batch_op *op);
+void rk_hint_added(rk_node *n);
+/* Count the hint records at start-up (stats.hints_pending) and arm delivery if any. */
+int rk_handoff_start(rk_node *n);
+/* A hint record was created: make sure delivery is scheduled. */
+void rk_handoff_kick(rk_node *n);
+void rk_handoff_on_timer(rk_node *n);
+/* The owner answered a handoff coordinator (status 0: merged and durable). Frees `c`. */
+void rk_handoff_on_ack(rk_node *n, rk_coord *c, int status);
+/* A handoff coordinator timed out: forget it; the hint stays and goes again. Frees `c`. */
+void rk_handoff_on_expire(rk_node *n, rk_coord *c);
+/* A write whose coordinator holds the object and some primary did not get it (down with no
+ * fallback, or no answer in time): record a hint for each such owner here. */
+void rk_handoff_hint_missed(rk_node *n, const rk_coord *c);
+
 /* replica.c */
 void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m);
 void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m);
 /* Merge `incoming` into the local object of key; answer via `p` once durable (p may be NULL:
  * nobody waits). Returns 0 or an error. */
 int rk_replica_merge(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *incoming,
-                     uint8_t policy, const node_pending *p);
+                     uint8_t policy, rk_node_id hint_owner, const node_pending *p);
 
 #endif

@@ -31,7 +31,7 @@ void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
 }
 
 int rk_replica_merge(rk_node *n, const uint8_t *key, size_t key_len, const rk_dvvset *incoming,
-                     uint8_t policy, const node_pending *p)
+                     uint8_t policy, rk_node_id hint_owner, const node_pending *p)
 {
     rk_dvvset local;
     int rc = node_local_read(n, key, key_len, &local);
@@ -47,10 +47,11 @@ int rk_replica_merge(rk_node *n, const uint8_t *key, size_t key_len, const rk_dv
     if (rc == 0 && policy == RK_POLICY_LWW) {
         node_resolve_lww(&local);
     }
-    /* Nothing new: answer once what is already written is durable (it may not be yet). */
+    /* Nothing new: answer once what is already written is durable (it may not be yet). A
+     * hinted copy is written anyway: its hint record may be the new part. */
     uint64_t seq = n->written_seq;
-    if (rc == 0 && !rk_dvvset_equal(&before, &local)) {
-        rc = node_local_write(n, key, key_len, &local, was_live, &seq, NULL, NULL);
+    if (rc == 0 && (hint_owner != 0 || !rk_dvvset_equal(&before, &local))) {
+        rc = node_local_write(n, key, key_len, &local, was_live, hint_owner, &seq, NULL, NULL);
     }
     rk_dvvset_deinit(&before);
     rk_dvvset_deinit(&local);
@@ -77,7 +78,14 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
                           .reply_kind = RK_MSG_PUT_RESP,
                           .peer = from,
                           .id = m->req_id};
-        rc = rk_replica_merge(n, m->key, m->key_len, &incoming, props->policy,
+        /* A fallback keeps a hint for the owner it stands in for; a hint naming this node or
+         * a stranger is a confused peer's, and the copy is then kept as a plain one. */
+        rk_node_id owner = m->hint_owner;
+        if (owner == n->config.id || node_member_index(n, owner) < 0 ||
+            node_is_primary(n, m->key, m->key_len)) {
+            owner = 0;
+        }
+        rc = rk_replica_merge(n, m->key, m->key_len, &incoming, props->policy, owner,
                               repair ? NULL : &p);
         rk_dvvset_deinit(&incoming);
     }

@@ -2,12 +2,14 @@
  * context and every sibling; RK.PUT and RK.DEL supersede what their context saw), and the admin
  * views of one node (its local copy of a key, the ring, a key's preference list, its members).
  *
- *   RK.GET key [R n]                 -> [context, [value, ...]]
- *   RK.PUT key context value [W n]   -> [new context, replicas that acknowledged]
+ *   RK.GET key [R n] [SLOPPY yes|no] -> [context, [value, ...]]
+ *   RK.PUT key context value [W n] [SLOPPY yes|no]
+ *                                    -> [new context, replicas that acknowledged]
  *                                       (context "" for a blind write)
- *   RK.DEL key context [W n]         -> [new context, replicas that acknowledged]
+ *   RK.DEL key context [W n] [SLOPPY yes|no] -> [new context, replicas that acknowledged]
  *   RK.BUCKET SET name prop value [prop value ...] -> members that stored them
- *   RK.BUCKET GET name               -> map n, r, w, policy, version
+ *   RK.BUCKET GET name               -> map n, r, w, policy, sloppy, fallback_w, fallback_r,
+ *                                       version
  *   RK.LOCAL key                     -> nil when nothing live, else [context, [value, ...]]
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
@@ -26,21 +28,30 @@
 
 #define COMMANDS_RK_BUCKET_PROPS_MAX 8u
 
-/* Parse trailing "R n" / "W n" options from argv[first]. 0, or an error written to cmd. */
+/* Parse trailing "R n" / "W n" / "SLOPPY yes|no" options from argv[first] into `r`. 0, or an
+ * error written to cmd. */
 static int commands_rk_quorum(rk_cmd *cmd, const commands_args *a, uint32_t first,
-                              uint32_t *r_out, uint32_t *w_out)
+                              rk_request *r)
 {
     for (uint32_t i = first; i < a->argc; i += 2) {
+        if (rk_commands_arg_is(a, i, "SLOPPY") && i + 1 < a->argc) {
+            bool yes = rk_commands_arg_is(a, i + 1, "yes") || rk_commands_arg_is(a, i + 1, "true");
+            bool no = rk_commands_arg_is(a, i + 1, "no") || rk_commands_arg_is(a, i + 1, "false");
+            if (yes || no) {
+                r->sloppy = yes ? RK_SLOPPY_ON : RK_SLOPPY_OFF;
+                continue;
+            }
+        }
         int64_t v = 0;
         bool is_r = rk_commands_arg_is(a, i, "R");
         bool is_w = rk_commands_arg_is(a, i, "W");
         if ((!is_r && !is_w) || i + 1 >= a->argc || !rk_commands_arg_int(a, i + 1, &v) ||
             v < 1 || v > RK_N_MAX) {
-            rk_resp_errorf(&cmd->out, "ERR syntax: options are R n and W n with n 1 to %u",
-                           RK_N_MAX);
+            rk_resp_errorf(&cmd->out, "ERR syntax: options are R n and W n with n 1 to %u, and "
+                           "SLOPPY yes|no", RK_N_MAX);
             return RK_EINVAL;
         }
-        *(is_r ? r_out : w_out) = (uint32_t)v;
+        *(is_r ? &r->r : &r->w) = (uint32_t)v;
     }
     return 0;
 }
@@ -57,7 +68,7 @@ void rk_commands_rk_get(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_
 {
     cmd->latency_class = RK_LAT_READ;
     rk_request r = {.kind = RK_REQ_VGET, .key = a->argv[1], .key_len = a->argv_len[1]};
-    if (commands_rk_quorum(cmd, a, 2, &r.r, &r.w) != 0 || r.w != 0) {
+    if (commands_rk_quorum(cmd, a, 2, &r) != 0 || r.w != 0) {
         if (r.w != 0) {
             rk_resp_error(&cmd->out, "ERR RK.GET takes R, not W");
         }
@@ -82,7 +93,7 @@ static void commands_rk_write(rk_server *s, rk_cmd *cmd, const commands_args *a,
         r.value_len = a->argv_len[3];
         first_option = 4;
     }
-    if (commands_rk_quorum(cmd, a, first_option, &r.r, &r.w) != 0 || r.r != 0) {
+    if (commands_rk_quorum(cmd, a, first_option, &r) != 0 || r.r != 0) {
         if (r.r != 0) {
             rk_resp_error(&cmd->out, "ERR writes take W, not R");
         }
@@ -108,7 +119,7 @@ static void commands_rk_bucket_get(rk_server *s, rk_cmd *cmd, const commands_arg
     const rk_bucket_entry *e = rk_bucket_find(t, a->argv[2], a->argv_len[2]);
     const rk_bucket_props *p = e != NULL ? &e->props : &t->defaults;
     rk_resp_out *out = &cmd->out;
-    rk_resp_map(out, 5);
+    rk_resp_map(out, 8);
     rk_resp_bulk_str(out, "n");
     rk_resp_integer(out, p->n);
     rk_resp_bulk_str(out, "r");
@@ -117,6 +128,12 @@ static void commands_rk_bucket_get(rk_server *s, rk_cmd *cmd, const commands_arg
     rk_resp_integer(out, p->w);
     rk_resp_bulk_str(out, "policy");
     rk_resp_bulk_str(out, rk_bucket_policy_name(p->policy));
+    rk_resp_bulk_str(out, "sloppy");
+    rk_resp_bulk_str(out, p->sloppy ? "true" : "false");
+    rk_resp_bulk_str(out, "fallback_w");
+    rk_resp_integer(out, p->fallback_w);
+    rk_resp_bulk_str(out, "fallback_r");
+    rk_resp_integer(out, p->fallback_r);
     rk_resp_bulk_str(out, "version");
     rk_resp_integer(out, (int64_t)p->version);
     rk_server_cmd_complete(s, cmd);

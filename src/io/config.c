@@ -77,6 +77,8 @@ static const config_option config_options[] = {
      "how long a coordinator waits for R or W replicas [5000]"},
     {"failure-timeout-ms", CONFIG_U32, CONFIG_FIELD(failure_timeout_ms), 500, 60000,
      "a member silent this long (no frame, heartbeats every 250 ms) counts down [2000]"},
+    {"handoff-rate", CONFIG_U32, CONFIG_FIELD(handoff_rate), 10, 1000000,
+     "hinted copies handed back to a returning owner per second at most [1000]"},
     {"config", CONFIG_STRING, CONFIG_FIELD(config_file), 0, 0,
      "INI file with the same names (flags win)"},
 };
@@ -118,6 +120,7 @@ int rk_config_init(rk_config *c)
     c->node_id = 1;
     c->request_timeout_ms = 5000;
     c->failure_timeout_ms = 2000;
+    c->handoff_rate = 1000;
     if (config_strdup(&c->cluster_name, "ringkv") != 0 ||
         config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
         config_strdup(&c->engine, "lmdb") != 0) {

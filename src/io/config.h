@@ -54,6 +54,7 @@ typedef struct rk_config {
     char *secret;                   /* NULL: none */
     uint16_t cluster_port;          /* 0: port + 10000 */
     uint32_t request_timeout_ms;
+    uint32_t handoff_rate;          /* hinted handoff objects per second */
     uint32_t failure_timeout_ms;    /* a member silent this long counts down (peer.h) */
     char *members_text;             /* "id=host:port:cluster_port,..." as given */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];

@@ -202,6 +202,23 @@ static void info_cluster(rk_server *s, info_text *t)
     info_add(t, "\r\n");
 }
 
+/* Sloppy quorum and hinted handoff (issue 6): what this node holds for others and gave back. */
+static void info_hints(rk_server *s, info_text *t)
+{
+    const rk_node_stats *ns = rk_node_stats_get(s->node);
+    info_add(t,
+             "# Hints\r\nhints_pending:%llu\r\nhints_written:%llu\r\nhints_delivered:%llu\r\n"
+             "handoff_sent:%llu\r\nhandoff_resent:%llu\r\nhandoff_dropped_copies:%llu\r\n"
+             "fallback_writes:%llu\r\nfallback_reads:%llu\r\ndegraded_writes:%llu\r\n"
+             "degraded_reads:%llu\r\n\r\n",
+             (unsigned long long)ns->hints_pending, (unsigned long long)ns->hints_written,
+             (unsigned long long)ns->hints_delivered, (unsigned long long)ns->handoff_sent,
+             (unsigned long long)ns->handoff_resent,
+             (unsigned long long)ns->handoff_dropped_copies,
+             (unsigned long long)ns->fallback_writes, (unsigned long long)ns->fallback_reads,
+             (unsigned long long)ns->degraded_writes, (unsigned long long)ns->degraded_reads);
+}
+
 typedef void (*info_section_fn)(rk_server *s, info_text *t);
 
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
@@ -213,6 +230,7 @@ void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
         {"server", info_server},           {"clients", info_clients},
         {"persistence", info_persistence}, {"stats", info_stats},
         {"keyspace", info_keyspace},       {"cluster", info_cluster},
+        {"hints", info_hints},
     };
     bool all = strcasecmp(section, "default") == 0 || strcasecmp(section, "all") == 0 ||
                strcasecmp(section, "everything") == 0;

@@ -200,6 +200,7 @@ static int main_start(main_state *m)
     nc.value_bytes_max = m->config.max_value_bytes;
     nc.partition_count = m->config.partitions;
     nc.request_timeout_ms = m->config.request_timeout_ms;
+    nc.handoff_objects_per_s = m->config.handoff_rate;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
         nc.members[i] = m->config.members[i].id;

@@ -135,10 +135,12 @@ typedef struct rk_wire_put_req {
     rk_wire_bytes object;       /* opaque: the core's encoded object */
     bool durable;               /* answer once durable (DW), not once applied (W) */
     uint32_t flags;             /* RK_WIRE_PUT_* */
+    uint32_t hint_owner;        /* 0, or the primary a fallback keeps a hinted copy for */
 } rk_wire_put_req;
 
-#define RK_WIRE_PUT_REPAIR 0x01u /* read repair: nobody waits on the answer */
-#define RK_WIRE_PUT_FLAGS_KNOWN RK_WIRE_PUT_REPAIR
+#define RK_WIRE_PUT_REPAIR 0x01u  /* read repair: nobody waits on the answer */
+#define RK_WIRE_PUT_HANDOFF 0x02u /* hinted handoff: a fallback hands its copy back */
+#define RK_WIRE_PUT_FLAGS_KNOWN (RK_WIRE_PUT_REPAIR | RK_WIRE_PUT_HANDOFF)
 
 typedef struct rk_wire_put_resp {
     uint64_t req_id;
@@ -156,6 +158,7 @@ typedef struct rk_wire_fwd_req {
     rk_wire_bytes context;      /* at most RK_WIRE_CONTEXT_BYTES_MAX */
     uint32_t r;
     uint32_t w;
+    uint32_t sloppy;            /* 0 the bucket's, 1 on, 2 off */
 } rk_wire_fwd_req;
 
 typedef struct rk_wire_fwd_resp {

@@ -12,6 +12,7 @@
 #include "../core/node.h"
 
 _Static_assert(RK_MSG_PUT_REPAIR == RK_WIRE_PUT_REPAIR, "put flags are the same bits");
+_Static_assert(RK_MSG_PUT_HANDOFF == RK_WIRE_PUT_HANDOFF, "put flags are the same bits");
 _Static_assert(RK_MSG_KIND_MAX == 8, "every rk_msg kind has a case below");
 _Static_assert(RK_REPLY_VERSIONS == 6, "the last reply kind a forwarded reply may carry");
 
@@ -75,6 +76,7 @@ int rk_wire_from_msg(const rk_msg *m, rk_wire_msg *out)
         out->u.put_req.object = wire_msg_bytes(m->object, m->object_len);
         out->u.put_req.durable = true;     /* replicas answer once the merge is durable */
         out->u.put_req.flags = m->flags & RK_WIRE_PUT_FLAGS_KNOWN;
+        out->u.put_req.hint_owner = m->hint_owner;
         return 0;
     case RK_MSG_PUT_RESP:
         out->type = RK_WIRE_PUT_RESP;
@@ -91,6 +93,7 @@ int rk_wire_from_msg(const rk_msg *m, rk_wire_msg *out)
         out->u.fwd_req.context = wire_msg_bytes(m->context, m->context_len);
         out->u.fwd_req.r = m->r;
         out->u.fwd_req.w = m->w;
+        out->u.fwd_req.sloppy = m->sloppy;
         return 0;
     case RK_MSG_FWD_RESP:
         out->type = RK_WIRE_FWD_RESP;
@@ -144,6 +147,10 @@ static int wire_msg_fwd_req(const rk_wire_fwd_req *f, rk_msg *out, char *why, si
         return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u", f->kind,
                                RK_REQ_KIND_MAX);
     }
+    if (f->sloppy > RK_SLOPPY_OFF) {
+        return wire_msg_refuse(why, why_bytes, "fwd_req: sloppy %u is not 0 to %u", f->sloppy,
+                               RK_SLOPPY_OFF);
+    }
     if (f->r > RK_N_MAX || f->w > RK_N_MAX) {
         return wire_msg_refuse(why, why_bytes, "fwd_req: R=%u W=%u; quorums are 0 to %u", f->r,
                                f->w, RK_N_MAX);
@@ -159,6 +166,7 @@ static int wire_msg_fwd_req(const rk_wire_fwd_req *f, rk_msg *out, char *why, si
     out->context_len = f->context.len;
     out->r = f->r;
     out->w = f->w;
+    out->sloppy = f->sloppy;
     return 0;
 }
 
@@ -209,6 +217,7 @@ int rk_wire_to_msg(const rk_wire_msg *w, rk_msg *out, char *why, size_t why_byte
         out->kind = RK_MSG_PUT_REQ;
         out->req_id = w->u.put_req.req_id;
         out->flags = w->u.put_req.flags;
+        out->hint_owner = w->u.put_req.hint_owner;
         out->key = w->u.put_req.key.data;
         out->key_len = w->u.put_req.key.len;
         out->object = w->u.put_req.object.data;

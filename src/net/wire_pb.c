@@ -212,6 +212,7 @@ bool rk_wire_pb_to_msg(rk_wire_msg *msg, const Ringkv__Envelope *env)
         wire_bytes_from_pb(&msg->u.put_req.object, &env->put_req->object);
         msg->u.put_req.durable = env->put_req->durable != 0;
         msg->u.put_req.flags = env->put_req->flags;
+        msg->u.put_req.hint_owner = env->put_req->hint_owner;
         return true;
     case RINGKV__ENVELOPE__BODY_PUT_RESP:
         msg->type = RK_WIRE_PUT_RESP;
@@ -229,6 +230,7 @@ bool rk_wire_pb_to_msg(rk_wire_msg *msg, const Ringkv__Envelope *env)
         wire_bytes_from_pb(&msg->u.fwd_req.context, &f->context);
         msg->u.fwd_req.r = f->r;
         msg->u.fwd_req.w = f->w;
+        msg->u.fwd_req.sloppy = f->sloppy;
         return true;
     }
     case RINGKV__ENVELOPE__BODY_FWD_RESP: {
@@ -327,6 +329,7 @@ void rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_
         body->put_req.object = wire_bytes_to_pb(&m->u.put_req.object);
         body->put_req.durable = m->u.put_req.durable;
         body->put_req.flags = m->u.put_req.flags;
+        body->put_req.hint_owner = m->u.put_req.hint_owner;
         env->body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
         env->put_req = &body->put_req;
         return;
@@ -347,6 +350,7 @@ void rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_
         body->fwd_req.context = wire_bytes_to_pb(&m->u.fwd_req.context);
         body->fwd_req.r = m->u.fwd_req.r;
         body->fwd_req.w = m->u.fwd_req.w;
+        body->fwd_req.sloppy = m->u.fwd_req.sloppy;
         env->body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
         env->fwd_req = &body->fwd_req;
         return;

@@ -5,6 +5,8 @@
  * what the coordinator holds).
  *
  *   converged           every primary of every key holds an equal object.
+ *   handoff             no node holds a hint record, and no node that is not a primary of a
+ *                       key holds a copy of it: every hinted copy went home and was dropped.
  *   lost_acked_writes   siblings: an acked write whose dot is no sibling of the final object
  *                       and that no write's context covered (nobody saw it, yet it is gone).
  *                       lww: an acked write not in the final object, with a timestamp above
@@ -262,9 +264,21 @@ void sim_check(sim_world *w)
                                    check_load_entry, &load) == 0);
     }
     w->res.converged = true;
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        w->res.hints_left += rk_node_stats_get(w->nodes[i].node)->hints_pending;
+    }
     for (uint32_t k = 0; k < keys; k++) {
         uint32_t pref[RK_N_MAX];
         uint32_t count = check_preflist(w, k, pref);
+        for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+            bool primary = false;
+            for (uint32_t j = 0; j < count; j++) {
+                primary = primary || pref[j] == i;
+            }
+            const rk_dvvset *copy = &final.sets[i * keys + k];
+            bool held = copy->sibling_count > 0 || copy->history.entry_count > 0;
+            w->res.hinted_copies_left += !primary && held ? 1 : 0;
+        }
         bool equal = true;
         for (uint32_t i = 1; i < count; i++) {
             equal = equal && rk_dvvset_equal(&final.sets[pref[0] * keys + k],
@@ -292,4 +306,5 @@ void sim_check(sim_world *w)
     check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
     check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
     check_promise(w, !w->res.converged, "converged");
+    check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
 }

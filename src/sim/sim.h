@@ -41,7 +41,7 @@ typedef struct rk_sim_config {
     uint32_t faults;            /* RK_SIM_FAULT_* mask; 0 = none */
     uint8_t policy;             /* rk_bucket_policy: RK_POLICY_SIBLINGS or RK_POLICY_LWW */
     rk_sync_policy sync;
-    bool no_sloppy;             /* accepted; matters once sloppy quorum exists */
+    bool no_sloppy;             /* strict quorums: only primaries count (bucket sloppy false) */
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
      * delivers, as a replica that forgot to merge siblings would. The checkers must then
      * report lost acknowledged writes (tests/sim/run.sh proves it). */
@@ -78,6 +78,10 @@ typedef struct rk_sim_result {
     uint64_t stale_reads;
     bool converged;
     uint64_t keys_diverged;
+    /* Hinted handoff after the heal: hint records still held, and copies still on nodes that
+     * are not primaries of their key (both promised 0: every hint went home). */
+    uint64_t hints_left;
+    uint64_t hinted_copies_left;
     uint64_t simulated_ms;
     uint64_t events;
     uint64_t messages;

@@ -222,6 +222,7 @@ int sim_world_start(sim_world *w)
     c->default_r = (uint8_t)cfg->r;
     c->default_w = (uint8_t)cfg->w;
     c->default_policy = cfg->policy;
+    c->default_sloppy = !cfg->no_sloppy;
     for (uint32_t i = 0; i < cfg->nodes; i++) {
         sim_node *sn = &w->nodes[i];
         sn->w = w;

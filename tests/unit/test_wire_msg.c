@@ -43,7 +43,8 @@ static void sample(rk_msg_kind kind, rk_msg *m)
     case RK_MSG_PUT_REQ:
         TEST_KEY(*m);
         TEST_OBJECT(*m);
-        m->flags = RK_MSG_PUT_REPAIR;
+        m->flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF;
+        m->hint_owner = 0xfffffffeu;
         return;
     case RK_MSG_PUT_RESP:
         m->status = RK_ENOSPC;
@@ -57,6 +58,7 @@ static void sample(rk_msg_kind kind, rk_msg *m)
         m->context_len = sizeof(test_context) - 1;
         m->r = 1;
         m->w = RK_N_MAX;
+        m->sloppy = RK_SLOPPY_OFF;
         return;
     case RK_MSG_FWD_RESP:
         m->req_kind = RK_REPLY_ERROR;
@@ -103,6 +105,8 @@ static void assert_same_msg(const rk_msg *want, const rk_msg *got)
     assert_int_equal(got->integer, want->integer);
     assert_bytes(want->message, want->message_len, got->message, got->message_len);
     assert_int_equal(got->version, want->version);
+    assert_int_equal(got->hint_owner, want->hint_owner);
+    assert_int_equal(got->sloppy, want->sloppy);
 }
 
 /* Encode `w` into a frame and decode it again into *back (owned: rk_wire_msg_deinit). */
@@ -397,9 +401,9 @@ static void test_codec_refuses_error_codes_outside_the_table(void **state)
     assert_int_equal(rk_wire_encode(&o, &w), RK_EINVAL);
     w = (rk_wire_msg){.type = RK_WIRE_PUT_REQ};
     w.u.put_req.key = (rk_wire_bytes){test_key, 3};
-    w.u.put_req.flags = 0x2;
+    w.u.put_req.flags = 0x4;    /* bits 0 (repair) and 1 (handoff) are known */
     assert_int_equal(rk_wire_encode(&o, &w), RK_EINVAL);
-    assert_non_null(strstr(o.error, "flags 0x2"));
+    assert_non_null(strstr(o.error, "flags 0x4"));
     assert_int_equal(o.frame_count, 0);
     rk_wire_out_deinit(&o);
 }

@@ -1,0 +1,372 @@
+/* handoff.c — hinted handoff (Dynamo 4.6): the hint records a node keeps for primaries that
+ * missed a write, and their delivery back to those owners.
+ *
+ * A hint is a record in RK_DB_HINTS, (owner, key) -> the storage key; the object is the node's
+ * own copy in RK_DB_DATA, written in the same atomic batch as the record (node_local_write), so
+ * both are durable before the write is acknowledged and survive a crash of the fallback. Hints
+ * arise three ways: a fallback stores a write for a primary it stands in for, a fallback
+ * coordinates one, and a coordinator notes a primary its write missed (rk_handoff_hint_missed).
+ *
+ * Delivery: a timer every handoff_interval_ms while hints are pending looks at the owners this
+ * node sees reachable and sends up to handoff_objects_per_s * interval / 1000 copies, each as a
+ * PUT_REQ flagged RK_MSG_PUT_HANDOFF on a COORD_HANDOFF coordinator. The owner merges it like
+ * any replicated write (never an overwrite) and answers once the merge is durable. Only then,
+ * and only if the copy here is still the one sent (no newer write reached it meanwhile), the
+ * hint is deleted, and with its last hint the copy too unless this node is a primary of the key.
+ * A changed copy, an error or a timeout leaves the hint to go again on a later tick. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "node_internal.h"
+
+#define HINT_FORMAT 1u
+
+size_t rk_hint_encode(rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                      uint8_t key_out[RK_HINT_KEY_BYTES], uint8_t *value_out)
+{
+    RK_ASSERT(skey_len <= RK_SKEY_BYTES_MAX);
+    uint64_t h = rk_hash_key(skey, skey_len);
+    for (int i = 0; i < 4; i++) {
+        key_out[i] = (uint8_t)(owner >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        key_out[4 + i] = (uint8_t)(h >> (56 - 8 * i));
+    }
+    value_out[0] = HINT_FORMAT;
+    memcpy(value_out + 1, skey, skey_len);
+    return 1 + skey_len;
+}
+
+int rk_hint_prepare(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                    uint8_t key_buf[RK_HINT_KEY_BYTES], uint8_t *value_buf, rk_batch_op *op)
+{
+    size_t value_len = rk_hint_encode(owner, skey, skey_len, key_buf, value_buf);
+    rk_buf found = {0};
+    int rc = rk_store_get(n->env->store, RK_DB_HINTS, key_buf, RK_HINT_KEY_BYTES, &found);
+    rk_store_buf_free(&found);
+    if (rc == 0) {
+        return 0;
+    }
+    if (rc != RK_ENOTFOUND) {
+        n->stats.store_errors++;
+        return rc;
+    }
+    *op = (rk_batch_op){.kind = RK_BATCH_PUT,
+                        .db = RK_DB_HINTS,
+                        .key = key_buf,
+                        .key_len = RK_HINT_KEY_BYTES,
+                        .value = value_buf,
+                        .value_len = value_len};
+    return 1;
+}
+
+void rk_hint_added(rk_node *n)
+{
+    n->stats.hints_pending++;
+    n->stats.hints_written++;
+    rk_handoff_kick(n);
+}
+
+/* ---- start-up and the timer ---------------------------------------------------------------- */
+
+static int handoff_count_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                             size_t value_len)
+{
+    (void)key;
+    (void)key_len;
+    (void)value;
+    (void)value_len;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+int rk_handoff_start(rk_node *n)
+{
+    uint64_t count = 0;
+    int rc = rk_store_iterate(n->env->store, RK_DB_HINTS, NULL, 0, NULL, 0, handoff_count_one,
+                              &count);
+    if (rc != 0) {
+        return rc;
+    }
+    n->stats.hints_pending = count;
+    rk_handoff_kick(n);
+    return 0;
+}
+
+void rk_handoff_kick(rk_node *n)
+{
+    if (n->stats.hints_pending == 0 || n->handoff_timer_set) {
+        return;
+    }
+    n->handoff_timer_set = true;
+    uint64_t at_ms = n->env->now_ms(n->env->ctx) + n->config.handoff_interval_ms;
+    n->env->set_timer(n->env->ctx, at_ms, RK_TIMER_HANDOFF);
+}
+
+/* ---- the in-flight table: a hint goes out once at a time ------------------------------------ */
+
+static int handoff_inflight_find(const rk_node *n, uint64_t hint_id)
+{
+    for (uint32_t i = 0; i < n->handoff_inflight_count; i++) {
+        if (n->handoff_inflight[i] == hint_id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void handoff_inflight_remove(rk_node *n, uint64_t hint_id)
+{
+    int i = handoff_inflight_find(n, hint_id);
+    if (i >= 0) {
+        n->handoff_inflight[i] = n->handoff_inflight[--n->handoff_inflight_count];
+    }
+}
+
+/* ---- sending --------------------------------------------------------------------------------- */
+
+typedef struct handoff_pick {
+    const rk_node *n;
+    uint32_t want;
+    uint32_t count;
+    uint8_t (*skeys)[RK_SKEY_BYTES_MAX];
+    size_t *skey_lens;
+    uint64_t *hint_ids;
+} handoff_pick;
+
+static int handoff_pick_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                            size_t value_len)
+{
+    handoff_pick *p = ctx;
+    if (key_len != RK_HINT_KEY_BYTES || value_len < 1 + RK_SKEY_PREFIX_BYTES ||
+        value_len > 1 + RK_SKEY_BYTES_MAX || value[0] != HINT_FORMAT) {
+        return 0;   /* not a record this version wrote: left alone, and counted pending */
+    }
+    uint64_t hint_id = rk_hash_key(key, key_len);
+    if (handoff_inflight_find(p->n, hint_id) >= 0) {
+        return 0;
+    }
+    memcpy(p->skeys[p->count], value + 1, value_len - 1);
+    p->skey_lens[p->count] = value_len - 1;
+    p->hint_ids[p->count] = hint_id;
+    p->count++;
+    return p->count == p->want ? 1 : 0;
+}
+
+/* Delete the hint (owner, skey); with its copy when `drop_copy`. 0 or a store error. */
+static int handoff_delete(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                          bool drop_copy)
+{
+    uint8_t hint_key[RK_HINT_KEY_BYTES];
+    uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
+    rk_hint_encode(owner, skey, skey_len, hint_key, hint_value);
+    rk_batch_op ops[2] = {
+        {.kind = RK_BATCH_DEL, .db = RK_DB_HINTS, .key = hint_key, .key_len = sizeof(hint_key)},
+        {.kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = skey, .key_len = skey_len}};
+    uint64_t seq = 0;
+    int rc = rk_store_write(n->env->store, ops, drop_copy ? 2 : 1, &seq);
+    if (rc != 0) {
+        n->stats.store_errors++;
+        return rc;
+    }
+    n->written_seq = seq;
+    RK_ASSERT(n->stats.hints_pending > 0);
+    n->stats.hints_pending--;
+    return 0;
+}
+
+/* Send this node's copy of `skey` to `owner`. A hint whose copy is gone or unreadable as a key
+ * is dropped: there is nothing to hand back. */
+static void handoff_send(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                         uint64_t hint_id)
+{
+    uint32_t partition = 0;
+    const uint8_t *key = NULL;
+    size_t key_len = 0;
+    rk_buf copy = {0};
+    int rc = rk_skey_decode(skey, skey_len, &partition, &key, &key_len);
+    if (rc == 0) {
+        rc = rk_store_get(n->env->store, RK_DB_DATA, skey, skey_len, &copy);
+    }
+    if (rc == RK_ENOTFOUND || rc == RK_ECORRUPT) {
+        handoff_delete(n, owner, skey, skey_len, false);
+        return;
+    }
+    if (rc != 0) {
+        n->stats.store_errors++;
+        return;
+    }
+    rk_coord *c = rk_coord_new(n, COORD_HANDOFF);
+    if (c == NULL) {
+        rk_store_buf_free(&copy);
+        return;
+    }
+    if (key_len > 0) {
+        memcpy(c->key, key, key_len);
+    }
+    c->key_len = key_len;
+    c->preflist[0] = owner;
+    c->preflist_count = 1;
+    c->sent_mask = 1u;
+    c->hint_id = hint_id;
+    c->copy_hash = rk_hash_key(copy.data, copy.len);
+    rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                .req_id = c->id,
+                .flags = RK_MSG_PUT_HANDOFF,
+                .key = c->key,
+                .key_len = c->key_len,
+                .object = copy.data,
+                .object_len = copy.len};
+    node_send(n, owner, &m);
+    rk_store_buf_free(&copy);
+    rk_coord_arm(n, c);
+    n->handoff_inflight[n->handoff_inflight_count++] = hint_id;
+    n->stats.handoff_sent++;
+}
+
+/* Send up to `budget` of owner's hints; returns how many went. */
+static uint32_t handoff_owner(rk_node *n, rk_node_id owner, uint32_t budget)
+{
+    handoff_pick p = {.n = n, .want = budget};
+    p.skeys = malloc(budget * sizeof(*p.skeys));
+    p.skey_lens = malloc(budget * sizeof(*p.skey_lens));
+    p.hint_ids = malloc(budget * sizeof(*p.hint_ids));
+    uint8_t start[4];
+    uint8_t end[4];
+    for (int i = 0; i < 4; i++) {
+        start[i] = (uint8_t)(owner >> (24 - 8 * i));
+        end[i] = (uint8_t)((owner + 1u) >> (24 - 8 * i));
+    }
+    int rc = RK_ENOMEM;
+    if (p.skeys != NULL && p.skey_lens != NULL && p.hint_ids != NULL) {
+        /* owner + 1 wraps only for the largest id: then to the end */
+        rc = rk_store_iterate(n->env->store, RK_DB_HINTS, start, sizeof(start),
+                              owner == UINT32_MAX ? NULL : end, sizeof(end), handoff_pick_one, &p);
+    }
+    if (rc < 0) {
+        n->stats.store_errors++;
+        p.count = 0;
+    }
+    for (uint32_t i = 0; i < p.count; i++) {
+        handoff_send(n, owner, p.skeys[i], p.skey_lens[i], p.hint_ids[i]);
+    }
+    free(p.skeys);
+    free(p.skey_lens);
+    free(p.hint_ids);
+    return p.count;
+}
+
+void rk_handoff_on_timer(rk_node *n)
+{
+    n->handoff_timer_set = false;
+    uint64_t per_tick = (uint64_t)n->config.handoff_objects_per_s *
+                        n->config.handoff_interval_ms / 1000u;
+    uint32_t budget = per_tick == 0 ? 1u : per_tick > UINT32_MAX ? UINT32_MAX : (uint32_t)per_tick;
+    uint32_t room = RK_HANDOFF_INFLIGHT_MAX - n->handoff_inflight_count;
+    budget = budget < room ? budget : room;
+    for (uint32_t i = 0; i < n->config.member_count && budget > 0; i++) {
+        rk_node_id owner = n->config.members[i];
+        if (owner != n->config.id && node_member_up(n, owner)) {
+            budget -= handoff_owner(n, owner, budget);
+        }
+    }
+    rk_handoff_kick(n);
+}
+
+/* ---- answers ------------------------------------------------------------------------------- */
+
+/* Whether a hint for skey names another owner than `owner`. */
+static bool handoff_other_hints(rk_node *n, rk_node_id owner, const uint8_t *skey,
+                                size_t skey_len)
+{
+    for (uint32_t i = 0; i < n->config.member_count; i++) {
+        rk_node_id other = n->config.members[i];
+        if (other == owner || other == n->config.id) {
+            continue;
+        }
+        uint8_t hint_key[RK_HINT_KEY_BYTES];
+        uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
+        rk_hint_encode(other, skey, skey_len, hint_key, hint_value);
+        rk_buf found = {0};
+        int rc = rk_store_get(n->env->store, RK_DB_HINTS, hint_key, sizeof(hint_key), &found);
+        rk_store_buf_free(&found);
+        if (rc != RK_ENOTFOUND) {
+            return true;    /* found, or unsure: keep the copy */
+        }
+    }
+    return false;
+}
+
+void rk_handoff_on_ack(rk_node *n, rk_coord *c, int status)
+{
+    handoff_inflight_remove(n, c->hint_id);
+    uint8_t skey[RK_SKEY_BYTES_MAX];
+    int skey_len = status == 0 ? node_skey(n, c->key, c->key_len, skey) : status;
+    rk_buf copy = {0};
+    int rc = skey_len < 0 ? skey_len
+                          : rk_store_get(n->env->store, RK_DB_DATA, skey, (size_t)skey_len, &copy);
+    if (rc == 0 && rk_hash_key(copy.data, copy.len) != c->copy_hash) {
+        n->stats.handoff_resent++;      /* a newer write reached the copy: it goes again */
+        rc = RK_EBUSY;
+    }
+    if (rc == 0) {
+        rk_node_id owner = c->preflist[0];
+        bool drop_copy = !node_is_primary(n, c->key, c->key_len) &&
+                         !handoff_other_hints(n, owner, skey, (size_t)skey_len);
+        bool was_live = false;
+        rk_dvvset set;
+        if (drop_copy && rk_dvvset_decode(copy.data, copy.len, &set) == 0) {
+            was_live = node_set_live(&set);
+            rk_dvvset_deinit(&set);
+        }
+        if (handoff_delete(n, owner, skey, (size_t)skey_len, drop_copy) == 0) {
+            n->stats.hints_delivered++;
+            if (drop_copy) {
+                n->stats.handoff_dropped_copies++;
+                n->stats.keys_live -= was_live ? 1 : 0;
+            }
+        }
+    }
+    rk_store_buf_free(&copy);
+    rk_coord_free(n, c);
+}
+
+void rk_handoff_on_expire(rk_node *n, rk_coord *c)
+{
+    handoff_inflight_remove(n, c->hint_id);
+    rk_coord_free(n, c);
+}
+
+void rk_handoff_hint_missed(rk_node *n, const rk_coord *c)
+{
+    uint8_t skey[RK_SKEY_BYTES_MAX];
+    int skey_len = -1;
+    for (uint32_t o = 0; o < c->owner_count; o++) {
+        rk_node_id owner = c->owners[o];
+        bool covered = owner == n->config.id;
+        for (uint32_t i = 0; i < c->preflist_count && !covered; i++) {
+            bool stored = (c->ok_mask & (1u << i)) != 0;
+            covered = stored && (c->hint_for[i] == owner ||
+                                 (c->hint_for[i] == 0 && c->preflist[i] == owner));
+        }
+        if (covered) {
+            continue;
+        }
+        if (skey_len < 0 && (skey_len = node_skey(n, c->key, c->key_len, skey)) < 0) {
+            return;
+        }
+        uint8_t hint_key[RK_HINT_KEY_BYTES];
+        uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
+        rk_batch_op op;
+        uint64_t seq = 0;
+        if (rk_hint_prepare(n, owner, skey, (size_t)skey_len, hint_key, hint_value, &op) == 1) {
+            if (rk_store_write(n->env->store, &op, 1, &seq) == 0) {
+                n->written_seq = seq;
+                rk_hint_added(n);
+            } else {
+                n->stats.store_errors++;
+            }
+        }
+    }
+}
