@@ -8,7 +8,8 @@
 # value. B: hints are durable — a fallback killed (kill -9) and restarted while the owner is
 # still frozen keeps its hints and hands them back once the owner runs again. C: a bucket with
 # `sloppy false` refuses a write whose primaries are mostly frozen (UNAVAILABLE) while the
-# default bucket takes the same kind of write. Every wait is a poll with a generous limit, not a
+# default bucket takes the same kind of write. Reads with R = 2 succeed while two are frozen.
+# D: degraded writes and reads (fallback_w / fallback_r 1) with three of five frozen. Every wait is a poll with a generous limit, not a
 # timing assertion; how long handoff took is only logged. Placement is read with one redis-cli
 # per node fed all the RK.LOCALs, not one process per key. A frozen node is never asked
 # anything (its kernel would accept the connection and nothing would answer).
@@ -166,14 +167,15 @@ write_keys() {
         while read -r line; do log "answered: $line"; done
 }
 
-# read_errors PREFIX COUNT: keys whose RK.GET .. R 3 (through rotating nodes) is not exactly
-# their one value v<i>. Logs the first few.
+# read_errors PREFIX COUNT [R [IDS]]: keys whose RK.GET .. R r (default 3, through the nodes
+# IDS in turn, default all five) is not exactly their one value v<i>. Logs the first few.
 read_errors() {
-    local prefix=$1 count=$2 id
-    for id in 1 2 3 4 5; do
-        seq "$id" 5 "$count" | awk -v p="$prefix" '{print "rk.get " p ":" $1 " R 3"}' |
-            timeout 60 redis-cli -p "${CLIENT_PORT[$id]}" --csv 2>&1 |
-            paste <(seq "$id" 5 "$count") -
+    local prefix=$1 count=$2 r=${3:-3} ids=(${4:-1 2 3 4 5}) i
+    for i in "${!ids[@]}"; do
+        seq $((i + 1)) "${#ids[@]}" "$count" | awk -v p="$prefix" -v r="$r" \
+                '{print "rk.get " p ":" $1 " R " r}' |
+            timeout 60 redis-cli -p "${CLIENT_PORT[${ids[$i]}]}" --csv 2>&1 |
+            paste <(seq $((i + 1)) "${#ids[@]}" "$count") -
     done | awk -F'\t' -v p="$prefix" '
         $2 !~ "^\"[^\",]*\",\"v" $1 "\"$" {
             bad++
@@ -227,6 +229,9 @@ check_eq "each of the ${result% *} keys with a frozen primary has a copy on a li
     "0 unhinted" "${result#* } unhinted"
 check_positive "hints pending on the live nodes" "$(hint_sum hints_pending $live)"
 check_positive "writes coordinated with a fallback" "$(hint_sum fallback_writes $live)"
+# Reads use the extended list too (item 4): R = 2 answers with two of five nodes frozen.
+check_eq "every key read with R 2 through the live nodes, 2 of 5 frozen, answers its value" \
+    "0" "$(read_errors hh 500 2 "$live")"
 
 start=$(now_ms)
 for id in $frozen; do thaw "$id"; done
@@ -319,6 +324,38 @@ else
 fi
 thaw 1
 thaw 3
+for id in $live; do
+    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
+done
+
+# D. Degraded requests, as the shopping cart used them: with three of five frozen only two
+# nodes are reachable, so W = 3 cannot be met even sloppily. Bucket cart (fallback_w 1,
+# fallback_r 1) accepts with what is reachable and says how many acknowledged; bucket hard
+# (no fallback) refuses.
+check_eq "bucket cart: w 3, fallback_w 1, fallback_r 1 on all 5" "5" \
+    "$(cli 1 rk.bucket set cart w 3 r 3 fallback_w 1 fallback_r 1)"
+check_eq "bucket hard: w 3 on all 5" "5" "$(cli 1 rk.bucket set hard w 3 r 3)"
+save_preflists cart 2
+frozen="1 3 5"
+live="2 4"
+for id in $frozen; do freeze "$id"; done
+wait_seen_down "$live" "$frozen"
+check_eq "RK.PUT on cart (W=3) with 2 nodes reachable reports 2 acknowledgements" "2" \
+    "$(cli 2 rk.put cart:1 "" v1 | tail -1)"
+check_eq "plain SET on cart is accepted degraded" "OK" "$(cli 4 set cart:2 v2)"
+check_positive "degraded writes counted" "$(hint_sum degraded_writes $live)"
+check_eq "RK.GET on cart (R=3) answers from the 2 reachable" "v1" \
+    "$(cli 4 rk.get cart:1 | tail -1)"
+check_contains "SET on hard (W=3, no fallback_w) with 2 nodes reachable is refused" \
+    "UNAVAILABLE" "$(cli 2 set hard:1 v)"
+start=$(now_ms)
+for id in $frozen; do thaw "$id"; done
+for id in 1 2 3 4 5; do
+    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
+done
+settle cart 2 30 "$start" && log "ok: the degraded writes reached all 3 primaries" ||
+    fail "the degraded writes did not reach their primaries within 30 s"
+check_eq "both degraded writes read with R 3" "0" "$(read_errors cart 2)"
 
 for id in 1 2 3 4 5; do stop_node "${PID_OF[$id]}" TERM; done
 finish
