@@ -1,8 +1,8 @@
-/* coord.c — request coordinators (Dynamo 4.5): one small state machine per client request.
+/* coord.c — request coordinators (Dynamo 4.5): one small state machine per client request,
+ * the table they live in, their shared deadline timer, and the choice of the nodes a request
+ * goes to.
  *
- *   GET     any node: ask the N primaries of the key, answer once R answered (reconciled by
- *           the bucket's policy), keep listening until all N answered or the timeout, then
- *           read repair: send the merged object to every primary that answered with less.
+ *   GET     any node: coord_get.c.
  *   PUT/DEL a primary: mint a dot, write locally, send the object to the other primaries,
  *           answer once W acknowledged durably. A node outside the preference list forwards
  *           the write to the first reachable primary (FWD), which coordinates it.
@@ -138,7 +138,7 @@ void rk_coord_arm(rk_node *n, rk_coord *c)
     coord_deadline_set_timer(n);
 }
 
-static void coord_reply(rk_node *n, rk_coord *c, const rk_reply *r)
+void rk_coord_reply(rk_node *n, rk_coord *c, const rk_reply *r)
 {
     if (c->replied) {
         return;
@@ -147,7 +147,7 @@ static void coord_reply(rk_node *n, rk_coord *c, const rk_reply *r)
     node_reply(n, c->from_peer, c->origin, c->origin_req, r);
 }
 
-static void coord_reply_error(rk_node *n, rk_coord *c, int error, const char *message)
+void rk_coord_reply_error(rk_node *n, rk_coord *c, int error, const char *message)
 {
     if (error == RK_ETIMEDOUT) {
         n->stats.timeouts++;
@@ -155,7 +155,7 @@ static void coord_reply_error(rk_node *n, rk_coord *c, int error, const char *me
         n->stats.unavailable++;
     }
     rk_reply r = {.kind = RK_REPLY_ERROR, .error = error, .message = message};
-    coord_reply(n, c, &r);
+    rk_coord_reply(n, c, &r);
 }
 
 /* A request refused before a coordinator exists. */
@@ -169,7 +169,7 @@ static void coord_refuse(rk_node *n, bool from_peer, rk_node_id origin, uint64_t
     node_reply(n, from_peer, origin, origin_req, &r);
 }
 
-static int coord_preflist_index(const rk_coord *c, rk_node_id id)
+int rk_coord_preflist_index(const rk_coord *c, rk_node_id id)
 {
     for (uint32_t i = 0; i < c->preflist_count; i++) {
         if (c->preflist[i] == id) {
@@ -179,171 +179,15 @@ static int coord_preflist_index(const rk_coord *c, rk_node_id id)
     return -1;
 }
 
-static uint16_t coord_expected_mask(const rk_coord *c, rk_node_id self)
+uint16_t rk_coord_expected_mask(const rk_coord *c, rk_node_id self)
 {
-    int self_index = coord_preflist_index(c, self);
+    int self_index = rk_coord_preflist_index(c, self);
     return (uint16_t)(c->sent_mask | (self_index >= 0 ? (1u << self_index) : 0u));
-}
-
-/* ---- GET ---------------------------------------------------------------------------------- */
-
-/* The reply of a plain GET: the one live sibling (several answer -CONFLICT). */
-static const rk_sibling *coord_winner(const rk_dvvset *set)
-{
-    const rk_sibling *best = NULL;
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
-        const rk_sibling *s = &set->siblings[i];
-        if (s->tombstone) {
-            continue;
-        }
-        if (best == NULL || s->timestamp_us > best->timestamp_us) {
-            best = s;
-        }
-    }
-    return best;
-}
-
-static void coord_get_reply(rk_node *n, rk_coord *c)
-{
-    const rk_dvvset *set = c->merged;
-    if (c->req_kind == RK_REQ_EXISTS) {
-        rk_reply r = {.kind = RK_REPLY_INT, .integer = node_set_live(set) ? 1 : 0};
-        coord_reply(n, c, &r);
-        return;
-    }
-    if (c->req_kind == RK_REQ_GET) {
-        uint32_t live = 0;
-        for (uint32_t i = 0; i < set->sibling_count; i++) {
-            live += set->siblings[i].tombstone ? 0 : 1;
-        }
-        if (live > 1) {
-            char message[128];
-            snprintf(message, sizeof(message), "the key has %u concurrent versions; read them "
-                     "with RK.GET and write with its context", live);
-            rk_reply r = {.kind = RK_REPLY_ERROR, .error = RK_ECONFLICT, .message = message};
-            coord_reply(n, c, &r);
-            return;
-        }
-        const rk_sibling *s = coord_winner(set);
-        rk_reply r = {.kind = s == NULL ? RK_REPLY_NIL : RK_REPLY_VALUE};
-        if (s != NULL) {
-            r.value = s->value;
-            r.value_len = s->value_len;
-        }
-        coord_reply(n, c, &r);
-        return;
-    }
-    RK_ASSERT(c->req_kind == RK_REQ_VGET);
-    rk_vv context;
-    rk_dvvset_join(set, &context);
-    char token[RK_VV_TOKEN_CHARS_MAX + 1];
-    int rc = rk_vv_token_encode(&context, token, sizeof(token));
-    RK_ASSERT(rc >= 0);
-    const uint8_t *values[RK_DVVSET_SIBLINGS_MAX];
-    size_t lens[RK_DVVSET_SIBLINGS_MAX];
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
-        if (!set->siblings[i].tombstone) {
-            values[count] = set->siblings[i].value;
-            lens[count] = set->siblings[i].value_len;
-            count++;
-        }
-    }
-    rk_reply r = {.kind = RK_REPLY_VERSIONS,
-                  .context = token,
-                  .value_count = count,
-                  .values = values,
-                  .value_lens = lens};
-    coord_reply(n, c, &r);
-}
-
-/* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
-static void coord_read_repair(rk_node *n, rk_coord *c)
-{
-    if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
-        return;
-    }
-    const uint8_t *bytes = NULL;
-    size_t len = 0;
-    for (uint32_t i = 0; i < c->preflist_count; i++) {
-        if (c->got[i] == NULL || c->hint_for[i] != 0 || rk_dvvset_equal(c->got[i], c->merged)) {
-            continue;   /* fallbacks get no repair: their copies are on their way back */
-        }
-        n->stats.read_repairs++;
-        if (c->preflist[i] == n->config.id) {
-            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, 0, NULL);
-            bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
-            continue;
-        }
-        if (bytes == NULL && node_encode(n, c->merged, &bytes, &len) != 0) {
-            return;
-        }
-        rk_msg m = {.kind = RK_MSG_PUT_REQ,
-                    .flags = RK_MSG_PUT_REPAIR,
-                    .key = c->key,
-                    .key_len = c->key_len,
-                    .object = bytes,
-                    .object_len = len};
-        node_send(n, c->preflist[i], &m);
-    }
-}
-
-static void coord_get_finish(rk_node *n, rk_coord *c)
-{
-    coord_read_repair(n, c);
-    rk_coord_free(n, c);
-}
-
-/* One replica's answer (`set` moves into the coordinator; NULL for an error answer). */
-static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset *set)
-{
-    uint16_t bit = (uint16_t)(1u << index);
-    if (c->answered_mask & bit) {
-        if (set != NULL) {
-            rk_dvvset_deinit(set);
-        }
-        return;     /* a duplicated answer counts once */
-    }
-    c->answered_mask |= bit;
-    if (set != NULL && c->preflist_count == 1) {
-        /* The only replica: its answer is the merge, and there is nobody to repair. */
-        rk_dvvset_deinit(c->merged);
-        *c->merged = *set;
-        c->ok_count++;
-    } else if (set != NULL) {
-        rk_dvvset *kept = malloc(sizeof(*kept));
-        if (kept == NULL) {
-            rk_dvvset_deinit(set);
-            set = NULL;
-        } else {
-            *kept = *set;
-            c->got[index] = kept;
-            if (rk_dvvset_sync(c->merged, kept) == 0) {
-                if (c->policy == RK_POLICY_LWW) {
-                    node_resolve_lww(c->merged);
-                }
-                c->ok_count++;
-            }
-        }
-    }
-    if (!c->replied && c->ok_count >= c->need) {
-        coord_get_reply(n, c);
-    }
-    if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
-        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
-            n->stats.degraded_reads++;
-            coord_get_reply(n, c);
-        }
-        if (!c->replied) {
-            coord_reply_error(n, c, RK_EUNAVAIL, "replicas answered with errors");
-        }
-        coord_get_finish(n, c);
-    }
 }
 
 /* Fewer than `need` reachable: lower need to what is there if the bucket allows a degraded
  * request (fallback_r / fallback_w), else refuse. True when the request goes on. */
-static bool coord_need_reachable(rk_node *n, rk_coord *c, uint32_t up_count, char quorum)
+bool rk_coord_need_reachable(rk_node *n, rk_coord *c, uint32_t up_count, char quorum)
 {
     if (up_count >= c->need) {
         return true;
@@ -360,44 +204,9 @@ static bool coord_need_reachable(rk_node *n, rk_coord *c, uint32_t up_count, cha
     char message[128];
     snprintf(message, sizeof(message), "need %c=%u replicas, %u reachable", quorum, c->need,
              up_count);
-    coord_reply_error(n, c, RK_EUNAVAIL, message);
+    rk_coord_reply_error(n, c, RK_EUNAVAIL, message);
     rk_coord_free(n, c);
     return false;
-}
-
-static void coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
-{
-    n->stats.coord_gets++;
-    if (!coord_need_reachable(n, c, up_count, 'R')) {
-        return;
-    }
-    c->merged = malloc(sizeof(*c->merged));
-    if (c->merged == NULL) {
-        coord_reply_error(n, c, RK_ENOMEM, "out of memory");
-        rk_coord_free(n, c);
-        return;
-    }
-    rk_dvvset_init(c->merged);
-    rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
-    int self_index = -1;
-    bool asked_fallback = false;
-    for (uint32_t i = 0; i < c->preflist_count; i++) {
-        rk_node_id id = c->preflist[i];
-        if (id == n->config.id) {
-            self_index = (int)i;
-        } else if (node_member_up(n, id)) {
-            c->sent_mask |= (uint16_t)(1u << i);
-            asked_fallback = asked_fallback || c->hint_for[i] != 0;
-            node_send(n, id, &m);
-        }
-    }
-    n->stats.fallback_reads += asked_fallback ? 1 : 0;
-    rk_coord_arm(n, c);
-    if (self_index >= 0) {
-        rk_dvvset local;
-        int rc = node_local_read(n, c->key, c->key_len, &local);
-        coord_get_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
-    }
 }
 
 /* ---- PUT ---------------------------------------------------------------------------------- */
@@ -412,7 +221,7 @@ static void coord_put_reply_ok(rk_node *n, rk_coord *c)
         r.kind = RK_REPLY_WRITTEN;
         r.context = c->written_context;
     }
-    coord_reply(n, c, &r);
+    rk_coord_reply(n, c, &r);
 }
 
 /* A write's coordinator is done: hints for the primaries it missed, then free. */
@@ -436,7 +245,7 @@ static void coord_put_ack(rk_node *n, rk_coord *c, uint32_t index, bool ok)
     if (!c->replied && c->ok_count >= c->need) {
         coord_put_reply_ok(n, c);
     }
-    if (c->answered_mask == coord_expected_mask(c, n->config.id)) {
+    if (c->answered_mask == rk_coord_expected_mask(c, n->config.id)) {
         if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
             n->stats.degraded_writes++;
             coord_put_reply_ok(n, c);
@@ -445,7 +254,7 @@ static void coord_put_ack(rk_node *n, rk_coord *c, uint32_t index, bool ok)
             char message[128];
             snprintf(message, sizeof(message), "needed W=%u, %u replicas stored it, the rest "
                      "failed", c->need, c->ok_count);
-            coord_reply_error(n, c, RK_EIO, message);
+            rk_coord_reply_error(n, c, RK_EIO, message);
         }
         coord_put_finish(n, c);
     }
@@ -457,7 +266,7 @@ static void coord_bucket_maybe_done(rk_node *n, rk_coord *c)
 {
     if ((c->answered_mask & 1u) != 0 && c->integer >= (int64_t)c->need) {
         rk_reply r = {.kind = RK_REPLY_INT, .integer = c->ok_count};
-        coord_reply(n, c, &r);
+        rk_coord_reply(n, c, &r);
         rk_coord_free(n, c);
     }
 }
@@ -474,7 +283,7 @@ void rk_coord_on_local_durable(rk_node *n, uint64_t coord_id, int status)
         coord_bucket_maybe_done(n, c);
         return;
     }
-    int self_index = coord_preflist_index(c, n->config.id);
+    int self_index = rk_coord_preflist_index(c, n->config.id);
     RK_ASSERT(self_index >= 0);
     c->local_ok = status == 0;
     coord_put_ack(n, c, (uint32_t)self_index, status == 0);
@@ -547,13 +356,13 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
 {
     n->stats.coord_puts++;
     char message[192];
-    if (!coord_need_reachable(n, c, up_count, 'W')) {
+    if (!rk_coord_need_reachable(n, c, up_count, 'W')) {
         return;
     }
-    int self_index = coord_preflist_index(c, n->config.id);
+    int self_index = rk_coord_preflist_index(c, n->config.id);
     RK_ASSERT(self_index >= 0);
     if (n->durable_seq < n->epoch_seq) {
-        coord_reply_error(n, c, RK_EBUSY, "node starting: its epoch is not durable yet");
+        rk_coord_reply_error(n, c, RK_EBUSY, "node starting: its epoch is not durable yet");
         rk_coord_free(n, c);
         return;
     }
@@ -564,7 +373,7 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         rc = coord_put_context(n, c, r, &local, &context);
         if (rc != 0) {
             rk_dvvset_deinit(&local);
-            coord_reply_error(n, c, RK_EINVAL, "context is not a token from RK.GET");
+            rk_coord_reply_error(n, c, RK_EINVAL, "context is not a token from RK.GET");
             rk_coord_free(n, c);
             return;
         }
@@ -605,7 +414,7 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
         if (rc != RK_ETOOBIG) {
             snprintf(message, sizeof(message), "write failed: %s", rk_strerror(rc));
         }
-        coord_reply_error(n, c, rc, message);
+        rk_coord_reply_error(n, c, rc, message);
         rk_coord_free(n, c);
         return;
     }
@@ -684,7 +493,7 @@ static void coord_on_fwd_resp(rk_node *n, rk_coord *c, const rk_msg *m)
         r.error = RK_ECORRUPT;
         r.message = "bad forwarded reply";
     }
-    coord_reply(n, c, &r);
+    rk_coord_reply(n, c, &r);
     rk_coord_free(n, c);
 }
 
@@ -721,7 +530,7 @@ static uint32_t coord_choose(rk_node *n, rk_coord *c, const rk_node_id *list, ui
             c->preflist[c->preflist_count++] = list[i];
         }
     }
-    if (need_self && sloppy && primaries > 0 && coord_preflist_index(c, n->config.id) < 0) {
+    if (need_self && sloppy && primaries > 0 && rk_coord_preflist_index(c, n->config.id) < 0) {
         /* Not a primary (this node always counts up). Stand in for a primary nobody covers,
          * else for the last chosen node, which then gets the object through a hint here. */
         uint32_t slot = c->preflist_count;
@@ -756,7 +565,7 @@ static rk_node_id coord_first_primary_up(rk_node *n, const rk_coord *c)
 static void coord_write(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count,
                         bool sloppy)
 {
-    int self_index = coord_preflist_index(c, n->config.id);
+    int self_index = rk_coord_preflist_index(c, n->config.id);
     bool self_primary = self_index >= 0 && c->hint_for[self_index] == 0;
     rk_node_id primary = coord_first_primary_up(n, c);
     if (self_primary || (self_index >= 0 && primary == 0)) {
@@ -770,7 +579,7 @@ static void coord_write(rk_node *n, rk_coord *c, const rk_request *r, uint32_t u
         char message[128];
         snprintf(message, sizeof(message), "need W=%u replicas, no primary of the key is "
                  "reachable%s", c->need, sloppy ? "" : " (sloppy quorum off)");
-        coord_reply_error(n, c, RK_EUNAVAIL, message);
+        rk_coord_reply_error(n, c, RK_EUNAVAIL, message);
         rk_coord_free(n, c);
     }
 }
@@ -811,7 +620,7 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     c->fallback_need = is_read ? props->fallback_r : props->fallback_w;
     if (is_read) {
         c->kind = COORD_GET;
-        coord_get_start(n, c, up_count);
+        rk_coord_get_start(n, c, up_count);
     } else {
         coord_write(n, c, r, up_count, sloppy);
     }
@@ -823,7 +632,7 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     if (c == NULL) {
         return;     /* late: the coordinator finished or timed out */
     }
-    int index = coord_preflist_index(c, from);
+    int index = rk_coord_preflist_index(c, from);
     if (index < 0 || (c->sent_mask & (1u << index)) == 0) {
         return;     /* not asked: a confused or hostile peer */
     }
@@ -834,13 +643,7 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == COORD_HANDOFF) {
         rk_handoff_on_ack(n, c, m->status);
     } else if (m->kind == RK_MSG_GET_RESP && c->kind == COORD_GET) {
-        rk_dvvset set;
-        int rc = m->status == 0 ? rk_dvvset_decode(m->object, m->object_len, &set) : m->status;
-        if (m->status == 0 && m->object_len == 0) {
-            rk_dvvset_init(&set);
-            rc = 0;
-        }
-        coord_get_answer(n, c, (uint32_t)index, rc == 0 ? &set : NULL);
+        rk_coord_get_on_resp(n, c, (uint32_t)index, m);
     }
 }
 
@@ -849,16 +652,7 @@ static void coord_expire(rk_node *n, rk_coord *c)
     char message[160];
     switch (c->kind) {
     case COORD_GET:
-        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
-            n->stats.degraded_reads++;
-            coord_get_reply(n, c);
-        }
-        if (!c->replied) {
-            snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time",
-                     c->need, c->ok_count);
-            coord_reply_error(n, c, RK_ETIMEDOUT, message);
-        }
-        coord_get_finish(n, c);
+        rk_coord_get_expire(n, c);
         return;
     case COORD_PUT:
         if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
@@ -868,7 +662,7 @@ static void coord_expire(rk_node *n, rk_coord *c)
         if (!c->replied) {
             snprintf(message, sizeof(message), "needed W=%u acknowledgements, %u arrived in "
                      "time; the write may still appear", c->need, c->ok_count);
-            coord_reply_error(n, c, RK_ETIMEDOUT, message);
+            rk_coord_reply_error(n, c, RK_ETIMEDOUT, message);
         }
         coord_put_finish(n, c);
         return;
@@ -881,13 +675,13 @@ static void coord_expire(rk_node *n, rk_coord *c)
         break;
     case COORD_BUCKET: {
         rk_reply r = {.kind = RK_REPLY_INT, .integer = c->ok_count};
-        coord_reply(n, c, &r);
+        rk_coord_reply(n, c, &r);
         rk_coord_free(n, c);
         return;
     }
     }
     if (!c->replied) {
-        coord_reply_error(n, c, RK_ETIMEDOUT, message);
+        rk_coord_reply_error(n, c, RK_ETIMEDOUT, message);
     }
     rk_coord_free(n, c);
 }

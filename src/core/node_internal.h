@@ -180,6 +180,21 @@ rk_coord *rk_coord_new(rk_node *n, coord_kind kind);
 void rk_coord_free(rk_node *n, rk_coord *c);
 void rk_coord_arm(rk_node *n, rk_coord *c);
 void rk_coord_bucket_on_ack(rk_node *n, rk_node_id from, const rk_msg *m);
+/* Shared by coord.c and coord_get.c: answer the client once; an error reply counting
+ * timeouts and unavailability; a node's index in c->preflist or -1; the answers expected (the
+ * nodes sent to, and this node when chosen); "fewer than need reachable": lower need to a
+ * degraded floor when the bucket allows (fallback_r/_w, `quorum` 'R' or 'W') or refuse and free
+ * `c` (false). */
+void rk_coord_reply(rk_node *n, rk_coord *c, const rk_reply *r);
+void rk_coord_reply_error(rk_node *n, rk_coord *c, int error, const char *message);
+int rk_coord_preflist_index(const rk_coord *c, rk_node_id id);
+uint16_t rk_coord_expected_mask(const rk_coord *c, rk_node_id self);
+bool rk_coord_need_reachable(rk_node *n, rk_coord *c, uint32_t up_count, char quorum);
+
+/* coord_get.c: the read coordinator. */
+void rk_coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count);
+void rk_coord_get_on_resp(rk_node *n, rk_coord *c, uint32_t index, const rk_msg *m);
+void rk_coord_get_expire(rk_node *n, rk_coord *c);
 
 /* handoff.c: hint records in RK_DB_HINTS and their delivery back to the owner (Dynamo 4.6).
  * A record is keyed [u32 owner][u64 xxh3 of the skey] (big-endian: one owner's hints are one

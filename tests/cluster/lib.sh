@@ -182,6 +182,22 @@ restart_member() {
     PID_OF[$id]=$NODE_PID
 }
 
+# member_state PORT ID: how the node on PORT sees member ID in RK.MEMBERS (self, up,
+# connecting, down).
+member_state() {
+    timeout 10 redis-cli -p "$1" rk.members | paste -d' ' - - - - - |
+        awk -v id="$2" '$1 == id {print $4}'
+}
+
+# wait_member_state PORT ID STATE: poll until it is so (at most 10 s).
+wait_member_state() {
+    for _ in $(seq 1 200); do
+        [ "$(member_state "$1" "$2")" == "$3" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # wait_members_up PORT COUNT: until the node on PORT sees COUNT members self-or-up (10 s).
 wait_members_up() {
     local port=$1 want=$2 got

@@ -9,20 +9,6 @@
 # assertion; the request timeout is set long so that "at once" is plain from `timeout`.
 source "$(dirname "$0")/lib.sh"
 
-# member_state PORT ID: how the node on PORT sees member ID in RK.MEMBERS.
-member_state() {
-    redis-cli -p "$1" rk.members | paste -d' ' - - - - - | awk -v id="$2" '$1 == id {print $4}'
-}
-
-# wait_member_state PORT ID STATE: poll until it is so (at most 10 s).
-wait_member_state() {
-    for _ in $(seq 1 200); do
-        [ "$(member_state "$1" "$2")" == "$3" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 start_cluster 3 --engine mem --request-timeout-ms 30000 || exit 1
 p1=${CLIENT_PORT[1]}
 for id in 1 2 3; do

@@ -36,18 +36,13 @@ cli() { local id=$1; shift; timeout 10 redis-cli -p "${CLIENT_PORT[$id]}" "$@" 2
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 is_in() { local x=$1; shift; [[ " $* " == *" $x "* ]]; }
 
-# member_state ID OF: how node ID sees member OF in RK.MEMBERS.
-member_state() {
-    cli "$1" rk.members | paste -d' ' - - - - - | awk -v id="$2" '$1 == id {print $4}'
-}
-
-# wait_member_state ID OF STATE: poll until it is so (at most 10 s).
-wait_member_state() {
-    for _ in $(seq 1 200); do
-        [ "$(member_state "$1" "$2")" == "$3" ] && return 0
-        sleep 0.05
+# thaw_and_wait "IDS": SIGCONT them, then every node sees all five up again.
+thaw_and_wait() {
+    local id
+    for id in $1; do thaw "$id"; done
+    for id in 1 2 3 4 5; do
+        wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
     done
-    return 1
 }
 
 # wait_seen_down "LIVE IDS" "FROZEN IDS": every live node counts every frozen one down.
@@ -55,7 +50,7 @@ wait_seen_down() {
     local id down
     for id in $1; do
         for down in $2; do
-            wait_member_state "$id" "$down" down ||
+            wait_member_state "${CLIENT_PORT[$id]}" "$down" down ||
                 fail "node $down not down on node $id: $(cli "$id" rk.members | tr '\n' ' ')"
         done
     done
@@ -234,10 +229,7 @@ check_eq "every key read with R 2 through the live nodes, 2 of 5 frozen, answers
     "0" "$(read_errors hh 500 2 "$live")"
 
 start=$(now_ms)
-for id in $frozen; do thaw "$id"; done
-for id in 1 2 3 4 5; do
-    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
-done
+thaw_and_wait "$frozen"
 settle hh 500 30 "$start" && log "ok: every key on exactly its 3 primaries, no hint pending" ||
     fail "handoff did not finish within 30 s of SIGCONT"
 check_positive "hints delivered" "$(hint_sum hints_delivered 1 2 3 4 5)"
@@ -288,10 +280,7 @@ else
         fail "node $f lost its hinted copy of $hinted_key in the restart"
 fi
 start=$(now_ms)
-thaw "$x"
-for id in 1 2 3 4 5; do
-    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
-done
+thaw_and_wait "$x"
 settle hb 200 30 "$start" && log "ok: every key on exactly its 3 primaries, no hint pending" ||
     fail "handoff after the fallback's restart did not finish within 30 s of SIGCONT"
 check_eq "every key read with R 3 answers exactly its value" "0" "$(read_errors hb 200)"
@@ -322,11 +311,7 @@ else
     check_eq "SET $loose_key (default bucket) with 2 of its primaries frozen succeeds" "OK" \
         "$(cli 2 set "$loose_key" v)"
 fi
-thaw 1
-thaw 3
-for id in $live; do
-    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
-done
+thaw_and_wait "$frozen"
 
 # D. Degraded requests, as the shopping cart used them: with three of five frozen only two
 # nodes are reachable, so W = 3 cannot be met even sloppily. Bucket cart (fallback_w 1,
@@ -349,10 +334,7 @@ check_eq "RK.GET on cart (R=3) answers from the 2 reachable" "v1" \
 check_contains "SET on hard (W=3, no fallback_w) with 2 nodes reachable is refused" \
     "UNAVAILABLE" "$(cli 2 set hard:1 v)"
 start=$(now_ms)
-for id in $frozen; do thaw "$id"; done
-for id in 1 2 3 4 5; do
-    wait_members_up "${CLIENT_PORT[$id]}" 5 || fail "node $id does not see all up after SIGCONT"
-done
+thaw_and_wait "$frozen"
 settle cart 2 30 "$start" && log "ok: the degraded writes reached all 3 primaries" ||
     fail "the degraded writes did not reach their primaries within 30 s"
 check_eq "both degraded writes read with R 3" "0" "$(read_errors cart 2)"

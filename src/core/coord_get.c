@@ -1,0 +1,225 @@
+/* coord_get.c — the read coordinator (Dynamo 4.5, 5): ask the chosen nodes (coord.c picks
+ * them: reachable primaries, and fallbacks under a sloppy quorum), answer once R answered,
+ * reconciled by the bucket's policy, keep listening until every one answered or the timeout,
+ * then read repair: send the merged object to every primary that answered with less. A
+ * fallback's not-found counts toward R (notfound_ok); fallbacks get no repair. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_internal.h"
+
+/* The reply of a plain GET: the one live sibling (several answer -CONFLICT). */
+static const rk_sibling *coord_winner(const rk_dvvset *set)
+{
+    const rk_sibling *best = NULL;
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        const rk_sibling *s = &set->siblings[i];
+        if (s->tombstone) {
+            continue;
+        }
+        if (best == NULL || s->timestamp_us > best->timestamp_us) {
+            best = s;
+        }
+    }
+    return best;
+}
+
+static void coord_get_reply(rk_node *n, rk_coord *c)
+{
+    const rk_dvvset *set = c->merged;
+    if (c->req_kind == RK_REQ_EXISTS) {
+        rk_reply r = {.kind = RK_REPLY_INT, .integer = node_set_live(set) ? 1 : 0};
+        rk_coord_reply(n, c, &r);
+        return;
+    }
+    if (c->req_kind == RK_REQ_GET) {
+        uint32_t live = 0;
+        for (uint32_t i = 0; i < set->sibling_count; i++) {
+            live += set->siblings[i].tombstone ? 0 : 1;
+        }
+        if (live > 1) {
+            char message[128];
+            snprintf(message, sizeof(message), "the key has %u concurrent versions; read them "
+                     "with RK.GET and write with its context", live);
+            rk_reply r = {.kind = RK_REPLY_ERROR, .error = RK_ECONFLICT, .message = message};
+            rk_coord_reply(n, c, &r);
+            return;
+        }
+        const rk_sibling *s = coord_winner(set);
+        rk_reply r = {.kind = s == NULL ? RK_REPLY_NIL : RK_REPLY_VALUE};
+        if (s != NULL) {
+            r.value = s->value;
+            r.value_len = s->value_len;
+        }
+        rk_coord_reply(n, c, &r);
+        return;
+    }
+    RK_ASSERT(c->req_kind == RK_REQ_VGET);
+    rk_vv context;
+    rk_dvvset_join(set, &context);
+    char token[RK_VV_TOKEN_CHARS_MAX + 1];
+    int rc = rk_vv_token_encode(&context, token, sizeof(token));
+    RK_ASSERT(rc >= 0);
+    const uint8_t *values[RK_DVVSET_SIBLINGS_MAX];
+    size_t lens[RK_DVVSET_SIBLINGS_MAX];
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        if (!set->siblings[i].tombstone) {
+            values[count] = set->siblings[i].value;
+            lens[count] = set->siblings[i].value_len;
+            count++;
+        }
+    }
+    rk_reply r = {.kind = RK_REPLY_VERSIONS,
+                  .context = token,
+                  .value_count = count,
+                  .values = values,
+                  .value_lens = lens};
+    rk_coord_reply(n, c, &r);
+}
+
+/* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
+static void coord_read_repair(rk_node *n, rk_coord *c)
+{
+    if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
+        return;
+    }
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        if (c->got[i] == NULL || c->hint_for[i] != 0 || rk_dvvset_equal(c->got[i], c->merged)) {
+            continue;   /* fallbacks get no repair: their copies are on their way back */
+        }
+        n->stats.read_repairs++;
+        if (c->preflist[i] == n->config.id) {
+            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, 0, NULL);
+            bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
+            continue;
+        }
+        if (bytes == NULL && node_encode(n, c->merged, &bytes, &len) != 0) {
+            return;
+        }
+        rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                    .flags = RK_MSG_PUT_REPAIR,
+                    .key = c->key,
+                    .key_len = c->key_len,
+                    .object = bytes,
+                    .object_len = len};
+        node_send(n, c->preflist[i], &m);
+    }
+}
+
+static void coord_get_finish(rk_node *n, rk_coord *c)
+{
+    coord_read_repair(n, c);
+    rk_coord_free(n, c);
+}
+
+/* One replica's answer (`set` moves into the coordinator; NULL for an error answer). */
+static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset *set)
+{
+    uint16_t bit = (uint16_t)(1u << index);
+    if (c->answered_mask & bit) {
+        if (set != NULL) {
+            rk_dvvset_deinit(set);
+        }
+        return;     /* a duplicated answer counts once */
+    }
+    c->answered_mask |= bit;
+    if (set != NULL && c->preflist_count == 1) {
+        /* The only replica: its answer is the merge, and there is nobody to repair. */
+        rk_dvvset_deinit(c->merged);
+        *c->merged = *set;
+        c->ok_count++;
+    } else if (set != NULL) {
+        rk_dvvset *kept = malloc(sizeof(*kept));
+        if (kept == NULL) {
+            rk_dvvset_deinit(set);
+            set = NULL;
+        } else {
+            *kept = *set;
+            c->got[index] = kept;
+            if (rk_dvvset_sync(c->merged, kept) == 0) {
+                if (c->policy == RK_POLICY_LWW) {
+                    node_resolve_lww(c->merged);
+                }
+                c->ok_count++;
+            }
+        }
+    }
+    if (!c->replied && c->ok_count >= c->need) {
+        coord_get_reply(n, c);
+    }
+    if (c->answered_mask == rk_coord_expected_mask(c, n->config.id)) {
+        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+            n->stats.degraded_reads++;
+            coord_get_reply(n, c);
+        }
+        if (!c->replied) {
+            rk_coord_reply_error(n, c, RK_EUNAVAIL, "replicas answered with errors");
+        }
+        coord_get_finish(n, c);
+    }
+}
+
+void rk_coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
+{
+    n->stats.coord_gets++;
+    if (!rk_coord_need_reachable(n, c, up_count, 'R')) {
+        return;
+    }
+    c->merged = malloc(sizeof(*c->merged));
+    if (c->merged == NULL) {
+        rk_coord_reply_error(n, c, RK_ENOMEM, "out of memory");
+        rk_coord_free(n, c);
+        return;
+    }
+    rk_dvvset_init(c->merged);
+    rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
+    int self_index = -1;
+    bool asked_fallback = false;
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        rk_node_id id = c->preflist[i];
+        if (id == n->config.id) {
+            self_index = (int)i;
+        } else if (node_member_up(n, id)) {
+            c->sent_mask |= (uint16_t)(1u << i);
+            asked_fallback = asked_fallback || c->hint_for[i] != 0;
+            node_send(n, id, &m);
+        }
+    }
+    n->stats.fallback_reads += asked_fallback ? 1 : 0;
+    rk_coord_arm(n, c);
+    if (self_index >= 0) {
+        rk_dvvset local;
+        int rc = node_local_read(n, c->key, c->key_len, &local);
+        coord_get_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
+    }
+}
+
+void rk_coord_get_on_resp(rk_node *n, rk_coord *c, uint32_t index, const rk_msg *m)
+{
+    rk_dvvset set;
+    int rc = m->status == 0 ? rk_dvvset_decode(m->object, m->object_len, &set) : m->status;
+    if (m->status == 0 && m->object_len == 0) {
+        rk_dvvset_init(&set);
+        rc = 0;
+    }
+    coord_get_answer(n, c, index, rc == 0 ? &set : NULL);
+}
+
+void rk_coord_get_expire(rk_node *n, rk_coord *c)
+{
+    if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+        n->stats.degraded_reads++;
+        coord_get_reply(n, c);
+    }
+    if (!c->replied) {
+        char message[128];
+        snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time", c->need,
+                 c->ok_count);
+        rk_coord_reply_error(n, c, RK_ETIMEDOUT, message);
+    }
+    coord_get_finish(n, c);
+}
