@@ -13,7 +13,9 @@
  * any replicated write (never an overwrite) and answers once the merge is durable. Only then,
  * and only if the copy here is still the one sent (no newer write reached it meanwhile), the
  * hint is deleted, and with its last hint the copy too unless this node is a primary of the key.
- * A changed copy, an error or a timeout leaves the hint to go again on a later tick. */
+ * A changed copy, an error or a timeout leaves the hint to go again on a later tick. Deleting
+ * a hint asks for no sync: a crash that undoes it only sends the copy once more, and the
+ * owner's merge ignores what it has. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,6 +366,9 @@ void rk_handoff_hint_missed(rk_node *n, const rk_coord *c)
             if (rk_store_write(n->env->store, &op, 1, &seq) == 0) {
                 n->written_seq = seq;
                 rk_hint_added(n);
+                /* Nobody waits on it, but it must not wait for an unrelated write's sync
+                 * either: a crash would leave the owner stale until a read came by. */
+                n->env->sync(n->env->ctx, seq);
             } else {
                 n->stats.store_errors++;
             }

@@ -54,4 +54,9 @@ struct rk_msg {
     uint32_t sloppy;            /* FWD_REQ: rk_sloppy_choice */
 };
 
+/* Deep-copy `m` into *out: its byte fields are copied into one allocation returned in *buf_out
+ * (NULL when there are none; free it with free() when done with *out). A NULL field stays NULL
+ * with length 0. Returns 0 or RK_ENOMEM. */
+int rk_msg_copy(const rk_msg *m, rk_msg *out, uint8_t **buf_out);
+
 #endif

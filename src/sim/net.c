@@ -22,36 +22,12 @@ struct sim_msg {
     uint8_t *buf;
 };
 
-static const uint8_t *sim_copy_field(uint8_t **cursor, const uint8_t *src, size_t len)
-{
-    if (src == NULL || len == 0) {
-        return NULL;
-    }
-    uint8_t *dst = *cursor;
-    memcpy(dst, src, len);
-    *cursor += len;
-    return dst;
-}
-
 sim_msg *sim_msg_copy(const rk_msg *m)
 {
     sim_msg *c = malloc(sizeof(*c));
     RK_ASSERT(c != NULL);
-    c->m = *m;
-    size_t total = m->key_len + m->object_len + m->value_len + m->context_len + m->message_len;
-    c->buf = total > 0 ? malloc(total) : NULL;
-    RK_ASSERT(total == 0 || c->buf != NULL);
-    uint8_t *cursor = c->buf;
-    c->m.key = sim_copy_field(&cursor, m->key, m->key_len);
-    c->m.object = sim_copy_field(&cursor, m->object, m->object_len);
-    c->m.value = sim_copy_field(&cursor, m->value, m->value_len);
-    c->m.context = sim_copy_field(&cursor, m->context, m->context_len);
-    c->m.message = sim_copy_field(&cursor, m->message, m->message_len);
-    c->m.key_len = c->m.key != NULL ? m->key_len : 0;
-    c->m.object_len = c->m.object != NULL ? m->object_len : 0;
-    c->m.value_len = c->m.value != NULL ? m->value_len : 0;
-    c->m.context_len = c->m.context != NULL ? m->context_len : 0;
-    c->m.message_len = c->m.message != NULL ? m->message_len : 0;
+    int rc = rk_msg_copy(m, &c->m, &c->buf);
+    RK_ASSERT(rc == 0);
     return c;
 }
 

@@ -15,17 +15,11 @@
 
 #include "../../src/core/dvvset.h"
 #include "../../src/core/node.h"
+#include "test_reply.h"
 
 #define FAKE_REPLIES_MAX 4096u
 
-typedef struct fake_reply {
-    uint64_t client_req;
-    rk_reply_kind kind;
-    int64_t integer;
-    int error;
-    char value[64];
-    size_t value_len;
-} fake_reply;
+typedef test_reply fake_reply;
 
 typedef struct fake_env {
     rk_env env;
@@ -71,17 +65,7 @@ static void fake_reply_fn(void *ctx, uint64_t client_req, const rk_reply *r)
 {
     fake_env *f = ctx;
     assert_true(f->reply_count < FAKE_REPLIES_MAX);
-    fake_reply *out = &f->replies[f->reply_count++];
-    memset(out, 0, sizeof(*out));
-    out->client_req = client_req;
-    out->kind = r->kind;
-    out->integer = r->integer;
-    out->error = r->error;
-    if (r->kind == RK_REPLY_VALUE) {
-        assert_true(r->value_len < sizeof(out->value));
-        memcpy(out->value, r->value, r->value_len);
-        out->value_len = r->value_len;
-    }
+    test_reply_record(&f->replies[f->reply_count++], client_req, r);
 }
 
 static void fake_sync(void *ctx, uint64_t seq)
