@@ -647,9 +647,24 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     }
 }
 
+/* Every node a coordinator sent to and that did not answer by the deadline is a little more
+ * suspect (node_peer_silent). */
+static void coord_note_silent(rk_node *n, const rk_coord *c)
+{
+    for (uint32_t i = 0; i < c->preflist_count; i++) {
+        uint16_t bit = (uint16_t)(1u << i);
+        if ((c->sent_mask & bit) != 0 && (c->answered_mask & bit) == 0) {
+            node_peer_silent(n, c->preflist[i]);
+        }
+    }
+}
+
 static void coord_expire(rk_node *n, rk_coord *c)
 {
     char message[160];
+    if (c->kind != COORD_BUCKET) {
+        coord_note_silent(n, c);
+    }
     switch (c->kind) {
     case COORD_GET:
         rk_coord_get_expire(n, c);

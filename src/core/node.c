@@ -591,10 +591,39 @@ int node_member_index(const rk_node *n, rk_node_id id)
     return -1;
 }
 
+static bool node_suspected(const rk_node *n, int i)
+{
+    return (n->peers_suspect & (1ull << i)) != 0 &&
+           n->env->now_ms(n->env->ctx) < n->peer_suspect_until_ms[i];
+}
+
 bool node_member_up(const rk_node *n, rk_node_id id)
 {
     int i = node_member_index(n, id);
-    return i >= 0 && (n->peers_up & (1ull << i)) != 0;
+    return i >= 0 && (n->peers_up & (1ull << i)) != 0 && !node_suspected(n, i);
+}
+
+void node_peer_silent(rk_node *n, rk_node_id id)
+{
+    int i = node_member_index(n, id);
+    if (i < 0 || id == n->config.id) {
+        return;
+    }
+    if (n->peer_silent[i] < UINT8_MAX) {
+        n->peer_silent[i]++;
+    }
+    if (n->peer_silent[i] >= RK_PEER_SILENT_SUSPECT && !node_suspected(n, i)) {
+        n->peers_suspect |= 1ull << i;
+        n->peer_suspect_until_ms[i] = n->env->now_ms(n->env->ctx) + n->config.request_timeout_ms;
+        n->stats.peers_suspected++;
+    }
+}
+
+/* Any message from a peer is a sign of life: it answers, so its requests do not hang. */
+static void node_peer_heard(rk_node *n, int i)
+{
+    n->peer_silent[i] = 0;
+    n->peers_suspect &= ~(1ull << i);
 }
 
 void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r)
@@ -686,9 +715,11 @@ static bool node_fwd_duplicate(rk_node *n, rk_node_id origin, uint64_t req_id)
 
 void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
 {
-    if (node_member_index(n, from) < 0 || from == n->config.id) {
+    int from_index = node_member_index(n, from);
+    if (from_index < 0 || from == n->config.id) {
         return;     /* not one of ours: the runtime's handshake should have refused it */
     }
+    node_peer_heard(n, from_index);
     switch (m->kind) {
     case RK_MSG_GET_REQ:
         rk_replica_on_get(n, from, m);
@@ -824,4 +855,10 @@ uint32_t rk_node_preflist(const rk_node *n, const uint8_t *key, size_t key_len, 
 bool rk_node_member_reachable(const rk_node *n, rk_node_id id)
 {
     return node_member_up(n, id);
+}
+
+bool rk_node_member_suspected(const rk_node *n, rk_node_id id)
+{
+    int i = node_member_index(n, id);
+    return i >= 0 && id != n->config.id && node_suspected(n, i);
 }

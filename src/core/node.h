@@ -144,6 +144,7 @@ typedef struct rk_node_stats {
     uint64_t handoff_dropped_copies;    /* hinted copies removed after their last handoff */
     uint64_t degraded_writes;       /* writes accepted below W by fallback_w */
     uint64_t degraded_reads;        /* reads answered below R by fallback_r */
+    uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
 } rk_node_stats;
 
 /* Writes that may wait for durability at once; when full the runtime stops reading clients. */
@@ -194,6 +195,9 @@ uint32_t rk_node_preflist(const rk_node *n, const uint8_t *key, size_t key_len, 
                           uint32_t out_count_max, uint32_t *primary_count_out);
 /* RK.MEMBERS: whether this node currently sees `id` as reachable (itself: always). */
 bool rk_node_member_reachable(const rk_node *n, rk_node_id id);
+/* Whether this node suspects `id` because requests to it went unanswered past their deadline
+ * (counted unreachable for a request timeout, whatever the runtime's link says). */
+bool rk_node_member_suspected(const rk_node *n, rk_node_id id);
 /* Set bucket properties cluster-wide: reply RK_REPLY_INT with how many members stored them
  * (this one included) once every member answered or the request timeout passed. */
 void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,

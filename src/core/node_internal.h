@@ -27,6 +27,11 @@ _Static_assert(RK_COORD_INFLIGHT_MAX <= 65536u, "a coordinator's slot is 16 bits
 /* The node's env timer ids: one for all coordinator deadlines, one for hinted handoff. */
 #define RK_TIMER_DEADLINES 1u
 #define RK_TIMER_HANDOFF 2u
+/* Failure detection from requests (issue 6 item 1, beside the runtime's heartbeats, which see
+ * a frozen process but not a live one whose requests hang): a peer that let this many requests
+ * in a row reach their deadline unanswered is suspected, i.e. counted unreachable, for a
+ * request timeout, then tried again. Any message from it clears the suspicion. */
+#define RK_PEER_SILENT_SUSPECT 2u
 /* Handoff objects in flight at once (each is a COORD_HANDOFF coordinator). */
 #define RK_HANDOFF_INFLIGHT_MAX 256u
 
@@ -114,6 +119,9 @@ struct rk_node {
     uint64_t epoch;
     uint64_t epoch_seq;         /* the write that recorded the epoch; no dot minted before */
     uint64_t peers_up;          /* bit i: members[i] reachable (self always) */
+    uint64_t peers_suspect;     /* bit i: members[i] suspected until peer_suspect_until_ms[i] */
+    uint64_t peer_suspect_until_ms[RK_MEMBERS_MAX];
+    uint8_t peer_silent[RK_MEMBERS_MAX];    /* requests in a row it left unanswered */
     /* FIFO ring of work waiting for durability, in seq order */
     node_pending *pending;
     uint32_t pending_head;
@@ -139,6 +147,9 @@ struct rk_node {
 void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, const rk_reply *r);
 void node_reply_error(rk_node *n, uint64_t client_req, int error, const char *message);
 bool node_member_up(const rk_node *n, rk_node_id id);
+/* A request sent to `id` reached its deadline unanswered (coord.c): count it, suspect at
+ * RK_PEER_SILENT_SUSPECT in a row. */
+void node_peer_silent(rk_node *n, rk_node_id id);
 int node_member_index(const rk_node *n, rk_node_id id);
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m);
 /* Read the local object of `key` into *out (empty when absent). 0 or a store/decode error. */

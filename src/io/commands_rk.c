@@ -14,7 +14,8 @@
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
  *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
- *                                        self|up|connecting|down, ms since heard or -1], ...]
+ *                                        self|up|suspect|connecting|down, ms since heard
+ *                                        or -1], ...]
  *                                       as this node sees them (peer.h, rk_peer_view) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,9 @@ void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
         } else if (peers != NULL && rk_peers_view(peers, m->id, &view) == 0) {
             state = rk_peer_view_state_name(view.state);
             heard_ms_ago = view.heard_ms_ago;
+            if (strcmp(state, "up") == 0 && rk_node_member_suspected(s->node, m->id)) {
+                state = "suspect";  /* alive to heartbeats, but its requests go unanswered */
+            }
         } else {
             state = rk_node_member_reachable(s->node, m->id) ? "up" : "down";
             heard_ms_ago = -1;

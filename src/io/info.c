@@ -210,13 +210,14 @@ static void info_hints(rk_server *s, info_text *t)
              "# Hints\r\nhints_pending:%llu\r\nhints_written:%llu\r\nhints_delivered:%llu\r\n"
              "handoff_sent:%llu\r\nhandoff_resent:%llu\r\nhandoff_dropped_copies:%llu\r\n"
              "fallback_writes:%llu\r\nfallback_reads:%llu\r\ndegraded_writes:%llu\r\n"
-             "degraded_reads:%llu\r\n\r\n",
+             "degraded_reads:%llu\r\npeers_suspected:%llu\r\n\r\n",
              (unsigned long long)ns->hints_pending, (unsigned long long)ns->hints_written,
              (unsigned long long)ns->hints_delivered, (unsigned long long)ns->handoff_sent,
              (unsigned long long)ns->handoff_resent,
              (unsigned long long)ns->handoff_dropped_copies,
              (unsigned long long)ns->fallback_writes, (unsigned long long)ns->fallback_reads,
-             (unsigned long long)ns->degraded_writes, (unsigned long long)ns->degraded_reads);
+             (unsigned long long)ns->degraded_writes, (unsigned long long)ns->degraded_reads,
+             (unsigned long long)ns->peers_suspected);
 }
 
 typedef void (*info_section_fn)(rk_server *s, info_text *t);

@@ -1223,7 +1223,9 @@ static void test_fallback_coordinator_never_reuses_a_dot(void **state)
 
 /* A primary that went silent without anyone noticing (no rk_node_on_peer): the write goes to
  * it and is lost, W=2 is met by the others, and at the deadline the coordinator records a hint
- * for it. Handoff to the silent node times out and goes again, and succeeds once it runs. */
+ * for it. Handoff to the silent node times out: the second request in a row it left unanswered,
+ * so p1 suspects it (counts it unreachable for a request timeout, issue 6 item 1) and sends
+ * nothing more until that lapses; then the handoff goes again and succeeds once p2 runs. */
 static void test_silent_primary_gets_hint_at_deadline(void **state)
 {
     (void)state;
@@ -1246,13 +1248,46 @@ static void test_silent_primary_gets_hint_at_deadline(void **state)
     h_advance(h, 500);
     assert_int_equal(st(h, p1)->handoff_sent, 1);    /* still in flight: not sent twice */
     assert_int_equal(local_len(h, p2, k.name), 0);
-    h_advance(h, h->config.request_timeout_ms);
+    h_advance(h, h->config.request_timeout_ms);     /* the handoff's deadline */
+    assert_int_equal(st(h, p1)->peers_suspected, 1);
+    assert_true(rk_node_member_suspected(h_node_of(h, p1), p2));
+    assert_int_equal(st(h, p1)->handoff_sent, 1);    /* a suspect gets nothing */
+    h_advance(h, h->config.request_timeout_ms);     /* the suspicion lapses */
+    assert_false(rk_node_member_suspected(h_node_of(h, p1), p2));
     assert_int_equal(st(h, p1)->handoff_sent, 2);
     assert_int_equal(st(h, p1)->hints_delivered, 1);
     assert_int_equal(hints_everywhere(h), 0);
     assert_true(local_is(h, p2, k.name, "v1"));
     assert_true(local_is(h, p1, k.name, "v1"));      /* a primary keeps its copy */
     assert_true(local_is(h, p3, k.name, "v1"));
+    h_free(h);
+}
+
+/* A primary whose requests hang is suspected after two deadlines in a row and then skipped:
+ * the next write goes sloppily to a fallback at once instead of waiting for it. The first
+ * message it sends clears the suspicion (any application message is a sign of life). */
+static void test_silent_primary_suspected_then_heard(void **state)
+{
+    (void)state;
+    harness *h = h_start();
+    h_key k;
+    h_find_key(h, "", 0, &k);
+    rk_node_id p1 = k.p[0], p2 = k.p[1], f1 = k.f[0];
+    h_at(h, p2)->frozen = true;                      /* nobody is told */
+    for (uint64_t req = 1; req <= 2; req++) {
+        assert_int_equal(h_put_sync(h, p1, req, k.name, "v1", RK_SLOPPY_BUCKET)->kind,
+                         RK_REPLY_OK);
+        h_advance(h, h->config.request_timeout_ms + 10);
+    }
+    assert_true(rk_node_member_suspected(h_node_of(h, p1), p2));
+    assert_int_equal(st(h, p1)->fallback_writes, 0);
+    assert_int_equal(h_put_sync(h, p1, 3, k.name, "v3", RK_SLOPPY_BUCKET)->kind, RK_REPLY_OK);
+    assert_int_equal(st(h, p1)->fallback_writes, 1);     /* f1 stood in for the suspect */
+    assert_true(local_is(h, f1, k.name, "v3"));
+    h_at(h, p2)->frozen = false;
+    h_get(h, p2, 4, k.name, 0, RK_SLOPPY_BUCKET);         /* p2 asks p1: a sign of life */
+    h_pump(h);
+    assert_false(rk_node_member_suspected(h_node_of(h, p1), p2));
     h_free(h);
 }
 
@@ -1303,6 +1338,7 @@ int main(void)
         cmocka_unit_test_teardown(test_degraded_read, h_teardown),
         cmocka_unit_test_teardown(test_fallback_coordinator_never_reuses_a_dot, h_teardown),
         cmocka_unit_test_teardown(test_silent_primary_gets_hint_at_deadline, h_teardown),
+        cmocka_unit_test_teardown(test_silent_primary_suspected_then_heard, h_teardown),
         cmocka_unit_test_teardown(test_missed_primary_hint_survives_coordinator_crash, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
