@@ -3,7 +3,8 @@
 #
 #   1. every regression seed of tests/sim/seeds.txt;
 #   2. fresh seeds across configurations: N=3 R=2 W=2 on 5 nodes, --faults none, crash,
-#      partition and all, policies siblings and lww, sync batch and always;
+#      partition and all, policies siblings and lww, sync batch and always (the sloppy quorum
+#      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all;
 #   3. determinism: one seed twice gives byte-identical output;
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
 #      clock skew shows lww_dropped, and the test-only --break-sibling-merge is caught as lost
@@ -64,6 +65,9 @@ for faults in none crash partition all; do
     done
   done
 done
+# Strict quorums (no sloppy quorum) keep their own promises too; R = W = 1 under every fault.
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --policy siblings --no-sloppy")
+configs+=("--nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults all --policy siblings")
 i=0
 for cfg in "${configs[@]}"; do
   for ((s = 0; s < SEEDS; s++)); do
