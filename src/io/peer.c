@@ -294,7 +294,14 @@ static void peer_link_connect_to(rk_peer_link *link, const struct sockaddr *addr
     }
     link->conn = c;
     snprintf(c->addr, sizeof(c->addr), "%s:%u", link->member->host, link->member->cluster_port);
-    int rc = uv_tcp_connect(&c->connect_req, &c->handle, addr, peer_link_on_connect);
+    int rc = 0;
+    if (link->peers->source.ss_family != AF_UNSPEC) {
+        /* Leave from the bind address, so a peer (and a firewall rule) sees which node calls. */
+        rc = uv_tcp_bind(&c->handle, (const struct sockaddr *)&link->peers->source, 0);
+    }
+    if (rc == 0) {
+        rc = uv_tcp_connect(&c->connect_req, &c->handle, addr, peer_link_on_connect);
+    }
     if (rc != 0) {
         rk_peer_conn_close(c, uv_strerror(rc));
     }
@@ -488,6 +495,16 @@ static int peer_listen(rk_peers *p, char *err, size_t err_len)
     if (rc != 0) {
         snprintf(err, err_len, "bind = \"%s\": not an IPv4 or IPv6 address", cfg->bind);
         return RK_EINVAL;
+    }
+    /* Outgoing links leave from the bind address too, unless it is the wildcard. */
+    bool wildcard = strcmp(cfg->bind, "0.0.0.0") == 0 || strcmp(cfg->bind, "::") == 0;
+    if (!wildcard) {
+        memcpy(&p->source, &addr, sizeof(addr));
+        if (addr.ss_family == AF_INET) {
+            ((struct sockaddr_in *)&p->source)->sin_port = 0;
+        } else {
+            ((struct sockaddr_in6 *)&p->source)->sin6_port = 0;
+        }
     }
     uv_tcp_init(p->loop, &p->listener);
     p->listener.data = p;

@@ -137,6 +137,7 @@ struct rk_peers {
     struct rk_server *server;
     rk_wire_limits limits;
     uv_tcp_t listener;
+    struct sockaddr_storage source; /* outgoing links' source address; AF_UNSPEC: the kernel's */
     uv_check_t flush_check;
     uv_idle_t flush_idle;       /* active while links are dirty: poll must not block */
     uv_timer_t cron;            /* heartbeats, silence, handshake deadlines */
