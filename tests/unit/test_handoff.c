@@ -1291,6 +1291,45 @@ static void test_silent_primary_suspected_then_heard(void **state)
     h_free(h);
 }
 
+/* Handoff is throttled (admission control of background work): a fallback restarted with
+ * handoff_objects_per_s 100 sends at most 10 copies per 100 ms tick to a returning owner, and
+ * still hands back every one. */
+static void test_handoff_throttled(void **state)
+{
+    (void)state;
+    harness *h = h_start();
+    const rk_node_id owner = 2;
+    h_down(h, owner);
+    uint32_t held[H_NODES + 1] = {0};
+    char name[16];
+    for (uint32_t i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "t%u", i);
+        assert_int_equal(h_put_sync(h, 1, 100 + i, name, "v", RK_SLOPPY_BUCKET)->kind,
+                         RK_REPLY_OK);
+    }
+    rk_node_id busiest = 1;
+    for (rk_node_id id = 1; id <= H_NODES; id++) {
+        held[id] = (uint32_t)st(h, id)->hints_pending;
+        busiest = held[id] > held[busiest] ? id : busiest;
+    }
+    assert_true(held[busiest] > 20);
+    h->config.handoff_objects_per_s = 100;  /* the restarted node's config: 10 per tick */
+    h_crash_restart(h, busiest);
+    assert_int_equal(st(h, busiest)->hints_pending, held[busiest]);
+    h_up(h, owner);
+    uint64_t ticks = 0;
+    while (st(h, busiest)->hints_pending > 0) {
+        uint64_t sent_before = st(h, busiest)->handoff_sent;
+        h_advance(h, h->config.handoff_interval_ms);
+        assert_true(st(h, busiest)->handoff_sent - sent_before <= 10);
+        assert_true(++ticks <= held[busiest]);
+    }
+    assert_true(ticks >= (held[busiest] + 9) / 10);
+    assert_int_equal(st(h, busiest)->hints_delivered, held[busiest]);
+    assert_int_equal(hints_everywhere(h), 0);
+    h_free(h);
+}
+
 /* The hint a coordinator records for a primary its write missed (rk_handoff_hint_missed) is
  * synced on its own: nobody waits on it, but if it waited for some later, unrelated write's
  * sync, a kill -9 of the coordinator would lose it and leave the missed primary stale until a
@@ -1339,6 +1378,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fallback_coordinator_never_reuses_a_dot, h_teardown),
         cmocka_unit_test_teardown(test_silent_primary_gets_hint_at_deadline, h_teardown),
         cmocka_unit_test_teardown(test_silent_primary_suspected_then_heard, h_teardown),
+        cmocka_unit_test_teardown(test_handoff_throttled, h_teardown),
         cmocka_unit_test_teardown(test_missed_primary_hint_survives_coordinator_crash, h_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
