@@ -352,10 +352,58 @@ static uint64_t coord_put_dot_floor(rk_node *n, const rk_coord *c, int self_inde
     return floor;
 }
 
+/* Apply the client's write to `local`, this coordinator's copy: supersede what its context
+ * saw, mint the dot, resolve lww, and check the object still fits in an object (and so in a
+ * frame to the replicas and in a handoff). 0, or an error with `message` for the client. */
+static int coord_put_apply(rk_node *n, rk_coord *c, const rk_request *r, int self_index,
+                           rk_dvvset *local, char *message, size_t message_bytes)
+{
+    rk_vv context;
+    if (coord_put_context(n, c, r, local, &context) != 0) {
+        snprintf(message, message_bytes, "context is not a token from RK.GET");
+        return RK_EINVAL;
+    }
+    rk_dvvset_write w = {.value = r->value,
+                         .value_len = r->value_len,
+                         .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
+                         .timestamp_us = coord_put_stamp(n, local)};
+    rk_dot dot;
+    int rc = rk_dvvset_update(local, &context, &w, n->config.id,
+                              coord_put_dot_floor(n, c, self_index), n->config.siblings_max,
+                              &dot);
+    if (rc == RK_ETOOBIG) {
+        n->stats.siblings_refused++;
+        snprintf(message, message_bytes, "too many siblings: max-siblings is %u; read with "
+                 "RK.GET and write with its context to resolve them", n->config.siblings_max);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+        return rc;
+    }
+    if (c->hint_for[self_index] != 0) {
+        n->fallback_dot_last = dot.counter;
+    }
+    if (c->policy == RK_POLICY_LWW) {
+        node_resolve_lww(local);
+    }
+    size_t object_bytes = rk_dvvset_encoded_len(local);
+    uint64_t object_bytes_max = n->config.value_bytes_max + RK_OBJECT_SLACK_BYTES;
+    if (object_bytes > object_bytes_max) {
+        n->stats.objects_refused++;
+        snprintf(message, message_bytes, "the key's %u versions would take %zu bytes; an object "
+                 "holds at most %llu (max-value-bytes + %u): resolve its siblings with RK.GET "
+                 "and RK.PUT", local->sibling_count, object_bytes,
+                 (unsigned long long)object_bytes_max, RK_OBJECT_SLACK_BYTES);
+        return RK_ETOOBIG;
+    }
+    return 0;
+}
+
 static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32_t up_count)
 {
     n->stats.coord_puts++;
-    char message[192];
+    char message[256];
     if (!rk_coord_need_reachable(n, c, up_count, 'W')) {
         return;
     }
@@ -368,52 +416,25 @@ static void coord_put_start(rk_node *n, rk_coord *c, const rk_request *r, uint32
     }
     rk_dvvset local;
     int rc = node_local_read(n, c->key, c->key_len, &local);
-    rk_vv context;
-    if (rc == 0) {
-        rc = coord_put_context(n, c, r, &local, &context);
-        if (rc != 0) {
-            rk_dvvset_deinit(&local);
-            rk_coord_reply_error(n, c, RK_EINVAL, "context is not a token from RK.GET");
-            rk_coord_free(n, c);
-            return;
-        }
-    }
     bool was_live = rc == 0 && node_set_live(&local);
     c->integer = was_live ? 1 : 0;
     if (rc == 0) {
-        rk_dvvset_write w = {.value = r->value,
-                             .value_len = r->value_len,
-                             .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
-                             .timestamp_us = coord_put_stamp(n, &local)};
-        rk_dot dot;
-        rc = rk_dvvset_update(&local, &context, &w, n->config.id,
-                              coord_put_dot_floor(n, c, self_index), n->config.siblings_max,
-                              &dot);
-        if (rc == 0 && c->hint_for[self_index] != 0) {
-            n->fallback_dot_last = dot.counter;
-        }
-        if (rc == RK_ETOOBIG) {
-            n->stats.siblings_refused++;
-            snprintf(message, sizeof(message), "too many siblings: max-siblings is %u; read "
-                     "with RK.GET and write with its context to resolve them",
-                     n->config.siblings_max);
-        }
+        rc = coord_put_apply(n, c, r, self_index, &local, message, sizeof(message));
+    } else {
+        snprintf(message, sizeof(message), "write failed: %s", rk_strerror(rc));
     }
     uint64_t seq = 0;
     const uint8_t *bytes = NULL;
     size_t len = 0;
     if (rc == 0) {
-        if (c->policy == RK_POLICY_LWW) {
-            node_resolve_lww(&local);
-        }
         rc = node_local_write(n, c->key, c->key_len, &local, was_live, c->hint_for[self_index],
                               &seq, &bytes, &len);
+        if (rc != 0) {
+            snprintf(message, sizeof(message), "write failed: %s", rk_strerror(rc));
+        }
     }
     if (rc != 0) {
         rk_dvvset_deinit(&local);
-        if (rc != RK_ETOOBIG) {
-            snprintf(message, sizeof(message), "write failed: %s", rk_strerror(rc));
-        }
         rk_coord_reply_error(n, c, rc, message);
         rk_coord_free(n, c);
         return;

@@ -132,6 +132,7 @@ typedef struct rk_node_stats {
     uint64_t timeouts;              /* requests answered -TIMEOUT */
     uint64_t unavailable;           /* requests answered -UNAVAILABLE */
     uint64_t siblings_refused;      /* writes refused at max_siblings */
+    uint64_t objects_refused;       /* writes refused: the object would pass its size limit */
     uint64_t epoch;                 /* this run's dot floor epoch (kv679) */
     /* sloppy quorum and hinted handoff (issue 6) */
     uint64_t fallback_writes;       /* writes coordinated with at least one fallback */
@@ -146,6 +147,12 @@ typedef struct rk_node_stats {
     uint64_t degraded_reads;        /* reads answered below R by fallback_r */
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
 } rk_node_stats;
+
+/* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes
+ * plus this much; a write that would make it larger is refused (RK_ETOOBIG). The wire frame adds
+ * 64 KiB to max-value-bytes for the key and envelope (wire.h), so every object can travel to a
+ * replica and back in a handoff. */
+#define RK_OBJECT_SLACK_BYTES (16u * 1024u)
 
 /* Writes that may wait for durability at once; when full the runtime stops reading clients. */
 #define RK_NODE_PENDING_MAX 65536u

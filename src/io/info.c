@@ -103,7 +103,8 @@ static void info_stats(rk_server *s, info_text *t)
              "ops_get:%llu\r\nops_put:%llu\r\nops_del:%llu\r\nstore_errors:%llu\r\n"
              "refused_busy:%llu\r\ncoord_gets:%llu\r\ncoord_puts:%llu\r\nforwarded:%llu\r\n"
              "replica_gets:%llu\r\nreplica_puts:%llu\r\nread_repairs:%llu\r\n"
-             "timeouts:%llu\r\nunavailable:%llu\r\nsiblings_refused:%llu\r\n",
+             "timeouts:%llu\r\nunavailable:%llu\r\nsiblings_refused:%llu\r\n"
+             "objects_refused:%llu\r\n",
              (unsigned long long)ss->connections_received,
              (unsigned long long)ss->connections_rejected,
              (unsigned long long)ss->commands_processed, (unsigned long long)ss->bytes_in,
@@ -118,7 +119,7 @@ static void info_stats(rk_server *s, info_text *t)
              (unsigned long long)ns->forwarded, (unsigned long long)ns->replica_gets,
              (unsigned long long)ns->replica_puts, (unsigned long long)ns->read_repairs,
              (unsigned long long)ns->timeouts, (unsigned long long)ns->unavailable,
-             (unsigned long long)ns->siblings_refused);
+             (unsigned long long)ns->siblings_refused, (unsigned long long)ns->objects_refused);
     info_latency(&ss->latency[RK_LAT_READ], "read", t);
     info_latency(&ss->latency[RK_LAT_WRITE], "write", t);
     info_latency(&ss->latency[RK_LAT_OTHER], "other", t);

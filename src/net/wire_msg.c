@@ -13,6 +13,8 @@
 
 _Static_assert(RK_MSG_PUT_REPAIR == RK_WIRE_PUT_REPAIR, "put flags are the same bits");
 _Static_assert(RK_MSG_PUT_HANDOFF == RK_WIRE_PUT_HANDOFF, "put flags are the same bits");
+_Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
+               "the largest object the core stores fits in a frame with its key");
 _Static_assert(RK_MSG_KIND_MAX == 8, "every rk_msg kind has a case below");
 _Static_assert(RK_REPLY_VERSIONS == 6, "the last reply kind a forwarded reply may carry");
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/core/bucket.h"
 #include "../../src/core/dvvset.h"
 #include "../../src/core/node.h"
 #include "test_reply.h"
@@ -402,6 +403,46 @@ static void test_crash_then_write_never_reuses_a_dot(void **state)
     fixture_stop(&fx);
 }
 
+/* An object holds at most max-value-bytes of values (plus RK_OBJECT_SLACK_BYTES of versions):
+ * on a siblings bucket, a blind write that would add a second large sibling is refused with the
+ * reason, and the object that is stored can always travel in one frame to a replica or in a
+ * handoff. Resolving with the context (superseding the sibling) is accepted again. */
+static void test_object_size_capped(void **state)
+{
+    (void)state;
+    node_fixture fx;
+    assert_int_equal(rk_store_mem_open(&fx.store), 0);
+    fake_env_init(&fx.env, fx.store);
+    rk_node_config c;
+    rk_node_config_default(&c);
+    c.value_bytes_max = 64u * 1024u;
+    c.default_policy = RK_POLICY_SIBLINGS;
+    assert_int_equal(rk_node_new(&c, &fx.env.env, &fx.node), 0);
+    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+    fx.env.reply_count = 0;
+    static uint8_t big[48u * 1024u];
+    memset(big, 'x', sizeof(big));
+    rk_request r = {.kind = RK_REQ_VPUT,
+                    .key = (const uint8_t *)"cart",
+                    .key_len = 4,
+                    .value = big,
+                    .value_len = sizeof(big)};
+    rk_node_on_request(fx.node, 1, &r);
+    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+    assert_int_equal(fake_find(&fx.env, 1)->kind, RK_REPLY_WRITTEN);
+    rk_node_on_request(fx.node, 2, &r);     /* blind again: a second 48 KiB sibling */
+    const fake_reply *refused = fake_find(&fx.env, 2);
+    assert_non_null(refused);
+    assert_int_equal(refused->kind, RK_REPLY_ERROR);
+    assert_int_equal(refused->error, RK_ETOOBIG);
+    assert_int_equal(rk_node_stats_get(fx.node)->objects_refused, 1);
+    r.kind = RK_REQ_PUT;                    /* plain SET supersedes what the node holds */
+    rk_node_on_request(fx.node, 3, &r);
+    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+    assert_int_equal(fake_find(&fx.env, 3)->kind, RK_REPLY_OK);
+    fixture_stop(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_crash_under_none_loses_acked_writes),
         cmocka_unit_test(test_sync_failure_fails_waiting_writes),
         cmocka_unit_test(test_crash_then_write_never_reuses_a_dot),
+        cmocka_unit_test(test_object_size_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
