@@ -1,7 +1,8 @@
 /* node.c — one node as a pure state machine (see node.h): dispatch of client requests and peer
  * messages, the FIFO of work that waits for durability, the local object store, the epoch that
  * keeps dots unique across crashes, and cluster-wide bucket properties. Coordinators live in
- * coord.c, the replica side in replica.c. */
+ * coord.c and coord_get.c, the replica side in replica.c, hints in handoff.c, the view of the
+ * other members in members.c. */
 #include "node.h"
 
 #include <stdio.h>
@@ -581,51 +582,6 @@ void rk_node_free(rk_node *n)
 
 /* ---- events --------------------------------------------------------------------------------- */
 
-int node_member_index(const rk_node *n, rk_node_id id)
-{
-    for (uint32_t i = 0; i < n->config.member_count; i++) {
-        if (n->config.members[i] == id) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
-static bool node_suspected(const rk_node *n, int i)
-{
-    return (n->peers_suspect & (1ull << i)) != 0 &&
-           n->env->now_ms(n->env->ctx) < n->peer_suspect_until_ms[i];
-}
-
-bool node_member_up(const rk_node *n, rk_node_id id)
-{
-    int i = node_member_index(n, id);
-    return i >= 0 && (n->peers_up & (1ull << i)) != 0 && !node_suspected(n, i);
-}
-
-void node_peer_silent(rk_node *n, rk_node_id id)
-{
-    int i = node_member_index(n, id);
-    if (i < 0 || id == n->config.id) {
-        return;
-    }
-    if (n->peer_silent[i] < UINT8_MAX) {
-        n->peer_silent[i]++;
-    }
-    if (n->peer_silent[i] >= RK_PEER_SILENT_SUSPECT && !node_suspected(n, i)) {
-        n->peers_suspect |= 1ull << i;
-        n->peer_suspect_until_ms[i] = n->env->now_ms(n->env->ctx) + n->config.request_timeout_ms;
-        n->stats.peers_suspected++;
-    }
-}
-
-/* Any message from a peer is a sign of life: it answers, so its requests do not hang. */
-static void node_peer_heard(rk_node *n, int i)
-{
-    n->peer_silent[i] = 0;
-    n->peers_suspect &= ~(1ull << i);
-}
-
 void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r)
 {
     if (r->key_len > n->config.key_bytes_max) {
@@ -771,39 +727,6 @@ void rk_node_on_timer(rk_node *n, uint64_t timer_id)
     rk_coord_on_timer(n, timer_id);
 }
 
-static void node_push_buckets(rk_node *n, rk_node_id to)
-{
-    for (uint32_t i = 0; i < n->buckets.count; i++) {
-        const rk_bucket_entry *e = &n->buckets.entries[i];
-        uint8_t bytes[RK_BUCKET_PROPS_BYTES];
-        rk_bucket_props_encode(&e->props, bytes);
-        rk_msg m = {.kind = RK_MSG_BUCKET_SET,
-                    .key = (const uint8_t *)e->name,
-                    .key_len = e->name_len,
-                    .object = bytes,
-                    .object_len = sizeof(bytes),
-                    .version = e->props.version};
-        node_send(n, to, &m);
-    }
-}
-
-void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
-{
-    int i = node_member_index(n, peer);
-    if (i < 0 || peer == n->config.id) {
-        return;
-    }
-    if (up) {
-        n->peers_up |= 1ull << i;
-        rk_handoff_kick(n);     /* hints for it go out on the next tick */
-        /* A member that missed a change catches up on every (re)connect: peers count up from
-         * the start, so the first handshake is an up call without a down before it. */
-        node_push_buckets(n, peer);
-    } else {
-        n->peers_up &= ~(1ull << i);
-    }
-}
-
 bool rk_node_is_busy(const rk_node *n)
 {
     return n->pending_count >= RK_NODE_PENDING_MAX - 2048u ||
@@ -850,15 +773,4 @@ uint32_t rk_node_preflist(const rk_node *n, const uint8_t *key, size_t key_len, 
     int count = rk_ring_preflist(&n->ring, partition, node_effective_n(n, props), out,
                                  out_count_max, primary_count_out);
     return count < 0 ? 0 : (uint32_t)count;
-}
-
-bool rk_node_member_reachable(const rk_node *n, rk_node_id id)
-{
-    return node_member_up(n, id);
-}
-
-bool rk_node_member_suspected(const rk_node *n, rk_node_id id)
-{
-    int i = node_member_index(n, id);
-    return i >= 0 && id != n->config.id && node_suspected(n, i);
 }

@@ -143,14 +143,19 @@ struct rk_node {
     size_t scratch_capacity;
 };
 
-/* node.c */
-void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, const rk_reply *r);
-void node_reply_error(rk_node *n, uint64_t client_req, int error, const char *message);
+/* members.c: this node's view of the others. */
+int node_member_index(const rk_node *n, rk_node_id id);
+/* Reachable: the runtime counts it up and this node does not suspect it (self: always). */
 bool node_member_up(const rk_node *n, rk_node_id id);
 /* A request sent to `id` reached its deadline unanswered (coord.c): count it, suspect at
  * RK_PEER_SILENT_SUSPECT in a row. */
 void node_peer_silent(rk_node *n, rk_node_id id);
-int node_member_index(const rk_node *n, rk_node_id id);
+/* A message came from members[i]: a sign of life, clears its suspicion. */
+void node_peer_heard(rk_node *n, int i);
+
+/* node.c */
+void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, const rk_reply *r);
+void node_reply_error(rk_node *n, uint64_t client_req, int error, const char *message);
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m);
 /* Read the local object of `key` into *out (empty when absent). 0 or a store/decode error. */
 int node_local_read(rk_node *n, const uint8_t *key, size_t key_len, rk_dvvset *out);
