@@ -24,17 +24,35 @@
 
 #define HINT_FORMAT 1u
 
+static void hint_key(rk_node_id owner, const uint8_t *skey, size_t skey_len,
+                     uint8_t out[RK_HINT_KEY_BYTES])
+{
+    uint64_t h = rk_hash_key(skey, skey_len);
+    for (int i = 0; i < 4; i++) {
+        out[i] = (uint8_t)(owner >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        out[4 + i] = (uint8_t)(h >> (56 - 8 * i));
+    }
+}
+
+/* Whether the hint record `key` exists: 0 found, RK_ENOTFOUND, or a store error (counted). */
+static int hint_lookup(rk_node *n, const uint8_t key[RK_HINT_KEY_BYTES])
+{
+    rk_buf found = {0};
+    int rc = rk_store_get(n->env->store, RK_DB_HINTS, key, RK_HINT_KEY_BYTES, &found);
+    rk_store_buf_free(&found);
+    if (rc != 0 && rc != RK_ENOTFOUND) {
+        n->stats.store_errors++;
+    }
+    return rc;
+}
+
 size_t rk_hint_encode(rk_node_id owner, const uint8_t *skey, size_t skey_len,
                       uint8_t key_out[RK_HINT_KEY_BYTES], uint8_t *value_out)
 {
     RK_ASSERT(skey_len <= RK_SKEY_BYTES_MAX);
-    uint64_t h = rk_hash_key(skey, skey_len);
-    for (int i = 0; i < 4; i++) {
-        key_out[i] = (uint8_t)(owner >> (24 - 8 * i));
-    }
-    for (int i = 0; i < 8; i++) {
-        key_out[4 + i] = (uint8_t)(h >> (56 - 8 * i));
-    }
+    hint_key(owner, skey, skey_len, key_out);
     value_out[0] = HINT_FORMAT;
     memcpy(value_out + 1, skey, skey_len);
     return 1 + skey_len;
@@ -44,15 +62,9 @@ int rk_hint_prepare(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t sk
                     uint8_t key_buf[RK_HINT_KEY_BYTES], uint8_t *value_buf, rk_batch_op *op)
 {
     size_t value_len = rk_hint_encode(owner, skey, skey_len, key_buf, value_buf);
-    rk_buf found = {0};
-    int rc = rk_store_get(n->env->store, RK_DB_HINTS, key_buf, RK_HINT_KEY_BYTES, &found);
-    rk_store_buf_free(&found);
-    if (rc == 0) {
-        return 0;
-    }
+    int rc = hint_lookup(n, key_buf);
     if (rc != RK_ENOTFOUND) {
-        n->stats.store_errors++;
-        return rc;
+        return rc == 0 ? 0 : rc;
     }
     *op = (rk_batch_op){.kind = RK_BATCH_PUT,
                         .db = RK_DB_HINTS,
@@ -160,11 +172,10 @@ static int handoff_pick_one(void *ctx, const uint8_t *key, size_t key_len, const
 static int handoff_delete(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
                           bool drop_copy)
 {
-    uint8_t hint_key[RK_HINT_KEY_BYTES];
-    uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
-    rk_hint_encode(owner, skey, skey_len, hint_key, hint_value);
+    uint8_t key[RK_HINT_KEY_BYTES];
+    hint_key(owner, skey, skey_len, key);
     rk_batch_op ops[2] = {
-        {.kind = RK_BATCH_DEL, .db = RK_DB_HINTS, .key = hint_key, .key_len = sizeof(hint_key)},
+        {.kind = RK_BATCH_DEL, .db = RK_DB_HINTS, .key = key, .key_len = sizeof(key)},
         {.kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = skey, .key_len = skey_len}};
     uint64_t seq = 0;
     int rc = rk_store_write(n->env->store, ops, drop_copy ? 2 : 1, &seq);
@@ -227,36 +238,27 @@ static void handoff_send(rk_node *n, rk_node_id owner, const uint8_t *skey, size
     n->stats.handoff_sent++;
 }
 
-/* Send up to `budget` of owner's hints; returns how many went. */
-static uint32_t handoff_owner(rk_node *n, rk_node_id owner, uint32_t budget)
+/* Send up to p->want of owner's hints (p's arrays hold that many); returns how many went. */
+static uint32_t handoff_owner(rk_node *n, rk_node_id owner, handoff_pick *p)
 {
-    handoff_pick p = {.n = n, .want = budget};
-    p.skeys = malloc(budget * sizeof(*p.skeys));
-    p.skey_lens = malloc(budget * sizeof(*p.skey_lens));
-    p.hint_ids = malloc(budget * sizeof(*p.hint_ids));
     uint8_t start[4];
     uint8_t end[4];
     for (int i = 0; i < 4; i++) {
         start[i] = (uint8_t)(owner >> (24 - 8 * i));
         end[i] = (uint8_t)((owner + 1u) >> (24 - 8 * i));
     }
-    int rc = RK_ENOMEM;
-    if (p.skeys != NULL && p.skey_lens != NULL && p.hint_ids != NULL) {
-        /* owner + 1 wraps only for the largest id: then to the end */
-        rc = rk_store_iterate(n->env->store, RK_DB_HINTS, start, sizeof(start),
-                              owner == UINT32_MAX ? NULL : end, sizeof(end), handoff_pick_one, &p);
-    }
+    p->count = 0;
+    /* owner + 1 wraps only for the largest id: then to the end */
+    int rc = rk_store_iterate(n->env->store, RK_DB_HINTS, start, sizeof(start),
+                              owner == UINT32_MAX ? NULL : end, sizeof(end), handoff_pick_one, p);
     if (rc < 0) {
         n->stats.store_errors++;
-        p.count = 0;
+        return 0;
     }
-    for (uint32_t i = 0; i < p.count; i++) {
-        handoff_send(n, owner, p.skeys[i], p.skey_lens[i], p.hint_ids[i]);
+    for (uint32_t i = 0; i < p->count; i++) {
+        handoff_send(n, owner, p->skeys[i], p->skey_lens[i], p->hint_ids[i]);
     }
-    free(p.skeys);
-    free(p.skey_lens);
-    free(p.hint_ids);
-    return p.count;
+    return p->count;
 }
 
 void rk_handoff_on_timer(rk_node *n)
@@ -267,12 +269,24 @@ void rk_handoff_on_timer(rk_node *n)
     uint32_t budget = per_tick == 0 ? 1u : per_tick > UINT32_MAX ? UINT32_MAX : (uint32_t)per_tick;
     uint32_t room = RK_HANDOFF_INFLIGHT_MAX - n->handoff_inflight_count;
     budget = budget < room ? budget : room;
-    for (uint32_t i = 0; i < n->config.member_count && budget > 0; i++) {
+    /* One set of pick arrays for the tick, reused for every owner. */
+    handoff_pick p = {.n = n};
+    if (budget > 0) {
+        p.skeys = malloc(budget * sizeof(*p.skeys));
+        p.skey_lens = malloc(budget * sizeof(*p.skey_lens));
+        p.hint_ids = malloc(budget * sizeof(*p.hint_ids));
+    }
+    bool allocated = p.skeys != NULL && p.skey_lens != NULL && p.hint_ids != NULL;
+    for (uint32_t i = 0; i < n->config.member_count && budget > 0 && allocated; i++) {
         rk_node_id owner = n->config.members[i];
         if (owner != n->config.id && node_member_up(n, owner)) {
-            budget -= handoff_owner(n, owner, budget);
+            p.want = budget;
+            budget -= handoff_owner(n, owner, &p);
         }
     }
+    free(p.skeys);
+    free(p.skey_lens);
+    free(p.hint_ids);
     rk_handoff_kick(n);
 }
 
@@ -287,13 +301,9 @@ static bool handoff_other_hints(rk_node *n, rk_node_id owner, const uint8_t *ske
         if (other == owner || other == n->config.id) {
             continue;
         }
-        uint8_t hint_key[RK_HINT_KEY_BYTES];
-        uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
-        rk_hint_encode(other, skey, skey_len, hint_key, hint_value);
-        rk_buf found = {0};
-        int rc = rk_store_get(n->env->store, RK_DB_HINTS, hint_key, sizeof(hint_key), &found);
-        rk_store_buf_free(&found);
-        if (rc != RK_ENOTFOUND) {
+        uint8_t key[RK_HINT_KEY_BYTES];
+        hint_key(other, skey, skey_len, key);
+        if (hint_lookup(n, key) != RK_ENOTFOUND) {
             return true;    /* found, or unsure: keep the copy */
         }
     }
