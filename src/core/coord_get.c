@@ -7,7 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node_internal.h"
+#include "coord.h"
+#include "parts.h"
+#include "replica.h"
+
+static void coord_set_free(rk_dvvset *set)
+{
+    if (set != NULL) {
+        rk_dvvset_deinit(set);
+        free(set);
+    }
+}
 
 /* The reply of a plain GET: the one live sibling (several answer -CONFLICT). */
 static const rk_sibling *coord_winner(const rk_dvvset *set)
@@ -25,12 +35,12 @@ static const rk_sibling *coord_winner(const rk_dvvset *set)
     return best;
 }
 
-static void coord_get_reply(rk_node *n, rk_coord *c)
+static void coord_get_reply(rk_node *n, rk_coord_get *c)
 {
     const rk_dvvset *set = c->merged;
     if (c->req_kind == RK_REQ_EXISTS) {
-        rk_reply r = {.kind = RK_REPLY_INT, .integer = node_set_live(set) ? 1 : 0};
-        rk_coord_reply(n, c, &r);
+        rk_reply r = {.kind = RK_REPLY_INT, .integer = rk_local_set_live(set) ? 1 : 0};
+        rk_coord_reply(n, &c->base, &r);
         return;
     }
     if (c->req_kind == RK_REQ_GET) {
@@ -43,7 +53,7 @@ static void coord_get_reply(rk_node *n, rk_coord *c)
             snprintf(message, sizeof(message), "the key has %u concurrent versions; read them "
                      "with RK.GET and write with its context", live);
             rk_reply r = {.kind = RK_REPLY_ERROR, .error = RK_ECONFLICT, .message = message};
-            rk_coord_reply(n, c, &r);
+            rk_coord_reply(n, &c->base, &r);
             return;
         }
         const rk_sibling *s = coord_winner(set);
@@ -52,7 +62,7 @@ static void coord_get_reply(rk_node *n, rk_coord *c)
             r.value = s->value;
             r.value_len = s->value_len;
         }
-        rk_coord_reply(n, c, &r);
+        rk_coord_reply(n, &c->base, &r);
         return;
     }
     RK_ASSERT(c->req_kind == RK_REQ_VGET);
@@ -76,62 +86,73 @@ static void coord_get_reply(rk_node *n, rk_coord *c)
                   .value_count = count,
                   .values = values,
                   .value_lens = lens};
-    rk_coord_reply(n, c, &r);
+    rk_coord_reply(n, &c->base, &r);
 }
 
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
-static void coord_read_repair(rk_node *n, rk_coord *c)
+static void coord_read_repair(rk_node *n, rk_coord_get *c)
 {
     if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
         return;
     }
     const uint8_t *bytes = NULL;
     size_t len = 0;
-    for (uint32_t i = 0; i < c->preflist_count; i++) {
-        if (c->got[i] == NULL || c->hint_for[i] != 0 || rk_dvvset_equal(c->got[i], c->merged)) {
+    for (uint32_t i = 0; i < c->q.preflist_count; i++) {
+        if (c->got[i] == NULL || c->q.hint_for[i] != 0 ||
+            rk_dvvset_equal(c->got[i], c->merged)) {
             continue;   /* fallbacks get no repair: their copies are on their way back */
         }
         n->stats.read_repairs++;
-        if (c->preflist[i] == n->config.id) {
-            rk_replica_merge(n, c->key, c->key_len, c->merged, c->policy, 0, NULL);
+        if (c->q.preflist[i] == n->config.id) {
+            rk_replica_merge(n, &c->key, c->merged, c->policy, 0, NULL);
             bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
             continue;
         }
-        if (bytes == NULL && node_encode(n, c->merged, &bytes, &len) != 0) {
+        if (bytes == NULL && rk_local_encode(&n->local, c->merged, &bytes, &len) != 0) {
             return;
         }
         rk_msg m = {.kind = RK_MSG_PUT_REQ,
                     .flags = RK_MSG_PUT_REPAIR,
-                    .key = c->key,
-                    .key_len = c->key_len,
+                    .key = c->key.key,
+                    .key_len = c->key.key_len,
                     .object = bytes,
                     .object_len = len};
-        node_send(n, c->preflist[i], &m);
+        node_send(n, c->q.preflist[i], &m);
     }
 }
 
-static void coord_get_finish(rk_node *n, rk_coord *c)
+void rk_coord_get_deinit(rk_coord_get *c)
+{
+    coord_set_free(c->merged);
+    c->merged = NULL;
+    for (uint32_t i = 0; i < RK_N_MAX; i++) {
+        coord_set_free(c->got[i]);
+        c->got[i] = NULL;
+    }
+}
+
+static void coord_get_finish(rk_node *n, rk_coord_get *c)
 {
     coord_read_repair(n, c);
-    rk_coord_free(n, c);
+    rk_coord_free(n, &c->base);
 }
 
 /* One replica's answer (`set` moves into the coordinator; NULL for an error answer). */
-static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset *set)
+static void coord_get_answer(rk_node *n, rk_coord_get *c, uint32_t index, rk_dvvset *set)
 {
     uint16_t bit = (uint16_t)(1u << index);
-    if (c->answered_mask & bit) {
+    if (c->q.answered_mask & bit) {
         if (set != NULL) {
             rk_dvvset_deinit(set);
         }
         return;     /* a duplicated answer counts once */
     }
-    c->answered_mask |= bit;
-    if (set != NULL && c->preflist_count == 1) {
+    c->q.answered_mask |= bit;
+    if (set != NULL && c->q.preflist_count == 1) {
         /* The only replica: its answer is the merge, and there is nobody to repair. */
         rk_dvvset_deinit(c->merged);
         *c->merged = *set;
-        c->ok_count++;
+        c->q.ok_count++;
     } else if (set != NULL) {
         rk_dvvset *kept = malloc(sizeof(*kept));
         if (kept == NULL) {
@@ -144,61 +165,64 @@ static void coord_get_answer(rk_node *n, rk_coord *c, uint32_t index, rk_dvvset 
                 if (c->policy == RK_POLICY_LWW) {
                     node_resolve_lww(c->merged);
                 }
-                c->ok_count++;
+                c->q.ok_count++;
             }
         }
     }
-    if (!c->replied && c->ok_count >= c->need) {
+    if (!c->base.replied && c->q.ok_count >= c->q.need) {
         coord_get_reply(n, c);
     }
-    if (c->answered_mask == rk_coord_expected_mask(c, n->config.id)) {
-        if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+    if (c->q.answered_mask == rk_coord_expected_mask(&c->q, n->config.id)) {
+        if (!c->base.replied && c->q.fallback_need > 0 && c->q.ok_count >= c->q.fallback_need) {
             n->stats.degraded_reads++;
             coord_get_reply(n, c);
         }
-        if (!c->replied) {
-            rk_coord_reply_error(n, c, RK_EUNAVAIL, "replicas answered with errors");
+        if (!c->base.replied) {
+            rk_coord_reply_error(n, &c->base, RK_EUNAVAIL, "replicas answered with errors");
         }
         coord_get_finish(n, c);
     }
 }
 
-void rk_coord_get_start(rk_node *n, rk_coord *c, uint32_t up_count)
+void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
 {
     n->stats.coord_gets++;
-    if (!rk_coord_need_reachable(n, c, up_count, 'R')) {
+    if (!rk_coord_need_reachable(n, &c->base, &c->q, up_count, 'R')) {
         return;
     }
     c->merged = malloc(sizeof(*c->merged));
     if (c->merged == NULL) {
-        rk_coord_reply_error(n, c, RK_ENOMEM, "out of memory");
-        rk_coord_free(n, c);
+        rk_coord_reply_error(n, &c->base, RK_ENOMEM, "out of memory");
+        rk_coord_free(n, &c->base);
         return;
     }
     rk_dvvset_init(c->merged);
-    rk_msg m = {.kind = RK_MSG_GET_REQ, .req_id = c->id, .key = c->key, .key_len = c->key_len};
+    rk_msg m = {.kind = RK_MSG_GET_REQ,
+                .req_id = c->base.id,
+                .key = c->key.key,
+                .key_len = c->key.key_len};
     int self_index = -1;
     bool asked_fallback = false;
-    for (uint32_t i = 0; i < c->preflist_count; i++) {
-        rk_node_id id = c->preflist[i];
+    for (uint32_t i = 0; i < c->q.preflist_count; i++) {
+        rk_node_id id = c->q.preflist[i];
         if (id == n->config.id) {
             self_index = (int)i;
         } else if (node_member_up(n, id)) {
-            c->sent_mask |= (uint16_t)(1u << i);
-            asked_fallback = asked_fallback || c->hint_for[i] != 0;
+            c->q.sent_mask |= (uint16_t)(1u << i);
+            asked_fallback = asked_fallback || c->q.hint_for[i] != 0;
             node_send(n, id, &m);
         }
     }
     n->stats.fallback_reads += asked_fallback ? 1 : 0;
-    rk_coord_arm(n, c);
+    rk_coord_table_arm(&n->coords, &c->base);
     if (self_index >= 0) {
         rk_dvvset local;
-        int rc = node_local_read(n, c->key, c->key_len, &local);
+        int rc = rk_local_read(&n->local, &c->key, &local);
         coord_get_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
     }
 }
 
-void rk_coord_get_on_resp(rk_node *n, rk_coord *c, uint32_t index, const rk_msg *m)
+void rk_coord_get_on_resp(rk_node *n, rk_coord_get *c, uint32_t index, const rk_msg *m)
 {
     rk_dvvset set;
     int rc = m->status == 0 ? rk_dvvset_decode(m->object, m->object_len, &set) : m->status;
@@ -209,17 +233,17 @@ void rk_coord_get_on_resp(rk_node *n, rk_coord *c, uint32_t index, const rk_msg 
     coord_get_answer(n, c, index, rc == 0 ? &set : NULL);
 }
 
-void rk_coord_get_expire(rk_node *n, rk_coord *c)
+void rk_coord_get_expire(rk_node *n, rk_coord_get *c)
 {
-    if (!c->replied && c->fallback_need > 0 && c->ok_count >= c->fallback_need) {
+    if (!c->base.replied && c->q.fallback_need > 0 && c->q.ok_count >= c->q.fallback_need) {
         n->stats.degraded_reads++;
         coord_get_reply(n, c);
     }
-    if (!c->replied) {
+    if (!c->base.replied) {
         char message[128];
-        snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time", c->need,
-                 c->ok_count);
-        rk_coord_reply_error(n, c, RK_ETIMEDOUT, message);
+        snprintf(message, sizeof(message), "needed R=%u replicas, %u answered in time", c->q.need,
+                 c->q.ok_count);
+        rk_coord_reply_error(n, &c->base, RK_ETIMEDOUT, message);
     }
     coord_get_finish(n, c);
 }

@@ -2,25 +2,27 @@
  * missed a write, and their delivery back to those owners.
  *
  * A hint is a record in RK_DB_HINTS, (owner, key) -> the storage key; the object is the node's
- * own copy in RK_DB_DATA, written in the same atomic batch as the record (node_local_write), so
+ * own copy in RK_DB_DATA, written in the same atomic batch as the record (rk_handoff_store), so
  * both are durable before the write is acknowledged and survive a crash of the fallback. Hints
  * arise three ways: a fallback stores a write for a primary it stands in for, a fallback
  * coordinates one, and a coordinator notes a primary its write missed (rk_handoff_hint_missed).
  *
  * Delivery: a timer every handoff_interval_ms while hints are pending looks at the owners this
  * node sees reachable and sends up to handoff_objects_per_s * interval / 1000 copies, each as a
- * PUT_REQ flagged RK_MSG_PUT_HANDOFF on a COORD_HANDOFF coordinator. The owner merges it like
+ * PUT_REQ flagged RK_MSG_PUT_HANDOFF on an RK_COORD_HANDOFF coordinator. The owner merges it like
  * any replicated write (never an overwrite) and answers once the merge is durable. Only then,
  * and only if the copy here is still the one sent (no newer write reached it meanwhile), the
  * hint is deleted, and with its last hint the copy too unless this node is a primary of the key.
  * A changed copy, an error or a timeout leaves the hint to go again on a later tick. Deleting
  * a hint asks for no sync: a crash that undoes it only sends the copy once more, and the
  * owner's merge ignores what it has. */
+#include "handoff.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
-#include "node_internal.h"
+#include "parts.h"
 
 #define HINT_FORMAT 1u
 
@@ -58,10 +60,12 @@ size_t rk_hint_encode(rk_node_id owner, const uint8_t *skey, size_t skey_len,
     return 1 + skey_len;
 }
 
-int rk_hint_prepare(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
-                    uint8_t key_buf[RK_HINT_KEY_BYTES], uint8_t *value_buf, rk_batch_op *op)
+/* Prepare the store op creating hint (owner, k) in *op, pointing into the buffers. Returns
+ * 1 (op filled: call hint_added once it is written), 0 (the hint exists) or an error. */
+static int hint_prepare(rk_node *n, rk_node_id owner, const rk_local_key *k,
+                        uint8_t key_buf[RK_HINT_KEY_BYTES], uint8_t *value_buf, rk_batch_op *op)
 {
-    size_t value_len = rk_hint_encode(owner, skey, skey_len, key_buf, value_buf);
+    size_t value_len = rk_hint_encode(owner, k->skey, k->skey_len, key_buf, value_buf);
     int rc = hint_lookup(n, key_buf);
     if (rc != RK_ENOTFOUND) {
         return rc == 0 ? 0 : rc;
@@ -75,11 +79,33 @@ int rk_hint_prepare(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t sk
     return 1;
 }
 
-void rk_hint_added(rk_node *n)
+static void hint_added(rk_node *n)
 {
     n->stats.hints_pending++;
     n->stats.hints_written++;
     rk_handoff_kick(n);
+}
+
+int rk_handoff_store(rk_node *n, const rk_local_key *k, const rk_dvvset *set, bool was_live,
+                     rk_node_id hint_owner, uint64_t *seq_out, const uint8_t **bytes_out,
+                     size_t *len_out)
+{
+    uint8_t key_buf[RK_HINT_KEY_BYTES];
+    uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
+    rk_batch_op op = {0};
+    int new_hint = 0;
+    if (hint_owner != 0) {
+        new_hint = hint_prepare(n, hint_owner, k, key_buf, value_buf, &op);
+        if (new_hint < 0) {
+            return new_hint;
+        }
+    }
+    int rc = rk_local_write(&n->local, k, set, was_live, &op, new_hint == 1 ? 1 : 0, seq_out,
+                            bytes_out, len_out);
+    if (rc == 0 && new_hint == 1) {
+        hint_added(n);
+    }
+    return rc;
 }
 
 /* ---- start-up and the timer ---------------------------------------------------------------- */
@@ -97,6 +123,7 @@ static int handoff_count_one(void *ctx, const uint8_t *key, size_t key_len, cons
 
 int rk_handoff_start(rk_node *n)
 {
+    memset(&n->handoff, 0, sizeof(n->handoff));
     uint64_t count = 0;
     int rc = rk_store_iterate(n->env->store, RK_DB_HINTS, NULL, 0, NULL, 0, handoff_count_one,
                               &count);
@@ -110,38 +137,45 @@ int rk_handoff_start(rk_node *n)
 
 void rk_handoff_kick(rk_node *n)
 {
-    if (n->stats.hints_pending == 0 || n->handoff_timer_set) {
+    if (n->stats.hints_pending == 0 || n->handoff.timer_set) {
         return;
     }
-    n->handoff_timer_set = true;
-    uint64_t at_ms = n->env->now_ms(n->env->ctx) + n->config.handoff_interval_ms;
+    n->handoff.timer_set = true;
+    uint64_t at_ms = node_now_ms(n) + n->config.handoff_interval_ms;
     n->env->set_timer(n->env->ctx, at_ms, RK_TIMER_HANDOFF);
 }
 
 /* ---- the in-flight table: a hint goes out once at a time ------------------------------------ */
 
-static int handoff_inflight_find(const rk_node *n, uint64_t hint_id)
+static int handoff_inflight_find(const rk_handoff *h, uint64_t hint_id)
 {
-    for (uint32_t i = 0; i < n->handoff_inflight_count; i++) {
-        if (n->handoff_inflight[i] == hint_id) {
+    for (uint32_t i = 0; i < h->inflight_count; i++) {
+        if (h->inflight[i] == hint_id) {
             return (int)i;
         }
     }
     return -1;
 }
 
-static void handoff_inflight_remove(rk_node *n, uint64_t hint_id)
+static void handoff_inflight_add(rk_handoff *h, uint64_t hint_id)
 {
-    int i = handoff_inflight_find(n, hint_id);
+    RK_ASSERT(h->inflight_count < RK_HANDOFF_INFLIGHT_MAX);
+    RK_ASSERT_SLOW(handoff_inflight_find(h, hint_id) < 0);
+    h->inflight[h->inflight_count++] = hint_id;
+}
+
+static void handoff_inflight_remove(rk_handoff *h, uint64_t hint_id)
+{
+    int i = handoff_inflight_find(h, hint_id);
     if (i >= 0) {
-        n->handoff_inflight[i] = n->handoff_inflight[--n->handoff_inflight_count];
+        h->inflight[i] = h->inflight[--h->inflight_count];
     }
 }
 
 /* ---- sending --------------------------------------------------------------------------------- */
 
 typedef struct handoff_pick {
-    const rk_node *n;
+    const rk_handoff *h;
     uint32_t want;
     uint32_t count;
     uint8_t (*skeys)[RK_SKEY_BYTES_MAX];
@@ -158,7 +192,7 @@ static int handoff_pick_one(void *ctx, const uint8_t *key, size_t key_len, const
         return 0;   /* not a record this version wrote: left alone, and counted pending */
     }
     uint64_t hint_id = rk_hash_key(key, key_len);
-    if (handoff_inflight_find(p->n, hint_id) >= 0) {
+    if (handoff_inflight_find(p->h, hint_id) >= 0) {
         return 0;
     }
     memcpy(p->skeys[p->count], value + 1, value_len - 1);
@@ -168,22 +202,25 @@ static int handoff_pick_one(void *ctx, const uint8_t *key, size_t key_len, const
     return p->count == p->want ? 1 : 0;
 }
 
-/* Delete the hint (owner, skey); with its copy when `drop_copy`. 0 or a store error. */
+/* Delete the hint (owner, skey); with its copy when `drop_copy` (was_live: the copy had a live
+ * sibling), in one batch. 0 or a store error. */
 static int handoff_delete(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
-                          bool drop_copy)
+                          bool drop_copy, bool was_live)
 {
     uint8_t key[RK_HINT_KEY_BYTES];
     hint_key(owner, skey, skey_len, key);
-    rk_batch_op ops[2] = {
-        {.kind = RK_BATCH_DEL, .db = RK_DB_HINTS, .key = key, .key_len = sizeof(key)},
-        {.kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = skey, .key_len = skey_len}};
+    rk_batch_op op = {.kind = RK_BATCH_DEL, .db = RK_DB_HINTS, .key = key, .key_len = sizeof(key)};
     uint64_t seq = 0;
-    int rc = rk_store_write(n->env->store, ops, drop_copy ? 2 : 1, &seq);
+    int rc = 0;
+    rk_local_key k;
+    if (drop_copy && rk_local_key_from_skey(skey, skey_len, &k) == 0) {
+        rc = rk_local_remove(&n->local, &k, was_live, &op, 1, &seq);
+    } else {
+        rc = rk_local_write_records(&n->local, &op, 1, &seq);
+    }
     if (rc != 0) {
-        n->stats.store_errors++;
         return rc;
     }
-    n->written_seq = seq;
     RK_ASSERT(n->stats.hints_pending > 0);
     n->stats.hints_pending--;
     return 0;
@@ -194,47 +231,42 @@ static int handoff_delete(rk_node *n, rk_node_id owner, const uint8_t *skey, siz
 static void handoff_send(rk_node *n, rk_node_id owner, const uint8_t *skey, size_t skey_len,
                          uint64_t hint_id)
 {
-    uint32_t partition = 0;
-    const uint8_t *key = NULL;
-    size_t key_len = 0;
+    rk_local_key k;
     rk_buf copy = {0};
-    int rc = rk_skey_decode(skey, skey_len, &partition, &key, &key_len);
+    int rc = rk_local_key_from_skey(skey, skey_len, &k);
     if (rc == 0) {
-        rc = rk_store_get(n->env->store, RK_DB_DATA, skey, skey_len, &copy);
+        rc = rk_local_read_raw(&n->local, &k, &copy);
+        rc = rc == 0 && copy.len == 0 ? RK_ENOTFOUND : rc;
     }
     if (rc == RK_ENOTFOUND || rc == RK_ECORRUPT) {
-        handoff_delete(n, owner, skey, skey_len, false);
+        rk_store_buf_free(&copy);
+        handoff_delete(n, owner, skey, skey_len, false, false);
         return;
     }
     if (rc != 0) {
-        n->stats.store_errors++;
         return;
     }
-    rk_coord *c = rk_coord_new(n, COORD_HANDOFF);
+    rk_coord_handoff *c = (rk_coord_handoff *)rk_coord_table_new(&n->coords, RK_COORD_HANDOFF,
+                                                                 sizeof(*c));
     if (c == NULL) {
         rk_store_buf_free(&copy);
         return;
     }
-    if (key_len > 0) {
-        memcpy(c->key, key, key_len);
-    }
-    c->key_len = key_len;
-    c->preflist[0] = owner;
-    c->preflist_count = 1;
-    c->sent_mask = 1u;
+    rk_local_key_copy(&k, &c->key);
+    c->owner = owner;
     c->hint_id = hint_id;
     c->copy_hash = rk_hash_key(copy.data, copy.len);
     rk_msg m = {.kind = RK_MSG_PUT_REQ,
-                .req_id = c->id,
+                .req_id = c->base.id,
                 .flags = RK_MSG_PUT_HANDOFF,
-                .key = c->key,
-                .key_len = c->key_len,
+                .key = c->key.key,
+                .key_len = c->key.key_len,
                 .object = copy.data,
                 .object_len = copy.len};
     node_send(n, owner, &m);
     rk_store_buf_free(&copy);
-    rk_coord_arm(n, c);
-    n->handoff_inflight[n->handoff_inflight_count++] = hint_id;
+    rk_coord_table_arm(&n->coords, &c->base);
+    handoff_inflight_add(&n->handoff, hint_id);
     n->stats.handoff_sent++;
 }
 
@@ -263,23 +295,24 @@ static uint32_t handoff_owner(rk_node *n, rk_node_id owner, handoff_pick *p)
 
 void rk_handoff_on_timer(rk_node *n)
 {
-    n->handoff_timer_set = false;
+    n->handoff.timer_set = false;
     uint64_t per_tick = (uint64_t)n->config.handoff_objects_per_s *
                         n->config.handoff_interval_ms / 1000u;
     uint32_t budget = per_tick == 0 ? 1u : per_tick > UINT32_MAX ? UINT32_MAX : (uint32_t)per_tick;
-    uint32_t room = RK_HANDOFF_INFLIGHT_MAX - n->handoff_inflight_count;
+    uint32_t room = RK_HANDOFF_INFLIGHT_MAX - n->handoff.inflight_count;
     budget = budget < room ? budget : room;
     /* One set of pick arrays for the tick, reused for every owner. */
-    handoff_pick p = {.n = n};
+    handoff_pick p = {.h = &n->handoff};
     if (budget > 0) {
         p.skeys = malloc(budget * sizeof(*p.skeys));
         p.skey_lens = malloc(budget * sizeof(*p.skey_lens));
         p.hint_ids = malloc(budget * sizeof(*p.hint_ids));
     }
     bool allocated = p.skeys != NULL && p.skey_lens != NULL && p.hint_ids != NULL;
-    for (uint32_t i = 0; i < n->config.member_count && budget > 0 && allocated; i++) {
-        rk_node_id owner = n->config.members[i];
-        if (owner != n->config.id && node_member_up(n, owner)) {
+    for (uint32_t slot = 0; slot < n->members.slot_end && budget > 0 && allocated; slot++) {
+        const rk_member *m = rk_members_at(&n->members, slot);
+        rk_node_id owner = m != NULL ? m->addr.id : 0;
+        if (owner != 0 && owner != n->config.id && node_member_up(n, owner)) {
             p.want = budget;
             budget -= handoff_owner(n, owner, &p);
         }
@@ -296,9 +329,10 @@ void rk_handoff_on_timer(rk_node *n)
 static bool handoff_other_hints(rk_node *n, rk_node_id owner, const uint8_t *skey,
                                 size_t skey_len)
 {
-    for (uint32_t i = 0; i < n->config.member_count; i++) {
-        rk_node_id other = n->config.members[i];
-        if (other == owner || other == n->config.id) {
+    for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
+        const rk_member *m = rk_members_at(&n->members, slot);
+        rk_node_id other = m != NULL ? m->addr.id : 0;
+        if (other == 0 || other == owner || other == n->config.id) {
             continue;
         }
         uint8_t key[RK_HINT_KEY_BYTES];
@@ -310,78 +344,64 @@ static bool handoff_other_hints(rk_node *n, rk_node_id owner, const uint8_t *ske
     return false;
 }
 
-void rk_handoff_on_ack(rk_node *n, rk_coord *c, int status)
+void rk_handoff_on_ack(rk_node *n, rk_coord_handoff *c, int status)
 {
-    handoff_inflight_remove(n, c->hint_id);
-    uint8_t skey[RK_SKEY_BYTES_MAX];
-    int skey_len = status == 0 ? node_skey(n, c->key, c->key_len, skey) : status;
+    handoff_inflight_remove(&n->handoff, c->hint_id);
     rk_buf copy = {0};
-    int rc = skey_len < 0 ? skey_len
-                          : rk_store_get(n->env->store, RK_DB_DATA, skey, (size_t)skey_len, &copy);
+    int rc = status == 0 ? rk_local_read_raw(&n->local, &c->key, &copy) : status;
+    rc = rc == 0 && copy.len == 0 ? RK_ENOTFOUND : rc;
     if (rc == 0 && rk_hash_key(copy.data, copy.len) != c->copy_hash) {
         n->stats.handoff_resent++;      /* a newer write reached the copy: it goes again */
         rc = RK_EBUSY;
     }
     if (rc == 0) {
-        rk_node_id owner = c->preflist[0];
-        bool drop_copy = !node_is_primary(n, c->key, c->key_len) &&
-                         !handoff_other_hints(n, owner, skey, (size_t)skey_len);
+        bool drop_copy = !node_is_primary(n, &c->key) &&
+                         !handoff_other_hints(n, c->owner, c->key.skey, c->key.skey_len);
         bool was_live = false;
         rk_dvvset set;
         if (drop_copy && rk_dvvset_decode(copy.data, copy.len, &set) == 0) {
-            was_live = node_set_live(&set);
+            was_live = rk_local_set_live(&set);
             rk_dvvset_deinit(&set);
         }
-        if (handoff_delete(n, owner, skey, (size_t)skey_len, drop_copy) == 0) {
+        if (handoff_delete(n, c->owner, c->key.skey, c->key.skey_len, drop_copy, was_live) ==
+            0) {
             n->stats.hints_delivered++;
-            if (drop_copy) {
-                n->stats.handoff_dropped_copies++;
-                n->stats.keys_live -= was_live ? 1 : 0;
-            }
+            n->stats.handoff_dropped_copies += drop_copy ? 1 : 0;
         }
     }
     rk_store_buf_free(&copy);
-    rk_coord_free(n, c);
+    rk_coord_free(n, &c->base);
 }
 
-void rk_handoff_on_expire(rk_node *n, rk_coord *c)
+void rk_handoff_on_expire(rk_node *n, rk_coord_handoff *c)
 {
-    handoff_inflight_remove(n, c->hint_id);
-    rk_coord_free(n, c);
+    handoff_inflight_remove(&n->handoff, c->hint_id);
+    rk_coord_free(n, &c->base);
 }
 
-void rk_handoff_hint_missed(rk_node *n, const rk_coord *c)
+void rk_handoff_hint_missed(rk_node *n, const rk_coord_put *c)
 {
-    uint8_t skey[RK_SKEY_BYTES_MAX];
-    int skey_len = -1;
-    for (uint32_t o = 0; o < c->owner_count; o++) {
-        rk_node_id owner = c->owners[o];
+    for (uint32_t o = 0; o < c->q.owner_count; o++) {
+        rk_node_id owner = c->q.owners[o];
         bool covered = owner == n->config.id;
-        for (uint32_t i = 0; i < c->preflist_count && !covered; i++) {
-            bool stored = (c->ok_mask & (1u << i)) != 0;
-            covered = stored && (c->hint_for[i] == owner ||
-                                 (c->hint_for[i] == 0 && c->preflist[i] == owner));
+        for (uint32_t i = 0; i < c->q.preflist_count && !covered; i++) {
+            bool stored = (c->q.ok_mask & (1u << i)) != 0;
+            covered = stored && (c->q.hint_for[i] == owner ||
+                                 (c->q.hint_for[i] == 0 && c->q.preflist[i] == owner));
         }
         if (covered) {
             continue;
         }
-        if (skey_len < 0 && (skey_len = node_skey(n, c->key, c->key_len, skey)) < 0) {
-            return;
-        }
-        uint8_t hint_key[RK_HINT_KEY_BYTES];
-        uint8_t hint_value[1 + RK_SKEY_BYTES_MAX];
-        rk_batch_op op;
+        uint8_t key_buf[RK_HINT_KEY_BYTES];
+        uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
+        rk_batch_op op = {0};
         uint64_t seq = 0;
-        if (rk_hint_prepare(n, owner, skey, (size_t)skey_len, hint_key, hint_value, &op) == 1) {
-            if (rk_store_write(n->env->store, &op, 1, &seq) == 0) {
-                n->written_seq = seq;
-                rk_hint_added(n);
-                /* Nobody waits on it, but it must not wait for an unrelated write's sync
-                 * either: a crash would leave the owner stale until a read came by. */
-                n->env->sync(n->env->ctx, seq);
-            } else {
-                n->stats.store_errors++;
-            }
+        if (hint_prepare(n, owner, &c->key, key_buf, value_buf, &op) == 1 &&
+            rk_local_write_records(&n->local, &op, 1, &seq) == 0) {
+            hint_added(n);
+            /* Nobody waits on it, but it must not wait for an unrelated write's sync either: a
+             * crash would leave the owner stale until a read came by. */
+            n->env->sync(n->env->ctx, seq);
         }
     }
 }

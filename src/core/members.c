@@ -1,96 +1,148 @@
-/* members.c — this node's view of the other members (issue 6 item 1): which it can reach (the
- * runtime's failure detector says so through rk_node_on_peer: heartbeats, TCP state never
- * counts), which it suspects because requests to them went unanswered past their deadlines,
- * and what a member gets when it comes up (bucket properties again, and its hints soon). Every
- * node judges for itself; none of it changes who owns a partition. Membership itself is static
- * (config.members): gossip, join and leave are a later issue. */
-#include "node_internal.h"
+/* members.c — the member table (members.h): slots, reachability and suspicion. */
+#include "members.h"
 
-int node_member_index(const rk_node *n, rk_node_id id)
+#include <string.h>
+
+void rk_members_init(rk_members *t, rk_node_id self, uint32_t suspect_ms)
 {
-    for (uint32_t i = 0; i < n->config.member_count; i++) {
-        if (n->config.members[i] == id) {
+    memset(t, 0, sizeof(*t));
+    t->self = self;
+    t->suspect_ms = suspect_ms;
+}
+
+int rk_members_slot(const rk_members *t, rk_node_id id)
+{
+    if (id == 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->slot_end; i++) {
+        if (t->slots[i].addr.id == id) {
             return (int)i;
         }
     }
     return -1;
 }
 
-static bool node_suspected(const rk_node *n, int i)
+const rk_member *rk_members_find(const rk_members *t, rk_node_id id)
 {
-    return (n->peers_suspect & (1ull << i)) != 0 &&
-           n->env->now_ms(n->env->ctx) < n->peer_suspect_until_ms[i];
+    int slot = rk_members_slot(t, id);
+    return slot < 0 ? NULL : &t->slots[slot];
 }
 
-bool node_member_up(const rk_node *n, rk_node_id id)
+const rk_member *rk_members_at(const rk_members *t, uint32_t slot)
 {
-    int i = node_member_index(n, id);
-    return i >= 0 && (n->peers_up & (1ull << i)) != 0 && !node_suspected(n, i);
+    if (slot >= t->slot_end || t->slots[slot].addr.id == 0) {
+        return NULL;
+    }
+    return &t->slots[slot];
 }
 
-void node_peer_silent(rk_node *n, rk_node_id id)
+uint32_t rk_members_ids(const rk_members *t, rk_node_id *out)
 {
-    int i = node_member_index(n, id);
-    if (i < 0 || id == n->config.id) {
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < t->slot_end; i++) {
+        if (t->slots[i].addr.id != 0) {
+            out[count++] = t->slots[i].addr.id;
+        }
+    }
+    RK_ASSERT(count == t->count);
+    return count;
+}
+
+int rk_members_add(rk_members *t, const rk_member_addr *addr)
+{
+    if (addr->id == 0 || memchr(addr->host, '\0', sizeof(addr->host)) == NULL ||
+        rk_members_slot(t, addr->id) >= 0) {
+        return RK_EINVAL;
+    }
+    if (t->count >= RK_MEMBERS_MAX) {
+        return RK_ETOOBIG;
+    }
+    uint32_t slot = 0;
+    while (slot < t->slot_end && t->slots[slot].addr.id != 0) {
+        slot++;
+    }
+    RK_ASSERT(slot < RK_MEMBERS_MAX);
+    memset(&t->slots[slot], 0, sizeof(t->slots[slot]));
+    t->slots[slot].addr = *addr;
+    t->slots[slot].link_up = true;
+    t->count++;
+    if (slot == t->slot_end) {
+        t->slot_end++;
+    }
+    RK_ASSERT(t->count <= t->slot_end);
+    return (int)slot;
+}
+
+int rk_members_remove(rk_members *t, rk_node_id id)
+{
+    int slot = rk_members_slot(t, id);
+    if (slot < 0 || id == t->self) {
+        return RK_ENOTFOUND;
+    }
+    memset(&t->slots[slot], 0, sizeof(t->slots[slot]));
+    t->count--;
+    while (t->slot_end > 0 && t->slots[t->slot_end - 1].addr.id == 0) {
+        t->slot_end--;
+    }
+    RK_ASSERT(t->count <= t->slot_end);
+    return 0;
+}
+
+static bool members_suspected_at(const rk_member *m, uint64_t now_ms)
+{
+    return now_ms < m->suspect_until_ms;
+}
+
+bool rk_members_up(const rk_members *t, rk_node_id id, uint64_t now_ms)
+{
+    if (id == t->self) {
+        return true;
+    }
+    const rk_member *m = rk_members_find(t, id);
+    return m != NULL && m->link_up && !members_suspected_at(m, now_ms);
+}
+
+bool rk_members_suspected(const rk_members *t, rk_node_id id, uint64_t now_ms)
+{
+    const rk_member *m = rk_members_find(t, id);
+    return m != NULL && id != t->self && members_suspected_at(m, now_ms);
+}
+
+bool rk_members_set_link(rk_members *t, rk_node_id id, bool up)
+{
+    int slot = rk_members_slot(t, id);
+    if (slot < 0 || id == t->self) {
+        return false;
+    }
+    t->slots[slot].link_up = up;
+    return true;
+}
+
+void rk_members_silent(rk_members *t, rk_node_id id, uint64_t now_ms)
+{
+    int slot = rk_members_slot(t, id);
+    if (slot < 0 || id == t->self) {
         return;
     }
-    if (n->peer_silent[i] < UINT8_MAX) {
-        n->peer_silent[i]++;
+    rk_member *m = &t->slots[slot];
+    if (m->silent < UINT8_MAX) {
+        m->silent++;
     }
-    if (n->peer_silent[i] >= RK_PEER_SILENT_SUSPECT && !node_suspected(n, i)) {
-        n->peers_suspect |= 1ull << i;
-        n->peer_suspect_until_ms[i] = n->env->now_ms(n->env->ctx) + n->config.request_timeout_ms;
-        n->stats.peers_suspected++;
+    if (m->silent >= RK_MEMBER_SILENT_SUSPECT && !members_suspected_at(m, now_ms)) {
+        m->suspect_until_ms = now_ms + t->suspect_ms;
+        t->suspected_total++;
     }
 }
 
 /* Any message from a peer is a sign of life: it answers, so its requests do not hang. */
-void node_peer_heard(rk_node *n, int i)
+bool rk_members_heard(rk_members *t, rk_node_id id)
 {
-    n->peer_silent[i] = 0;
-    n->peers_suspect &= ~(1ull << i);
-}
-
-static void node_push_buckets(rk_node *n, rk_node_id to)
-{
-    for (uint32_t i = 0; i < n->buckets.count; i++) {
-        const rk_bucket_entry *e = &n->buckets.entries[i];
-        uint8_t bytes[RK_BUCKET_PROPS_BYTES];
-        rk_bucket_props_encode(&e->props, bytes);
-        rk_msg m = {.kind = RK_MSG_BUCKET_SET,
-                    .key = (const uint8_t *)e->name,
-                    .key_len = e->name_len,
-                    .object = bytes,
-                    .object_len = sizeof(bytes),
-                    .version = e->props.version};
-        node_send(n, to, &m);
+    int slot = rk_members_slot(t, id);
+    if (slot < 0) {
+        return false;
     }
-}
-
-void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
-{
-    int i = node_member_index(n, peer);
-    if (i < 0 || peer == n->config.id) {
-        return;
-    }
-    if (up) {
-        n->peers_up |= 1ull << i;
-        rk_handoff_kick(n);     /* hints for it go out on the next tick */
-        /* A member that missed a change catches up on every (re)connect: peers count up from
-         * the start, so the first handshake is an up call without a down before it. */
-        node_push_buckets(n, peer);
-    } else {
-        n->peers_up &= ~(1ull << i);
-    }
-}
-
-bool rk_node_member_reachable(const rk_node *n, rk_node_id id)
-{
-    return node_member_up(n, id);
-}
-
-bool rk_node_member_suspected(const rk_node *n, rk_node_id id)
-{
-    int i = node_member_index(n, id);
-    return i >= 0 && id != n->config.id && node_suspected(n, i);
+    t->slots[slot].silent = 0;
+    t->slots[slot].suspect_until_ms = 0;
+    return true;
 }

@@ -1,11 +1,14 @@
 /* node.h — one ringkv node as a pure state machine (DESIGN.md): it receives client requests,
- * peer messages, timers and durability events, and answers through rk_env. Owns the request
- * bookkeeping and the node's counters; storage belongs to the store behind env->store.
+ * peer messages, timers and durability events, and answers through rk_env. This is the API the
+ * runtime (src/io) and the simulator (src/sim) drive; inside, the node is a set of parts, each
+ * with its own header (docs/architecture.md): the member table (members.h), local store access
+ * (local.h), the durability queue (durable.h), the dot floor and stamps (clock.h), coordinators
+ * (coord.h, coord_table.h), the replica side (replica.h) and hinted handoff (handoff.h).
  *
- * This round the node is a cluster of one: it coordinates and stores every key itself. Writes
- * are acknowledged only once durable under the sync policy (`always`: one sync per write,
- * `batch`: writes arriving together share one sync, `none`: acknowledged at once, durable when
- * the engine gets round to it). */
+ * Every key lives on N replicas of a ring of equal partitions (ring.h). Writes are acknowledged
+ * only once durable under the sync policy (`always`: one sync per write, `batch`: writes
+ * arriving together share one sync, `none`: acknowledged at once, durable when the engine gets
+ * round to it) on W of them. */
 #ifndef RK_NODE_H
 #define RK_NODE_H
 
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "env.h"
+#include "members.h"
 
 typedef enum rk_sync_policy {
     RK_SYNC_ALWAYS = 0,
@@ -82,17 +86,16 @@ struct rk_reply {
     const size_t *value_lens;
 };
 
-#define RK_MEMBERS_MAX 64u    /* = RK_RING_NODES_MAX */
-
 typedef struct rk_node_config {
     rk_node_id id;
     rk_sync_policy sync;
     uint32_t key_bytes_max;     /* <= RK_KEY_BYTES_MAX */
     uint64_t value_bytes_max;   /* <= RK_VALUE_BYTES_MAX */
     uint32_t partition_count;   /* Q, a power of two */
-    /* Static membership (this round): every member's id, this node's included. Every node
-     * claims the ring from the same list, so all agree on it without talking. */
-    rk_node_id members[RK_MEMBERS_MAX];
+    /* The members at start, this node's included, with their addresses (the runtime learns
+     * them back from the member table, rk_node_member). Every node claims the ring from the
+     * same list, so all agree on it without talking. */
+    rk_member_addr members[RK_MEMBERS_MAX];
     uint32_t member_count;
     uint32_t request_timeout_ms;    /* a coordinator gives up waiting for R or W after it */
     /* Properties of buckets nobody configured. */
@@ -110,7 +113,10 @@ typedef struct rk_node_config {
 
 void rk_node_config_default(rk_node_config *c);
 
-/* Counters the node keeps; INFO shows them. */
+/* Counters the node keeps; INFO shows them. Counters are bumped by whichever part sees the
+ * event; the gauges belong to one part each: keys_live to local.c, inflight to durable.c,
+ * hints_pending to handoff.c, peers_suspected to members.c (node.c copies it after each
+ * deadline pass). */
 typedef struct rk_node_stats {
     uint64_t gets;
     uint64_t puts;
@@ -154,9 +160,6 @@ typedef struct rk_node_stats {
  * replica and back in a handoff. */
 #define RK_OBJECT_SLACK_BYTES (16u * 1024u)
 
-/* Writes that may wait for durability at once; when full the runtime stops reading clients. */
-#define RK_NODE_PENDING_MAX 65536u
-
 typedef struct rk_node rk_node;
 
 /* Create a node. Keeps `env` (the caller keeps it alive until rk_node_free); copies `config`.
@@ -181,8 +184,9 @@ void rk_node_on_durable(rk_node *n, uint64_t seq);
  * request that waited for them with `error`. */
 void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error);
 
-/* True when the node takes no more requests for now (RK_NODE_PENDING_MAX writes waiting):
- * the runtime stops reading client sockets until it turns false (back-pressure). */
+/* True when the node takes no more requests for now (nearly RK_DURABLE_PENDING_MAX writes
+ * waiting, or nearly RK_COORD_INFLIGHT_MAX coordinators): the runtime stops reading client
+ * sockets until it turns false (back-pressure). */
 bool rk_node_is_busy(const rk_node *n);
 const rk_node_stats *rk_node_stats_get(const rk_node *n);
 const rk_node_config *rk_node_config_get(const rk_node *n);
@@ -205,6 +209,9 @@ bool rk_node_member_reachable(const rk_node *n, rk_node_id id);
 /* Whether this node suspects `id` because requests to it went unanswered past their deadline
  * (counted unreachable for a request timeout, whatever the runtime's link says). */
 bool rk_node_member_suspected(const rk_node *n, rk_node_id id);
+/* The member table: its addresses for the runtime, its entries for RK.MEMBERS. Borrowed until
+ * the next event. */
+const rk_members *rk_node_members(const rk_node *n);
 /* Set bucket properties cluster-wide: reply RK_REPLY_INT with how many members stored them
  * (this one included) once every member answered or the request timeout passed. */
 void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,

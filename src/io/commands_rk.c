@@ -244,24 +244,28 @@ void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
     rk_server_cmd_complete(s, cmd);
 }
 
-/* One entry per configured member. The state and last-heard time are the transport's
+/* One entry per member of the node's table. The state and last-heard time are the transport's
  * (peer.h): "connecting" is a member still counted up while its first connection is set up;
  * without a transport (not started) the node's own view decides between up and down. */
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
-    const rk_config *cfg = s->config;
     const rk_peers *peers = s->runtime->peers;
-    rk_resp_array(&cmd->out, cfg->member_count);
-    for (uint32_t i = 0; i < cfg->member_count; i++) {
-        const rk_config_member *m = &cfg->members[i];
-        char client_addr[RK_CONFIG_HOST_BYTES_MAX + 8];
-        char cluster_addr[RK_CONFIG_HOST_BYTES_MAX + 8];
+    const rk_members *members = rk_node_members(s->node);
+    rk_resp_array(&cmd->out, members->count);
+    for (uint32_t slot = 0; slot < members->slot_end; slot++) {
+        const rk_member *entry = rk_members_at(members, slot);
+        if (entry == NULL) {
+            continue;
+        }
+        const rk_member_addr *m = &entry->addr;
+        char client_addr[RK_MEMBER_HOST_BYTES_MAX + 8];
+        char cluster_addr[RK_MEMBER_HOST_BYTES_MAX + 8];
         snprintf(client_addr, sizeof(client_addr), "%s:%u", m->host, m->client_port);
         snprintf(cluster_addr, sizeof(cluster_addr), "%s:%u", m->host, m->cluster_port);
         const char *state = NULL;
         int64_t heard_ms_ago = 0;
         rk_peer_view view;
-        if (m->id == cfg->node_id) {
+        if (m->id == rk_node_config_get(s->node)->id) {
             state = "self";
         } else if (peers != NULL && rk_peers_view(peers, m->id, &view) == 0) {
             state = rk_peer_view_state_name(view.state);

@@ -22,6 +22,9 @@ typedef enum rk_log_level {
 
 /* One member of the cluster: its id, the host both its ports listen on, its client (RESP) port
  * and its cluster (internode) port. */
+_Static_assert(RK_CONFIG_HOST_BYTES_MAX == RK_MEMBER_HOST_BYTES_MAX,
+               "the node's member table keeps the configured host");
+
 typedef struct rk_config_member {
     uint32_t id;
     char host[RK_CONFIG_HOST_BYTES_MAX + 1];

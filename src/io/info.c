@@ -43,14 +43,15 @@ static void info_server(rk_server *s, info_text *t)
     uint64_t uptime_s = (rk_server_now_ms(s) - s->start_ms) / 1000u;
     const rk_node_config *nc = rk_node_config_get(s->node);
     /* A cluster smaller than a bucket's n stores n = the member count: say so. */
-    uint32_t effective_n = nc->default_n < nc->member_count ? nc->default_n : nc->member_count;
+    uint32_t member_count = rk_node_members(s->node)->count;
+    uint32_t effective_n = nc->default_n < member_count ? nc->default_n : member_count;
     info_add(t,
              "# Server\r\nredis_version:7.0.0\r\nringkv_version:0.1.0\r\nredis_mode:standalone\r\n"
              "os:Linux\r\nprocess_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%llu\r\n"
              "uptime_in_days:%llu\r\nnode_id:%u\r\ncluster_members:%u\r\npartitions:%u\r\n"
              "default_n:%u\r\neffective_n:%u\r\nepoch:%llu\r\n\r\n",
              (int)getpid(), s->port, (unsigned long long)uptime_s,
-             (unsigned long long)(uptime_s / 86400u), nc->id, nc->member_count,
+             (unsigned long long)(uptime_s / 86400u), nc->id, member_count,
              nc->partition_count, nc->default_n, effective_n,
              (unsigned long long)rk_node_stats_get(s->node)->epoch);
 }
@@ -151,8 +152,8 @@ static void info_cluster_peer(const rk_peers *p, const rk_peer_link *link, info_
              "dropped_queue_full=%llu,dropped_down=%llu,dropped_invalid=%llu\r\n",
              link->id, rk_peer_state_name(link->state), rk_peer_view_state_name(view.state),
              (long long)view.heard_ms_ago, (unsigned long long)ls->suspected_silent,
-             (unsigned long long)ls->heartbeats_sent, link->member->host,
-             link->member->cluster_port, (unsigned long long)ls->connects,
+             (unsigned long long)ls->heartbeats_sent, link->member.host,
+             link->member.cluster_port, (unsigned long long)ls->connects,
              (unsigned long long)ls->msgs_queued, (unsigned long long)ls->frames_sent,
              (unsigned long long)ls->bytes_sent, (unsigned long long)ls->writes,
              (unsigned long long)ls->frames_received, (unsigned long long)ls->bytes_received,
@@ -167,7 +168,7 @@ static void info_cluster(rk_server *s, info_text *t)
     const rk_peers *p = s->runtime->peers;
     info_add(t, "# Cluster\r\ncluster_name:%s\r\nnode_id:%u\r\ncluster_port:%u\r\nmembers:%u\r\n",
              s->config->cluster_name, s->config->node_id, s->config->cluster_port,
-             s->config->member_count);
+             rk_node_members(s->node)->count);
     if (p == NULL) {
         info_add(t, "members_up:1\r\n\r\n");
         return;

@@ -203,7 +203,11 @@ static int main_start(main_state *m)
     nc.handoff_objects_per_s = m->config.handoff_rate;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
-        nc.members[i] = m->config.members[i].id;
+        const rk_config_member *cm = &m->config.members[i];
+        nc.members[i].id = cm->id;
+        memcpy(nc.members[i].host, cm->host, sizeof(nc.members[i].host));
+        nc.members[i].client_port = cm->client_port;
+        nc.members[i].cluster_port = cm->cluster_port;
     }
     rc = rk_node_new(&nc, &m->runtime.env, &m->node);
     if (rc != 0) {

@@ -211,8 +211,8 @@ void rk_peer_link_down(rk_peer_link *link, const char *why)
     link->stats.dropped_down += link->out.frame_count;
     rk_wire_out_reset(&link->out);
     if (was_up) {
-        rk_log_warn("peer node %u at %s:%u is down: %s", link->id, link->member->host,
-                    link->member->cluster_port, why);
+        rk_log_warn("peer node %u at %s:%u is down: %s", link->id, link->member.host,
+                    link->member.cluster_port, why);
     }
     if (link->node_counts_up) {
         link->node_counts_up = false;
@@ -235,8 +235,8 @@ void rk_peer_link_up(rk_peer_link *link)
      * the inbound side last spoke. */
     link->heard_ms = peer_now_ms(p);
     link->heard = true;
-    rk_log_info("peer node %u at %s:%u is up", link->id, link->member->host,
-                link->member->cluster_port);
+    rk_log_info("peer node %u at %s:%u is up", link->id, link->member.host,
+                link->member.cluster_port);
     /* Said on every handshake, also the first, when the node counted the peer up already:
      * each one is a (re)connect the node may want to act on. */
     link->node_counts_up = true;
@@ -256,7 +256,7 @@ void rk_peer_link_on_heard(rk_peer_link *link)
      * handshake completes (rk_peer_link_up): this node could hear the member but not reach it. */
     if (link->state == RK_PEER_UP && !link->node_counts_up) {
         rk_log_warn("peer node %u at %s:%u is heard again; counted up", link->id,
-                    link->member->host, link->member->cluster_port);
+                    link->member.host, link->member.cluster_port);
         link->node_counts_up = true;
         rk_node_on_peer(p->node, link->id, true);
         rk_server_after_node_event(p->server);
@@ -293,7 +293,7 @@ static void peer_link_connect_to(rk_peer_link *link, const struct sockaddr *addr
         return;
     }
     link->conn = c;
-    snprintf(c->addr, sizeof(c->addr), "%s:%u", link->member->host, link->member->cluster_port);
+    snprintf(c->addr, sizeof(c->addr), "%s:%u", link->member.host, link->member.cluster_port);
     int rc = 0;
     if (link->peers->source.ss_family != AF_UNSPEC) {
         /* Leave from the bind address, so a peer (and a firewall rule) sees which node calls. */
@@ -317,7 +317,7 @@ static void peer_link_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
     }
     if (status < 0 || res == NULL) {
         char text[sizeof(link->last_error)];
-        snprintf(text, sizeof(text), "cannot resolve %s: %s", link->member->host,
+        snprintf(text, sizeof(text), "cannot resolve %s: %s", link->member.host,
                  uv_strerror(status));
         if (strcmp(text, link->last_error) != 0) {
             rk_log_warn("peer node %u: %s; retrying", link->id, text);
@@ -337,7 +337,7 @@ static void peer_link_connect(rk_peer_link *link)
     RK_ASSERT(link->conn == NULL);
     link->state = RK_PEER_CONNECTING;
     link->stats.connects++;
-    const rk_config_member *m = link->member;
+    const rk_member_addr *m = &link->member;
     struct sockaddr_storage addr;
     if (uv_ip4_addr(m->host, m->cluster_port, (struct sockaddr_in *)&addr) == 0 ||
         uv_ip6_addr(m->host, m->cluster_port, (struct sockaddr_in6 *)&addr) == 0) {
@@ -436,7 +436,7 @@ static void peer_link_check_silence(rk_peer_link *link, uint64_t now_ms)
     link->stats.suspected_silent++;
     rk_log_warn("peer node %u at %s:%u is down: nothing heard for %llu ms "
                 "(failure-timeout-ms is %u)",
-                link->id, link->member->host, link->member->cluster_port,
+                link->id, link->member.host, link->member.cluster_port,
                 (unsigned long long)silent_ms, p->config->failure_timeout_ms);
     link->stats.dropped_down += link->out.frame_count;
     rk_wire_out_reset(&link->out);
@@ -540,15 +540,18 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
     if (rc != 0) {
         return rc;
     }
-    for (uint32_t i = 0; i < config->member_count; i++) {
-        const rk_config_member *m = &config->members[i];
-        if (m->id == config->node_id) {
+    /* A link to every other member of the node's table, with the addresses it keeps. */
+    const rk_members *members = rk_node_members(node);
+    for (uint32_t slot = 0; slot < members->slot_end; slot++) {
+        const rk_member *m = rk_members_at(members, slot);
+        if (m == NULL || m->addr.id == config->node_id) {
             continue;
         }
+        RK_ASSERT(p->link_count < RK_CONFIG_MEMBERS_MAX);
         rk_peer_link *link = &p->links[p->link_count++];
         link->peers = p;
-        link->id = m->id;
-        link->member = m;
+        link->id = m->addr.id;
+        link->member = m->addr;
         link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
         link->node_counts_up = true;    /* as rk_node_new starts out */
         rc = rk_wire_out_init(&link->out, &p->limits);

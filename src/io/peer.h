@@ -91,7 +91,7 @@ typedef struct peer_conn peer_conn;
 typedef struct rk_peer_link {
     rk_peers *peers;
     rk_node_id id;
-    const rk_config_member *member;     /* host and cluster port, from the config */
+    rk_member_addr member;              /* host and ports, from the node's member table */
     rk_peer_state state;
     bool node_counts_up;                /* what rk_node_on_peer last said; true at start.
                                          * false while up means silent (suspected) */

@@ -168,12 +168,7 @@ static void peer_conn_decoder_reset(peer_conn *c, const rk_wire_limits *limits)
 
 static bool peer_is_member(const rk_peers *p, rk_node_id id)
 {
-    for (uint32_t i = 0; i < p->config->member_count; i++) {
-        if (p->config->members[i].id == id) {
-            return true;
-        }
-    }
-    return false;
+    return rk_members_find(rk_node_members(p->node), id) != NULL;
 }
 
 /* The peer's first message: its Hello. Accept it, or refuse and close. */
@@ -191,7 +186,7 @@ static void peer_conn_on_hello(peer_conn *c, const rk_wire_msg *m)
     rk_node_id id = m->u.hello.node_id;
     if (c->link != NULL && id != c->link->id) {
         snprintf(why, sizeof(why), "node id %u answered at %s:%u, where member %u is configured",
-                 id, c->link->member->host, c->link->member->cluster_port, c->link->id);
+                 id, c->link->member.host, c->link->member.cluster_port, c->link->id);
         peer_conn_refuse(c, RK_WIRE_REFUSAL_NODE_ID, why);
         return;
     }

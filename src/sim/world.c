@@ -215,7 +215,7 @@ int sim_world_start(sim_world *w)
     c->sync = cfg->sync;
     c->member_count = cfg->nodes;
     for (uint32_t i = 0; i < cfg->nodes; i++) {
-        c->members[i] = i + 1;
+        c->members[i].id = i + 1;
     }
     c->request_timeout_ms = cfg->request_timeout_ms;
     c->default_n = (uint8_t)cfg->n;

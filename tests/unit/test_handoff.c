@@ -200,7 +200,7 @@ static harness *h_new(void)
     rk_node_config_default(&h->config);
     h->config.member_count = H_NODES;
     for (uint32_t i = 0; i < H_NODES; i++) {
-        h->config.members[i] = i + 1;
+        h->config.members[i].id = i + 1;
     }
     for (uint32_t i = 0; i < H_NODES; i++) {
         h_node *hn = &h->nodes[i];

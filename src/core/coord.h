@@ -1,0 +1,137 @@
+/* coord.h — request coordinators (Dynamo 4.5), one struct per kind, each created with its kind
+ * and embedding the common rk_coord (coord_table.h) first:
+ *
+ *   GET     coord_get.c   ask the chosen replicas, answer at R, read repair
+ *   PUT     coord_put.c   a write (SET, DEL, RK.PUT, RK.DEL) coordinated here: mint, store,
+ *                         replicate, answer at W
+ *   FWD     coord.c       a write forwarded to a primary, waiting for its answer
+ *   BUCKET  node_bucket.c bucket properties pushed to every member
+ *   HANDOFF handoff.c     a hinted copy sent back to its owner
+ *
+ * coord.c chooses the nodes a request goes to and routes answers and deadlines to the kind;
+ * the table is coord_table.c's. Each kind's struct is written only by its own file. */
+#ifndef RK_COORD_H
+#define RK_COORD_H
+
+#include "bucket.h"
+#include "coord_table.h"
+#include "dvvset.h"
+#include "local.h"
+#include "node.h"
+
+typedef struct rk_msg rk_msg;
+
+/* GET and PUT: the nodes a request goes to and their answers. The chosen nodes are reachable
+ * primaries, and under a sloppy quorum the fallbacks standing in for the others (hint_for: the
+ * primary a fallback stands in for, 0 for a primary); strict: every primary, reachable or
+ * not. Masks are bits of preflist indexes. */
+typedef struct rk_coord_quorum {
+    rk_node_id preflist[RK_N_MAX];
+    rk_node_id hint_for[RK_N_MAX];
+    uint32_t preflist_count;
+    rk_node_id owners[RK_N_MAX];    /* the key's primaries (PUT: who must end up with it) */
+    uint32_t owner_count;
+    uint32_t need;                  /* R or W */
+    uint32_t fallback_need;         /* the bucket's fallback_r/_w: 0 off, else degraded floor */
+    uint16_t sent_mask;
+    uint16_t answered_mask;
+    uint16_t ok_mask;               /* answered entries that succeeded */
+    uint32_t ok_count;
+} rk_coord_quorum;
+_Static_assert(RK_N_MAX <= 16, "quorum masks are uint16_t");
+
+typedef struct rk_coord_get {
+    rk_coord base;
+    rk_coord_quorum q;
+    rk_request_kind req_kind;
+    uint8_t policy;
+    rk_local_key key;
+    /* Heap: a version vector is ~1.5 KiB. The merge of every answer, and each answer for read
+     * repair (NULL until it arrives). */
+    rk_dvvset *merged;
+    rk_dvvset *got[RK_N_MAX];
+} rk_coord_get;
+
+typedef struct rk_coord_put {
+    rk_coord base;
+    rk_coord_quorum q;
+    rk_request_kind req_kind;
+    uint8_t policy;
+    bool local_ok;              /* the coordinator's own write is stored */
+    bool was_live;              /* DEL's answer: the coordinator saw a live value */
+    rk_local_key key;
+    char *written_context;      /* RK.PUT/RK.DEL: the new object's context token (owned) */
+} rk_coord_put;
+
+typedef struct rk_coord_fwd {
+    rk_coord base;
+    rk_node_id to;              /* the primary coordinating it */
+} rk_coord_fwd;
+
+typedef struct rk_coord_bucket {
+    rk_coord base;
+    bool self_answered;         /* this node's own store of the properties is durable */
+    uint32_t ok_count;          /* members that stored them, this one included */
+    uint32_t sent_count;
+    uint32_t answered_count;
+    rk_node_id sent_to[RK_MEMBERS_MAX];
+    bool answered[RK_MEMBERS_MAX];  /* by index in sent_to: a duplicated ack counts once */
+} rk_coord_bucket;
+
+typedef struct rk_coord_handoff {
+    rk_coord base;
+    rk_node_id owner;
+    uint64_t hint_id;           /* hash of the hint record's key */
+    uint64_t copy_hash;         /* hash of the copy sent */
+    rk_local_key key;
+} rk_coord_handoff;
+
+/* ---- entry points (node.c dispatches to them) ---------------------------------------------- */
+
+/* A client request, or a write a peer forwarded here (from_peer: answered with FWD_RESP). */
+void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t origin_req,
+                    const rk_request *r);
+/* A response to one of our requests: GET_RESP, PUT_RESP, FWD_RESP, BUCKET_ACK. */
+void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m);
+void rk_coord_on_timer(rk_node *n);
+/* This node's own write for coordinator `coord_id` is durable (status 0) or failed. */
+void rk_coord_on_local_durable(rk_node *n, uint64_t coord_id, int status);
+/* Free what any kind owns (the table's deinit callback). */
+void rk_coord_deinit(rk_coord *c);
+
+/* ---- shared by the kinds ------------------------------------------------------------------- */
+
+/* Answer the client (or forwarding peer) once; later calls do nothing. */
+void rk_coord_reply(rk_node *n, rk_coord *c, const rk_reply *r);
+/* An error reply, counting timeouts and unavailability. */
+void rk_coord_reply_error(rk_node *n, rk_coord *c, int error, const char *message);
+/* Release the kind's memory and the slot. */
+void rk_coord_free(rk_node *n, rk_coord *c);
+/* A node's index in q->preflist, or -1. */
+int rk_coord_preflist_index(const rk_coord_quorum *q, rk_node_id id);
+/* The answers expected: the nodes sent to, and this node when chosen. */
+uint16_t rk_coord_expected_mask(const rk_coord_quorum *q, rk_node_id self);
+/* Fewer than need reachable: lower need to a degraded floor when the bucket allows
+ * (fallback_r/_w; `quorum` is 'R' or 'W') and go on (true), or answer RK_EUNAVAIL and free `c`
+ * (false). */
+bool rk_coord_need_reachable(rk_node *n, rk_coord *c, rk_coord_quorum *q, uint32_t up_count,
+                             char quorum);
+
+/* coord_get.c */
+void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count);
+void rk_coord_get_on_resp(rk_node *n, rk_coord_get *c, uint32_t index, const rk_msg *m);
+void rk_coord_get_expire(rk_node *n, rk_coord_get *c);
+void rk_coord_get_deinit(rk_coord_get *c);
+
+/* coord_put.c */
+void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count);
+void rk_coord_put_on_ack(rk_node *n, rk_coord_put *c, uint32_t index, bool ok);
+void rk_coord_put_on_local_durable(rk_node *n, rk_coord_put *c, int status);
+void rk_coord_put_expire(rk_node *n, rk_coord_put *c);
+
+/* node_bucket.c */
+void rk_coord_bucket_on_local_durable(rk_node *n, rk_coord_bucket *c, int status);
+void rk_coord_bucket_on_ack(rk_node *n, rk_coord_bucket *c, rk_node_id from, const rk_msg *m);
+void rk_coord_bucket_expire(rk_node *n, rk_coord_bucket *c);
+
+#endif

@@ -1,0 +1,255 @@
+/* coord_put.c — the write coordinator (Dynamo 4.5): on a primary (or, with no primary
+ * reachable, a chosen fallback) mint a dot, store the new object locally, send its bytes to the
+ * other chosen nodes, answer once W acknowledged durably, then record hints for the primaries
+ * the write missed. Writes RK_COORD_PUT coordinators only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "parts.h"
+
+static void coord_put_reply_ok(rk_node *n, rk_coord_put *c)
+{
+    rk_reply r = {.kind = RK_REPLY_OK, .integer = c->q.ok_count};
+    if (c->req_kind == RK_REQ_DEL) {
+        r.kind = RK_REPLY_INT;
+        r.integer = c->was_live ? 1 : 0;
+    } else if (c->req_kind == RK_REQ_VPUT || c->req_kind == RK_REQ_VDEL) {
+        r.kind = RK_REPLY_WRITTEN;
+        r.context = c->written_context;
+    }
+    rk_coord_reply(n, &c->base, &r);
+}
+
+/* A write's coordinator is done: hints for the primaries it missed, then free. */
+static void coord_put_finish(rk_node *n, rk_coord_put *c)
+{
+    if (c->local_ok) {
+        rk_handoff_hint_missed(n, c);
+    }
+    rk_coord_free(n, &c->base);
+}
+
+/* No more answers will come (all in, or the deadline): accept at the degraded floor if the
+ * bucket allows, else answer `error` with `format` (W, then the acks that succeeded) unless
+ * W was met before; then finish. */
+static void coord_put_close(rk_node *n, rk_coord_put *c, int error, const char *format)
+{
+    if (!c->base.replied && c->q.fallback_need > 0 && c->q.ok_count >= c->q.fallback_need) {
+        n->stats.degraded_writes++;
+        coord_put_reply_ok(n, c);
+    }
+    if (!c->base.replied) {
+        char message[160];
+        snprintf(message, sizeof(message), format, c->q.need, c->q.ok_count);
+        rk_coord_reply_error(n, &c->base, error, message);
+    }
+    coord_put_finish(n, c);
+}
+
+void rk_coord_put_on_ack(rk_node *n, rk_coord_put *c, uint32_t index, bool ok)
+{
+    RK_ASSERT(index < c->q.preflist_count);
+    uint16_t bit = (uint16_t)(1u << index);
+    if (c->q.answered_mask & bit) {
+        return;     /* a duplicated ack counts once */
+    }
+    c->q.answered_mask |= bit;
+    c->q.ok_mask |= ok ? bit : 0;
+    c->q.ok_count += ok ? 1 : 0;
+    RK_ASSERT(c->q.ok_count <= c->q.preflist_count);
+    if (!c->base.replied && c->q.ok_count >= c->q.need) {
+        coord_put_reply_ok(n, c);
+    }
+    if (c->q.answered_mask == rk_coord_expected_mask(&c->q, n->config.id)) {
+        coord_put_close(n, c, RK_EIO, "needed W=%u, %u replicas stored it, the rest failed");
+    }
+}
+
+void rk_coord_put_on_local_durable(rk_node *n, rk_coord_put *c, int status)
+{
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    c->local_ok = status == 0;
+    rk_coord_put_on_ack(n, c, (uint32_t)self_index, status == 0);
+}
+
+void rk_coord_put_expire(rk_node *n, rk_coord_put *c)
+{
+    coord_put_close(n, c, RK_ETIMEDOUT, "needed W=%u acknowledgements, %u arrived in time; "
+                    "the write may still appear");
+}
+
+/* The context a write supersedes: RK.PUT/RK.DEL's token under siblings; what this coordinator
+ * holds for plain SET/DEL (a client's own SET x 1; SET x 2 never conflicts and DEL really
+ * deletes) and for every write under lww. */
+static int coord_put_context(const rk_coord_put *c, const rk_request *r, const rk_dvvset *local,
+                             rk_vv *out)
+{
+    rk_vv_init(out);
+    if (r->context != NULL && r->context_len > 0) {
+        int rc = rk_vv_token_decode(r->context, r->context_len, out);
+        if (rc != 0 || c->policy != RK_POLICY_LWW) {
+            return rc;
+        }
+    }
+    /* Under lww every write supersedes exactly what this coordinator holds, whatever context
+     * the client sent: its stamp is then above every stamp it supersedes (coord_put_stamp), so
+     * timestamps and causality agree and the highest stamp always survives. A client context
+     * could cover siblings this node has not seen, whose stamps it cannot know. */
+    bool plain = r->kind == RK_REQ_PUT || r->kind == RK_REQ_DEL;
+    if (c->policy == RK_POLICY_LWW || plain) {
+        rk_vv_init(out);
+        rk_dvvset_join(local, out);
+    }
+    return 0;
+}
+
+/* A hybrid logical clock (microseconds): the wall clock, but above every stamp this write
+ * supersedes, so a causally later write never loses to what it replaced because of skew. */
+static uint64_t coord_put_stamp(rk_node *n, const rk_dvvset *local)
+{
+    uint64_t floor_us = 0;
+    for (uint32_t i = 0; i < local->sibling_count; i++) {
+        if (local->siblings[i].timestamp_us > floor_us) {
+            floor_us = local->siblings[i].timestamp_us;
+        }
+    }
+    return rk_clock_stamp_above(&n->clock, n->env->wall_us(n->env->ctx), floor_us);
+}
+
+/* The context token of `set` (owned; NULL when out of memory: the reply then has none). */
+static char *coord_context_token(const rk_dvvset *set)
+{
+    rk_vv context;
+    rk_dvvset_join(set, &context);
+    char token[RK_VV_TOKEN_CHARS_MAX + 1];
+    int rc = rk_vv_token_encode(&context, token, sizeof(token));
+    RK_ASSERT(rc >= 0);
+    return strdup(token);
+}
+
+/* Apply the client's write to `local`, this coordinator's copy: supersede what its context
+ * saw, mint the dot, resolve lww, and check the object still fits in an object (and so in a
+ * frame to the replicas and in a handoff). 0, or an error with `message` for the client. */
+static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, bool fallback,
+                           rk_dvvset *local, char *message, size_t message_bytes)
+{
+    rk_vv context;
+    if (coord_put_context(c, r, local, &context) != 0) {
+        snprintf(message, message_bytes, "context is not a token from RK.GET");
+        return RK_EINVAL;
+    }
+    rk_dvvset_write w = {.value = r->value,
+                         .value_len = r->value_len,
+                         .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
+                         .timestamp_us = coord_put_stamp(n, local)};
+    rk_dot dot;
+    int rc = rk_dvvset_update(local, &context, &w, n->config.id,
+                              rk_clock_dot_floor(&n->clock, fallback), n->config.siblings_max,
+                              &dot);
+    if (rc == RK_ETOOBIG) {
+        n->stats.siblings_refused++;
+        snprintf(message, message_bytes, "too many siblings: max-siblings is %u; read with "
+                 "RK.GET and write with its context to resolve them", n->config.siblings_max);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+        return rc;
+    }
+    if (fallback) {
+        rk_clock_fallback_minted(&n->clock, dot.counter);
+    }
+    if (c->policy == RK_POLICY_LWW) {
+        node_resolve_lww(local);
+    }
+    size_t object_bytes = rk_dvvset_encoded_len(local);
+    uint64_t object_bytes_max = n->config.value_bytes_max + RK_OBJECT_SLACK_BYTES;
+    if (object_bytes > object_bytes_max) {
+        n->stats.objects_refused++;
+        snprintf(message, message_bytes, "the key's %u versions would take %zu bytes; an object "
+                 "holds at most %llu (max-value-bytes + %u): resolve its siblings with RK.GET "
+                 "and RK.PUT", local->sibling_count, object_bytes,
+                 (unsigned long long)object_bytes_max, RK_OBJECT_SLACK_BYTES);
+        return RK_ETOOBIG;
+    }
+    return 0;
+}
+
+/* Read, apply and store the write locally. 0 with *seq_out and the stored bytes (scratch), or
+ * an error with `message`. */
+static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int self_index,
+                           uint64_t *seq_out, const uint8_t **bytes_out, size_t *len_out,
+                           char *message, size_t message_bytes)
+{
+    rk_dvvset local;
+    int rc = rk_local_read(&n->local, &c->key, &local);
+    c->was_live = rc == 0 && rk_local_set_live(&local);
+    rk_node_id hint_owner = c->q.hint_for[self_index];
+    if (rc == 0) {
+        rc = coord_put_apply(n, c, r, hint_owner != 0, &local, message, message_bytes);
+    } else {
+        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+    }
+    if (rc == 0) {
+        rc = rk_handoff_store(n, &c->key, &local, c->was_live, hint_owner, seq_out, bytes_out,
+                              len_out);
+        if (rc != 0) {
+            snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+        }
+    }
+    if (rc == 0 && (r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL)) {
+        c->written_context = coord_context_token(&local);
+    }
+    rk_dvvset_deinit(&local);
+    return rc;
+}
+
+void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count)
+{
+    n->stats.coord_puts++;
+    if (!rk_coord_need_reachable(n, &c->base, &c->q, up_count, 'W')) {
+        return;
+    }
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
+        rk_coord_reply_error(n, &c->base, RK_EBUSY, "node starting: its epoch is not durable "
+                             "yet");
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    char message[256];
+    uint64_t seq = 0;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = coord_put_store(n, c, r, self_index, &seq, &bytes, &len, message, sizeof(message));
+    if (rc != 0) {
+        rk_coord_reply_error(n, &c->base, rc, message);
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    /* The replicas get the very bytes just stored (still in the scratch buffer). */
+    rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                .req_id = c->base.id,
+                .key = c->key.key,
+                .key_len = c->key.key_len,
+                .object = bytes,
+                .object_len = len};
+    bool used_fallback = c->q.hint_for[self_index] != 0;
+    for (uint32_t i = 0; i < c->q.preflist_count; i++) {
+        rk_node_id id = c->q.preflist[i];
+        if (id != n->config.id && node_member_up(n, id)) {
+            c->q.sent_mask |= (uint16_t)(1u << i);
+            m.hint_owner = c->q.hint_for[i];
+            used_fallback = used_fallback || c->q.hint_for[i] != 0;
+            node_send(n, id, &m);
+        }
+    }
+    n->stats.fallback_writes += used_fallback ? 1 : 0;
+    rk_coord_table_arm(&n->coords, &c->base);
+    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
+    rk_durable_after(&n->durable, &p);
+}

@@ -1,0 +1,259 @@
+/* local.c — this node's own store access (local.h). */
+#include "local.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "node.h"
+
+#define LOCAL_BATCH_OPS_MAX 4u  /* an object and the few records that change with it */
+
+int rk_local_init(rk_local *l, const rk_env *env, const rk_ring *ring, rk_node_stats *stats)
+{
+    memset(l, 0, sizeof(*l));
+    l->env = env;
+    l->ring = ring;
+    l->stats = stats;
+    return rk_local_recount(l);
+}
+
+void rk_local_deinit(rk_local *l)
+{
+    free(l->scratch);
+    l->scratch = NULL;
+    l->scratch_capacity = 0;
+}
+
+bool rk_local_set_live(const rk_dvvset *set)
+{
+    for (uint32_t i = 0; i < set->sibling_count; i++) {
+        if (!set->siblings[i].tombstone) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- keys ----------------------------------------------------------------------------------- */
+
+int rk_local_key_init(const rk_local *l, const uint8_t *key, size_t key_len, rk_local_key *out)
+{
+    if (key_len > RK_KEY_BYTES_MAX) {
+        return RK_ETOOBIG;
+    }
+    out->hash = rk_hash_key(key, key_len);
+    out->partition = rk_ring_partition_of(l->ring, out->hash);
+    int len = rk_skey_encode(out->partition, key, key_len, out->skey);
+    RK_ASSERT(len == (int)(RK_SKEY_PREFIX_BYTES + key_len));
+    out->skey_len = (uint32_t)len;
+    out->key = out->skey + RK_SKEY_PREFIX_BYTES;
+    out->key_len = key_len;
+    return 0;
+}
+
+int rk_local_key_from_skey(const uint8_t *skey, size_t skey_len, rk_local_key *out)
+{
+    uint32_t partition = 0;
+    const uint8_t *key = NULL;
+    size_t key_len = 0;
+    if (skey_len > RK_SKEY_BYTES_MAX ||
+        rk_skey_decode(skey, skey_len, &partition, &key, &key_len) != 0) {
+        return RK_ECORRUPT;
+    }
+    memcpy(out->skey, skey, skey_len);
+    out->hash = 0;
+    out->partition = partition;
+    out->skey_len = (uint32_t)skey_len;
+    out->key = out->skey + RK_SKEY_PREFIX_BYTES;
+    out->key_len = key_len;
+    return 0;
+}
+
+void rk_local_key_copy(const rk_local_key *from, rk_local_key *to)
+{
+    to->hash = from->hash;
+    to->partition = from->partition;
+    to->skey_len = from->skey_len;
+    memcpy(to->skey, from->skey, from->skey_len);
+    to->key = to->skey + RK_SKEY_PREFIX_BYTES;
+    to->key_len = from->key_len;
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, out);
+    if (rc == RK_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        l->stats->store_errors++;
+    }
+    return rc;
+}
+
+int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out)
+{
+    rk_dvvset_init(out);
+    rk_buf buf;
+    int rc = rk_local_read_raw(l, k, &buf);
+    if (rc != 0 || buf.len == 0) {
+        rk_store_buf_free(&buf);
+        return rc;
+    }
+    rc = rk_dvvset_decode(buf.data, buf.len, out);
+    rk_store_buf_free(&buf);
+    if (rc != 0) {
+        l->stats->store_errors++;
+    }
+    return rc;
+}
+
+/* ---- writes --------------------------------------------------------------------------------- */
+
+static int local_scratch_reserve(rk_local *l, size_t bytes)
+{
+    if (bytes <= l->scratch_capacity) {
+        return 0;
+    }
+    uint8_t *grown = realloc(l->scratch, bytes);
+    if (grown == NULL) {
+        return RK_ENOMEM;
+    }
+    l->scratch = grown;
+    l->scratch_capacity = bytes;
+    return 0;
+}
+
+int rk_local_encode(rk_local *l, const rk_dvvset *set, const uint8_t **bytes_out,
+                    size_t *len_out)
+{
+    size_t len = rk_dvvset_encoded_len(set);
+    int rc = local_scratch_reserve(l, len);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t written = rk_dvvset_encode(set, l->scratch);
+    RK_ASSERT(written == len);
+    *bytes_out = l->scratch;
+    *len_out = len;
+    return 0;
+}
+
+/* Apply `first` then `extra` in one atomic batch; on success advance written_seq. */
+static int local_batch(rk_local *l, const rk_batch_op *first, const rk_batch_op *extra,
+                       uint32_t extra_count, uint64_t *seq_out)
+{
+    RK_ASSERT(extra_count < LOCAL_BATCH_OPS_MAX);
+    rk_batch_op ops[LOCAL_BATCH_OPS_MAX];
+    uint32_t count = 0;
+    if (first != NULL) {
+        ops[count++] = *first;
+    }
+    for (uint32_t i = 0; i < extra_count; i++) {
+        RK_ASSERT(extra[i].db != RK_DB_DATA);
+        ops[count++] = extra[i];
+    }
+    RK_ASSERT(count > 0);
+    uint64_t seq = 0;
+    int rc = rk_store_write(l->env->store, ops, count, &seq);
+    if (rc != 0) {
+        l->stats->store_errors++;
+        return rc;
+    }
+    RK_ASSERT(seq > l->written_seq);
+    l->written_seq = seq;
+    *seq_out = seq;
+    return 0;
+}
+
+static void local_count_live(rk_local *l, bool was_live, bool live)
+{
+    if (live && !was_live) {
+        l->keys_live++;
+    } else if (!live && was_live) {
+        RK_ASSERT(l->keys_live > 0);
+        l->keys_live--;
+    }
+    l->stats->keys_live = l->keys_live;
+}
+
+int rk_local_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
+                   const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
+                   const uint8_t **bytes_out, size_t *len_out)
+{
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = rk_local_encode(l, set, &bytes, &len);
+    if (rc != 0) {
+        return rc;
+    }
+    rk_batch_op op = {.kind = RK_BATCH_PUT,
+                      .db = RK_DB_DATA,
+                      .key = k->skey,
+                      .key_len = k->skey_len,
+                      .value = bytes,
+                      .value_len = len};
+    rc = local_batch(l, &op, extra, extra_count, seq_out);
+    if (rc != 0) {
+        return rc;
+    }
+    if (bytes_out != NULL) {
+        *bytes_out = bytes;
+        *len_out = len;
+    }
+    local_count_live(l, was_live, rk_local_set_live(set));
+    return 0;
+}
+
+int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,
+                    uint32_t extra_count, uint64_t *seq_out)
+{
+    rk_batch_op op = {
+        .kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = k->skey, .key_len = k->skey_len};
+    int rc = local_batch(l, &op, extra, extra_count, seq_out);
+    if (rc == 0) {
+        local_count_live(l, was_live, false);
+    }
+    return rc;
+}
+
+int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
+                           uint64_t *seq_out)
+{
+    RK_ASSERT(count > 0);
+    return local_batch(l, NULL, ops, count, seq_out);
+}
+
+/* ---- counting ------------------------------------------------------------------------------- */
+
+static int local_count_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                           size_t value_len)
+{
+    uint64_t *count = ctx;
+    (void)key;
+    (void)key_len;
+    rk_dvvset set;
+    if (rk_dvvset_decode(value, value_len, &set) == 0) {
+        *count += rk_local_set_live(&set) ? 1 : 0;
+        rk_dvvset_deinit(&set);
+    }
+    return 0;
+}
+
+int rk_local_recount(rk_local *l)
+{
+    uint64_t count = 0;
+    int rc = rk_store_iterate(l->env->store, RK_DB_DATA, NULL, 0, NULL, 0, local_count_one,
+                              &count);
+    if (rc != 0) {
+        l->stats->store_errors++;
+        return rc;
+    }
+    l->keys_live = count;
+    l->stats->keys_live = count;
+    return 0;
+}

@@ -1,0 +1,90 @@
+/* local.h — this node's own store access: how a user key becomes a storage key (once per
+ * request: the key is hashed once, its partition and storage key kept in an rk_local_key), reads
+ * and decodes of local objects, and every write the node makes, each one atomic batch: an object
+ * with the records that must change with it (a hint, handoff.c), an object removed with its
+ * hint, or records alone (bucket properties, the epoch, hints). Keeps `written_seq` (the last
+ * batch's sequence number, which a caller waits on for durability) and the count of live keys,
+ * and the scratch buffer objects are encoded into. Waiting for durability is durable.h's
+ * business, what a record means is its owner's. Written only by local.c. */
+#ifndef RK_LOCAL_H
+#define RK_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dvvset.h"
+#include "env.h"
+#include "ring.h"
+#include "skey.h"
+
+typedef struct rk_node_stats rk_node_stats;
+
+/* A user key resolved once: its ring position, partition and storage key. The user key is
+ * the tail of skey (skey.h), so `key` points into this struct: copy it with
+ * rk_local_key_copy, never memcpy. */
+typedef struct rk_local_key {
+    uint64_t hash;
+    uint32_t partition;
+    uint32_t skey_len;
+    const uint8_t *key;         /* = skey + RK_SKEY_PREFIX_BYTES */
+    size_t key_len;
+    uint8_t skey[RK_SKEY_BYTES_MAX];
+} rk_local_key;
+
+typedef struct rk_local {
+    const rk_env *env;          /* kept */
+    const rk_ring *ring;        /* kept: partitions of keys */
+    rk_node_stats *stats;       /* kept: writes keys_live and store_errors */
+    uint64_t written_seq;       /* the last batch written */
+    uint64_t keys_live;         /* stored objects with a live sibling */
+    uint8_t *scratch;           /* encoding buffer, grows to the largest object */
+    size_t scratch_capacity;
+} rk_local;
+
+/* Keeps env, ring and stats. Counts the live keys in the store (one scan). 0 or a store
+ * error. */
+int rk_local_init(rk_local *l, const rk_env *env, const rk_ring *ring, rk_node_stats *stats);
+void rk_local_deinit(rk_local *l);
+
+/* Resolve `key` (hashing it once). 0, or RK_ETOOBIG when key_len > RK_KEY_BYTES_MAX. */
+int rk_local_key_init(const rk_local *l, const uint8_t *key, size_t key_len, rk_local_key *out);
+/* Resolve a storage key read back from the store (no hash: hash is 0). 0 or RK_ECORRUPT. */
+int rk_local_key_from_skey(const uint8_t *skey, size_t skey_len, rk_local_key *out);
+void rk_local_key_copy(const rk_local_key *from, rk_local_key *to);
+
+/* Read and decode the local object of `k` into *out (initialised; empty when absent). 0, or a
+ * store or decode error (counted). */
+int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out);
+/* The stored bytes of `k` into *out (owned: rk_store_buf_free), len 0 when absent. 0 or a store
+ * error (counted). */
+int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out);
+
+/* Encode `set` into the scratch buffer: valid until the next encode or write. 0 or
+ * RK_ENOMEM. */
+int rk_local_encode(rk_local *l, const rk_dvvset *set, const uint8_t **bytes_out,
+                    size_t *len_out);
+
+/* Write `set` as the object of `k`, with `extra` ops in the same atomic batch. `was_live`: the
+ * object it replaces had a live sibling (keeps keys_live). *seq_out is the batch's seq; when
+ * bytes_out is not NULL it gets the encoding written (scratch: valid until the next encode),
+ * so a caller sending the same object need not encode it again. 0 or a store error
+ * (counted; nothing written). */
+int rk_local_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
+                   const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
+                   const uint8_t **bytes_out, size_t *len_out);
+/* Remove the object of `k` (`was_live` as above) with `extra` ops in the same batch. */
+int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,
+                    uint32_t extra_count, uint64_t *seq_out);
+/* Records alone (never RK_DB_DATA: objects go through rk_local_write / _remove, which keep
+ * keys_live). 0 or a store error (counted). */
+int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
+                           uint64_t *seq_out);
+
+/* A failed sync rolled writes back: count the live keys again. */
+int rk_local_recount(rk_local *l);
+
+/* Whether `set` has a live (not deleted) sibling. Pure. */
+bool rk_local_set_live(const rk_dvvset *set);
+
+#endif
