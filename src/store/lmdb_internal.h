@@ -1,7 +1,8 @@
-/* lmdb_internal.h — the LMDB engine's state shared by lmdb.c (environment, overlay, group
- * commit, open and close) and lmdb_wal.c (the redo-log side: sync through the WAL, checkpoint,
- * replay at open). Nothing outside src/store includes it; everyone else sees rk_store (store.h).
- * The design, threads and error rules are in lmdb.c's header comment. */
+/* lmdb_internal.h — the LMDB engine's state shared by lmdb.c (environment, reads, open and
+ * close), lmdb_commit.c (the write path: batches, the overlay they fill, group commit) and
+ * lmdb_wal.c (the redo-log side: sync through the WAL, checkpoint, replay at open). Nothing
+ * outside src/store includes it; everyone else sees rk_store (store.h). The design, threads
+ * and error rules are in lmdb.c's header comment. */
 #ifndef RK_LMDB_INTERNAL_H
 #define RK_LMDB_INTERNAL_H
 
@@ -70,10 +71,19 @@ typedef struct lmdb_store {
 } lmdb_store;
 
 /* lmdb.c */
+/* The engine behind `s`, which must be an LMDB store. */
+lmdb_store *lmdb_from(rk_store *s);
 void lmdb_lock(lmdb_store *l);
 void lmdb_unlock(lmdb_store *l);
 /* Turn an LMDB result into an RK_E* code and record the text in last_error; takes the mutex. */
 int lmdb_fail(lmdb_store *l, const char *call, int mdb_rc);
+
+/* lmdb_commit.c: the rk_store_ops entries of the write path (store.h gives the contracts). */
+int lmdb_write(rk_store *s, const rk_batch_op *ops, size_t op_count, uint64_t *seq_out);
+int lmdb_sync(rk_store *s, uint64_t seq);
+int lmdb_checkpoint(rk_store *s);
+uint64_t lmdb_durable_seq(rk_store *s);
+
 /* Drop one reference on `b`, freeing it at zero; call with the mutex held. */
 void lmdb_batch_unref_locked(lmdb_batch *b);
 /* A new overlay node for `op` of batch `b` (the caller takes the reference on `b`), or NULL. */

@@ -1,13 +1,14 @@
 /* lmdb_wal.c — the LMDB engine's redo-log side (opts->wal): sync through the WAL, the
  * checkpoint that moves WAL-durable batches into LMDB, and replay into LMDB at open. The log
- * file itself (records, fdatasync, scan) is wal.c's; the overlay, the FIFO, plain group
- * commit and open/close are lmdb.c's, whose header comment gives the design and threads.
+ * file itself (records, fdatasync, scan) is wal.c's; the overlay, the FIFO and plain group
+ * commit are lmdb_commit.c's, open/close lmdb.c's, whose header comment gives the design and
+ * threads.
  *
  * With the redo log sync does not commit to LMDB: it appends the detached batches to the log
  * with one fdatasync (about a quarter of a group commit's cost: one sequential write instead
  * of ~17 scattered pages and a meta page), advances durable_seq and moves the batches to a
  * checkpoint list, overlay nodes and all. A checkpoint commits that list to LMDB in ordinary
- * synced commits, retires it as lmdb.c does and empties the log: inside a sync once the log
+ * synced commits, retires it as lmdb_commit.c does and empties the log: inside a sync once the log
  * passes LMDB_WAL_CHECKPOINT_BYTES or _BATCHES (after that sync's append), at close, and on
  * rk_store_checkpoint. Open replays what a crash left in the log. A checkpoint that fails
  * keeps everything (the writes were acknowledged) and refuses new writes. */

@@ -1,7 +1,7 @@
 /* wal.h — the lmdb engine's redo log (write-ahead log): one append-only file, `wal.log` in the
  * data directory, of records that each hold one batch of store.h ops with full values or
  * deletions. Owns the file, its append offset, the record format and its validation; what the
- * records mean, when to append and when to checkpoint them into LMDB are lmdb.c's business.
+ * records mean, when to append and when to checkpoint them into LMDB are lmdb_wal.c's business.
  *
  * Why. A group commit on LMDB writes every copy-on-write page it touched, scattered over the
  * file (about 17 for 24 random keys), then the meta page, then fsyncs: about 0.67 ms. Appending
@@ -22,7 +22,7 @@
  * it was damaged after its fdatasync returned, i.e. the disk lost acknowledged writes, and
  * replay refuses with RK_ECORRUPT rather than guess.
  *
- * Not thread-safe: lmdb.c calls it under its sync lock (the worker, or open and close). */
+ * Not thread-safe: the lmdb engine calls it under its sync lock (the worker, or open and close). */
 #ifndef RK_WAL_H
 #define RK_WAL_H
 

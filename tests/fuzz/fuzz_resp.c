@@ -1,6 +1,6 @@
-/* fuzz_resp.c — libFuzzer target for the RESP codec (src/net/resp.c). The input after its
- * first byte is a client's byte stream; it is parsed in one read and in two reads split where
- * the first byte says (and byte by byte when short), and every run must give the same
+/* fuzz_resp.c — libFuzzer target for the RESP codec (src/net/resp.c, resp_out.c). The input
+ * after its first byte is a client's byte stream; it is parsed in one read and in two reads
+ * split where the first byte says (and byte by byte when short), and every run must give the same
  * commands and the same error. Every call sees an exact-size heap copy, so ASan catches any
  * read past the bytes received, and the copy moves between calls as the runtime's buffer may.
  * Each command is then written back through the reply writer in RESP2 and RESP3 (an array of

@@ -1,7 +1,7 @@
-/* test_resp.c — the RESP codec (src/net/resp.c). The parser is checked on whole requests,
- * pipelines, inline commands with Redis's quoting, both sides of every limit and bad input;
- * a transcript of what it returns (commands and errors) must not depend on how the bytes are
- * split across reads, which is checked at every byte boundary and on seeded random input
+/* test_resp.c — the RESP codec (src/net/resp.c, resp_out.c). The parser is checked on whole
+ * requests, pipelines, inline commands with Redis's quoting, both sides of every limit and bad
+ * input; a transcript of what it returns (commands and errors) must not depend on how the bytes
+ * are split across reads, which is checked at every byte boundary and on seeded random input
  * (RK_SEED=<n> replays a run; the seed is printed). Every call feeds a fresh heap copy of the
  * bytes, so the parser is also held to "the buffer may move" and ASan sees over-reads. The
  * writer is checked byte for byte in RESP2 and RESP3. */
