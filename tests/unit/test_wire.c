@@ -25,6 +25,7 @@
 
 #include "../../src/net/wire.h"
 #include "ringkv.pb-c.h"
+#include "test_frame.h"
 
 #define TEST_GARBAGE_CASES     4000u
 #define TEST_GARBAGE_BYTES_MAX 200u
@@ -326,13 +327,7 @@ static int decode_payload(rk_wire_decoder *d, const uint8_t *payload, size_t pay
     size_t len = RK_WIRE_HEADER_BYTES + payload_len;
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
-    uint32_t length = (uint32_t)(len - RK_WIRE_LENGTH_BYTES);
-    buf[0] = (uint8_t)(length >> 24);
-    buf[1] = (uint8_t)(length >> 16);
-    buf[2] = (uint8_t)(length >> 8);
-    buf[3] = (uint8_t)length;
-    buf[4] = RK_WIRE_FRAME_VERSION;
-    buf[5] = 0;
+    test_frame_header(buf, payload_len);
     if (payload_len > 0) {
         memcpy(buf + RK_WIRE_HEADER_BYTES, payload, payload_len);
     }
@@ -969,13 +964,7 @@ static void test_random_payloads_are_handled(void **state)
             }
         }
         uint8_t frame[RK_WIRE_HEADER_BYTES + TEST_GARBAGE_BYTES_MAX];
-        uint32_t length = (uint32_t)(len + 2);
-        frame[0] = 0;
-        frame[1] = 0;
-        frame[2] = (uint8_t)(length >> 8);
-        frame[3] = (uint8_t)length;
-        frame[4] = RK_WIRE_FRAME_VERSION;
-        frame[5] = 0;
+        test_frame_header(frame, len);
         memcpy(frame + RK_WIRE_HEADER_BYTES, payload, len);
         size_t frame_len = RK_WIRE_HEADER_BYTES + len;
 

@@ -22,6 +22,7 @@
 #include "../../src/core/node.h"
 #include "../../src/net/wire.h"
 #include "ringkv.pb-c.h"
+#include "test_frame.h"
 
 static const uint8_t test_key[] = "cart:alice";
 static const uint8_t test_object[] = {0x00, 0x01, 0xff, 'o', 'b', 'j', '\r', '\n'};
@@ -159,13 +160,7 @@ static int decode_envelope(const Ringkv__Envelope *env, rk_wire_in *in, char *wh
     size_t len = RK_WIRE_HEADER_BYTES + payload_len;
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
-    uint32_t length = (uint32_t)(len - RK_WIRE_LENGTH_BYTES);
-    buf[0] = (uint8_t)(length >> 24);
-    buf[1] = (uint8_t)(length >> 16);
-    buf[2] = (uint8_t)(length >> 8);
-    buf[3] = (uint8_t)length;
-    buf[4] = RK_WIRE_FRAME_VERSION;
-    buf[5] = 0;
+    test_frame_header(buf, payload_len);
     assert_int_equal(ringkv__envelope__pack(env, buf + RK_WIRE_HEADER_BYTES), payload_len);
     int rc = decode_frame_bytes(buf, len, in, why);
     free(buf);
