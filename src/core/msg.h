@@ -1,8 +1,10 @@
 /* msg.h — the messages nodes send each other, as the core sees them: plain structs with
- * borrowed byte fields. The runtime turns them into wire frames (src/net/wire, protobuf-c) and
- * back; the simulator passes copies. Owns nothing. Dynamo 4.5: a coordinator sends GET_REQ /
- * PUT_REQ to the preference list and counts the answers; a node outside the list forwards a
- * client write to the first reachable replica (FWD_REQ), which coordinates it. */
+ * borrowed byte fields, and the only form of them outside the wire. The runtime and the
+ * simulator alike turn one into a wire frame and a frame back into one in a single step
+ * (src/net/wire.h, protobuf-c); the core never sees the wire. Owns nothing. Dynamo 4.5: a
+ * coordinator sends GET_REQ / PUT_REQ to the preference list and counts the answers; a node
+ * outside the list forwards a client write to the first reachable replica (FWD_REQ), which
+ * coordinates it. */
 #ifndef RK_MSG_H
 #define RK_MSG_H
 
@@ -53,10 +55,5 @@ struct rk_msg {
     rk_node_id hint_owner;
     uint32_t sloppy;            /* FWD_REQ: rk_sloppy_choice */
 };
-
-/* Deep-copy `m` into *out: its byte fields are copied into one allocation returned in *buf_out
- * (NULL when there are none; free it with free() when done with *out). A NULL field stays NULL
- * with length 0. Returns 0 or RK_ENOMEM. */
-int rk_msg_copy(const rk_msg *m, rk_msg *out, uint8_t **buf_out);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../net/wire_msg.h"
 #include "log.h"
 #include "peer_conn.h"
 #include "runtime.h"
@@ -160,15 +159,9 @@ void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m)
         link->stats.dropped_queue_full++;
         return;
     }
-    rk_wire_msg w;
-    int rc = rk_wire_from_msg(m, &w);
-    if (rc == 0) {
-        rc = rk_wire_encode(&link->out, &w);
-    }
-    if (rc != 0) {
+    if (rk_wire_encode_msg(&link->out, m) != 0) {
         link->stats.dropped_invalid++;
-        rk_log_warn("message for node %u dropped: %s", to,
-                    link->out.error[0] != '\0' ? link->out.error : "not a valid message");
+        rk_log_warn("message for node %u dropped: %s", to, link->out.error);
         return;
     }
     link->stats.msgs_queued++;
@@ -406,12 +399,12 @@ static void peer_link_heartbeat(rk_peer_link *link, uint64_t now_ms)
         link->stats.dropped_queue_full++;
         return;
     }
-    rk_wire_msg w;
+    rk_wire_ctl w;
     memset(&w, 0, sizeof(w));
     w.type = RK_WIRE_HEARTBEAT;
     w.u.heartbeat.seq = ++link->heartbeat_seq;
     w.u.heartbeat.sent_ms = now_ms;
-    if (rk_wire_encode(&link->out, &w) != 0) {
+    if (rk_wire_encode_ctl(&link->out, &w) != 0) {
         link->stats.dropped_invalid++;     /* a heartbeat always fits; counted, never fatal */
         return;
     }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../net/wire_msg.h"
 #include "log.h"
 #include "server.h"
 
@@ -99,7 +98,7 @@ static void peer_write_on_done(uv_write_t *req, int status)
 }
 
 /* Send one handshake message on `c` (not through a link's queue: a link is not up yet). */
-static void peer_conn_send(peer_conn *c, const rk_wire_msg *m)
+static void peer_conn_send(peer_conn *c, const rk_wire_ctl *m)
 {
     if (c->closing) {
         return;
@@ -107,7 +106,7 @@ static void peer_conn_send(peer_conn *c, const rk_wire_msg *m)
     rk_wire_out o;
     int rc = rk_wire_out_init(&o, &c->peers->limits);
     RK_ASSERT(rc == 0);
-    rc = rk_wire_encode(&o, m);
+    rc = rk_wire_encode_ctl(&o, m);
     peer_write *w = rc == 0 ? malloc(sizeof(*w) + o.len) : NULL;
     if (w == NULL) {
         rk_log_error("peer %s: cannot send %s: %s", c->addr, rk_wire_type_name(m->type),
@@ -132,7 +131,7 @@ static void peer_conn_send(peer_conn *c, const rk_wire_msg *m)
 static void peer_conn_send_hello(peer_conn *c)
 {
     const rk_config *cfg = c->peers->config;
-    rk_wire_msg hello;
+    rk_wire_ctl hello;
     rk_wire_hello_make(&hello, cfg->cluster_name, cfg->secret, cfg->node_id,
                        rk_peers_random(c->peers));
     peer_conn_send(c, &hello);
@@ -149,7 +148,7 @@ static void peer_conn_refuse(peer_conn *c, rk_wire_refusal refusal, const char *
         snprintf(p->last_refusal, sizeof(p->last_refusal), "%s", why);
         p->last_refusal_ms = now_ms;
     }
-    rk_wire_msg ack = {.type = RK_WIRE_HELLO_ACK};
+    rk_wire_ctl ack = {.type = RK_WIRE_HELLO_ACK};
     ack.u.hello_ack.refusal = refusal;
     ack.u.hello_ack.reason = why;
     c->close_after_write = true;
@@ -172,7 +171,7 @@ static bool peer_is_member(const rk_peers *p, rk_node_id id)
 }
 
 /* The peer's first message: its Hello. Accept it, or refuse and close. */
-static void peer_conn_on_hello(peer_conn *c, const rk_wire_msg *m)
+static void peer_conn_on_hello(peer_conn *c, const rk_wire_in *m)
 {
     rk_peers *p = c->peers;
     const rk_config *cfg = p->config;
@@ -183,7 +182,7 @@ static void peer_conn_on_hello(peer_conn *c, const rk_wire_msg *m)
         peer_conn_refuse(c, refusal, why);
         return;
     }
-    rk_node_id id = m->u.hello.node_id;
+    rk_node_id id = m->ctl.u.hello.node_id;
     if (c->link != NULL && id != c->link->id) {
         snprintf(why, sizeof(why), "node id %u answered at %s:%u, where member %u is configured",
                  id, c->link->member.host, c->link->member.cluster_port, c->link->id);
@@ -200,7 +199,7 @@ static void peer_conn_on_hello(peer_conn *c, const rk_wire_msg *m)
     c->peer_id = id;
     peer_conn_decoder_reset(c, &p->limits);
     snprintf(c->addr + strlen(c->addr), sizeof(c->addr) - strlen(c->addr), " (node %u)", id);
-    rk_wire_msg ack = {.type = RK_WIRE_HELLO_ACK};
+    rk_wire_ctl ack = {.type = RK_WIRE_HELLO_ACK};
     ack.u.hello_ack.reason = "";
     peer_conn_send(c, &ack);
     if (c->link == NULL) {
@@ -217,7 +216,7 @@ static void peer_conn_on_hello(peer_conn *c, const rk_wire_msg *m)
 
 static void peer_conn_garbage(peer_conn *c, const char *why);
 
-static void peer_conn_on_ack(peer_conn *c, const rk_wire_msg *m)
+static void peer_conn_on_ack(peer_conn *c, const rk_wire_ctl *m)
 {
     if (c->ack_ok) {
         peer_conn_garbage(c, "a second hello_ack");  /* a link comes up once per connection */
@@ -257,28 +256,26 @@ static void peer_conn_garbage(peer_conn *c, const char *why)
 }
 
 /* One decoded message. Returns true when it went to the node. */
-static bool peer_conn_on_msg(peer_conn *c, const rk_wire_msg *m)
+static bool peer_conn_on_msg(peer_conn *c, const rk_wire_in *m)
 {
     if (!c->hello_ok) {
         peer_conn_on_hello(c, m);
         return false;
     }
-    if (m->type == RK_WIRE_HELLO_ACK) {
-        peer_conn_on_ack(c, m);
+    if (m->ctl.type == RK_WIRE_HELLO_ACK) {
+        peer_conn_on_ack(c, &m->ctl);
         return false;
     }
-    if (m->type == RK_WIRE_HEARTBEAT) {
+    if (m->ctl.type == RK_WIRE_HEARTBEAT) {
         return false;
     }
-    rk_msg msg;
-    char why[RK_WIRE_ERROR_BYTES_MAX];
-    if (rk_wire_to_msg(m, &msg, why, sizeof(why)) != 0) {
-        peer_conn_garbage(c, why);
+    if (m->ctl.type != RK_WIRE_MSG) {
+        peer_conn_garbage(c, "a second hello");
         return false;
     }
     rk_peers *p = c->peers;
     p->stats.frames_received++;
-    rk_node_on_message(p->node, c->peer_id, &msg);
+    rk_node_on_message(p->node, c->peer_id, &m->msg);
     return true;
 }
 
@@ -303,8 +300,8 @@ static void peer_conn_process(peer_conn *c)
             break;
         }
         c->in_start += consumed;
-        rk_wire_msg m;
-        rc = rk_wire_decode_msg(&c->decoder, &frame, &m);
+        rk_wire_in m;
+        rc = rk_wire_decode(&c->decoder, &frame, &m);
         if (rc != 0 && (rc == RK_ENOMEM || !c->hello_ok)) {
             rk_log_info("peer %s: %s; closing the connection", c->addr, c->decoder.error);
             rk_peer_conn_close(c, c->decoder.error);
@@ -328,7 +325,7 @@ static void peer_conn_process(peer_conn *c)
             }
         }
         delivered = peer_conn_on_msg(c, &m) || delivered;
-        rk_wire_msg_deinit(&m);
+        rk_wire_in_deinit(&m);
     }
     if (c->in_start == c->in_len) {
         c->in_start = 0;

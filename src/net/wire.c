@@ -1,9 +1,9 @@
 /* wire.c — the internode wire codec (see wire.h and docs/wire.md). Frames are a fixed 6-byte
  * header checked as soon as it arrives, then an opaque payload; payloads are protobuf
  * Envelopes packed and unpacked by protoc-c's generated code (ringkv.pb-c.c, built from
- * proto/ringkv.proto). Between the generated structs and rk_wire_msg sits one range check
- * (wire_pb.c, which also maps each message to its generated struct), run before encoding and
- * after decoding, so whatever one node sends another accepts. */
+ * proto/ringkv.proto). The generated structs map straight to the core's rk_msg (wire_msg.c)
+ * or the runtime's rk_wire_ctl (wire_pb.c), each through one range check run before encoding
+ * and after decoding, so whatever one node sends another accepts. */
 #include "wire.h"
 
 #include <stdarg.h>
@@ -32,8 +32,6 @@ _Static_assert(WIRE_ALLOC_HEADER_BYTES % _Alignof(max_align_t) == 0, "blocks sta
 _Static_assert(RK_WIRE_ERROR_BYTES_MAX >= 96, "error texts name a value and a limit");
 _Static_assert((int)RK_WIRE_REFUSAL_OTHER == (int)RINGKV__REFUSAL__REFUSAL_OTHER,
                "rk_wire_refusal mirrors ringkv.proto");
-_Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
-               "RK_WIRE_STATUS_* mirror ringkv.proto");
 _Static_assert(sizeof(size_t) >= 8 || RK_WIRE_FRAME_BYTES_MAX < SIZE_MAX / 2,
                "budgets of 2 * frame + slack fit a size_t");
 
@@ -107,17 +105,17 @@ static void wire_free(void *ctx, void *ptr)
     free(block);
 }
 
-void rk_wire_msg_deinit(rk_wire_msg *msg)
+void rk_wire_in_deinit(rk_wire_in *in)
 {
-    RK_ASSERT(msg != NULL);
-    if (msg->unpacked != NULL) {
+    RK_ASSERT(in != NULL);
+    if (in->unpacked != NULL) {
         /* The budget only counts on free; every block the unpack left must come back. */
-        wire_budget budget = {.used = msg->unpacked_bytes, .max = SIZE_MAX};
+        wire_budget budget = {.used = in->unpacked_bytes, .max = SIZE_MAX};
         ProtobufCAllocator allocator = {wire_alloc, wire_free, &budget};
-        ringkv__envelope__free_unpacked(msg->unpacked, &allocator);
+        ringkv__envelope__free_unpacked(in->unpacked, &allocator);
         RK_ASSERT(budget.used == 0);
     }
-    memset(msg, 0, sizeof(*msg));
+    memset(in, 0, sizeof(*in));
 }
 
 /* ---- decoding ----------------------------------------------------------------------------- */
@@ -226,12 +224,32 @@ int rk_wire_decode_frame(rk_wire_decoder *d, const uint8_t *buf, size_t len,
     return 1;
 }
 
-int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_msg *msg)
+/* The control message in `env` into in->ctl, checked. Returns 0, or RK_ECORRUPT with `why`;
+ * 1 when the body is not a control message. */
+static int wire_decode_ctl(rk_wire_in *in, const Ringkv__Envelope *env, char *why,
+                           size_t why_bytes)
+{
+    if (!rk_wire_pb_to_ctl(&in->ctl, env)) {
+        return 1;
+    }
+    /* A field whose range the C struct cannot show (a proof of 3 bytes) is checked here, the
+     * rest by the same check the encoder runs. */
+    size_t proof_len = env->body_case == RINGKV__ENVELOPE__BODY_HELLO
+                           ? env->hello->secret_proof.len : 0;
+    if (proof_len != 0 && proof_len != RK_WIRE_PROOF_BYTES) {
+        snprintf(why, why_bytes, "hello: secret proof is %zu bytes, not %u", proof_len,
+                 RK_WIRE_PROOF_BYTES);
+        return RK_ECORRUPT;
+    }
+    return rk_wire_pb_ctl_check(&in->ctl, why, why_bytes) ? 0 : RK_ECORRUPT;
+}
+
+int rk_wire_decode(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_in *in)
 {
     RK_ASSERT(d != NULL);
     RK_ASSERT(frame != NULL);
-    RK_ASSERT(msg != NULL);
-    memset(msg, 0, sizeof(*msg));
+    RK_ASSERT(in != NULL);
+    memset(in, 0, sizeof(*in));
     if (d->error_code != 0) {
         return d->error_code;
     }
@@ -256,27 +274,18 @@ int rk_wire_decode_msg(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_m
         return wire_decoder_fail(d, RK_ECORRUPT, "%zu-byte payload is not a valid Envelope",
                                  frame->payload_len);
     }
-    msg->unpacked = env;
-    msg->unpacked_bytes = budget.used;
+    in->unpacked = env;
+    in->unpacked_bytes = budget.used;
 
-    if (!rk_wire_pb_to_msg(msg, env)) {
-        rk_wire_msg_deinit(msg);
-        return wire_decoder_fail(d, RK_ECORRUPT,
-                                 "envelope carries no message protocol version %u knows",
-                                 RK_WIRE_PROTOCOL_VERSION);
-    }
-    /* Fields whose range the C struct cannot show (a proof of 3 bytes) are checked here, the
-     * rest by the same check the encoder runs. */
     char why[RK_WIRE_ERROR_BYTES_MAX];
-    size_t proof_len = env->body_case == RINGKV__ENVELOPE__BODY_HELLO
-                           ? env->hello->secret_proof.len : 0;
-    if (proof_len != 0 && proof_len != RK_WIRE_PROOF_BYTES) {
-        rk_wire_msg_deinit(msg);
-        return wire_decoder_fail(d, RK_ECORRUPT, "hello: secret proof is %zu bytes, not %u",
-                                 proof_len, RK_WIRE_PROOF_BYTES);
+    int rc = wire_decode_ctl(in, env, why, sizeof(why));
+    if (rc == 1) {
+        in->ctl.type = RK_WIRE_MSG;
+        rc = rk_wire_pb_to_msg(&in->msg, env, why, sizeof(why));
     }
-    if (!rk_wire_pb_check(msg, why, sizeof(why))) {
-        rk_wire_msg_deinit(msg);
+    if (rc != 0) {
+        RK_ASSERT(rc == RK_ECORRUPT);
+        rk_wire_in_deinit(in);
         return wire_decoder_fail(d, RK_ECORRUPT, "%s", why);
     }
     return 0;
@@ -384,44 +393,64 @@ static bool wire_out_reserve(rk_wire_out *o, size_t bytes)
     return true;
 }
 
-int rk_wire_encode(rk_wire_out *o, const rk_wire_msg *msg)
+/* Append the checked envelope `env` of a `name` message as one frame. */
+static int wire_encode_env(rk_wire_out *o, const Ringkv__Envelope *env, const char *name)
 {
-    RK_ASSERT(o != NULL);
-    RK_ASSERT(msg != NULL);
-    RK_ASSERT(o->limits.frame_bytes_max >= RK_WIRE_FRAME_BYTES_MIN);
-    o->error[0] = '\0';
-
-    char why[RK_WIRE_ERROR_BYTES_MAX];
-    if (!rk_wire_pb_check(msg, why, sizeof(why))) {
-        return wire_out_fail(o, RK_EINVAL, "%s", why);
-    }
-    Ringkv__Envelope env;
-    rk_wire_pb_body body;
-    rk_wire_pb_from_msg(&env, &body, msg);
-
-    size_t payload_len = ringkv__envelope__get_packed_size(&env);
+    size_t payload_len = ringkv__envelope__get_packed_size(env);
     if (payload_len > o->limits.frame_bytes_max - RK_WIRE_HEADER_BYTES) {
         return wire_out_fail(o, RK_ETOOBIG, "%s frame would be %llu bytes; the limit is %llu bytes",
-                             rk_wire_type_name(msg->type),
-                             (unsigned long long)payload_len + RK_WIRE_HEADER_BYTES,
+                             name, (unsigned long long)payload_len + RK_WIRE_HEADER_BYTES,
                              (unsigned long long)o->limits.frame_bytes_max);
     }
     size_t frame_bytes = RK_WIRE_HEADER_BYTES + payload_len;
     if (!wire_out_reserve(o, frame_bytes)) {
         return wire_out_fail(o, RK_ENOMEM, "out of memory for a %zu-byte %s frame", frame_bytes,
-                             rk_wire_type_name(msg->type));
+                             name);
     }
     uint8_t *frame = o->data + o->len;
     wire_store_be32(frame, (uint32_t)(frame_bytes - RK_WIRE_LENGTH_BYTES));
     frame[RK_WIRE_LENGTH_BYTES] = RK_WIRE_FRAME_VERSION;
     frame[RK_WIRE_LENGTH_BYTES + 1u] = 0;  /* no flags are defined in frame version 1 */
-    size_t packed = ringkv__envelope__pack(&env, frame + RK_WIRE_HEADER_BYTES);
+    size_t packed = ringkv__envelope__pack(env, frame + RK_WIRE_HEADER_BYTES);
     RK_ASSERT(packed == payload_len);
 
     o->frame_off[o->frame_count] = o->len;
     o->frame_count++;
     o->len += frame_bytes;
     return 0;
+}
+
+int rk_wire_encode_msg(rk_wire_out *o, const rk_msg *m)
+{
+    RK_ASSERT(o != NULL);
+    RK_ASSERT(m != NULL);
+    RK_ASSERT(o->limits.frame_bytes_max >= RK_WIRE_FRAME_BYTES_MIN);
+    o->error[0] = '\0';
+
+    char why[RK_WIRE_ERROR_BYTES_MAX];
+    Ringkv__Envelope env;
+    rk_wire_pb_body body;
+    if (rk_wire_pb_from_msg(&env, &body, m, why, sizeof(why)) != 0) {
+        return wire_out_fail(o, RK_EINVAL, "%s", why);
+    }
+    return wire_encode_env(o, &env, rk_wire_kind_name(m->kind));
+}
+
+int rk_wire_encode_ctl(rk_wire_out *o, const rk_wire_ctl *ctl)
+{
+    RK_ASSERT(o != NULL);
+    RK_ASSERT(ctl != NULL);
+    RK_ASSERT(o->limits.frame_bytes_max >= RK_WIRE_FRAME_BYTES_MIN);
+    o->error[0] = '\0';
+
+    char why[RK_WIRE_ERROR_BYTES_MAX];
+    if (!rk_wire_pb_ctl_check(ctl, why, sizeof(why))) {
+        return wire_out_fail(o, RK_EINVAL, "%s", why);
+    }
+    Ringkv__Envelope env;
+    rk_wire_pb_body body;
+    rk_wire_pb_from_ctl(&env, &body, ctl);
+    return wire_encode_env(o, &env, rk_wire_type_name(ctl->type));
 }
 
 /* ---- handshake ---------------------------------------------------------------------------- */
@@ -463,20 +492,20 @@ void rk_wire_hello_proof(const char *secret, const char *cluster, uint32_t node_
     memcpy(out, canonical.digest, RK_WIRE_PROOF_BYTES);
 }
 
-void rk_wire_hello_make(rk_wire_msg *msg, const char *cluster, const char *secret,
+void rk_wire_hello_make(rk_wire_ctl *ctl, const char *cluster, const char *secret,
                         uint32_t self_id, uint64_t nonce)
 {
-    RK_ASSERT(msg != NULL);
+    RK_ASSERT(ctl != NULL);
     RK_ASSERT(cluster != NULL);
-    memset(msg, 0, sizeof(*msg));
-    msg->type = RK_WIRE_HELLO;
-    msg->u.hello.protocol_version = RK_WIRE_PROTOCOL_VERSION;
-    msg->u.hello.cluster = cluster;
-    msg->u.hello.node_id = self_id;
-    msg->u.hello.nonce = nonce;
+    memset(ctl, 0, sizeof(*ctl));
+    ctl->type = RK_WIRE_HELLO;
+    ctl->u.hello.protocol_version = RK_WIRE_PROTOCOL_VERSION;
+    ctl->u.hello.cluster = cluster;
+    ctl->u.hello.node_id = self_id;
+    ctl->u.hello.nonce = nonce;
     if (secret != NULL && secret[0] != '\0') {
-        msg->u.hello.has_proof = true;
-        rk_wire_hello_proof(secret, cluster, self_id, nonce, msg->u.hello.proof);
+        ctl->u.hello.has_proof = true;
+        rk_wire_hello_proof(secret, cluster, self_id, nonce, ctl->u.hello.proof);
     }
 }
 
@@ -511,7 +540,7 @@ static void wire_printable(char *dst, size_t dst_bytes, const char *src)
     dst[i] = '\0';
 }
 
-int rk_wire_hello_check(const rk_wire_msg *hello, const char *cluster, const char *secret,
+int rk_wire_hello_check(const rk_wire_in *hello, const char *cluster, const char *secret,
                         uint32_t self_id, rk_wire_refusal *refusal, char *why, size_t why_bytes)
 {
     RK_ASSERT(hello != NULL);
@@ -522,11 +551,13 @@ int rk_wire_hello_check(const rk_wire_msg *hello, const char *cluster, const cha
     if (why != NULL && why_bytes > 0) {
         why[0] = '\0';
     }
-    if (hello->type != RK_WIRE_HELLO) {
+    if (hello->ctl.type != RK_WIRE_HELLO) {
+        const char *got = hello->ctl.type == RK_WIRE_MSG ? rk_wire_kind_name(hello->msg.kind)
+                                                         : rk_wire_type_name(hello->ctl.type);
         return wire_refuse(RK_WIRE_REFUSAL_OTHER, refusal, why, why_bytes,
-                           "expected hello first, got %s", rk_wire_type_name(hello->type));
+                           "expected hello first, got %s", got);
     }
-    const rk_wire_hello *h = &hello->u.hello;
+    const rk_wire_hello *h = &hello->ctl.u.hello;
     if (h->protocol_version < RK_WIRE_PROTOCOL_VERSION_MIN) {
         return wire_refuse(RK_WIRE_REFUSAL_VERSION, refusal, why, why_bytes,
                            "protocol version %u is older than %u, the oldest this node speaks",

@@ -1,8 +1,13 @@
-/* wire_msg.c — rk_msg <-> rk_wire_msg (see wire_msg.h). A response status is the replica's
- * RK_E* code: on the wire it is the coarse Status a reader of the proto understands (OK,
- * NOT_FOUND, FAILED, BUSY) plus the exact code in `error`, so a node reading only the Status
- * still does the right thing. */
-#include "wire_msg.h"
+/* wire_msg.c — the core's messages (rk_msg, src/core/msg.h) <-> the structs protoc-c generates
+ * from proto/ringkv.proto, in one step each way (see wire_pb.h), and the one check both
+ * directions hold an rk_msg to: byte ranges (keys, context tokens, error texts), and what the
+ * core must not trust from a peer (request and reply kinds, quorums up to RK_N_MAX, the sloppy
+ * choice, put flags, error codes from the RK_E* table, a version that fits its integer). Run
+ * before encoding, a failure is a core bug the runtime counts; after decoding, a peer speaking
+ * garbage. A response status is the replica's RK_E* code: on the wire it is the coarse Status
+ * a reader of the proto understands (OK, NOT_FOUND, FAILED, BUSY) plus the exact code in
+ * `error`, so a node reading only the Status still does the right thing. */
+#include "wire_pb.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,23 +16,160 @@
 #include "../core/bucket.h"
 #include "../core/node.h"
 
-_Static_assert(RK_MSG_PUT_REPAIR == RK_WIRE_PUT_REPAIR, "put flags are the same bits");
-_Static_assert(RK_MSG_PUT_HANDOFF == RK_WIRE_PUT_HANDOFF, "put flags are the same bits");
+#define WIRE_PUT_FLAGS_KNOWN (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF)
+
 _Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
                "the largest object the core stores fits in a frame with its key");
 _Static_assert(RK_MSG_KIND_MAX == 8, "every rk_msg kind has a case below");
 _Static_assert(RK_REPLY_VERSIONS == 6, "the last reply kind a forwarded reply may carry");
+_Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
+               "RK_WIRE_STATUS_* mirror ringkv.proto");
 
-static bool wire_msg_status_ok(int32_t status)
+const char *rk_wire_kind_name(rk_msg_kind kind)
 {
-    return status <= 0 && status > -RK_ERROR_COUNT;
+    static const char *const names[RK_MSG_KIND_MAX + 1] = {
+        [RK_MSG_GET_REQ] = "get_req",       [RK_MSG_GET_RESP] = "get_resp",
+        [RK_MSG_PUT_REQ] = "put_req",       [RK_MSG_PUT_RESP] = "put_resp",
+        [RK_MSG_FWD_REQ] = "fwd_req",       [RK_MSG_FWD_RESP] = "fwd_resp",
+        [RK_MSG_BUCKET_SET] = "bucket_set", [RK_MSG_BUCKET_ACK] = "bucket_ack",
+    };
+    if ((unsigned)kind > RK_MSG_KIND_MAX || names[kind] == NULL) {
+        return "unknown";
+    }
+    return names[kind];
 }
 
-static rk_wire_bytes wire_msg_bytes(const uint8_t *data, size_t len)
+static bool wire_msg_refuse(char *why, size_t why_bytes, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Say why in `why` (may be NULL). Returns false so checks can `return wire_msg_refuse(...)`. */
+static bool wire_msg_refuse(char *why, size_t why_bytes, const char *fmt, ...)
 {
-    rk_wire_bytes b = {.data = len > 0 ? data : NULL, .len = len};
-    return b;
+    if (why != NULL && why_bytes > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_bytes, fmt, ap);
+        va_end(ap);
+    }
+    return false;
 }
+
+static bool wire_msg_key_ok(const uint8_t *key, size_t key_len, char *why, size_t why_bytes)
+{
+    if (key_len > 0 && key == NULL) {
+        return wire_msg_refuse(why, why_bytes, "key has %zu bytes but no data", key_len);
+    }
+    /* Redis allows the empty key, so a replica must be able to hold it too. */
+    if (key_len > RK_KEY_BYTES_MAX) {
+        return wire_msg_refuse(why, why_bytes, "key is %zu bytes; keys are 0 to %u bytes",
+                               key_len, RK_KEY_BYTES_MAX);
+    }
+    return true;
+}
+
+/* A byte field of at most `max` bytes. */
+static bool wire_msg_field_ok(const char *msg, const char *field, const uint8_t *data,
+                              size_t len, size_t max, char *why, size_t why_bytes)
+{
+    if (len > 0 && data == NULL) {
+        return wire_msg_refuse(why, why_bytes, "%s: %s has %zu bytes but no data", msg, field,
+                               len);
+    }
+    if (len > max) {
+        return wire_msg_refuse(why, why_bytes, "%s: %s is %zu bytes; the range is 0 to %zu bytes",
+                               msg, field, len, max);
+    }
+    return true;
+}
+
+/* An RK_E* code: 0 or one of the table's negative numbers, so a peer cannot make this node
+ * print or act on a code nobody defined. */
+static bool wire_msg_error_ok(const char *msg, int32_t error, char *why, size_t why_bytes)
+{
+    if (error > 0 || error <= -RK_ERROR_COUNT) {
+        return wire_msg_refuse(why, why_bytes, "%s: error %d is not an RK_E* code (0 to -%d)", msg,
+                               (int)error, RK_ERROR_COUNT - 1);
+    }
+    return true;
+}
+
+static bool wire_msg_fwd_req_ok(const rk_msg *m, char *why, size_t why_bytes)
+{
+    if (m->req_kind < RK_REQ_GET || m->req_kind > RK_REQ_KIND_MAX) {
+        return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u",
+                               m->req_kind, RK_REQ_KIND_MAX);
+    }
+    if (m->sloppy > RK_SLOPPY_OFF) {
+        return wire_msg_refuse(why, why_bytes, "fwd_req: sloppy %u is not 0 to %u", m->sloppy,
+                               RK_SLOPPY_OFF);
+    }
+    if (m->r > RK_N_MAX || m->w > RK_N_MAX) {
+        return wire_msg_refuse(why, why_bytes, "fwd_req: R=%u W=%u; quorums are 0 to %u", m->r,
+                               m->w, RK_N_MAX);
+    }
+    return wire_msg_field_ok("fwd_req", "key", m->key, m->key_len, RK_KEY_BYTES_MAX, why,
+                             why_bytes) &&
+           wire_msg_field_ok("fwd_req", "value", m->value, m->value_len, RK_VALUE_BYTES_MAX, why,
+                             why_bytes) &&
+           wire_msg_field_ok("fwd_req", "context", m->context, m->context_len,
+                             RK_WIRE_CONTEXT_BYTES_MAX, why, why_bytes);
+}
+
+static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
+{
+    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX) {
+        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u",
+                               m->req_kind, RK_REPLY_KIND_MAX);
+    }
+    return wire_msg_field_ok("fwd_resp", "message", m->message, m->message_len,
+                             RK_WIRE_REASON_BYTES_MAX, why, why_bytes) &&
+           wire_msg_field_ok("fwd_resp", "context", m->context, m->context_len,
+                             RK_WIRE_CONTEXT_BYTES_MAX, why, why_bytes);
+}
+
+/* The one check of an rk_msg, before encoding and after decoding. */
+static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
+{
+    const char *name = rk_wire_kind_name(m->kind);
+    if (!wire_msg_error_ok(name, m->status, why, why_bytes)) {
+        return false;
+    }
+    switch (m->kind) {
+    case RK_MSG_GET_REQ:
+        return wire_msg_key_ok(m->key, m->key_len, why, why_bytes);
+    case RK_MSG_GET_RESP:
+        return wire_msg_field_ok(name, "object", m->object, m->object_len, SIZE_MAX, why,
+                                 why_bytes);
+    case RK_MSG_PUT_REQ:
+        if ((m->flags & ~WIRE_PUT_FLAGS_KNOWN) != 0) {
+            return wire_msg_refuse(why, why_bytes, "put_req: flags 0x%x are unknown", m->flags);
+        }
+        return wire_msg_field_ok(name, "object", m->object, m->object_len, SIZE_MAX, why,
+                                 why_bytes) &&
+               wire_msg_key_ok(m->key, m->key_len, why, why_bytes);
+    case RK_MSG_PUT_RESP:
+        return true;
+    case RK_MSG_FWD_REQ:
+        return wire_msg_fwd_req_ok(m, why, why_bytes);
+    case RK_MSG_FWD_RESP:
+        return wire_msg_fwd_resp_ok(m, why, why_bytes);
+    case RK_MSG_BUCKET_SET:
+        return wire_msg_field_ok(name, "name", m->key, m->key_len, RK_KEY_BYTES_MAX, why,
+                                 why_bytes) &&
+               wire_msg_field_ok(name, "props", m->object, m->object_len,
+                                 RK_WIRE_CONTEXT_BYTES_MAX, why, why_bytes);
+    case RK_MSG_BUCKET_ACK:
+        if (m->integer < 0) {
+            return wire_msg_refuse(why, why_bytes, "bucket_ack: version %lld is negative",
+                                   (long long)m->integer);
+        }
+        return true;
+    }
+    return wire_msg_refuse(why, why_bytes, "message kind %d is not one this version knows",
+                           (int)m->kind);
+}
+
+/* ---- encoding ----------------------------------------------------------------------------- */
 
 static uint32_t wire_msg_status_to_wire(int32_t status, size_t object_len)
 {
@@ -36,6 +178,138 @@ static uint32_t wire_msg_status_to_wire(int32_t status, size_t object_len)
     }
     return status == RK_EBUSY ? RK_WIRE_STATUS_BUSY : RK_WIRE_STATUS_FAILED;
 }
+
+/* protobuf-c's structs take non-const pointers for packing; pack only reads them. */
+static ProtobufCBinaryData wire_msg_pb_bytes(const uint8_t *data, size_t len)
+{
+    ProtobufCBinaryData pb = {.len = len, .data = len > 0 ? (uint8_t *)(uintptr_t)data : NULL};
+    return pb;
+}
+
+static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m)
+{
+    switch (m->kind) {
+    case RK_MSG_GET_REQ:
+        ringkv__get_req__init(&body->get_req);
+        body->get_req.req_id = m->req_id;
+        body->get_req.key = wire_msg_pb_bytes(m->key, m->key_len);
+        env->body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
+        env->get_req = &body->get_req;
+        return;
+    case RK_MSG_PUT_REQ:
+        ringkv__put_req__init(&body->put_req);
+        body->put_req.req_id = m->req_id;
+        body->put_req.key = wire_msg_pb_bytes(m->key, m->key_len);
+        body->put_req.object = wire_msg_pb_bytes(m->object, m->object_len);
+        body->put_req.durable = true;      /* replicas answer once the merge is durable */
+        body->put_req.flags = m->flags;
+        body->put_req.hint_owner = m->hint_owner;
+        env->body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
+        env->put_req = &body->put_req;
+        return;
+    case RK_MSG_FWD_REQ:
+        ringkv__fwd_req__init(&body->fwd_req);
+        body->fwd_req.req_id = m->req_id;
+        body->fwd_req.kind = m->req_kind;
+        body->fwd_req.key = wire_msg_pb_bytes(m->key, m->key_len);
+        body->fwd_req.value = wire_msg_pb_bytes(m->value, m->value_len);
+        body->fwd_req.context = wire_msg_pb_bytes(m->context, m->context_len);
+        body->fwd_req.r = m->r;
+        body->fwd_req.w = m->w;
+        body->fwd_req.sloppy = m->sloppy;
+        env->body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
+        env->fwd_req = &body->fwd_req;
+        return;
+    case RK_MSG_BUCKET_SET:
+        ringkv__bucket_set__init(&body->bucket_set);
+        body->bucket_set.req_id = m->req_id;
+        body->bucket_set.name = wire_msg_pb_bytes(m->key, m->key_len);
+        body->bucket_set.props = wire_msg_pb_bytes(m->object, m->object_len);
+        body->bucket_set.version = m->version;
+        env->body_case = RINGKV__ENVELOPE__BODY_BUCKET_SET;
+        env->bucket_set = &body->bucket_set;
+        return;
+    default:
+        RK_ASSERT(!"wire_msg_pb_requests is for requests");
+    }
+}
+
+static void wire_msg_pb_responses(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m)
+{
+    switch (m->kind) {
+    case RK_MSG_GET_RESP:
+        ringkv__get_resp__init(&body->get_resp);
+        body->get_resp.req_id = m->req_id;
+        body->get_resp.status = (Ringkv__Status)wire_msg_status_to_wire(m->status, m->object_len);
+        body->get_resp.object = wire_msg_pb_bytes(m->object, m->object_len);
+        body->get_resp.error = m->status;
+        env->body_case = RINGKV__ENVELOPE__BODY_GET_RESP;
+        env->get_resp = &body->get_resp;
+        return;
+    case RK_MSG_PUT_RESP:
+        ringkv__put_resp__init(&body->put_resp);
+        body->put_resp.req_id = m->req_id;
+        body->put_resp.status = (Ringkv__Status)wire_msg_status_to_wire(m->status, 1);
+        body->put_resp.error = m->status;
+        env->body_case = RINGKV__ENVELOPE__BODY_PUT_RESP;
+        env->put_resp = &body->put_resp;
+        return;
+    case RK_MSG_FWD_RESP:
+        ringkv__fwd_resp__init(&body->fwd_resp);
+        body->fwd_resp.req_id = m->req_id;
+        body->fwd_resp.reply_kind = m->req_kind;
+        body->fwd_resp.integer = m->integer;
+        body->fwd_resp.error = m->status;
+        body->fwd_resp.message = wire_msg_pb_bytes(m->message, m->message_len);
+        body->fwd_resp.context = wire_msg_pb_bytes(m->context, m->context_len);
+        env->body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
+        env->fwd_resp = &body->fwd_resp;
+        return;
+    case RK_MSG_BUCKET_ACK:
+        ringkv__bucket_ack__init(&body->bucket_ack);
+        body->bucket_ack.req_id = m->req_id;
+        body->bucket_ack.error = m->status;
+        body->bucket_ack.version = (uint64_t)m->integer;
+        env->body_case = RINGKV__ENVELOPE__BODY_BUCKET_ACK;
+        env->bucket_ack = &body->bucket_ack;
+        return;
+    default:
+        RK_ASSERT(!"wire_msg_pb_responses is for responses");
+    }
+}
+
+int rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m,
+                        char *why, size_t why_bytes)
+{
+    RK_ASSERT(m != NULL);
+    /* The client's error text is one line; a longer one is cut, not refused. */
+    rk_msg cut = *m;
+    if (cut.kind == RK_MSG_FWD_RESP && cut.message_len > RK_WIRE_REASON_BYTES_MAX) {
+        cut.message_len = RK_WIRE_REASON_BYTES_MAX;
+    }
+    if (!wire_msg_check(&cut, why, why_bytes)) {
+        return RK_EINVAL;
+    }
+    ringkv__envelope__init(env);
+    switch (cut.kind) {
+    case RK_MSG_GET_REQ:
+    case RK_MSG_PUT_REQ:
+    case RK_MSG_FWD_REQ:
+    case RK_MSG_BUCKET_SET:
+        wire_msg_pb_requests(env, body, &cut);
+        return 0;
+    case RK_MSG_GET_RESP:
+    case RK_MSG_PUT_RESP:
+    case RK_MSG_FWD_RESP:
+    case RK_MSG_BUCKET_ACK:
+        wire_msg_pb_responses(env, body, &cut);
+        return 0;
+    }
+    RK_ASSERT(!"wire_msg_check let an unknown kind through");
+    return RK_EINVAL;
+}
+
+/* ---- decoding ----------------------------------------------------------------------------- */
 
 /* A Status and error from the wire as the core's status: the exact code when the peer sent
  * one, else what the Status means. Unknown Status numbers (a newer peer) count as FAILED. */
@@ -50,215 +324,136 @@ static int32_t wire_msg_status_from_wire(uint32_t status, int32_t error)
     return status == RK_WIRE_STATUS_BUSY ? RK_EBUSY : RK_EIO;
 }
 
-int rk_wire_from_msg(const rk_msg *m, rk_wire_msg *out)
+/* The requests' bodies into *out. Returns false when the body is not a request. */
+static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
 {
-    RK_ASSERT(m != NULL);
-    RK_ASSERT(out != NULL);
-    memset(out, 0, sizeof(*out));
-    if (!wire_msg_status_ok(m->status)) {
-        return RK_EINVAL;
-    }
-    switch (m->kind) {
-    case RK_MSG_GET_REQ:
-        out->type = RK_WIRE_GET_REQ;
-        out->u.get_req.req_id = m->req_id;
-        out->u.get_req.key = wire_msg_bytes(m->key, m->key_len);
-        return 0;
-    case RK_MSG_GET_RESP:
-        out->type = RK_WIRE_GET_RESP;
-        out->u.get_resp.req_id = m->req_id;
-        out->u.get_resp.status = wire_msg_status_to_wire(m->status, m->object_len);
-        out->u.get_resp.error = m->status;
-        out->u.get_resp.object = wire_msg_bytes(m->object, m->object_len);
-        return 0;
-    case RK_MSG_PUT_REQ:
-        out->type = RK_WIRE_PUT_REQ;
-        out->u.put_req.req_id = m->req_id;
-        out->u.put_req.key = wire_msg_bytes(m->key, m->key_len);
-        out->u.put_req.object = wire_msg_bytes(m->object, m->object_len);
-        out->u.put_req.durable = true;     /* replicas answer once the merge is durable */
-        out->u.put_req.flags = m->flags & RK_WIRE_PUT_FLAGS_KNOWN;
-        out->u.put_req.hint_owner = m->hint_owner;
-        return 0;
-    case RK_MSG_PUT_RESP:
-        out->type = RK_WIRE_PUT_RESP;
-        out->u.put_resp.req_id = m->req_id;
-        out->u.put_resp.status = wire_msg_status_to_wire(m->status, 1);
-        out->u.put_resp.error = m->status;
-        return 0;
-    case RK_MSG_FWD_REQ:
-        out->type = RK_WIRE_FWD_REQ;
-        out->u.fwd_req.req_id = m->req_id;
-        out->u.fwd_req.kind = m->req_kind;
-        out->u.fwd_req.key = wire_msg_bytes(m->key, m->key_len);
-        out->u.fwd_req.value = wire_msg_bytes(m->value, m->value_len);
-        out->u.fwd_req.context = wire_msg_bytes(m->context, m->context_len);
-        out->u.fwd_req.r = m->r;
-        out->u.fwd_req.w = m->w;
-        out->u.fwd_req.sloppy = m->sloppy;
-        return 0;
-    case RK_MSG_FWD_RESP:
-        out->type = RK_WIRE_FWD_RESP;
-        out->u.fwd_resp.req_id = m->req_id;
-        out->u.fwd_resp.reply_kind = m->req_kind;
-        out->u.fwd_resp.integer = m->integer;
-        out->u.fwd_resp.error = m->status;
-        /* The client's error text is one line; a longer one is cut, not refused. */
-        out->u.fwd_resp.message = wire_msg_bytes(
-            m->message, m->message_len < RK_WIRE_REASON_BYTES_MAX ? m->message_len
-                                                                   : RK_WIRE_REASON_BYTES_MAX);
-        out->u.fwd_resp.context = wire_msg_bytes(m->context, m->context_len);
-        return 0;
-    case RK_MSG_BUCKET_SET:
-        out->type = RK_WIRE_BUCKET_SET;
-        out->u.bucket_set.req_id = m->req_id;
-        out->u.bucket_set.name = wire_msg_bytes(m->key, m->key_len);
-        out->u.bucket_set.props = wire_msg_bytes(m->object, m->object_len);
-        out->u.bucket_set.version = m->version;
-        return 0;
-    case RK_MSG_BUCKET_ACK:
-        if (m->integer < 0) {
-            return RK_EINVAL;
-        }
-        out->type = RK_WIRE_BUCKET_ACK;
-        out->u.bucket_ack.req_id = m->req_id;
-        out->u.bucket_ack.error = m->status;
-        out->u.bucket_ack.version = (uint64_t)m->integer;
-        return 0;
-    }
-    return RK_EINVAL;
-}
-
-static int wire_msg_refuse(char *why, size_t why_bytes, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int wire_msg_refuse(char *why, size_t why_bytes, const char *fmt, ...)
-{
-    if (why != NULL && why_bytes > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_bytes, fmt, ap);
-        va_end(ap);
-    }
-    return RK_ECORRUPT;
-}
-
-static int wire_msg_fwd_req(const rk_wire_fwd_req *f, rk_msg *out, char *why, size_t why_bytes)
-{
-    if (f->kind < RK_REQ_GET || f->kind > RK_REQ_KIND_MAX) {
-        return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u", f->kind,
-                               RK_REQ_KIND_MAX);
-    }
-    if (f->sloppy > RK_SLOPPY_OFF) {
-        return wire_msg_refuse(why, why_bytes, "fwd_req: sloppy %u is not 0 to %u", f->sloppy,
-                               RK_SLOPPY_OFF);
-    }
-    if (f->r > RK_N_MAX || f->w > RK_N_MAX) {
-        return wire_msg_refuse(why, why_bytes, "fwd_req: R=%u W=%u; quorums are 0 to %u", f->r,
-                               f->w, RK_N_MAX);
-    }
-    out->kind = RK_MSG_FWD_REQ;
-    out->req_id = f->req_id;
-    out->req_kind = f->kind;
-    out->key = f->key.data;
-    out->key_len = f->key.len;
-    out->value = f->value.data;
-    out->value_len = f->value.len;
-    out->context = f->context.data;
-    out->context_len = f->context.len;
-    out->r = f->r;
-    out->w = f->w;
-    out->sloppy = f->sloppy;
-    return 0;
-}
-
-static int wire_msg_fwd_resp(const rk_wire_fwd_resp *f, rk_msg *out, char *why,
-                             size_t why_bytes)
-{
-    if (f->reply_kind < RK_REPLY_OK || f->reply_kind > RK_REPLY_KIND_MAX) {
-        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u",
-                               f->reply_kind, RK_REPLY_KIND_MAX);
-    }
-    out->kind = RK_MSG_FWD_RESP;
-    out->req_id = f->req_id;
-    out->req_kind = f->reply_kind;
-    out->integer = f->integer;
-    out->status = f->error;
-    out->message = f->message.data;
-    out->message_len = f->message.len;
-    out->context = f->context.data;
-    out->context_len = f->context.len;
-    return 0;
-}
-
-int rk_wire_to_msg(const rk_wire_msg *w, rk_msg *out, char *why, size_t why_bytes)
-{
-    RK_ASSERT(w != NULL);
-    RK_ASSERT(out != NULL);
-    memset(out, 0, sizeof(*out));
-    if (why != NULL && why_bytes > 0) {
-        why[0] = '\0';
-    }
-    switch (w->type) {
-    case RK_WIRE_GET_REQ:
+    switch (env->body_case) {
+    case RINGKV__ENVELOPE__BODY_GET_REQ:
         out->kind = RK_MSG_GET_REQ;
-        out->req_id = w->u.get_req.req_id;
-        out->key = w->u.get_req.key.data;
-        out->key_len = w->u.get_req.key.len;
-        return 0;
-    case RK_WIRE_GET_RESP:
+        out->req_id = env->get_req->req_id;
+        out->key = env->get_req->key.data;
+        out->key_len = env->get_req->key.len;
+        return true;
+    case RINGKV__ENVELOPE__BODY_PUT_REQ:
+        out->kind = RK_MSG_PUT_REQ;
+        out->req_id = env->put_req->req_id;
+        out->flags = env->put_req->flags;
+        out->hint_owner = env->put_req->hint_owner;
+        out->key = env->put_req->key.data;
+        out->key_len = env->put_req->key.len;
+        out->object = env->put_req->object.data;
+        out->object_len = env->put_req->object.len;
+        return true;
+    case RINGKV__ENVELOPE__BODY_FWD_REQ: {
+        const Ringkv__FwdReq *f = env->fwd_req;
+        out->kind = RK_MSG_FWD_REQ;
+        out->req_id = f->req_id;
+        out->req_kind = f->kind;
+        out->key = f->key.data;
+        out->key_len = f->key.len;
+        out->value = f->value.data;
+        out->value_len = f->value.len;
+        out->context = f->context.data;
+        out->context_len = f->context.len;
+        out->r = f->r;
+        out->w = f->w;
+        out->sloppy = f->sloppy;
+        return true;
+    }
+    case RINGKV__ENVELOPE__BODY_BUCKET_SET:
+        out->kind = RK_MSG_BUCKET_SET;
+        out->req_id = env->bucket_set->req_id;
+        out->key = env->bucket_set->name.data;
+        out->key_len = env->bucket_set->name.len;
+        out->object = env->bucket_set->props.data;
+        out->object_len = env->bucket_set->props.len;
+        out->version = env->bucket_set->version;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The responses' bodies into *out. Returns 0, 1 when the body is not a response, or
+ * RK_ECORRUPT for a field with no rk_msg form (an error code out of the table beside an OK
+ * status, a version above INT64_MAX). */
+static int wire_msg_responses_from_pb(rk_msg *out, const Ringkv__Envelope *env, char *why,
+                                      size_t why_bytes)
+{
+    switch (env->body_case) {
+    case RINGKV__ENVELOPE__BODY_GET_RESP: {
+        const Ringkv__GetResp *g = env->get_resp;
+        if (!wire_msg_error_ok("get_resp", g->error, why, why_bytes)) {
+            return RK_ECORRUPT;
+        }
         out->kind = RK_MSG_GET_RESP;
-        out->req_id = w->u.get_resp.req_id;
-        out->status = wire_msg_status_from_wire(w->u.get_resp.status, w->u.get_resp.error);
+        out->req_id = g->req_id;
+        out->status = wire_msg_status_from_wire((uint32_t)g->status, g->error);
         if (out->status == 0) {
-            out->object = w->u.get_resp.object.data;
-            out->object_len = w->u.get_resp.object.len;
+            out->object = g->object.data;
+            out->object_len = g->object.len;
         }
         return 0;
-    case RK_WIRE_PUT_REQ:
-        out->kind = RK_MSG_PUT_REQ;
-        out->req_id = w->u.put_req.req_id;
-        out->flags = w->u.put_req.flags;
-        out->hint_owner = w->u.put_req.hint_owner;
-        out->key = w->u.put_req.key.data;
-        out->key_len = w->u.put_req.key.len;
-        out->object = w->u.put_req.object.data;
-        out->object_len = w->u.put_req.object.len;
-        return 0;
-    case RK_WIRE_PUT_RESP:
+    }
+    case RINGKV__ENVELOPE__BODY_PUT_RESP:
+        if (!wire_msg_error_ok("put_resp", env->put_resp->error, why, why_bytes)) {
+            return RK_ECORRUPT;
+        }
         out->kind = RK_MSG_PUT_RESP;
-        out->req_id = w->u.put_resp.req_id;
-        out->status = wire_msg_status_from_wire(w->u.put_resp.status, w->u.put_resp.error);
+        out->req_id = env->put_resp->req_id;
+        out->status =
+            wire_msg_status_from_wire((uint32_t)env->put_resp->status, env->put_resp->error);
         return 0;
-    case RK_WIRE_FWD_REQ:
-        return wire_msg_fwd_req(&w->u.fwd_req, out, why, why_bytes);
-    case RK_WIRE_FWD_RESP:
-        return wire_msg_fwd_resp(&w->u.fwd_resp, out, why, why_bytes);
-    case RK_WIRE_BUCKET_SET:
-        out->kind = RK_MSG_BUCKET_SET;
-        out->req_id = w->u.bucket_set.req_id;
-        out->key = w->u.bucket_set.name.data;
-        out->key_len = w->u.bucket_set.name.len;
-        out->object = w->u.bucket_set.props.data;
-        out->object_len = w->u.bucket_set.props.len;
-        out->version = w->u.bucket_set.version;
+    case RINGKV__ENVELOPE__BODY_FWD_RESP: {
+        const Ringkv__FwdResp *f = env->fwd_resp;
+        out->kind = RK_MSG_FWD_RESP;
+        out->req_id = f->req_id;
+        out->req_kind = f->reply_kind;
+        out->integer = f->integer;
+        out->status = f->error;
+        out->message = f->message.data;
+        out->message_len = f->message.len;
+        out->context = f->context.data;
+        out->context_len = f->context.len;
         return 0;
-    case RK_WIRE_BUCKET_ACK:
-        if (w->u.bucket_ack.version > (uint64_t)INT64_MAX) {
-            return wire_msg_refuse(why, why_bytes, "bucket_ack: version %llu is above 2^63-1",
-                                   (unsigned long long)w->u.bucket_ack.version);
+    }
+    case RINGKV__ENVELOPE__BODY_BUCKET_ACK:
+        if (env->bucket_ack->version > (uint64_t)INT64_MAX) {
+            wire_msg_refuse(why, why_bytes, "bucket_ack: version %llu is above 2^63-1",
+                            (unsigned long long)env->bucket_ack->version);
+            return RK_ECORRUPT;
         }
         out->kind = RK_MSG_BUCKET_ACK;
-        out->req_id = w->u.bucket_ack.req_id;
-        out->status = w->u.bucket_ack.error;
-        out->integer = (int64_t)w->u.bucket_ack.version;
+        out->req_id = env->bucket_ack->req_id;
+        out->status = env->bucket_ack->error;
+        out->integer = (int64_t)env->bucket_ack->version;
         return 0;
-    case RK_WIRE_NONE:
-    case RK_WIRE_HELLO:
-    case RK_WIRE_HELLO_ACK:
-    case RK_WIRE_HEARTBEAT:
-        break;
+    default:
+        return 1;
     }
-    return wire_msg_refuse(why, why_bytes, "%s is not a message for the node",
-                           rk_wire_type_name(w->type));
+}
+
+int rk_wire_pb_to_msg(rk_msg *out, const Ringkv__Envelope *env, char *why, size_t why_bytes)
+{
+    RK_ASSERT(out != NULL);
+    RK_ASSERT(env != NULL);
+    memset(out, 0, sizeof(*out));
+    if (!wire_msg_requests_from_pb(out, env)) {
+        int rc = wire_msg_responses_from_pb(out, env, why, why_bytes);
+        if (rc == 1) {
+            wire_msg_refuse(why, why_bytes,
+                            "envelope carries no message protocol version %u knows",
+                            RK_WIRE_PROTOCOL_VERSION);
+            return RK_ECORRUPT;
+        }
+        if (rc != 0) {
+            memset(out, 0, sizeof(*out));
+            return rc;
+        }
+    }
+    if (!wire_msg_check(out, why, why_bytes)) {
+        memset(out, 0, sizeof(*out));
+        return RK_ECORRUPT;
+    }
+    return 0;
 }

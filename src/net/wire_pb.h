@@ -1,7 +1,9 @@
-/* wire_pb.h — private to src/net: each rk_wire_msg type mapped to and from its protoc-c struct
- * (proto/ringkv.proto), and the field ranges both directions hold a message to. wire.c does
- * the framing, the decode budget and the output buffer and calls these three; a new message
- * type is a case in each of them here and a member of rk_wire_pb_body. */
+/* wire_pb.h — private to src/net: messages mapped to and from the structs protoc-c generates
+ * from proto/ringkv.proto, each with the field ranges both directions hold it to. The
+ * runtime's control messages (rk_wire_ctl) are wire_pb.c's; the core's messages (rk_msg) are
+ * wire_msg.c's, which also checks what the core must not trust from a peer. wire.c does the
+ * framing, the decode budget and the output buffer and calls these; a new message is a case in
+ * each direction of one of the two files and a member of rk_wire_pb_body. */
 #ifndef RK_WIRE_PB_H
 #define RK_WIRE_PB_H
 
@@ -26,15 +28,31 @@ typedef union rk_wire_pb_body {
     Ringkv__BucketAck bucket_ack;
 } rk_wire_pb_body;
 
-/* The ranges both sides hold a message to. Returns true, or false with `why` naming the field,
- * its value and the range. */
-bool rk_wire_pb_check(const rk_wire_msg *m, char *why, size_t why_bytes);
+/* ---- control messages (wire_pb.c) --------------------------------------------------------- */
 
-/* Point *msg (zeroed by the caller) into the unpacked envelope `env`, which keeps owning every
- * byte. Returns false when the body is not one this version knows. */
-bool rk_wire_pb_to_msg(rk_wire_msg *msg, const Ringkv__Envelope *env);
+/* The ranges both sides hold a control message to. Returns true, or false with `why` naming
+ * the field, its value and the range (also for a type that is not a control message). */
+bool rk_wire_pb_ctl_check(const rk_wire_ctl *ctl, char *why, size_t why_bytes);
 
-/* Build the envelope of a checked message. Pointers in *env borrow from `m` and `body`. */
-void rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_wire_msg *m);
+/* Point *ctl (zeroed by the caller) into the unpacked envelope `env`, which keeps owning every
+ * byte. Returns false, leaving *ctl zero, when the body is not a control message. */
+bool rk_wire_pb_to_ctl(rk_wire_ctl *ctl, const Ringkv__Envelope *env);
+
+/* Build the envelope of a checked control message. Pointers in *env borrow from `ctl` and
+ * `body`. */
+void rk_wire_pb_from_ctl(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_wire_ctl *ctl);
+
+/* ---- core messages (wire_msg.c) ----------------------------------------------------------- */
+
+/* Build the envelope of the core's message `m`. Pointers in *env borrow from `m` and `body`.
+ * Returns 0, or RK_EINVAL with `why` naming the field and its value: a kind the wire does not
+ * know, or a field outside the range rk_wire_pb_to_msg accepts. */
+int rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m,
+                        char *why, size_t why_bytes);
+
+/* Fill *out (zeroed first) with the core message in the unpacked envelope `env`, which keeps
+ * owning every byte. Returns 0, or RK_ECORRUPT with `why` naming the field and its value: a
+ * body that is not a core message this version knows, or a field the core must not trust. */
+int rk_wire_pb_to_msg(rk_msg *out, const Ringkv__Envelope *env, char *why, size_t why_bytes);
 
 #endif

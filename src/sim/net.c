@@ -1,12 +1,18 @@
-/* net.c — the simulated network between nodes. A message is deep-copied when sent (rk_msg
- * fields are borrowed for the send call only) and delivered after a random delay, so messages
- * reorder; under the `loss` fault some are dropped, duplicated or delayed far longer. Links
- * behave like the runtime's TCP connections: a message crossing a partition, or sent by or to
- * an incarnation of a node that has since crashed, is lost. Nodes learn of link changes after
- * a fixed detection delay (rk_node_on_peer), as a runtime's failure detector would. */
+/* net.c — the simulated network between nodes. A message is encoded into a wire frame when
+ * sent, by the runtime's own codec (src/net/wire.h), so the frame, not the sender's borrowed
+ * rk_msg, travels; it is decoded again at delivery and the node gets the decoded rk_msg, as
+ * from a peer connection. Every message of every run thus goes through the codec both ways,
+ * and a frame the codec refuses is a bug: it asserts. Frames are delivered after a random
+ * delay, so messages reorder; under the `loss` fault some are dropped, duplicated or delayed
+ * far longer. Links behave like the runtime's TCP connections: a message crossing a
+ * partition, or sent by or to an incarnation of a node that has since crashed, is lost. Nodes
+ * learn of link changes after a fixed detection delay (rk_node_on_peer), as a runtime's
+ * failure detector would. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../net/wire.h"
 #include "sim_internal.h"
 
 #define SIM_NET_DELAY_MS_MIN 1u
@@ -17,29 +23,24 @@
 #define SIM_NET_SLOW_PER_MILLE 30u
 #define SIM_LINK_DETECT_MS 20u         /* a link change is noticed this late */
 
+/* One frame in flight: exactly the bytes a runtime would write for the message. */
 struct sim_msg {
-    rk_msg m;
-    uint8_t *buf;
+    size_t frame_bytes;
+    uint8_t frame[];
 };
 
-sim_msg *sim_msg_copy(const rk_msg *m)
+static sim_msg *sim_msg_new(const uint8_t *frame, size_t frame_bytes)
 {
-    sim_msg *c = malloc(sizeof(*c));
-    RK_ASSERT(c != NULL);
-    int rc = rk_msg_copy(m, &c->m, &c->buf);
-    RK_ASSERT(rc == 0);
-    return c;
+    sim_msg *sm = malloc(sizeof(*sm) + frame_bytes);
+    RK_ASSERT(sm != NULL);
+    sm->frame_bytes = frame_bytes;
+    memcpy(sm->frame, frame, frame_bytes);
+    return sm;
 }
 
 void sim_msg_free(sim_msg *m)
 {
-    free(m->buf);
     free(m);
-}
-
-const rk_msg *sim_msg_get(const sim_msg *m)
-{
-    return &m->m;
 }
 
 static void sim_trace_msg(sim_world *w, const rk_msg *m)
@@ -76,17 +77,17 @@ static int sim_node_index(const sim_world *w, rk_node_id id)
     return -1;
 }
 
-static void sim_net_enqueue(sim_world *w, sim_node *from, uint32_t to, sim_msg *copy,
-                            uint64_t delay_ms)
+static void sim_net_enqueue(sim_world *w, sim_node *from, uint32_t to, const rk_msg *m,
+                            sim_msg *frame, uint64_t delay_ms)
 {
     sim_event *e = sim_event_new(w, SIM_EV_MSG, w->now_ms + delay_ms);
     e->node = to;
     e->inc = w->nodes[to].inc;
     e->from = from->index;
     e->from_inc = from->inc;
-    e->a = copy->m.kind;
-    e->b = copy->m.req_id;
-    e->msg = copy;
+    e->a = m->kind;
+    e->b = m->req_id;
+    e->msg = frame;
     sim_schedule(w, e);
 }
 
@@ -109,21 +110,37 @@ void sim_net_send(sim_world *w, sim_node *from, rk_node_id to, const rk_msg *m)
     if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_DROP_PER_MILLE)) {
         return;
     }
-    sim_net_enqueue(w, from, (uint32_t)index, sim_msg_copy(m), sim_net_delay(w));
-    if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_DUP_PER_MILLE)) {
-        sim_net_enqueue(w, from, (uint32_t)index, sim_msg_copy(m), sim_net_delay(w));
+    /* Encoded once, at send time, as the runtime does: the sender's buffers may be reused as
+     * soon as this returns. */
+    rk_wire_out out;
+    int rc = rk_wire_out_init(&out, NULL);
+    RK_ASSERT(rc == 0);
+    rc = rk_wire_encode_msg(&out, m);
+    if (rc != 0) {
+        fprintf(stderr, "ringkv-sim: cannot encode %s: %s\n", rk_wire_kind_name(m->kind),
+                out.error);
     }
+    RK_ASSERT(rc == 0);
+    RK_ASSERT(out.frame_count == 1);
+    sim_net_enqueue(w, from, (uint32_t)index, m, sim_msg_new(out.data, out.len),
+                    sim_net_delay(w));
+    if (w->loss_on && sim_rng_chance(&w->rng, SIM_NET_DUP_PER_MILLE)) {
+        sim_net_enqueue(w, from, (uint32_t)index, m, sim_msg_new(out.data, out.len),
+                        sim_net_delay(w));
+    }
+    rk_wire_out_deinit(&out);
 }
 
 /* Test only (rk_sim_config.break_sibling_merge): keep only the newest sibling of a PUT_REQ
- * object, history untouched, as a replica that forgot to merge siblings would send it. */
-static void sim_net_strip_siblings(sim_msg *sm)
+ * object, history untouched, as a replica that forgot to merge siblings would send it. Points
+ * m->object at a new encoding and returns it (free it after delivery), or NULL if unchanged. */
+static uint8_t *sim_net_strip_siblings(rk_msg *m)
 {
-    rk_msg *m = &sm->m;
     rk_dvvset set;
     if (m->kind != RK_MSG_PUT_REQ || rk_dvvset_decode(m->object, m->object_len, &set) != 0) {
-        return;
+        return NULL;
     }
+    uint8_t *bytes = NULL;
     if (set.sibling_count > 1) {
         uint32_t best = 0;
         for (uint32_t i = 1; i < set.sibling_count; i++) {
@@ -139,30 +156,35 @@ static void sim_net_strip_siblings(sim_msg *sm)
         set.siblings[0] = set.siblings[best];
         set.sibling_count = 1;
         size_t len = rk_dvvset_encoded_len(&set);
-        uint8_t *bytes = malloc(len);
+        bytes = malloc(len);
         RK_ASSERT(bytes != NULL);
         rk_dvvset_encode(&set, bytes);
-        /* Key and the rest stay in the old buffer; only the object moves. */
-        uint8_t *old = sm->buf;
-        size_t key_len = m->key_len;
-        uint8_t *buf = malloc(key_len + len);
-        RK_ASSERT(buf != NULL);
-        memcpy(buf, m->key, key_len);
-        memcpy(buf + key_len, bytes, len);
-        m->key = buf;
-        m->object = buf + key_len;
+        m->object = bytes;
         m->object_len = len;
-        m->value = NULL;
-        m->value_len = 0;
-        m->context = NULL;
-        m->context_len = 0;
-        m->message = NULL;
-        m->message_len = 0;
-        sm->buf = buf;
-        free(old);
-        free(bytes);
     }
     rk_dvvset_deinit(&set);
+    return bytes;
+}
+
+/* The frame of a message event, decoded as a peer connection would: a frame this codec wrote
+ * must come back, whole, as a core message. Returns an owned decode (rk_wire_in_deinit). */
+static void sim_net_decode(const sim_msg *sm, rk_wire_in *in)
+{
+    rk_wire_decoder d;
+    int rc = rk_wire_decoder_init(&d, NULL);
+    RK_ASSERT(rc == 0);
+    rk_wire_frame frame;
+    size_t consumed = 0;
+    rc = rk_wire_decode_frame(&d, sm->frame, sm->frame_bytes, &frame, &consumed);
+    if (rc == 1) {
+        rc = rk_wire_decode(&d, &frame, in);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "ringkv-sim: a frame in flight does not decode: %s\n", d.error);
+    }
+    RK_ASSERT(rc == 0);
+    RK_ASSERT(consumed == sm->frame_bytes);
+    RK_ASSERT(in->ctl.type == RK_WIRE_MSG);
 }
 
 /* A message event reached its node, which is up and not paused (world.c checked). */
@@ -174,11 +196,15 @@ void sim_net_deliver(sim_world *w, sim_event *e)
     if (from->inc != e->from_inc || to->inc != e->inc || !sim_link_up(w, e->from, e->node)) {
         return;
     }
-    if (w->cfg.break_sibling_merge) {
-        sim_net_strip_siblings(e->msg);
-    }
-    sim_trace_msg(w, &e->msg->m);
-    rk_node_on_message(to->node, from->id, &e->msg->m);
+    rk_wire_in in;
+    sim_net_decode(e->msg, &in);
+    RK_ASSERT(in.msg.kind == e->a);
+    RK_ASSERT(in.msg.req_id == e->b);
+    uint8_t *stripped = w->cfg.break_sibling_merge ? sim_net_strip_siblings(&in.msg) : NULL;
+    sim_trace_msg(w, &in.msg);
+    rk_node_on_message(to->node, from->id, &in.msg);
+    free(stripped);
+    rk_wire_in_deinit(&in);
 }
 
 /* Every node learns each link's state SIM_LINK_DETECT_MS after a change; the event carries no

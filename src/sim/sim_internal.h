@@ -188,9 +188,7 @@ void sim_trace_bytes(sim_world *w, const void *bytes, size_t len);
 void sim_trace_u64(sim_world *w, uint64_t v);
 
 /* net.c */
-sim_msg *sim_msg_copy(const rk_msg *m);
 void sim_msg_free(sim_msg *m);
-const rk_msg *sim_msg_get(const sim_msg *m);
 void sim_net_send(sim_world *w, sim_node *from, rk_node_id to, const rk_msg *m);
 void sim_net_deliver(sim_world *w, sim_event *e);
 bool sim_link_up(const sim_world *w, uint32_t a, uint32_t b);

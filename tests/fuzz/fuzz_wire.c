@@ -1,10 +1,13 @@
-/* fuzz_wire.c — libFuzzer target for the internode wire codec (src/net/wire.c). The input
- * after its first (control) byte is a peer's byte stream; it is decoded in one read, in two
- * reads split where the control byte says, and byte by byte when short, and every run must
- * give the same messages, the same error and stop at the same offset. Every call sees an
- * exact-size heap copy, so ASan catches any read past the bytes received. Each decoded
- * message is encoded again and must decode to the same fields; each decoded Hello goes
- * through rk_wire_hello_check, which must accept or explain.
+/* fuzz_wire.c — libFuzzer target for the internode wire codec (src/net/wire.c) and its
+ * one-step decoder (rk_wire_decode: bytes to the core's rk_msg or a control message). The
+ * input after its first (control) byte is a peer's byte stream; it is decoded in one read, in
+ * two reads split where the control byte says, and byte by byte when short, and every run must
+ * give the same messages, the same error and stop at the same offset. Any bytes either decode
+ * to a valid message or are refused (RK_ECORRUPT, RK_ETOOBIG), never crash. Every call sees an
+ * exact-size heap copy, so ASan catches any read past the bytes received. Each decoded message
+ * is encoded again (rk_wire_encode_msg or _ctl, which must accept what the decoder accepted)
+ * and must decode to the same fields; each decoded Hello goes through rk_wire_hello_check,
+ * which must accept or explain.
  * Control bits: 0x01 small frame limit (RK_WIRE_FRAME_BYTES_MIN) instead of the default;
  * 0x02 payload mode: the input is [u8 length][payload]... and each payload is wrapped in a
  * valid frame header first, so mutations reach protobuf-c without having to find lengths.
@@ -27,10 +30,11 @@
 static const rk_wire_limits fuzz_small_limits = {.frame_bytes_max = RK_WIRE_FRAME_BYTES_MIN};
 
 
-static void fuzz_log_bytes(fuzz_log *log, const rk_wire_bytes *b)
+static void fuzz_log_bytes(fuzz_log *log, const uint8_t *data, size_t len)
 {
-    fuzz_log_u64(log, b->len);
-    fuzz_log_add(log, b->data, b->len);
+    FUZZ_CHECK(len == 0 || data != NULL);
+    fuzz_log_u64(log, len);
+    fuzz_log_add(log, data, len);
 }
 
 static void fuzz_log_str(fuzz_log *log, const char *s)
@@ -41,9 +45,32 @@ static void fuzz_log_str(fuzz_log *log, const char *s)
     fuzz_log_add(log, s, len);
 }
 
-/* Every field of a message, so two logs are equal only if the messages are. */
-static void fuzz_log_msg(fuzz_log *log, const rk_wire_msg *m)
+/* Every field of a core message, whatever its kind. */
+static void fuzz_log_core(fuzz_log *log, const rk_msg *m)
 {
+    FUZZ_CHECK(m->kind >= RK_MSG_GET_REQ && m->kind <= RK_MSG_KIND_MAX);
+    fuzz_log_u64(log, (uint64_t)m->kind);
+    fuzz_log_u64(log, m->req_id);
+    fuzz_log_u64(log, (uint64_t)(int64_t)m->status);
+    fuzz_log_u64(log, m->flags);
+    fuzz_log_bytes(log, m->key, m->key_len);
+    fuzz_log_bytes(log, m->object, m->object_len);
+    fuzz_log_u64(log, m->req_kind);
+    fuzz_log_bytes(log, m->value, m->value_len);
+    fuzz_log_bytes(log, m->context, m->context_len);
+    fuzz_log_u64(log, m->r);
+    fuzz_log_u64(log, m->w);
+    fuzz_log_u64(log, (uint64_t)m->integer);
+    fuzz_log_bytes(log, m->message, m->message_len);
+    fuzz_log_u64(log, m->version);
+    fuzz_log_u64(log, m->hint_owner);
+    fuzz_log_u64(log, m->sloppy);
+}
+
+/* Every field of a decoded frame, so two logs are equal only if the messages are. */
+static void fuzz_log_msg(fuzz_log *log, const rk_wire_in *in)
+{
+    const rk_wire_ctl *m = &in->ctl;
     fuzz_log_u64(log, (uint64_t)m->type);
     switch (m->type) {
     case RK_WIRE_HELLO:
@@ -62,56 +89,8 @@ static void fuzz_log_msg(fuzz_log *log, const rk_wire_msg *m)
         fuzz_log_u64(log, m->u.heartbeat.seq);
         fuzz_log_u64(log, m->u.heartbeat.sent_ms);
         break;
-    case RK_WIRE_GET_REQ:
-        fuzz_log_u64(log, m->u.get_req.req_id);
-        fuzz_log_u64(log, m->u.get_req.partition);
-        fuzz_log_bytes(log, &m->u.get_req.key);
-        break;
-    case RK_WIRE_GET_RESP:
-        fuzz_log_u64(log, m->u.get_resp.req_id);
-        fuzz_log_u64(log, m->u.get_resp.status);
-        fuzz_log_bytes(log, &m->u.get_resp.object);
-        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.get_resp.error);
-        break;
-    case RK_WIRE_PUT_REQ:
-        fuzz_log_u64(log, m->u.put_req.req_id);
-        fuzz_log_u64(log, m->u.put_req.partition);
-        fuzz_log_bytes(log, &m->u.put_req.key);
-        fuzz_log_bytes(log, &m->u.put_req.object);
-        fuzz_log_u64(log, m->u.put_req.durable);
-        fuzz_log_u64(log, m->u.put_req.flags);
-        break;
-    case RK_WIRE_PUT_RESP:
-        fuzz_log_u64(log, m->u.put_resp.req_id);
-        fuzz_log_u64(log, m->u.put_resp.status);
-        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.put_resp.error);
-        break;
-    case RK_WIRE_FWD_REQ:
-        fuzz_log_u64(log, m->u.fwd_req.req_id);
-        fuzz_log_u64(log, m->u.fwd_req.kind);
-        fuzz_log_bytes(log, &m->u.fwd_req.key);
-        fuzz_log_bytes(log, &m->u.fwd_req.value);
-        fuzz_log_bytes(log, &m->u.fwd_req.context);
-        fuzz_log_u64(log, m->u.fwd_req.r);
-        fuzz_log_u64(log, m->u.fwd_req.w);
-        break;
-    case RK_WIRE_FWD_RESP:
-        fuzz_log_u64(log, m->u.fwd_resp.req_id);
-        fuzz_log_u64(log, m->u.fwd_resp.reply_kind);
-        fuzz_log_u64(log, (uint64_t)m->u.fwd_resp.integer);
-        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.fwd_resp.error);
-        fuzz_log_bytes(log, &m->u.fwd_resp.message);
-        break;
-    case RK_WIRE_BUCKET_SET:
-        fuzz_log_u64(log, m->u.bucket_set.req_id);
-        fuzz_log_bytes(log, &m->u.bucket_set.name);
-        fuzz_log_bytes(log, &m->u.bucket_set.props);
-        fuzz_log_u64(log, m->u.bucket_set.version);
-        break;
-    case RK_WIRE_BUCKET_ACK:
-        fuzz_log_u64(log, m->u.bucket_ack.req_id);
-        fuzz_log_u64(log, (uint64_t)(int64_t)m->u.bucket_ack.error);
-        fuzz_log_u64(log, m->u.bucket_ack.version);
+    case RK_WIRE_MSG:
+        fuzz_log_core(log, &in->msg);
         break;
     case RK_WIRE_NONE:
         FUZZ_CHECK(!"a decoded message has a type");
@@ -126,11 +105,13 @@ static void fuzz_same(const fuzz_log *a, const fuzz_log *b)
 
 /* Encode a decoded message again (under the same limits: it came in a frame within them, and
  * re-encoding never grows it past what a frame allows) and decode that: the same fields. */
-static void fuzz_round_trip(const rk_wire_limits *limits, const rk_wire_msg *m)
+static void fuzz_round_trip(const rk_wire_limits *limits, const rk_wire_in *m)
 {
     rk_wire_out out;
     FUZZ_CHECK(rk_wire_out_init(&out, limits) == 0);
-    FUZZ_CHECK(rk_wire_encode(&out, m) == 0);
+    int rc = m->ctl.type == RK_WIRE_MSG ? rk_wire_encode_msg(&out, &m->msg)
+                                        : rk_wire_encode_ctl(&out, &m->ctl);
+    FUZZ_CHECK(rc == 0);
     FUZZ_CHECK(out.frame_count == 1);
 
     rk_wire_decoder d;
@@ -139,8 +120,8 @@ static void fuzz_round_trip(const rk_wire_limits *limits, const rk_wire_msg *m)
     size_t consumed = 0;
     FUZZ_CHECK(rk_wire_decode_frame(&d, out.data, out.len, &frame, &consumed) == 1);
     FUZZ_CHECK(consumed == out.len);
-    rk_wire_msg back;
-    FUZZ_CHECK(rk_wire_decode_msg(&d, &frame, &back) == 0);
+    rk_wire_in back;
+    FUZZ_CHECK(rk_wire_decode(&d, &frame, &back) == 0);
     fuzz_log a = {0};
     fuzz_log b = {0};
     fuzz_log_msg(&a, m);
@@ -148,16 +129,17 @@ static void fuzz_round_trip(const rk_wire_limits *limits, const rk_wire_msg *m)
     fuzz_same(&a, &b);
     free(a.data);
     free(b.data);
-    rk_wire_msg_deinit(&back);
+    rk_wire_in_deinit(&back);
     rk_wire_out_deinit(&out);
 }
 
-static void fuzz_hello_check(const rk_wire_msg *m)
+static void fuzz_hello_check(const rk_wire_in *m)
 {
     char why[RK_WIRE_ERROR_BYTES_MAX];
     rk_wire_refusal refusal = RK_WIRE_REFUSAL_NONE;
-    int rc = rk_wire_hello_check(m, "fuzz", (m->u.hello.nonce & 1) ? "secret" : NULL, 1,
-                                 &refusal, why, sizeof(why));
+    bool secret = m->ctl.type == RK_WIRE_HELLO && (m->ctl.u.hello.nonce & 1) != 0;
+    int rc = rk_wire_hello_check(m, "fuzz", secret ? "secret" : NULL, 1, &refusal, why,
+                                 sizeof(why));
     if (rc == 0) {
         FUZZ_CHECK(refusal == RK_WIRE_REFUSAL_NONE);
         FUZZ_CHECK(why[0] == '\0');
@@ -192,23 +174,22 @@ static void fuzz_decode(const rk_wire_limits *limits, const uint8_t *in, size_t 
                 FUZZ_CHECK(consumed >= RK_WIRE_HEADER_BYTES);
                 FUZZ_CHECK(consumed <= avail);
                 FUZZ_CHECK(consumed <= d.limits.frame_bytes_max);
-                rk_wire_msg m;
-                rc = rk_wire_decode_msg(&d, &frame, &m);
+                rk_wire_in m;
+                rc = rk_wire_decode(&d, &frame, &m);
                 free(copy);
                 if (rc == 0) {
                     fuzz_log_msg(log, &m);
                     fuzz_log_u64(log, consumed);
                     if (check_more) {
                         fuzz_round_trip(limits, &m);
-                        if (m.type == RK_WIRE_HELLO) {
-                            fuzz_hello_check(&m);
-                        }
+                        fuzz_hello_check(&m);
                     }
-                    rk_wire_msg_deinit(&m);
+                    rk_wire_in_deinit(&m);
                     off += consumed;
                     continue;
                 }
-                FUZZ_CHECK(m.type == RK_WIRE_NONE);
+                FUZZ_CHECK(m.ctl.type == RK_WIRE_NONE);
+                FUZZ_CHECK(m.msg.kind == 0);
                 FUZZ_CHECK(m.unpacked == NULL);
                 FUZZ_CHECK(rc == RK_ECORRUPT || rc == RK_ETOOBIG);
             } else {

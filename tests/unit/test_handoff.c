@@ -1,5 +1,6 @@
 /* test_handoff.c — sloppy quorum and hinted handoff (issue 6) on a five-node cluster of core
- * nodes wired together by a small harness: one FIFO of deep-copied messages, a fake clock with
+ * nodes wired together by a small harness: one FIFO of messages, each encoded to a wire frame
+ * when sent and decoded at delivery (src/net/wire.h, as between real nodes), a fake clock with
  * timers, syncs completed when the harness pumps, client replies recorded per node. A node that
  * is "down" is frozen: it handles nothing, messages to it are dropped, and every other node is
  * told (rk_node_on_peer false); some tests give nodes different views on purpose.
@@ -22,6 +23,7 @@
 #include "../../src/core/dvvset.h"
 #include "../../src/core/msg.h"
 #include "../../src/core/node.h"
+#include "../../src/net/wire.h"
 #include "test_reply.h"
 
 #define H_NODES 5u
@@ -37,8 +39,9 @@ typedef struct h_msg {
     struct h_msg *next;
     rk_node_id from;
     rk_node_id to;
-    rk_msg m;
-    uint8_t *buf;
+    rk_msg_kind kind;
+    size_t frame_bytes;
+    uint8_t *frame;             /* the message as encoded when sent */
 } h_msg;
 
 typedef struct h_timer {
@@ -117,7 +120,7 @@ static uint64_t h_env_random(void *ctx)
 
 static void h_msg_free(h_msg *hm)
 {
-    free(hm->buf);
+    free(hm->frame);
     free(hm);
 }
 
@@ -145,7 +148,14 @@ static void h_env_send(void *ctx, rk_node_id to, const rk_msg *m)
     assert_non_null(hm);
     hm->from = hn->id;
     hm->to = to;
-    assert_int_equal(rk_msg_copy(m, &hm->m, &hm->buf), 0);
+    hm->kind = m->kind;
+    rk_wire_out o;
+    assert_int_equal(rk_wire_out_init(&o, NULL), 0);
+    assert_int_equal(rk_wire_encode_msg(&o, m), 0);
+    hm->frame_bytes = o.len;
+    hm->frame = o.data;         /* taken: the buffer holds exactly this one frame */
+    o.data = NULL;
+    rk_wire_out_deinit(&o);
     h_list_append(&h->head, &h->tail, hm);
 }
 
@@ -261,7 +271,7 @@ static bool h_complete_sync(h_node *hn)
 
 static bool h_should_hold(const harness *h, const h_msg *hm)
 {
-    return h->hold_kind != 0 && hm->m.kind == h->hold_kind && hm->from == h->hold_from &&
+    return h->hold_kind != 0 && hm->kind == h->hold_kind && hm->from == h->hold_from &&
            hm->to == h->hold_to;
 }
 
@@ -285,7 +295,17 @@ static bool h_deliver_one(harness *h)
     h_node *from = h_at(h, hm->from);
     if (!to->frozen && !from->frozen) {
         h->delivered++;
-        rk_node_on_message(to->node, hm->from, &hm->m);
+        rk_wire_decoder d;
+        assert_int_equal(rk_wire_decoder_init(&d, NULL), 0);
+        rk_wire_frame frame;
+        size_t consumed = 0;
+        assert_int_equal(rk_wire_decode_frame(&d, hm->frame, hm->frame_bytes, &frame, &consumed),
+                         1);
+        rk_wire_in in;
+        assert_int_equal(rk_wire_decode(&d, &frame, &in), 0);
+        assert_int_equal(in.msg.kind, hm->kind);
+        rk_node_on_message(to->node, hm->from, &in.msg);
+        rk_wire_in_deinit(&in);
     }
     h_msg_free(hm);
     return true;

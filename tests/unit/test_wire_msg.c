@@ -1,22 +1,28 @@
-/* test_wire_msg.c — the core's messages on the wire (src/net/wire_msg.c). Every rk_msg kind
- * goes rk_msg -> rk_wire_msg -> frame bytes -> rk_wire_msg -> rk_msg and must come back field
- * for field (bytes compared, not pointers); response statuses keep their exact RK_E* code and
- * degrade sensibly when a peer sends only the coarse Status; what the core must not trust is
- * refused with a reason (kinds out of range, quorums above RK_N_MAX, handshake messages), and
- * a core bug (unknown kind, a status that is not an RK_E* code) is refused on the way out.
- * Each decode sees an exact-size heap copy of the frame, so ASan catches overreads. */
+/* test_wire_msg.c — the core's messages on the wire, in one step each way (rk_wire_encode_msg,
+ * rk_wire_decode; src/net/wire_msg.c). Every rk_msg kind goes rk_msg -> frame bytes -> rk_msg
+ * and must come back field for field (bytes compared, not pointers); response statuses keep
+ * their exact RK_E* code, show the right coarse Status to a reader of the proto, and degrade
+ * sensibly when a peer sends only the Status; what the core must not trust is refused with
+ * RK_ECORRUPT and a reason (kinds out of range, quorums above RK_N_MAX, error codes outside the
+ * table, unknown flags, versions that do not fit), and a core bug (unknown kind, a status that
+ * is not an RK_E* code) is refused on the way out with RK_EINVAL. Envelopes no encoder of ours
+ * would send are built with the generated protobuf-c API. Each decode sees an exact-size heap
+ * copy of the frame, so ASan catches overreads. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/core/bucket.h"
 #include "../../src/core/node.h"
-#include "../../src/net/wire_msg.h"
+#include "../../src/net/wire.h"
+#include "ringkv.pb-c.h"
+#include "test_frame.h"
 
 static const uint8_t test_key[] = "cart:alice";
 static const uint8_t test_object[] = {0x00, 0x01, 0xff, 'o', 'b', 'j', '\r', '\n'};
@@ -109,43 +115,70 @@ static void assert_same_msg(const rk_msg *want, const rk_msg *got)
     assert_int_equal(got->sloppy, want->sloppy);
 }
 
-/* Encode `w` into a frame and decode it again into *back (owned: rk_wire_msg_deinit). */
-static void wire_round_trip(const rk_wire_msg *w, rk_wire_msg *back)
+/* Decode the `len` bytes of one whole frame at `bytes` into *in (owned: rk_wire_in_deinit).
+ * Returns rk_wire_decode's result; the reason, if any, is copied into `why` (may be NULL). */
+static int decode_frame_bytes(const uint8_t *bytes, size_t len, rk_wire_in *in, char *why)
 {
-    rk_wire_out o;
-    assert_int_equal(rk_wire_out_init(&o, NULL), 0);
-    int rc = rk_wire_encode(&o, w);
-    if (rc != 0) {
-        fail_msg("encode: %s", o.error);
-    }
-    uint8_t *copy = malloc(o.len);
+    uint8_t *copy = malloc(len);
     assert_non_null(copy);
-    memcpy(copy, o.data, o.len);
+    memcpy(copy, bytes, len);
     rk_wire_decoder d;
     assert_int_equal(rk_wire_decoder_init(&d, NULL), 0);
     rk_wire_frame frame;
     size_t consumed = 0;
-    assert_int_equal(rk_wire_decode_frame(&d, copy, o.len, &frame, &consumed), 1);
-    assert_int_equal(consumed, o.len);
-    rc = rk_wire_decode_msg(&d, &frame, back);
-    if (rc != 0) {
-        fail_msg("decode: %s", d.error);
+    assert_int_equal(rk_wire_decode_frame(&d, copy, len, &frame, &consumed), 1);
+    assert_int_equal(consumed, len);
+    int rc = rk_wire_decode(&d, &frame, in);
+    free(copy);                 /* a decoded frame owns its bytes */
+    if (why != NULL) {
+        snprintf(why, 160, "%s", d.error);
     }
-    free(copy);
+    return rc;
+}
+
+/* rk_msg -> frame -> rk_msg; the message in owner->msg borrows from *owner. */
+static void msg_round_trip(const rk_msg *m, rk_wire_in *owner)
+{
+    rk_wire_out o;
+    assert_int_equal(rk_wire_out_init(&o, NULL), 0);
+    if (rk_wire_encode_msg(&o, m) != 0) {
+        fail_msg("encode: %s", o.error);
+    }
+    assert_int_equal(o.frame_count, 1);
+    char why[160];
+    if (decode_frame_bytes(o.data, o.len, owner, why) != 0) {
+        fail_msg("decode: %s", why);
+    }
+    assert_int_equal(owner->ctl.type, RK_WIRE_MSG);
     rk_wire_out_deinit(&o);
 }
 
-/* rk_msg -> frame -> rk_msg; `back` borrows from *owner. */
-static void msg_round_trip(const rk_msg *m, rk_wire_msg *owner, rk_msg *back)
+/* Frame a hand-built envelope and decode it. */
+static int decode_envelope(const Ringkv__Envelope *env, rk_wire_in *in, char *why)
 {
-    rk_wire_msg w;
-    assert_int_equal(rk_wire_from_msg(m, &w), 0);
-    wire_round_trip(&w, owner);
-    char why[160];
-    int rc = rk_wire_to_msg(owner, back, why, sizeof(why));
-    if (rc != 0) {
-        fail_msg("to_msg: %s", why);
-    }
+    size_t payload_len = ringkv__envelope__get_packed_size(env);
+    size_t len = RK_WIRE_HEADER_BYTES + payload_len;
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    test_frame_header(buf, payload_len);
+    assert_int_equal(ringkv__envelope__pack(env, buf + RK_WIRE_HEADER_BYTES), payload_len);
+    int rc = decode_frame_bytes(buf, len, in, why);
+    free(buf);
+    return rc;
+}
+
+/* The envelope rk_wire_encode_msg wrote for `m`, unpacked by protobuf-c itself, as a reader
+ * of the proto sees it (free with ringkv__envelope__free_unpacked). */
+static Ringkv__Envelope *encode_and_unpack(const rk_msg *m)
+{
+    rk_wire_out o;
+    assert_int_equal(rk_wire_out_init(&o, NULL), 0);
+    assert_int_equal(rk_wire_encode_msg(&o, m), 0);
+    Ringkv__Envelope *env = ringkv__envelope__unpack(NULL, o.len - RK_WIRE_HEADER_BYTES,
+                                                     o.data + RK_WIRE_HEADER_BYTES);
+    assert_non_null(env);
+    rk_wire_out_deinit(&o);
+    return env;
 }
 
 /* ---- round trips -------------------------------------------------------------------------- */
@@ -157,11 +190,11 @@ static void test_every_kind_round_trips(void **state)
     for (int kind = 1; kind <= RK_MSG_KIND_MAX; kind++) {
         rk_msg m;
         sample((rk_msg_kind)kind, &m);
-        rk_wire_msg owner;
-        rk_msg back;
-        msg_round_trip(&m, &owner, &back);
-        assert_same_msg(&m, &back);
-        rk_wire_msg_deinit(&owner);
+        rk_wire_in owner;
+        msg_round_trip(&m, &owner);
+        assert_same_msg(&m, &owner.msg);
+        rk_wire_in_deinit(&owner);
+        assert_null(owner.unpacked);
     }
 }
 
@@ -182,11 +215,10 @@ static void test_zero_fields_round_trip(void **state)
     cases[4].kind = RK_MSG_FWD_RESP;
     cases[4].req_kind = RK_REPLY_OK;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        rk_wire_msg owner;
-        rk_msg back;
-        msg_round_trip(&cases[i], &owner, &back);
-        assert_same_msg(&cases[i], &back);
-        rk_wire_msg_deinit(&owner);
+        rk_wire_in owner;
+        msg_round_trip(&cases[i], &owner);
+        assert_same_msg(&cases[i], &owner.msg);
+        rk_wire_in_deinit(&owner);
     }
 }
 
@@ -198,11 +230,41 @@ static void test_fwd_req_with_empty_key_round_trips(void **state)
     sample(RK_MSG_FWD_REQ, &m);
     m.key = NULL;
     m.key_len = 0;
-    rk_wire_msg owner;
-    rk_msg back;
-    msg_round_trip(&m, &owner, &back);
-    assert_same_msg(&m, &back);
-    rk_wire_msg_deinit(&owner);
+    rk_wire_in owner;
+    msg_round_trip(&m, &owner);
+    assert_same_msg(&m, &owner.msg);
+    rk_wire_in_deinit(&owner);
+}
+
+/* Both ends of every range the decoder checks come back. */
+static void test_range_limits_round_trip(void **state)
+{
+    (void)state;
+    static uint8_t key[RK_KEY_BYTES_MAX];
+    rk_msg m;
+    sample(RK_MSG_GET_REQ, &m);
+    m.key = key;
+    m.key_len = sizeof(key);
+    rk_wire_in owner;
+    msg_round_trip(&m, &owner);
+    assert_same_msg(&m, &owner.msg);
+    rk_wire_in_deinit(&owner);
+
+    sample(RK_MSG_FWD_REQ, &m);
+    m.req_kind = RK_REQ_KIND_MAX;
+    m.r = RK_N_MAX;
+    m.w = 0;
+    m.sloppy = 0;
+    msg_round_trip(&m, &owner);
+    assert_same_msg(&m, &owner.msg);
+    rk_wire_in_deinit(&owner);
+
+    sample(RK_MSG_FWD_RESP, &m);
+    m.req_kind = RK_REPLY_KIND_MAX;
+    m.status = -(RK_ERROR_COUNT - 1);
+    msg_round_trip(&m, &owner);
+    assert_same_msg(&m, &owner.msg);
+    rk_wire_in_deinit(&owner);
 }
 
 /* ---- statuses ----------------------------------------------------------------------------- */
@@ -214,28 +276,33 @@ static void test_status_keeps_code_and_coarse_status(void **state)
     (void)state;
     rk_msg m;
     sample(RK_MSG_GET_RESP, &m);
-    rk_wire_msg w;
-    assert_int_equal(rk_wire_from_msg(&m, &w), 0);
-    assert_int_equal(w.u.get_resp.status, RK_WIRE_STATUS_OK);
+    Ringkv__Envelope *env = encode_and_unpack(&m);
+    assert_int_equal(env->get_resp->status, RK_WIRE_STATUS_OK);
+    ringkv__envelope__free_unpacked(env, NULL);
 
     m.object = NULL;
     m.object_len = 0;
-    assert_int_equal(rk_wire_from_msg(&m, &w), 0);
-    assert_int_equal(w.u.get_resp.status, RK_WIRE_STATUS_NOT_FOUND);
+    env = encode_and_unpack(&m);
+    assert_int_equal(env->get_resp->status, RK_WIRE_STATUS_NOT_FOUND);
+    ringkv__envelope__free_unpacked(env, NULL);
 
     sample(RK_MSG_PUT_RESP, &m);
     m.status = RK_EBUSY;
-    assert_int_equal(rk_wire_from_msg(&m, &w), 0);
-    assert_int_equal(w.u.put_resp.status, RK_WIRE_STATUS_BUSY);
-    assert_int_equal(w.u.put_resp.error, RK_EBUSY);
+    env = encode_and_unpack(&m);
+    assert_int_equal(env->put_resp->status, RK_WIRE_STATUS_BUSY);
+    assert_int_equal(env->put_resp->error, RK_EBUSY);
+    ringkv__envelope__free_unpacked(env, NULL);
+    m.status = RK_EIO;
+    env = encode_and_unpack(&m);
+    assert_int_equal(env->put_resp->status, RK_WIRE_STATUS_FAILED);
+    ringkv__envelope__free_unpacked(env, NULL);
 
     for (int code = -1; code > -RK_ERROR_COUNT; code--) {
         m.status = code;
-        rk_wire_msg owner;
-        rk_msg back;
-        msg_round_trip(&m, &owner, &back);
-        assert_int_equal(back.status, code);
-        rk_wire_msg_deinit(&owner);
+        rk_wire_in owner;
+        msg_round_trip(&m, &owner);
+        assert_int_equal(owner.msg.status, code);
+        rk_wire_in_deinit(&owner);
     }
 }
 
@@ -255,16 +322,19 @@ static void test_status_without_code_degrades(void **state)
         {42, RK_EIO},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        rk_wire_msg w = {.type = RK_WIRE_PUT_RESP};
-        w.u.put_resp.req_id = 5;
-        w.u.put_resp.status = cases[i].status;
-        rk_wire_msg owner;
-        wire_round_trip(&w, &owner);
-        rk_msg back;
-        assert_int_equal(rk_wire_to_msg(&owner, &back, NULL, 0), 0);
-        assert_int_equal(back.kind, RK_MSG_PUT_RESP);
-        assert_int_equal(back.status, cases[i].want);
-        rk_wire_msg_deinit(&owner);
+        Ringkv__Envelope env = RINGKV__ENVELOPE__INIT;
+        Ringkv__PutResp put = RINGKV__PUT_RESP__INIT;
+        env.body_case = RINGKV__ENVELOPE__BODY_PUT_RESP;
+        env.put_resp = &put;
+        put.req_id = 5;
+        put.status = (Ringkv__Status)cases[i].status;
+        rk_wire_in in;
+        assert_int_equal(decode_envelope(&env, &in, NULL), 0);
+        assert_int_equal(in.ctl.type, RK_WIRE_MSG);
+        assert_int_equal(in.msg.kind, RK_MSG_PUT_RESP);
+        assert_int_equal(in.msg.req_id, 5);
+        assert_int_equal(in.msg.status, cases[i].want);
+        rk_wire_in_deinit(&in);
     }
 }
 
@@ -272,41 +342,66 @@ static void test_status_without_code_degrades(void **state)
 static void test_failed_get_resp_drops_object(void **state)
 {
     (void)state;
-    rk_wire_msg w = {.type = RK_WIRE_GET_RESP};
-    w.u.get_resp.status = RK_WIRE_STATUS_FAILED;
-    w.u.get_resp.error = RK_EIO;
-    w.u.get_resp.object = (rk_wire_bytes){test_object, sizeof(test_object)};
-    rk_msg back;
-    assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
-    assert_int_equal(back.status, RK_EIO);
-    assert_int_equal(back.object_len, 0);
+    Ringkv__Envelope env = RINGKV__ENVELOPE__INIT;
+    Ringkv__GetResp get = RINGKV__GET_RESP__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_GET_RESP;
+    env.get_resp = &get;
+    get.status = RINGKV__STATUS__STATUS_FAILED;
+    get.error = RK_EIO;
+    get.object.data = (uint8_t *)(uintptr_t)test_object;
+    get.object.len = sizeof(test_object);
+    rk_wire_in in;
+    assert_int_equal(decode_envelope(&env, &in, NULL), 0);
+    assert_int_equal(in.msg.status, RK_EIO);
+    assert_int_equal(in.msg.object_len, 0);
+    assert_null(in.msg.object);
+    rk_wire_in_deinit(&in);
 }
 
-/* ---- refusals ----------------------------------------------------------------------------- */
+/* ---- refusals on the way out -------------------------------------------------------------- */
 
-/* A core bug does not reach the wire: an unknown kind or a status outside the error table. */
-static void test_from_msg_refuses_core_bugs(void **state)
+static void assert_encode_refused(const rk_msg *m, const char *why_part)
+{
+    rk_wire_out o;
+    assert_int_equal(rk_wire_out_init(&o, NULL), 0);
+    assert_int_equal(rk_wire_encode_msg(&o, m), RK_EINVAL);
+    if (strstr(o.error, why_part) == NULL) {
+        fail_msg("reason [%s] lacks [%s]", o.error, why_part);
+    }
+    assert_int_equal(o.frame_count, 0);
+    assert_int_equal(o.len, 0);
+    rk_wire_out_deinit(&o);
+}
+
+/* A core bug does not reach the wire: an unknown kind, a status outside the error table, a
+ * negative bucket version, unknown put flags, a quorum the peer would refuse. */
+static void test_encode_refuses_core_bugs(void **state)
 {
     (void)state;
     rk_msg m;
-    rk_wire_msg w;
     sample(RK_MSG_PUT_RESP, &m);
     m.kind = (rk_msg_kind)(RK_MSG_KIND_MAX + 1);
-    assert_int_equal(rk_wire_from_msg(&m, &w), RK_EINVAL);
+    assert_encode_refused(&m, "message kind 9");
     m.kind = (rk_msg_kind)0;
-    assert_int_equal(rk_wire_from_msg(&m, &w), RK_EINVAL);
+    assert_encode_refused(&m, "message kind 0");
 
     sample(RK_MSG_PUT_RESP, &m);
     m.status = 1;
-    assert_int_equal(rk_wire_from_msg(&m, &w), RK_EINVAL);
+    assert_encode_refused(&m, "put_resp: error 1 is not an RK_E* code");
     m.status = -RK_ERROR_COUNT;
-    assert_int_equal(rk_wire_from_msg(&m, &w), RK_EINVAL);
-    m.status = -(RK_ERROR_COUNT - 1);
-    assert_int_equal(rk_wire_from_msg(&m, &w), 0);
+    assert_encode_refused(&m, "is not an RK_E* code");
 
     sample(RK_MSG_BUCKET_ACK, &m);
     m.integer = -1;
-    assert_int_equal(rk_wire_from_msg(&m, &w), RK_EINVAL);
+    assert_encode_refused(&m, "bucket_ack: version -1 is negative");
+
+    sample(RK_MSG_PUT_REQ, &m);
+    m.flags = 0x4;              /* bits 0 (repair) and 1 (handoff) are known */
+    assert_encode_refused(&m, "put_req: flags 0x4 are unknown");
+
+    sample(RK_MSG_FWD_REQ, &m);
+    m.w = RK_N_MAX + 1;
+    assert_encode_refused(&m, "W=9");
 }
 
 /* A forwarded error text longer than one log line is cut to RK_WIRE_REASON_BYTES_MAX, not
@@ -320,91 +415,158 @@ static void test_long_fwd_message_is_cut(void **state)
     sample(RK_MSG_FWD_RESP, &m);
     m.message = text;
     m.message_len = sizeof(text);
-    rk_wire_msg owner;
-    rk_msg back;
-    msg_round_trip(&m, &owner, &back);
-    assert_int_equal(back.message_len, RK_WIRE_REASON_BYTES_MAX);
-    rk_wire_msg_deinit(&owner);
+    rk_wire_in owner;
+    msg_round_trip(&m, &owner);
+    assert_int_equal(owner.msg.message_len, RK_WIRE_REASON_BYTES_MAX);
+    assert_memory_equal(owner.msg.message, text, RK_WIRE_REASON_BYTES_MAX);
+    rk_wire_in_deinit(&owner);
 }
 
-static void assert_refused(const rk_wire_msg *w, const char *why_part)
+/* ---- refusals on the way in --------------------------------------------------------------- */
+
+static void assert_refused(const Ringkv__Envelope *env, const char *why_part)
 {
-    rk_msg back;
+    rk_wire_in in;
     char why[160];
-    assert_int_equal(rk_wire_to_msg(w, &back, why, sizeof(why)), RK_ECORRUPT);
+    assert_int_equal(decode_envelope(env, &in, why), RK_ECORRUPT);
     if (strstr(why, why_part) == NULL) {
         fail_msg("reason [%s] lacks [%s]", why, why_part);
     }
+    assert_int_equal(in.ctl.type, RK_WIRE_NONE);
+    assert_null(in.unpacked);
+}
+
+static void assert_accepted(const Ringkv__Envelope *env)
+{
+    rk_wire_in in;
+    char why[160];
+    if (decode_envelope(env, &in, why) != 0) {
+        fail_msg("refused: %s", why);
+    }
+    assert_int_equal(in.ctl.type, RK_WIRE_MSG);
+    rk_wire_in_deinit(&in);
 }
 
 /* What the core must not trust is refused with a reason naming the field and its value; both
  * sides of each range. */
-static void test_to_msg_refuses_out_of_range(void **state)
+static void test_decode_refuses_out_of_range(void **state)
 {
     (void)state;
-    rk_msg back;
-    rk_wire_msg w = {.type = RK_WIRE_FWD_REQ};
-    w.u.fwd_req.kind = RK_REQ_KIND_MAX + 1;
-    assert_refused(&w, "request kind 8 is not 1 to 7");
-    w.u.fwd_req.kind = RK_REQ_KIND_MAX;
-    assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
-    w.u.fwd_req.kind = 0;
-    assert_refused(&w, "request kind 0");
-    w.u.fwd_req.kind = RK_REQ_GET;
-    w.u.fwd_req.r = RK_N_MAX + 1;
-    assert_refused(&w, "R=9");
-    w.u.fwd_req.r = RK_N_MAX;
-    w.u.fwd_req.w = RK_N_MAX;
-    assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
-    w.u.fwd_req.w = RK_N_MAX + 1;
-    assert_refused(&w, "W=9");
+    Ringkv__Envelope env = RINGKV__ENVELOPE__INIT;
+    Ringkv__FwdReq fwd = RINGKV__FWD_REQ__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
+    env.fwd_req = &fwd;
+    fwd.kind = RK_REQ_KIND_MAX + 1;
+    assert_refused(&env, "request kind 8 is not 1 to 7");
+    fwd.kind = RK_REQ_KIND_MAX;
+    assert_accepted(&env);
+    fwd.kind = 0;
+    assert_refused(&env, "request kind 0");
+    fwd.kind = RK_REQ_GET;
+    fwd.r = RK_N_MAX + 1;
+    assert_refused(&env, "R=9");
+    fwd.r = RK_N_MAX;
+    fwd.w = RK_N_MAX;
+    assert_accepted(&env);
+    fwd.w = RK_N_MAX + 1;
+    assert_refused(&env, "W=9");
+    fwd.w = 0;
+    fwd.sloppy = RK_SLOPPY_OFF + 1;
+    assert_refused(&env, "sloppy 3 is not 0 to 2");
 
-    w = (rk_wire_msg){.type = RK_WIRE_FWD_RESP};
-    w.u.fwd_resp.reply_kind = RK_REPLY_KIND_MAX + 1;
-    assert_refused(&w, "reply kind 8 is not 1 to 7");
-    w.u.fwd_resp.reply_kind = RK_REPLY_KIND_MAX;
-    assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
+    Ringkv__FwdResp resp = RINGKV__FWD_RESP__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
+    env.fwd_resp = &resp;
+    resp.reply_kind = RK_REPLY_KIND_MAX + 1;
+    assert_refused(&env, "reply kind 8 is not 1 to 7");
+    resp.reply_kind = RK_REPLY_KIND_MAX;
+    assert_accepted(&env);
+    uint8_t text[RK_WIRE_REASON_BYTES_MAX + 1];
+    memset(text, 'x', sizeof(text));
+    resp.message.data = text;
+    resp.message.len = sizeof(text);
+    assert_refused(&env, "fwd_resp: message is 201 bytes");
 
-    w = (rk_wire_msg){.type = RK_WIRE_BUCKET_ACK};
-    w.u.bucket_ack.version = (uint64_t)INT64_MAX + 1u;
-    assert_refused(&w, "version 9223372036854775808");
-    w.u.bucket_ack.version = (uint64_t)INT64_MAX;
-    assert_int_equal(rk_wire_to_msg(&w, &back, NULL, 0), 0);
+    Ringkv__BucketAck ack = RINGKV__BUCKET_ACK__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_BUCKET_ACK;
+    env.bucket_ack = &ack;
+    ack.version = (uint64_t)INT64_MAX + 1u;
+    assert_refused(&env, "version 9223372036854775808");
+    ack.version = (uint64_t)INT64_MAX;
+    assert_accepted(&env);
+
+    Ringkv__PutReq put = RINGKV__PUT_REQ__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
+    env.put_req = &put;
+    put.flags = 0x4;
+    assert_refused(&env, "put_req: flags 0x4 are unknown");
+    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF;
+    assert_accepted(&env);
 }
 
-/* Handshake and heartbeat messages are the runtime's, never the node's. */
-static void test_to_msg_refuses_runtime_messages(void **state)
+/* A peer cannot make the core print or act on an error code nobody defined, in any field
+ * that carries one, even beside an OK status. */
+static void test_decode_refuses_error_codes_outside_the_table(void **state)
 {
     (void)state;
-    rk_wire_msg w;
-    rk_wire_hello_make(&w, "c", NULL, 2, 1);
-    assert_refused(&w, "hello is not a message for the node");
-    w = (rk_wire_msg){.type = RK_WIRE_HELLO_ACK};
-    assert_refused(&w, "hello_ack");
-    w = (rk_wire_msg){.type = RK_WIRE_HEARTBEAT};
-    assert_refused(&w, "heartbeat");
-    w = (rk_wire_msg){.type = RK_WIRE_NONE};
-    assert_refused(&w, "none");
+    Ringkv__Envelope env = RINGKV__ENVELOPE__INIT;
+    Ringkv__PutResp put = RINGKV__PUT_RESP__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_PUT_RESP;
+    env.put_resp = &put;
+    put.status = RINGKV__STATUS__STATUS_FAILED;
+    put.error = 5;
+    assert_refused(&env, "put_resp: error 5 is not an RK_E* code");
+    put.error = -RK_ERROR_COUNT;
+    assert_refused(&env, "is not an RK_E* code");
+    put.error = -(RK_ERROR_COUNT - 1);
+    assert_accepted(&env);
+
+    Ringkv__GetResp get = RINGKV__GET_RESP__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_GET_RESP;
+    env.get_resp = &get;
+    get.status = RINGKV__STATUS__STATUS_OK;
+    get.error = 7;
+    assert_refused(&env, "get_resp: error 7");
+
+    Ringkv__FwdResp fwd = RINGKV__FWD_RESP__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
+    env.fwd_resp = &fwd;
+    fwd.reply_kind = RK_REPLY_ERROR;
+    fwd.error = -RK_ERROR_COUNT;
+    assert_refused(&env, "fwd_resp: error");
+
+    Ringkv__BucketAck ack = RINGKV__BUCKET_ACK__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_BUCKET_ACK;
+    env.bucket_ack = &ack;
+    ack.error = 1;
+    assert_refused(&env, "bucket_ack: error 1");
 }
 
-/* The codec refuses on the way in what a peer could use to make the core print or act on a
- * code nobody defined. */
-static void test_codec_refuses_error_codes_outside_the_table(void **state)
+/* Handshake and heartbeat frames are the runtime's: they decode as control messages and
+ * leave the core message empty. */
+static void test_control_messages_are_not_core_messages(void **state)
 {
     (void)state;
+    rk_wire_ctl ctl;
+    rk_wire_hello_make(&ctl, "c", NULL, 2, 1);
     rk_wire_out o;
     assert_int_equal(rk_wire_out_init(&o, NULL), 0);
-    rk_wire_msg w = {.type = RK_WIRE_PUT_RESP};
-    w.u.put_resp.error = 5;
-    assert_int_equal(rk_wire_encode(&o, &w), RK_EINVAL);
-    w.u.put_resp.error = -RK_ERROR_COUNT;
-    assert_int_equal(rk_wire_encode(&o, &w), RK_EINVAL);
-    w = (rk_wire_msg){.type = RK_WIRE_PUT_REQ};
-    w.u.put_req.key = (rk_wire_bytes){test_key, 3};
-    w.u.put_req.flags = 0x4;    /* bits 0 (repair) and 1 (handoff) are known */
-    assert_int_equal(rk_wire_encode(&o, &w), RK_EINVAL);
-    assert_non_null(strstr(o.error, "flags 0x4"));
-    assert_int_equal(o.frame_count, 0);
+    assert_int_equal(rk_wire_encode_ctl(&o, &ctl), 0);
+    ctl = (rk_wire_ctl){.type = RK_WIRE_HEARTBEAT};
+    assert_int_equal(rk_wire_encode_ctl(&o, &ctl), 0);
+    for (size_t i = 0; i < o.frame_count; i++) {
+        rk_wire_in in;
+        assert_int_equal(decode_frame_bytes(o.data + o.frame_off[i],
+                                            rk_wire_out_frame_bytes(&o, i), &in, NULL),
+                         0);
+        assert_int_equal(in.ctl.type, i == 0 ? RK_WIRE_HELLO : RK_WIRE_HEARTBEAT);
+        assert_int_equal(in.msg.kind, 0);
+        rk_wire_in_deinit(&in);
+    }
+    /* A control message is not encoded through the core's path, nor the reverse. */
+    rk_wire_ctl as_ctl = {.type = RK_WIRE_MSG};
+    assert_int_equal(rk_wire_encode_ctl(&o, &as_ctl), RK_EINVAL);
+    assert_string_equal(o.error, "msg is not a control message");
     rk_wire_out_deinit(&o);
 }
 
@@ -414,14 +576,15 @@ int main(void)
         cmocka_unit_test(test_every_kind_round_trips),
         cmocka_unit_test(test_zero_fields_round_trip),
         cmocka_unit_test(test_fwd_req_with_empty_key_round_trips),
+        cmocka_unit_test(test_range_limits_round_trip),
         cmocka_unit_test(test_status_keeps_code_and_coarse_status),
         cmocka_unit_test(test_status_without_code_degrades),
         cmocka_unit_test(test_failed_get_resp_drops_object),
-        cmocka_unit_test(test_from_msg_refuses_core_bugs),
+        cmocka_unit_test(test_encode_refuses_core_bugs),
         cmocka_unit_test(test_long_fwd_message_is_cut),
-        cmocka_unit_test(test_to_msg_refuses_out_of_range),
-        cmocka_unit_test(test_to_msg_refuses_runtime_messages),
-        cmocka_unit_test(test_codec_refuses_error_codes_outside_the_table),
+        cmocka_unit_test(test_decode_refuses_out_of_range),
+        cmocka_unit_test(test_decode_refuses_error_codes_outside_the_table),
+        cmocka_unit_test(test_control_messages_are_not_core_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
