@@ -33,7 +33,9 @@
 #include "../../src/core/dvvset.h"
 #include "../../src/core/msg.h"
 #include "../../src/core/node.h"
+#include "../../src/net/wire.h"
 #include "../../src/store/store.h"
+#include "test_frame.h"
 #include "test_reply.h"
 
 #define RG_NODES_MAX 5u
@@ -53,8 +55,8 @@ typedef struct rg_msg {
     struct rg_msg *next;
     rk_node_id from;
     rk_node_id to;
-    rk_msg m;
-    uint8_t *buf;
+    rk_msg m;                   /* borrows from `in` */
+    rk_wire_in in;
 } rg_msg;
 
 struct rg_cluster;
@@ -125,9 +127,10 @@ static void rg_env_send(void *ctx, rk_node_id to, const rk_msg *m)
     assert_non_null(rm);
     rm->from = rn->id;
     rm->to = to;
-    /* The copy is taken now, as the simulator's network and the runtime's frame encoder do:
-     * whatever the sender's buffers hold at this moment is what travels. */
-    assert_int_equal(rk_msg_copy(m, &rm->m, &rm->buf), 0);
+    /* Encoded now, as the simulator's network and the runtime do: whatever the sender's
+     * buffers hold at this moment is what travels. */
+    test_frame_carry(m, &rm->in);
+    rm->m = rm->in.msg;
     if (c->tail != NULL) {
         c->tail->next = rm;
     } else {
@@ -184,7 +187,7 @@ static void rg_node_start(rg_cluster *c, rg_node *rn)
 
 static void rg_msg_free(rg_msg *rm)
 {
-    free(rm->buf);
+    rk_wire_in_deinit(&rm->in);
     free(rm);
 }
 
@@ -276,7 +279,7 @@ static rg_cluster *rg_new(uint32_t node_count, uint8_t policy)
     rk_node_config_default(&c->config);
     c->config.member_count = node_count;
     for (uint32_t i = 0; i < node_count; i++) {
-        c->config.members[i] = i + 1;
+        c->config.members[i].id = i + 1;
     }
     c->config.default_policy = policy;
     for (uint32_t i = 0; i < node_count; i++) {
