@@ -56,8 +56,6 @@ void rk_assert_set_hook(void (*hook)(void *ctx), void *ctx);
 /* Values: Redis allows 512 MiB, Riak warns above 1 MiB; a few MiB must pass by default. */
 #define RK_VALUE_BYTES_DEFAULT   (16u * 1024u * 1024u)
 #define RK_VALUE_BYTES_MAX       (512u * 1024u * 1024u)
-/* An object adds a small header to the value (object.h). */
-#define RK_OBJECT_HEADER_BYTES   32u
 
 _Static_assert(RK_KEY_BYTES_MAX + RK_SKEY_PREFIX_BYTES <= RK_LMDB_KEY_BYTES_MAX,
                "storage keys must fit LMDB's key limit");
