@@ -49,6 +49,30 @@ uint32_t rk_members_ids(const rk_members *t, rk_node_id *out)
     return count;
 }
 
+#ifdef RK_SLOW_ASSERTS
+/* O(RK_MEMBERS_MAX): every id once, count and slot_end agree with the slots. */
+static bool members_consistent(const rk_members *t)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < RK_MEMBERS_MAX; i++) {
+        rk_node_id id = t->slots[i].addr.id;
+        if (id == 0) {
+            continue;
+        }
+        if (i >= t->slot_end) {
+            return false;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (t->slots[j].addr.id == id) {
+                return false;
+            }
+        }
+        count++;
+    }
+    return count == t->count && (t->slot_end == 0 || t->slots[t->slot_end - 1].addr.id != 0);
+}
+#endif
+
 int rk_members_add(rk_members *t, const rk_member_addr *addr)
 {
     if (addr->id == 0 || memchr(addr->host, '\0', sizeof(addr->host)) == NULL ||
@@ -71,6 +95,7 @@ int rk_members_add(rk_members *t, const rk_member_addr *addr)
         t->slot_end++;
     }
     RK_ASSERT(t->count <= t->slot_end);
+    RK_ASSERT_SLOW(members_consistent(t));
     return (int)slot;
 }
 
@@ -86,6 +111,7 @@ int rk_members_remove(rk_members *t, rk_node_id id)
         t->slot_end--;
     }
     RK_ASSERT(t->count <= t->slot_end);
+    RK_ASSERT_SLOW(members_consistent(t));
     return 0;
 }
 
