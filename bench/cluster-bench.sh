@@ -9,7 +9,10 @@
 # Usage: bench/cluster-bench.sh
 # Environment: REQUESTS [100000], CLIENTS [50], PIPELINE [16], KEYSPACE [100000],
 #   CLUSTERS ["mem lmdb"] (the nodes' engine; lmdb runs with --sync batch), RINGKVD
-#   [build/ringkvd]. Needs redis-server, redis-cli, redis-benchmark, awk.
+#   [build/ringkvd], REDIS [yes] (no: skip the redis-server run and the ratios to it, as
+#   bench/ab-cluster.sh does), NODE_CPU [no] (yes: also print the CPU time the three nodes
+#   used over each cluster's run, from /proc/<pid>/stat, for bench/ab-cluster.sh).
+# Needs redis-server, redis-cli, redis-benchmark, awk.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQUESTS=${REQUESTS:-100000}
@@ -18,6 +21,8 @@ PIPELINE=${PIPELINE:-16}
 KEYSPACE=${KEYSPACE:-100000}
 CLUSTERS=${CLUSTERS:-"mem lmdb"}
 RINGKVD=${RINGKVD:-$ROOT/build/ringkvd}
+REDIS=${REDIS:-yes}
+NODE_CPU=${NODE_CPU:-no}
 TMP=$(mktemp -d /tmp/ringkv-cbench.XXXXXX)
 declare -a PIDS=()
 cleanup() {
@@ -45,6 +50,16 @@ wait_ping() {
     echo "cluster-bench: nothing answers on port $1; logs:" >&2
     tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
     return 1
+}
+# node_cpu_ms PID...: user + system CPU time the processes have used, in milliseconds.
+node_cpu_ms() {
+    local p ticks=0 hz
+    hz=$(getconf CLK_TCK)
+    for p in "$@"; do
+        # Fields 14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the name.
+        ticks=$((ticks + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo $((ticks * 1000 / hz))
 }
 stop_all() {
     local p
@@ -74,15 +89,18 @@ measure() {
 }
 
 results="$TMP/results"
+node_cpu=""
 : > "$results"
 
-port=$(free_port)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-    >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-wait_ping "$port"
-measure redis "$port" >> "$results"
-stop_all
+if [[ $REDIS == yes ]]; then
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+        >"$TMP/redis.log" 2>&1 &
+    PIDS+=($!)
+    wait_ping "$port"
+    measure redis "$port" >> "$results"
+    stop_all
+fi
 
 for engine in $CLUSTERS; do
     declare -a cp=() kp=()
@@ -104,12 +122,22 @@ for engine in $CLUSTERS; do
         sleep 0.05
     done
     measure "ringkv-3-$engine" "${cp[1]}" >> "$results"
+    if [[ $NODE_CPU == yes ]]; then
+        node_cpu+="node-cpu ringkv-3-$engine $(node_cpu_ms "${PIDS[@]}") ms"
+        node_cpu+=" for $((4 * REQUESTS)) requests"$'\n'
+    fi
     stop_all
 done
 
 echo "requests=$REQUESTS clients=$CLIENTS keyspace=$KEYSPACE; ringkv: 3 nodes, N=3 R=2 W=2"
 printf '%-16s %-4s %-3s %12s %9s %9s\n' server test P "requests/s" "p99 ms" "p99.9 ms"
 awk '{ printf "%-16s %-4s %-3s %12s %9s %9s\n", $1, $2, $3, $4, $5, $6 }' "$results"
-echo "ratios to redis-server (requests/s):"
-awk '$1 == "redis" { base[$2 " " $3] = $4 }
-     $1 != "redis" { printf "  %-16s %-4s P=%-3s %.2f\n", $1, $2, $3, $4 / base[$2 " " $3] }' "$results"
+if [[ $NODE_CPU == yes ]]; then
+    printf '%s' "$node_cpu"
+fi
+if [[ $REDIS == yes ]]; then
+    echo "ratios to redis-server (requests/s):"
+    awk '$1 == "redis" { base[$2 " " $3] = $4 }
+         $1 != "redis" { printf "  %-16s %-4s P=%-3s %.2f\n", $1, $2, $3, $4 / base[$2 " " $3] }' \
+        "$results"
+fi
