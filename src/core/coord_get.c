@@ -104,7 +104,7 @@ static void coord_read_repair(rk_node *n, rk_coord_get *c)
         }
         n->stats.read_repairs++;
         if (c->q.preflist[i] == n->config.id) {
-            rk_replica_merge(n, &c->key, c->merged, c->policy, 0, NULL);
+            rk_replica_merge(n, &c->key, c->merged, NULL, 0, c->policy, 0, NULL);
             bytes = NULL;   /* the local write reused the scratch buffer `bytes` pointed into */
             continue;
         }

@@ -194,8 +194,12 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
         snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
     }
     if (rc == 0) {
-        rc = rk_handoff_store(n, &c->key, &local, c->was_live, hint_owner, seq_out, bytes_out,
-                              len_out);
+        /* Encoded once: these bytes are stored and then sent to every replica. */
+        rc = rk_local_encode(&n->local, &local, bytes_out, len_out);
+        if (rc == 0) {
+            rc = rk_handoff_store(n, &c->key, *bytes_out, *len_out, rk_local_set_live(&local),
+                                  c->was_live, hint_owner, seq_out);
+        }
         if (rc != 0) {
             snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
         }

@@ -75,7 +75,7 @@ void rk_dvvset_init(rk_dvvset *set)
 
 void rk_dvvset_deinit(rk_dvvset *set)
 {
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
+    for (uint32_t i = 0; i < set->sibling_count && !set->values_borrowed; i++) {
         free(set->siblings[i].value);
     }
     free(set->siblings);
@@ -209,6 +209,7 @@ int rk_dvvset_update(rk_dvvset *set, const rk_vv *context, const rk_dvvset_write
                      rk_node_id coordinator, uint64_t counter_floor, uint32_t siblings_max,
                      rk_dot *dot_out)
 {
+    RK_ASSERT(!set->values_borrowed);
     RK_ASSERT_SLOW(rk_dvvset_valid(set));
     RK_ASSERT_SLOW(rk_vv_valid(context));
     RK_ASSERT(write->tombstone || write->value_len == 0 || write->value != NULL);
@@ -362,6 +363,7 @@ static void dvvset_sync_free_dropped(rk_dvvset *set, const rk_sibling *result,
 
 int rk_dvvset_sync(rk_dvvset *set, const rk_dvvset *other)
 {
+    RK_ASSERT(!set->values_borrowed);
     RK_ASSERT_SLOW(rk_dvvset_valid(set));
     RK_ASSERT_SLOW(rk_dvvset_valid(other));
     RK_ASSERT(set != other);
@@ -573,9 +575,11 @@ static int dvvset_decode_head(const uint8_t *bytes, size_t len, rk_vv *history,
     return 0;
 }
 
-int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out)
+/* Decode; the values are copied (owned by the set) or, with `borrow`, point into `bytes`. */
+static int dvvset_decode(const uint8_t *bytes, size_t len, bool borrow, rk_dvvset *out)
 {
     rk_dvvset_init(out);
+    out->values_borrowed = borrow;
 
     rk_vv history;
     uint32_t sibling_count = 0;
@@ -597,7 +601,9 @@ int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out)
         rk_sibling s;
         memset(&s, 0, sizeof(s));
         rc = dvvset_decode_sibling_head(bytes, body_len, &pos, out, &s);
-        if (rc == 0) {
+        if (rc == 0 && borrow) {
+            s.value = s.value_len > 0 ? (uint8_t *)(bytes + pos) : NULL;
+        } else if (rc == 0) {
             rc = dvvset_bytes_dup(bytes + pos, s.value_len, &s.value);
         }
         if (rc != 0) {
@@ -613,4 +619,14 @@ int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out)
     }
     RK_ASSERT_SLOW(rk_dvvset_valid(out));
     return 0;
+}
+
+int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out)
+{
+    return dvvset_decode(bytes, len, false, out);
+}
+
+int rk_dvvset_decode_view(const uint8_t *bytes, size_t len, rk_dvvset *out)
+{
+    return dvvset_decode(bytes, len, true, out);
 }

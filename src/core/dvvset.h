@@ -27,7 +27,8 @@
  *   [u64 XXH3_64bits of every byte before it]
  *
  * Decoding validates everything (RK_ECORRUPT) and copies the values into the set, so the set
- * never points into a store's pages; encode(decode(bytes)) == bytes. */
+ * never points into a store's pages (a read-only view may borrow them instead);
+ * encode(decode(bytes)) == bytes. */
 #ifndef RK_DVVSET_H
 #define RK_DVVSET_H
 
@@ -66,6 +67,7 @@ typedef struct rk_dvvset {
     rk_vv history;
     uint32_t sibling_count;
     rk_sibling *siblings;    /* owned; sibling_count entries sorted by dot */
+    bool values_borrowed;    /* a view (rk_dvvset_decode_view): the values are not the set's */
 } rk_dvvset;
 
 /* What a client writes: a value, or a tombstone when deleting. Borrowed by update. */
@@ -138,5 +140,10 @@ size_t rk_dvvset_encode(const rk_dvvset *set, uint8_t *out);
  * RK_ECORRUPT (anything but exactly an encoding this module wrote), or RK_ENOMEM; on error
  * *out is an empty set. Borrows bytes. */
 int rk_dvvset_decode(const uint8_t *bytes, size_t len, rk_dvvset *out);
+
+/* The same check, but the values point into `bytes`, which must outlive *out: for a set that
+ * is only read (the source of a sync, a comparison), it saves a copy of every value. A view is
+ * never the target of update or sync (asserted); rk_dvvset_deinit frees only its array. */
+int rk_dvvset_decode_view(const uint8_t *bytes, size_t len, rk_dvvset *out);
 
 #endif

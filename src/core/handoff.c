@@ -86,9 +86,8 @@ static void hint_added(rk_node *n)
     rk_handoff_kick(n);
 }
 
-int rk_handoff_store(rk_node *n, const rk_local_key *k, const rk_dvvset *set, bool was_live,
-                     rk_node_id hint_owner, uint64_t *seq_out, const uint8_t **bytes_out,
-                     size_t *len_out)
+int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len,
+                     bool live, bool was_live, rk_node_id hint_owner, uint64_t *seq_out)
 {
     uint8_t key_buf[RK_HINT_KEY_BYTES];
     uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
@@ -100,8 +99,8 @@ int rk_handoff_store(rk_node *n, const rk_local_key *k, const rk_dvvset *set, bo
             return new_hint;
         }
     }
-    int rc = rk_local_write(&n->local, k, set, was_live, &op, new_hint == 1 ? 1 : 0, seq_out,
-                            bytes_out, len_out);
+    int rc = rk_local_write(&n->local, k, bytes, len, live, was_live, &op,
+                            new_hint == 1 ? 1 : 0, seq_out);
     if (rc == 0 && new_hint == 1) {
         hint_added(n);
     }

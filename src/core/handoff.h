@@ -32,12 +32,11 @@ size_t rk_hint_encode(rk_node_id owner, const uint8_t *skey, size_t skey_len,
 
 /* Count the hint records at start-up (stats.hints_pending) and arm delivery if any. */
 int rk_handoff_start(rk_node *n);
-/* Store `set` as the local object of `k`; with hint_owner not 0 the copy is a hinted replica
- * for that primary and its hint record is written in the same atomic batch. Arguments and
- * result as rk_local_write. */
-int rk_handoff_store(rk_node *n, const rk_local_key *k, const rk_dvvset *set, bool was_live,
-                     rk_node_id hint_owner, uint64_t *seq_out, const uint8_t **bytes_out,
-                     size_t *len_out);
+/* Store the encoded object `bytes` (live: it has a live sibling) as the local object of `k`;
+ * with hint_owner not 0 the copy is a hinted replica for that primary and its hint record is
+ * written in the same atomic batch. Otherwise as rk_local_write. */
+int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len,
+                     bool live, bool was_live, rk_node_id hint_owner, uint64_t *seq_out);
 /* A member came up, or a hint was created: make sure delivery is scheduled. */
 void rk_handoff_kick(rk_node *n);
 void rk_handoff_on_timer(rk_node *n);

@@ -181,32 +181,21 @@ static void local_count_live(rk_local *l, bool was_live, bool live)
     l->stats->keys_live = l->keys_live;
 }
 
-int rk_local_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
-                   const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
-                   const uint8_t **bytes_out, size_t *len_out)
+int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, size_t len,
+                   bool live, bool was_live, const rk_batch_op *extra, uint32_t extra_count,
+                   uint64_t *seq_out)
 {
-    const uint8_t *bytes = NULL;
-    size_t len = 0;
-    int rc = rk_local_encode(l, set, &bytes, &len);
-    if (rc != 0) {
-        return rc;
-    }
     rk_batch_op op = {.kind = RK_BATCH_PUT,
                       .db = RK_DB_DATA,
                       .key = k->skey,
                       .key_len = k->skey_len,
                       .value = bytes,
                       .value_len = len};
-    rc = local_batch(l, &op, extra, extra_count, seq_out);
-    if (rc != 0) {
-        return rc;
+    int rc = local_batch(l, &op, extra, extra_count, seq_out);
+    if (rc == 0) {
+        local_count_live(l, was_live, live);
     }
-    if (bytes_out != NULL) {
-        *bytes_out = bytes;
-        *len_out = len;
-    }
-    local_count_live(l, was_live, rk_local_set_live(set));
-    return 0;
+    return rc;
 }
 
 int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,

@@ -65,14 +65,13 @@ int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out);
 int rk_local_encode(rk_local *l, const rk_dvvset *set, const uint8_t **bytes_out,
                     size_t *len_out);
 
-/* Write `set` as the object of `k`, with `extra` ops in the same atomic batch. `was_live`: the
- * object it replaces had a live sibling (keeps keys_live). *seq_out is the batch's seq; when
- * bytes_out is not NULL it gets the encoding written (scratch: valid until the next encode),
- * so a caller sending the same object need not encode it again. 0 or a store error
- * (counted; nothing written). */
-int rk_local_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
-                   const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
-                   const uint8_t **bytes_out, size_t *len_out);
+/* Write the encoded object `bytes` (rk_local_encode's, or bytes a peer sent and
+ * rk_dvvset_decode_view checked) as the object of `k`, with `extra` ops in the same atomic
+ * batch. `live`: the object has a live sibling; `was_live`: the one it replaces had (keeps
+ * keys_live). *seq_out is the batch's seq. 0 or a store error (counted; nothing written). */
+int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, size_t len,
+                   bool live, bool was_live, const rk_batch_op *extra, uint32_t extra_count,
+                   uint64_t *seq_out);
 /* Remove the object of `k` (`was_live` as above) with `extra` ops in the same batch. */
 int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,
                     uint32_t extra_count, uint64_t *seq_out);

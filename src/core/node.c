@@ -103,6 +103,7 @@ static int node_config_check(const rk_node_config *c)
 
 void node_resolve_lww(rk_dvvset *set)
 {
+    RK_ASSERT(!set->values_borrowed);
     if (set->sibling_count <= 1) {
         return;
     }

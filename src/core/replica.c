@@ -28,31 +28,60 @@ void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
     rk_store_buf_free(&stored);
 }
 
-int rk_replica_merge(rk_node *n, const rk_local_key *k, const rk_dvvset *incoming,
-                     uint8_t policy, rk_node_id hint_owner, const rk_pending *p)
+/* The object to store for `k` (the merge of the local one and `incoming`) into *bytes_out
+ * (local's scratch, or incoming_bytes), and whether it differs from what is stored. */
+static int replica_merged(rk_node *n, const rk_dvvset *incoming, const uint8_t *incoming_bytes,
+                          size_t incoming_len, uint8_t policy, const rk_buf *stored,
+                          rk_dvvset *local, const uint8_t **bytes_out, size_t *len_out)
 {
+    /* Absent here: the merge is `incoming` itself (a coordinator's lww object is resolved
+     * already), so the bytes it came in go to the store unchanged. */
+    bool resolved = policy != RK_POLICY_LWW || incoming->sibling_count <= 1;
+    if (stored->len == 0 && incoming_bytes != NULL && resolved) {
+        *bytes_out = incoming_bytes;
+        *len_out = incoming_len;
+        return 0;
+    }
+    int rc = rk_dvvset_sync(local, incoming);
+    if (rc == 0 && policy == RK_POLICY_LWW) {
+        node_resolve_lww(local);
+    }
+    if (rc == 0) {
+        rc = rk_local_encode(&n->local, local, bytes_out, len_out);
+    }
+    return rc;
+}
+
+int rk_replica_merge(rk_node *n, const rk_local_key *k, const rk_dvvset *incoming,
+                     const uint8_t *incoming_bytes, size_t incoming_len, uint8_t policy,
+                     rk_node_id hint_owner, const rk_pending *p)
+{
+    rk_buf stored;
     rk_dvvset local;
-    int rc = rk_local_read(&n->local, k, &local);
-    if (rc != 0) {
-        return rc;
+    rk_dvvset_init(&local);
+    int rc = rk_local_read_raw(&n->local, k, &stored);
+    if (rc == 0 && stored.len > 0) {
+        rc = rk_dvvset_decode(stored.data, stored.len, &local);
     }
     bool was_live = rk_local_set_live(&local);
-    rk_dvvset before;
-    rc = rk_dvvset_copy(&local, &before);
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
     if (rc == 0) {
-        rc = rk_dvvset_sync(&local, incoming);
+        rc = replica_merged(n, incoming, incoming_bytes, incoming_len, policy, &stored, &local,
+                            &bytes, &len);
     }
-    if (rc == 0 && policy == RK_POLICY_LWW) {
-        node_resolve_lww(&local);
-    }
-    /* Nothing new: answer once what is already written is durable (it may not be yet). A
-     * hinted copy is written anyway: its hint record may be the new part. */
+    /* Encodings are canonical (dvvset.h), so equal bytes are an equal object. Nothing new:
+     * answer once what is already written is durable (it may not be yet). A hinted copy is
+     * written anyway: its hint record may be the new part. */
+    bool changed = rc == 0 && (len != stored.len || memcmp(bytes, stored.data, len) != 0);
     uint64_t seq = n->local.written_seq;
-    if (rc == 0 && (hint_owner != 0 || !rk_dvvset_equal(&before, &local))) {
-        rc = rk_handoff_store(n, k, &local, was_live, hint_owner, &seq, NULL, NULL);
+    if (rc == 0 && (changed || hint_owner != 0)) {
+        bool live = bytes == incoming_bytes ? rk_local_set_live(incoming)
+                                            : rk_local_set_live(&local);
+        rc = rk_handoff_store(n, k, bytes, len, live, was_live, hint_owner, &seq);
     }
-    rk_dvvset_deinit(&before);
     rk_dvvset_deinit(&local);
+    rk_store_buf_free(&stored);
     if (rc == 0 && p != NULL) {
         rk_pending wait = *p;
         wait.seq = seq;
@@ -69,7 +98,7 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
     rk_dvvset incoming;
     int rc = rk_local_key_init(&n->local, m->key, m->key_len, &k) == 0 ? 0 : RK_EINVAL;
     if (rc == 0) {
-        rc = rk_dvvset_decode(m->object, m->object_len, &incoming);
+        rc = rk_dvvset_decode_view(m->object, m->object_len, &incoming);
     }
     if (rc == 0) {
         const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, m->key, m->key_len);
@@ -84,7 +113,8 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
                            rk_members_slot(&n->members, owner) < 0 || node_is_primary(n, &k))) {
             owner = 0;
         }
-        rc = rk_replica_merge(n, &k, &incoming, props->policy, owner, repair ? NULL : &p);
+        rc = rk_replica_merge(n, &k, &incoming, m->object, m->object_len, props->policy, owner,
+                              repair ? NULL : &p);
         rk_dvvset_deinit(&incoming);
     }
     if (rc != 0 && !repair) {

@@ -12,9 +12,11 @@
 void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m);
 void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m);
 /* Merge `incoming` into the local object of `k`; answer via `p` once durable (p may be NULL:
- * nobody waits). With hint_owner not 0 the copy is kept as a hinted replica for that owner.
- * Returns 0 or an error. */
+ * nobody waits). `incoming_bytes` (may be NULL) are its encoding: when the key is absent here
+ * they are stored as they are, with no merge and no encoding. With hint_owner not 0 the copy
+ * is kept as a hinted replica for that owner. Returns 0 or an error. */
 int rk_replica_merge(rk_node *n, const rk_local_key *k, const rk_dvvset *incoming,
-                     uint8_t policy, rk_node_id hint_owner, const rk_pending *p);
+                     const uint8_t *incoming_bytes, size_t incoming_len, uint8_t policy,
+                     rk_node_id hint_owner, const rk_pending *p);
 
 #endif

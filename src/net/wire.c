@@ -23,12 +23,11 @@
  * a few structs; 2-byte unknown fields cost up to ~90 bytes each while protobuf-c decodes
  * them (1.4.1, measured), the one way a frame could make it allocate far more than P. */
 #define WIRE_DECODE_SLACK_BYTES  (64u * 1024u)
-/* protobuf-c's allocator has no size on free: each block carries its size in front. */
-#define WIRE_ALLOC_HEADER_BYTES  16u
+/* Room beside the payload for protobuf-c's structs when it unpacks one message (an
+ * envelope and a request: a few hundred bytes). */
+#define WIRE_ARENA_STRUCT_BYTES  1024u
 #define WIRE_PROOF_TAG           "ringkv-hello-v1"
 
-_Static_assert(WIRE_ALLOC_HEADER_BYTES >= sizeof(size_t), "the header holds a size_t");
-_Static_assert(WIRE_ALLOC_HEADER_BYTES % _Alignof(max_align_t) == 0, "blocks stay aligned");
 _Static_assert(RK_WIRE_ERROR_BYTES_MAX >= 96, "error texts name a value and a limit");
 _Static_assert((int)RK_WIRE_REFUSAL_OTHER == (int)RINGKV__REFUSAL__REFUSAL_OTHER,
                "rk_wire_refusal mirrors ringkv.proto");
@@ -58,63 +57,84 @@ static int wire_limits_init(rk_wire_limits *dst, const rk_wire_limits *src)
     return 0;
 }
 
-/* ---- protobuf-c allocations under a budget ------------------------------------------------ */
+/* ---- protobuf-c allocations: an arena under a budget --------------------------------------- */
+
+/* protobuf-c allocates per message and per bytes field as it unpacks (a put request: the
+ * envelope, the request, its key and its object). All of it lives exactly as long as the
+ * decoded frame, so it comes from an arena of chunks, usually one malloc sized from the
+ * payload, and goes back in one piece; protobuf-c's frees are no-ops. */
+typedef struct wire_chunk {
+    struct wire_chunk *next;
+    size_t size;                /* bytes in data */
+    size_t used;
+    max_align_t data[];
+} wire_chunk;
 
 typedef struct wire_budget {
-    size_t used;
+    size_t used;                /* chunk bytes taken */
     size_t max;
-    bool over;          /* an allocation was refused for the budget */
-    bool failed;        /* malloc itself failed */
+    size_t chunk_bytes_next;    /* the next chunk's size, unless one allocation needs more */
+    wire_chunk *chunks;         /* newest first */
+    bool over;                  /* an allocation was refused for the budget */
+    bool failed;                /* malloc itself failed */
 } wire_budget;
+
+#define WIRE_ALIGN _Alignof(max_align_t)
 
 static void *wire_alloc(void *ctx, size_t size)
 {
     wire_budget *b = ctx;
-    if (size > SIZE_MAX - WIRE_ALLOC_HEADER_BYTES) {
+    if (size > SIZE_MAX - WIRE_ALIGN) {
         b->over = true;
         return NULL;
     }
-    size_t total = size + WIRE_ALLOC_HEADER_BYTES;
-    RK_ASSERT(b->used <= b->max);
-    if (total > b->max - b->used) {
-        b->over = true;
-        return NULL;
+    size_t need = (size + WIRE_ALIGN - 1) & ~(size_t)(WIRE_ALIGN - 1);
+    wire_chunk *c = b->chunks;
+    if (c == NULL || c->size - c->used < need) {
+        RK_ASSERT(b->used <= b->max);
+        if (need > b->max - b->used) {
+            b->over = true;
+            return NULL;
+        }
+        size_t bytes = need > b->chunk_bytes_next ? need : b->chunk_bytes_next;
+        bytes = bytes < b->max - b->used ? bytes : b->max - b->used;
+        c = malloc(sizeof(*c) + bytes);
+        if (c == NULL) {
+            b->failed = true;
+            return NULL;
+        }
+        c->next = b->chunks;
+        c->size = bytes;
+        c->used = 0;
+        b->chunks = c;
+        b->used += bytes;
+        b->chunk_bytes_next = bytes;
     }
-    uint8_t *block = malloc(total);
-    if (block == NULL) {
-        b->failed = true;
-        return NULL;
-    }
-    memcpy(block, &total, sizeof(total));
-    b->used += total;
-    return block + WIRE_ALLOC_HEADER_BYTES;
+    void *p = (uint8_t *)c->data + c->used;
+    c->used += need;
+    RK_ASSERT(c->used <= c->size);
+    return p;
 }
 
 static void wire_free(void *ctx, void *ptr)
 {
-    wire_budget *b = ctx;
-    if (ptr == NULL) {
-        return;
+    (void)ctx;
+    (void)ptr;      /* the arena goes back whole (wire_chunks_free) */
+}
+
+static void wire_chunks_free(wire_chunk *c)
+{
+    while (c != NULL) {
+        wire_chunk *next = c->next;
+        free(c);
+        c = next;
     }
-    uint8_t *block = (uint8_t *)ptr - WIRE_ALLOC_HEADER_BYTES;
-    size_t total;
-    memcpy(&total, block, sizeof(total));
-    RK_ASSERT(total >= WIRE_ALLOC_HEADER_BYTES);
-    RK_ASSERT(total <= b->used);
-    b->used -= total;
-    free(block);
 }
 
 void rk_wire_in_deinit(rk_wire_in *in)
 {
     RK_ASSERT(in != NULL);
-    if (in->unpacked != NULL) {
-        /* The budget only counts on free; every block the unpack left must come back. */
-        wire_budget budget = {.used = in->unpacked_bytes, .max = SIZE_MAX};
-        ProtobufCAllocator allocator = {wire_alloc, wire_free, &budget};
-        ringkv__envelope__free_unpacked(in->unpacked, &allocator);
-        RK_ASSERT(budget.used == 0);
-    }
+    wire_chunks_free(in->arena);
     memset(in, 0, sizeof(*in));
 }
 
@@ -256,12 +276,14 @@ int rk_wire_decode(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_in *i
     RK_ASSERT(frame->payload != NULL || frame->payload_len == 0);
     RK_ASSERT(frame->payload_len <= d->limits.frame_bytes_max);
 
-    wire_budget budget = {.max = 2u * frame->payload_len + WIRE_DECODE_SLACK_BYTES};
+    /* The payload and the structs around it: one chunk for any message this node sends. */
+    wire_budget budget = {.max = 2u * frame->payload_len + WIRE_DECODE_SLACK_BYTES,
+                          .chunk_bytes_next = frame->payload_len + WIRE_ARENA_STRUCT_BYTES};
     ProtobufCAllocator allocator = {wire_alloc, wire_free, &budget};
     Ringkv__Envelope *env =
         ringkv__envelope__unpack(&allocator, frame->payload_len, frame->payload);
     if (env == NULL) {
-        RK_ASSERT(budget.used == 0);
+        wire_chunks_free(budget.chunks);
         if (budget.failed) {
             return wire_decoder_fail(d, RK_ENOMEM, "out of memory decoding a %zu-byte payload",
                                      frame->payload_len);
@@ -275,7 +297,7 @@ int rk_wire_decode(rk_wire_decoder *d, const rk_wire_frame *frame, rk_wire_in *i
                                  frame->payload_len);
     }
     in->unpacked = env;
-    in->unpacked_bytes = budget.used;
+    in->arena = budget.chunks;
 
     char why[RK_WIRE_ERROR_BYTES_MAX];
     int rc = wire_decode_ctl(in, env, why, sizeof(why));
@@ -394,6 +416,51 @@ static bool wire_out_reserve(rk_wire_out *o, size_t bytes)
 }
 
 /* Append the checked envelope `env` of a `name` message as one frame. */
+/* The one field of an envelope: its oneof body, a submessage (tag, length, message). */
+static const ProtobufCMessage *wire_env_body(const Ringkv__Envelope *env, uint32_t *field_out)
+{
+    RK_ASSERT(env->body_case != RINGKV__ENVELOPE__BODY__NOT_SET);
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field(&ringkv__envelope__descriptor, env->body_case);
+    RK_ASSERT(field != NULL);
+    RK_ASSERT(field->type == PROTOBUF_C_TYPE_MESSAGE);
+    *field_out = field->id;
+    const ProtobufCMessage *body = NULL;
+    memcpy(&body, (const uint8_t *)env + field->offset, sizeof(body));
+    RK_ASSERT(body != NULL);
+    return body;
+}
+
+static size_t wire_varint_pack(uint64_t value, uint8_t *out)
+{
+    size_t len = 0;
+    while (value >= 0x80u) {
+        out[len++] = (uint8_t)(value | 0x80u);
+        value >>= 7;
+    }
+    out[len++] = (uint8_t)value;
+    return len;
+}
+
+/* Pack `env` at out (exactly payload_len bytes, from wire_env_packed_size). The envelope is
+ * one oneof field, so its bytes are that field's tag and length followed by the body packed in
+ * place: the same bytes ringkv__envelope__pack writes, without the memmove protobuf-c makes
+ * of a submessage over 127 bytes to fit its length in front (one more copy of every object
+ * sent). */
+static size_t wire_env_pack(const Ringkv__Envelope *env, uint8_t *out)
+{
+    uint32_t field = 0;
+    const ProtobufCMessage *body = wire_env_body(env, &field);
+    size_t body_len = protobuf_c_message_get_packed_size(body);
+    size_t head = wire_varint_pack(((uint64_t)field << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+                                   out);
+    head += wire_varint_pack(body_len, out + head);
+    size_t packed = protobuf_c_message_pack(body, out + head);
+    RK_ASSERT(packed == body_len);
+    RK_ASSERT_SLOW(head + packed == ringkv__envelope__get_packed_size(env));
+    return head + packed;
+}
+
 static int wire_encode_env(rk_wire_out *o, const Ringkv__Envelope *env, const char *name)
 {
     size_t payload_len = ringkv__envelope__get_packed_size(env);
@@ -411,7 +478,7 @@ static int wire_encode_env(rk_wire_out *o, const Ringkv__Envelope *env, const ch
     wire_store_be32(frame, (uint32_t)(frame_bytes - RK_WIRE_LENGTH_BYTES));
     frame[RK_WIRE_LENGTH_BYTES] = RK_WIRE_FRAME_VERSION;
     frame[RK_WIRE_LENGTH_BYTES + 1u] = 0;  /* no flags are defined in frame version 1 */
-    size_t packed = ringkv__envelope__pack(env, frame + RK_WIRE_HEADER_BYTES);
+    size_t packed = wire_env_pack(env, frame + RK_WIRE_HEADER_BYTES);
     RK_ASSERT(packed == payload_len);
 
     o->frame_off[o->frame_count] = o->len;

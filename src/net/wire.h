@@ -130,14 +130,14 @@ _Static_assert(RK_WIRE_CONTEXT_BYTES_MAX + RK_WIRE_REASON_BYTES_MAX + RK_KEY_BYT
 
 /* One decoded frame. ctl.type says what arrived: HELLO, HELLO_ACK or HEARTBEAT in ctl, or
  * RK_WIRE_MSG, a core message in msg (ctl.u is then zero). Every pointer in it points into
- * `unpacked`, a copy protobuf-c made of the frame's payload, so the input buffer can be reused
- * at once; rk_wire_in_deinit frees it. It may be copied by value, but only one of the copies
+ * `unpacked`, a copy protobuf-c made of the frame's payload (in one arena, usually one
+ * allocation), so the input buffer can be reused at once; rk_wire_in_deinit frees it. It may be copied by value, but only one of the copies
  * may be deinitialised, and a borrowed rk_msg must not outlive it. */
 typedef struct rk_wire_in {
     rk_wire_ctl ctl;
     rk_msg msg;
     void *unpacked;             /* private: the decoded Envelope, or NULL */
-    size_t unpacked_bytes;      /* private: what decoding it allocated */
+    void *arena;                /* private: the memory decoding it took, freed whole */
 } rk_wire_in;
 
 /* Free what a decoded frame owns and zero it. A zeroed one is only zeroed again. */

@@ -21,6 +21,7 @@
 #include "../../src/core/bucket.h"
 #include "../../src/core/node.h"
 #include "../../src/net/wire.h"
+#include "../../src/net/wire_pb.h"
 #include "ringkv.pb-c.h"
 #include "test_frame.h"
 
@@ -196,6 +197,51 @@ static void test_every_kind_round_trips(void **state)
         rk_wire_in_deinit(&owner);
         assert_null(owner.unpacked);
     }
+}
+
+/* The encoder packs an envelope's body in place (wire.c, wire_env_pack) instead of through
+ * ringkv__envelope__pack, which copies a large submessage once more: the bytes must be the
+ * very ones protobuf-c writes, for every kind and for objects whose length takes one, two and
+ * three varint bytes (the body's length prefix grows with them). */
+static void test_encoding_is_protobuf_c_bytes(void **state)
+{
+    (void)state;
+    static const size_t object_lens[] = {0, 100, 127, 128, 200, 16383, 16384, 70000};
+    uint8_t *object = malloc(70000);
+    assert_non_null(object);
+    for (size_t i = 0; i < 70000; i++) {
+        object[i] = (uint8_t)(i * 7u);
+    }
+    for (int kind = 1; kind <= RK_MSG_KIND_MAX; kind++) {
+        for (size_t j = 0; j < sizeof(object_lens) / sizeof(object_lens[0]); j++) {
+            rk_msg m;
+            sample((rk_msg_kind)kind, &m);
+            if (kind == RK_MSG_PUT_REQ || kind == RK_MSG_GET_RESP) {
+                m.object = object;
+                m.object_len = object_lens[j];
+            }
+            Ringkv__Envelope env;
+            rk_wire_pb_body body;
+            char why[RK_WIRE_ERROR_BYTES_MAX];
+            int rc = rk_wire_pb_from_msg(&env, &body, &m, why, sizeof(why));
+            if (rc != 0) {
+                fail_msg("kind %d: %s", kind, why);
+            }
+            size_t expected_len = ringkv__envelope__get_packed_size(&env);
+            uint8_t *expected = malloc(expected_len);
+            assert_non_null(expected);
+            assert_int_equal(ringkv__envelope__pack(&env, expected), expected_len);
+
+            rk_wire_out o;
+            assert_int_equal(rk_wire_out_init(&o, NULL), 0);
+            assert_int_equal(rk_wire_encode_msg(&o, &m), 0);
+            assert_int_equal(o.len, RK_WIRE_HEADER_BYTES + expected_len);
+            assert_memory_equal(o.data + RK_WIRE_HEADER_BYTES, expected, expected_len);
+            rk_wire_out_deinit(&o);
+            free(expected);
+        }
+    }
+    free(object);
 }
 
 /* Zero and empty fields survive too: a get of nothing found, an ok put, a blind forwarded
@@ -574,6 +620,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_round_trips),
+        cmocka_unit_test(test_encoding_is_protobuf_c_bytes),
         cmocka_unit_test(test_zero_fields_round_trip),
         cmocka_unit_test(test_fwd_req_with_empty_key_round_trips),
         cmocka_unit_test(test_range_limits_round_trip),
