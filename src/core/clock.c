@@ -24,7 +24,8 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     } else if (rc != RK_ENOTFOUND) {
         return rc;
     }
-    if (epoch + 1 >= (1ull << (64 - RK_EPOCH_SHIFT))) {
+    /* Compared without adding: a stored UINT64_MAX would wrap epoch + 1 to 0. */
+    if (epoch >= (1ull << (64 - RK_EPOCH_SHIFT)) - 1) {
         return RK_ETOOBIG;
     }
     c->epoch = epoch + 1;
