@@ -97,6 +97,17 @@ static uint32_t test_take_all_due(test_fixture *fx, rk_coord **out, uint32_t out
     return count;
 }
 
+/* Every deadline passes: the armed coordinators come due in exactly the order `expected`. */
+static void test_assert_due_in_order(test_fixture *fx, rk_coord *const *expected, uint32_t count)
+{
+    rk_coord *due[4];
+    assert_true(count <= 4);
+    assert_int_equal(test_take_all_due(fx, due, 4), count);
+    for (uint32_t i = 0; i < count; i++) {
+        assert_ptr_equal(due[i], expected[i]);
+    }
+}
+
 /* ---- slots and ids ------------------------------------------------------------------------ */
 
 static void test_new_gives_a_zeroed_coordinator_of_its_kind(void **state)
@@ -175,6 +186,20 @@ static void test_id_with_a_slot_past_the_table_is_not_found(void **state)
     assert_null(rk_coord_table_find(&fx->table, upper | (RK_COORD_INFLIGHT_MAX - 1u)));
     assert_null(rk_coord_table_find(&fx->table, 0));
     assert_null(rk_coord_table_find(&fx->table, UINT64_MAX));
+    test_fixture_free(fx);
+}
+
+/* An answer to a request made before a restart has the same slot and generation as a new one,
+ * but the old epoch: not found. */
+static void test_id_from_another_epoch_is_not_found(void **state)
+{
+    (void)state;
+    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    rk_coord *c = test_new(fx);
+    uint64_t before_restart = (c->id & 0xffffffffffffull) | ((uint64_t)(TEST_EPOCH - 1) << 48);
+
+    assert_null(rk_coord_table_find(&fx->table, before_restart));
+    assert_ptr_equal(rk_coord_table_find(&fx->table, c->id), c);
     test_fixture_free(fx);
 }
 
@@ -368,10 +393,8 @@ static void test_freeing_the_armed_head_unlinks_it(void **state)
 
     assert_ptr_equal(fx->table.armed_head, c[1]);
     assert_null(c[1]->armed_prev);
-    rk_coord *due[3];
-    assert_int_equal(test_take_all_due(fx, due, 3), 2);
-    assert_ptr_equal(due[0], c[1]);
-    assert_ptr_equal(due[1], c[2]);
+    rk_coord *expected[] = {c[1], c[2]};
+    test_assert_due_in_order(fx, expected, 2);
     test_fixture_free(fx);
 }
 
@@ -386,10 +409,8 @@ static void test_freeing_an_armed_middle_unlinks_it(void **state)
 
     assert_ptr_equal(c[0]->armed_next, c[2]);
     assert_ptr_equal(c[2]->armed_prev, c[0]);
-    rk_coord *due[3];
-    assert_int_equal(test_take_all_due(fx, due, 3), 2);
-    assert_ptr_equal(due[0], c[0]);
-    assert_ptr_equal(due[1], c[2]);
+    rk_coord *expected[] = {c[0], c[2]};
+    test_assert_due_in_order(fx, expected, 2);
     test_fixture_free(fx);
 }
 
@@ -407,11 +428,8 @@ static void test_freeing_the_armed_tail_unlinks_it(void **state)
     assert_null(c[1]->armed_next);
     rk_coord *late = test_new(fx);
     rk_coord_table_arm(&fx->table, late);
-    rk_coord *due[3];
-    assert_int_equal(test_take_all_due(fx, due, 3), 3);
-    assert_ptr_equal(due[0], c[0]);
-    assert_ptr_equal(due[1], c[1]);
-    assert_ptr_equal(due[2], late);
+    rk_coord *expected[] = {c[0], c[1], late};
+    test_assert_due_in_order(fx, expected, 3);
     test_fixture_free(fx);
 }
 
@@ -452,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_freed_coordinator_is_not_found),
         cmocka_unit_test(test_stale_id_of_a_reused_slot_is_not_found),
         cmocka_unit_test(test_id_with_a_slot_past_the_table_is_not_found),
+        cmocka_unit_test(test_id_from_another_epoch_is_not_found),
         cmocka_unit_test(test_id_carries_the_epoch_in_its_top_bits),
         cmocka_unit_test(test_table_fills_at_the_limit_and_reuses_a_freed_slot),
         cmocka_unit_test(test_each_slot_is_used_once_when_filling),

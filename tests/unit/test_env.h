@@ -15,11 +15,11 @@ typedef struct test_env {
     rk_env env;
     uint64_t now_ms;
     uint64_t wall_us;
-    uint32_t timer_count;       /* set_timer calls */
-    uint64_t timer_at_ms;       /* the last one's */
+    uint32_t timer_count; /* set_timer calls */
+    uint64_t timer_at_ms; /* the last one's */
     uint64_t timer_id;
-    uint32_t sync_count;        /* sync requests */
-    uint64_t sync_seq;          /* the last one's */
+    uint32_t sync_count; /* sync requests */
+    uint64_t sync_seq;   /* the last one's */
 } test_env;
 
 static inline uint64_t test_env_now_ms(void *ctx)
