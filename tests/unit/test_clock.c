@@ -259,6 +259,19 @@ static void test_stamp_is_strictly_above_floor_us(void **state)
     test_fixture_free(fx);
 }
 
+/* floor_us comes from siblings other nodes stamped: one at UINT64_MAX leaves no stamp above it,
+ * and the stamp stays at the top rather than wrapping to 0, below everything before it. */
+static void test_stamp_stays_at_the_top_instead_of_wrapping(void **state)
+{
+    (void)state;
+    test_fixture *fx = test_fixture_at_epoch(1);
+
+    assert_int_equal(rk_clock_stamp_above(&fx->clock, 1000, UINT64_MAX - 1), UINT64_MAX);
+    assert_int_equal(rk_clock_stamp_above(&fx->clock, 1000, UINT64_MAX), UINT64_MAX);
+    assert_int_equal(rk_clock_stamp_above(&fx->clock, 1000, 0), UINT64_MAX);
+    test_fixture_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_stamp_follows_the_wall_clock_going_forward),
         cmocka_unit_test(test_stamps_strictly_increase_when_the_wall_clock_goes_back),
         cmocka_unit_test(test_stamp_is_strictly_above_floor_us),
+        cmocka_unit_test(test_stamp_stays_at_the_top_instead_of_wrapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
