@@ -24,7 +24,8 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     } else if (rc != RK_ENOTFOUND) {
         return rc;
     }
-    if (epoch + 1 >= (1ull << (64 - RK_EPOCH_SHIFT))) {
+    /* Compared without adding: a stored UINT64_MAX would wrap epoch + 1 to 0. */
+    if (epoch >= (1ull << (64 - RK_EPOCH_SHIFT)) - 1) {
         return RK_ETOOBIG;
     }
     c->epoch = epoch + 1;
@@ -70,6 +71,12 @@ void rk_clock_fallback_minted(rk_clock *c, uint64_t counter)
 uint64_t rk_clock_stamp_above(rk_clock *c, uint64_t wall_us, uint64_t floor_us)
 {
     uint64_t last_us = c->stamp_last_us > floor_us ? c->stamp_last_us : floor_us;
-    c->stamp_last_us = wall_us > last_us ? wall_us : last_us + 1;
+    if (wall_us > last_us) {
+        c->stamp_last_us = wall_us;
+    } else if (last_us < UINT64_MAX) {
+        c->stamp_last_us = last_us + 1;
+    } else {
+        c->stamp_last_us = UINT64_MAX; /* nothing is above it; wrapping to 0 would go back */
+    }
     return c->stamp_last_us;
 }

@@ -35,7 +35,8 @@ bool rk_clock_ready(const rk_clock *c, uint64_t durable_seq);
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback);
 /* A fallback minted `counter`: the next floor is above it. */
 void rk_clock_fallback_minted(rk_clock *c, uint64_t counter);
-/* A write's LWW stamp: `wall_us`, but strictly above this node's last stamp and floor_us. */
+/* A write's LWW stamp: `wall_us`, but strictly above this node's last stamp and floor_us
+ * (UINT64_MAX when one of them is already there: a stamp never wraps). */
 uint64_t rk_clock_stamp_above(rk_clock *c, uint64_t wall_us, uint64_t floor_us);
 
 #endif
