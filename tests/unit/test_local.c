@@ -59,6 +59,26 @@ static void test_object(const char *value, rk_dvvset *out)
 }
 
 /* Write `value` (NULL: a tombstone) as the object of `key`; returns the batch's seq. */
+
+/* Encode `set` as the node does (rk_local_encode) and write those bytes; bytes_out (may be
+ * NULL) gets the encoding stored. */
+static int test_write_set(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
+                          const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
+                          const uint8_t **bytes_out, size_t *len_out)
+{
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = rk_local_encode(l, set, &bytes, &len);
+    if (rc == 0) {
+        rc = rk_local_write(l, k, bytes, len, rk_local_set_live(set), was_live, extra,
+                            extra_count, seq_out);
+    }
+    if (rc == 0 && bytes_out != NULL) {
+        *bytes_out = bytes;
+        *len_out = len;
+    }
+    return rc;
+}
 static uint64_t test_write(test_fixture *fx, const char *key, const char *value, bool was_live)
 {
     rk_local_key k;
@@ -66,7 +86,7 @@ static uint64_t test_write(test_fixture *fx, const char *key, const char *value,
     rk_dvvset set;
     test_object(value, &set);
     uint64_t seq = 0;
-    assert_int_equal(rk_local_write(&fx->local, &k, &set, was_live, NULL, 0, &seq, NULL, NULL), 0);
+    assert_int_equal(test_write_set(&fx->local, &k, &set, was_live, NULL, 0, &seq, NULL, NULL), 0);
     rk_dvvset_deinit(&set);
     return seq;
 }
@@ -224,7 +244,7 @@ static void test_write_then_read_gives_the_object_back(void **state)
     const uint8_t *bytes = NULL;
     size_t len = 0;
 
-    assert_int_equal(rk_local_write(&fx->local, &k, &set, false, NULL, 0, &seq, &bytes, &len), 0);
+    assert_int_equal(test_write_set(&fx->local, &k, &set, false, NULL, 0, &seq, &bytes, &len), 0);
 
     rk_dvvset back;
     assert_int_equal(rk_local_read(&fx->local, &k, &back), 0);
@@ -328,7 +348,7 @@ static void test_write_puts_extra_ops_in_the_same_batch(void **state)
     uint64_t seq = 0;
     uint64_t before = fx->local.written_seq;
 
-    assert_int_equal(rk_local_write(&fx->local, &k, &set, false, extra, 2, &seq, NULL, NULL), 0);
+    assert_int_equal(test_write_set(&fx->local, &k, &set, false, extra, 2, &seq, NULL, NULL), 0);
 
     assert_int_equal(seq, before + 1);
     assert_true(test_stored(fx, RK_DB_DATA, k.skey, k.skey_len));
@@ -350,7 +370,7 @@ static void test_write_takes_three_extra_ops(void **state)
     rk_batch_op extra[3] = {test_hint_op("h1"), test_hint_op("h2"), test_hint_op("h3")};
     uint64_t seq = 0;
 
-    assert_int_equal(rk_local_write(&fx->local, &k, &set, false, extra, 3, &seq, NULL, NULL), 0);
+    assert_int_equal(test_write_set(&fx->local, &k, &set, false, extra, 3, &seq, NULL, NULL), 0);
 
     assert_true(test_stored(fx, RK_DB_DATA, k.skey, k.skey_len));
     assert_true(test_stored(fx, RK_DB_HINTS, (const uint8_t *)"h3", 2));
@@ -509,7 +529,7 @@ static void test_failed_write_counts_and_writes_nothing(void **state)
     uint64_t before = fx->local.written_seq;
 
     rk_store_mem_fail_at(fx->store, 1, false);
-    assert_int_equal(rk_local_write(&fx->local, &k, &set, false, &hint, 1, &seq, NULL, NULL),
+    assert_int_equal(test_write_set(&fx->local, &k, &set, false, &hint, 1, &seq, NULL, NULL),
                      RK_ECRASHED);
 
     assert_int_equal(fx->stats.store_errors, 1);
@@ -609,7 +629,7 @@ static void test_write_fails_cleanly_at_every_operation(void **state)
     for (uint64_t n = 1; rc != 0; n++) {
         assert_true(n < 10);
         rk_store_mem_fail_at(fx->store, n, false);
-        rc = rk_local_write(&fx->local, &k, &set, false, &hint, 1, &seq, NULL, NULL);
+        rc = test_write_set(&fx->local, &k, &set, false, &hint, 1, &seq, NULL, NULL);
         rk_store_mem_fail_at(fx->store, 0, false);
         if (rc != 0) {
             assert_int_equal(rc, RK_ECRASHED);
