@@ -17,7 +17,8 @@
 # detection and handoff ticks allocate too, and the idle interval takes them off.
 #
 # Usage: bench/set-cost.sh OLD_BUILD_DIR NEW_BUILD_DIR   (each holds ringkvd; may be the same)
-# Environment: SETS [1000], WARMUP [200], ENGINES ["mem lmdb"] (lmdb runs with --sync batch),
+# Environment: SETS [1000], WARMUP [200], OVERWRITE [no; yes: the measured SETs replace values
+#   the warm-up wrote to the same keys], ENGINES ["mem lmdb"] (lmdb runs with --sync batch),
 #   VALUE_BYTES [4099], KEY_BYTES [29], SETTLE_S [0.5], CC [cc], OUT_DIR [bench/out].
 # Needs redis-cli, cc, nm, awk. Raw counter deltas go to OUT_DIR/set-cost-<time>.csv.
 #
@@ -66,6 +67,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SETS=${SETS:-1000}
 WARMUP=${WARMUP:-200}
+OVERWRITE=${OVERWRITE:-no}
 ENGINES=${ENGINES:-"mem lmdb"}
 VALUE_BYTES=${VALUE_BYTES:-4099}
 KEY_BYTES=${KEY_BYTES:-29}
@@ -222,9 +224,17 @@ run_one() {
         [[ $(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$') -ge 3 ]] && break
         sleep 0.05
     done
-    pick_keys "${cp[1]}" $((WARMUP + SETS))
-    set_commands 1 "$WARMUP" | redis-cli -p "${cp[1]}" >"$TMP/warmup.out"
-    set_commands $((WARMUP + 1)) "$SETS" >"$TMP/sets"
+    if [[ $OVERWRITE == yes ]]; then
+        # Every measured SET replaces a value the warm-up wrote: a read, a merge and an
+        # old value to drop on every node.
+        pick_keys "${cp[1]}" "$SETS"
+        set_commands 1 "$SETS" | redis-cli -p "${cp[1]}" >"$TMP/warmup.out"
+        set_commands 1 "$SETS" >"$TMP/sets"
+    else
+        pick_keys "${cp[1]}" $((WARMUP + SETS))
+        set_commands 1 "$WARMUP" | redis-cli -p "${cp[1]}" >"$TMP/warmup.out"
+        set_commands $((WARMUP + 1)) "$SETS" >"$TMP/sets"
+    fi
     sleep "$SETTLE_S"
 
     local t0 t1 t2 ok
