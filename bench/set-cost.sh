@@ -57,9 +57,10 @@
 #   pending-write node (14). The "about 13" is this. Replica, 12 with mem: unpacking
 #   the Put (protobuf-c, one per nested message and field), rk_dvvset_decode (2),
 #   rk_dvvset_sync (4: two sets, dots, the value again), the store (2); 14 with lmdb. The
-#   issue's "about 16" on a replica is not reproduced. A count from a debugger or ltrace
-#   comes out higher: it also sees the malloc glibc makes inside realloc(NULL, n), and
-#   heartbeats (16-19 allocations per second per node, subtracted here) land between the
+#   issue's "about 16" on a replica is the overwrite case (OVERWRITE=yes: 17 at 96b942a,
+#   where the replica also reads, decodes and copies the old object). A count from a debugger
+#   or ltrace comes out higher: it also sees the malloc glibc makes inside realloc(NULL, n),
+#   and heartbeats (16-19 allocations per second per node, subtracted here) land between the
 #   breakpoints of one slowed-down SET. The per-second background is printed below the table.
 # - Counts are per SET with one request in flight; pipelined or concurrent SETs share read
 #   buffers and group commits, so their per-SET counts can differ (not measured here).
