@@ -19,6 +19,8 @@ static const char *const common_error_names[RK_ERROR_COUNT] = {
     "data directory locked by another process",
     "injected crash",
     "conflict: several versions",
+    "wrong type",
+    "not causally ready",
 };
 
 const char *rk_strerror(int code)

@@ -23,8 +23,10 @@ enum {
     RK_ELOCKED = -11,   /* the data directory is in use by another process */
     RK_ECRASHED = -12,  /* test stores only: an injected failure */
     RK_ECONFLICT = -13, /* a plain read found several versions: use RK.GET */
+    RK_EWRONGTYPE = -14, /* the key holds another type than the bucket's policy writes */
+    RK_ENOTREADY = -15, /* a delta is not causally ready: send the full state */
 };
-#define RK_ERROR_COUNT 14
+#define RK_ERROR_COUNT 16
 
 /* Name of an RK_E* code, e.g. "value too big". Never NULL; unknown codes give "unknown error". */
 const char *rk_strerror(int code);

@@ -130,17 +130,48 @@ static void coord_forward(rk_node *n, rk_coord_fwd *c, const rk_request *r, rk_n
                 .context_len = r->context != NULL ? r->context_len : 0,
                 .r = r->r,
                 .w = r->w,
-                .sloppy = r->sloppy};
+                .sloppy = r->sloppy,
+                .op = r->kind == RK_REQ_WRITE ? r->op : 0};
     node_send(n, to, &m);
     rk_coord_table_arm(&n->coords, &c->base);
+}
+
+/* The strings of a forwarded array, map or set reply into r's parallel arrays (owned: free
+ * *values_out and *lens_out). False when out of memory. */
+static bool coord_fwd_values(const rk_msg *m, rk_reply *r, const uint8_t ***values_out,
+                             size_t **lens_out)
+{
+    *values_out = calloc(m->value_count > 0 ? m->value_count : 1, sizeof(**values_out));
+    *lens_out = calloc(m->value_count > 0 ? m->value_count : 1, sizeof(**lens_out));
+    if (*values_out == NULL || *lens_out == NULL) {
+        return false;
+    }
+    for (uint32_t i = 0; i < m->value_count; i++) {
+        (*values_out)[i] = m->values[i].data;
+        (*lens_out)[i] = m->values[i].len;
+    }
+    r->values = *values_out;
+    r->value_lens = *lens_out;
+    r->value_count = m->value_count;
+    return true;
 }
 
 static void coord_fwd_on_resp(rk_node *n, rk_coord_fwd *c, const rk_msg *m)
 {
     char message[256];
     char context[RK_VV_TOKEN_CHARS_MAX + 1];
+    const uint8_t **values = NULL;
+    size_t *lens = NULL;
     rk_reply r = {.kind = (rk_reply_kind)m->req_kind, .integer = m->integer};
-    if (r.kind == RK_REPLY_WRITTEN && m->status == 0 && m->context_len < sizeof(context)) {
+    bool strings = r.kind == RK_REPLY_ARRAY || r.kind == RK_REPLY_MAP || r.kind == RK_REPLY_SET;
+    if (m->status == 0 && r.kind == RK_REPLY_VALUE && m->value_count == 1) {
+        r.value = m->values[0].data;
+        r.value_len = m->values[0].len;
+    } else if (m->status == 0 && strings && !coord_fwd_values(m, &r, &values, &lens)) {
+        r = (rk_reply){.kind = RK_REPLY_ERROR, .error = RK_ENOMEM, .message = "out of memory"};
+    } else if (m->status == 0 && (r.kind == RK_REPLY_NIL || strings)) {
+        /* as it is */
+    } else if (r.kind == RK_REPLY_WRITTEN && m->status == 0 && m->context_len < sizeof(context)) {
         memcpy(context, m->context, m->context_len);
         context[m->context_len] = '\0';
         r.context = context;
@@ -160,6 +191,8 @@ static void coord_fwd_on_resp(rk_node *n, rk_coord_fwd *c, const rk_msg *m)
     }
     rk_coord_reply(n, &c->base, &r);
     rk_coord_free(n, &c->base);
+    free(values);
+    free(lens);
 }
 
 /* ---- choosing the nodes --------------------------------------------------------------------- */
@@ -257,8 +290,8 @@ static void coord_write(rk_node *n, const rk_coord_quorum *q, const rk_local_key
                                                     origin, origin_req);
         if (c != NULL) {
             c->q = *q;
-            c->req_kind = r->kind;
             c->policy = policy;
+            c->versioned = r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL;
             rk_local_key_copy(k, &c->key);
             rk_coord_put_start(n, c, r, up_count);
         }

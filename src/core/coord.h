@@ -55,12 +55,14 @@ typedef struct rk_coord_get {
 typedef struct rk_coord_put {
     rk_coord base;
     rk_coord_quorum q;
-    rk_request_kind req_kind;
     uint8_t policy;
+    bool versioned;             /* RK.PUT/RK.DEL: answer the new context (RK_REPLY_WRITTEN) */
     bool local_ok;              /* the coordinator's own write is stored */
-    bool was_live;              /* DEL's answer: the coordinator saw a live value */
+    bool was_live;              /* the coordinator held a live value before the write */
+    rk_reply_kind reply_kind;   /* a plain write's answer, from the policy's apply */
+    int64_t reply_integer;
     rk_local_key key;
-    char *written_context;      /* RK.PUT/RK.DEL: the new object's context token (owned) */
+    char *written_context;      /* versioned: the new object's context token (owned) */
 } rk_coord_put;
 
 typedef struct rk_coord_fwd {

@@ -2,13 +2,15 @@
  * them: reachable primaries, and fallbacks under a sloppy quorum), answer once R answered,
  * reconciled by the bucket's policy, keep listening until every one answered or the timeout,
  * then read repair: send the merged object to every primary that answered with less. A
- * fallback's not-found counts toward R (notfound_ok); fallbacks get no repair. */
+ * fallback's not-found counts toward R (notfound_ok); fallbacks get no repair. Merging and the
+ * answer are the bucket policy's (policy.h); an answer of another type is never merged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coord.h"
 #include "parts.h"
+#include "policy.h"
 #include "replica.h"
 
 static void coord_set_free(rk_dvvset *set)
@@ -19,74 +21,18 @@ static void coord_set_free(rk_dvvset *set)
     }
 }
 
-/* The reply of a plain GET: the one live sibling (several answer -CONFLICT). */
-static const rk_sibling *coord_winner(const rk_dvvset *set)
-{
-    const rk_sibling *best = NULL;
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
-        const rk_sibling *s = &set->siblings[i];
-        if (s->tombstone) {
-            continue;
-        }
-        if (best == NULL || s->timestamp_us > best->timestamp_us) {
-            best = s;
-        }
-    }
-    return best;
-}
-
+/* The read's answer from the merged state, by the bucket's policy (policy.h). Heap: the
+ * answer holds a pointer per sibling. */
 static void coord_get_reply(rk_node *n, rk_coord_get *c)
 {
-    const rk_dvvset *set = c->merged;
-    if (c->req_kind == RK_REQ_EXISTS) {
-        rk_reply r = {.kind = RK_REPLY_INT, .integer = rk_local_set_live(set) ? 1 : 0};
-        rk_coord_reply(n, &c->base, &r);
+    rk_policy_read *answer = malloc(sizeof(*answer));
+    if (answer == NULL) {
+        rk_coord_reply_error(n, &c->base, RK_ENOMEM, "out of memory");
         return;
     }
-    if (c->req_kind == RK_REQ_GET) {
-        uint32_t live = 0;
-        for (uint32_t i = 0; i < set->sibling_count; i++) {
-            live += set->siblings[i].tombstone ? 0 : 1;
-        }
-        if (live > 1) {
-            char message[128];
-            snprintf(message, sizeof(message), "the key has %u concurrent versions; read them "
-                     "with RK.GET and write with its context", live);
-            rk_reply r = {.kind = RK_REPLY_ERROR, .error = RK_ECONFLICT, .message = message};
-            rk_coord_reply(n, &c->base, &r);
-            return;
-        }
-        const rk_sibling *s = coord_winner(set);
-        rk_reply r = {.kind = s == NULL ? RK_REPLY_NIL : RK_REPLY_VALUE};
-        if (s != NULL) {
-            r.value = s->value;
-            r.value_len = s->value_len;
-        }
-        rk_coord_reply(n, &c->base, &r);
-        return;
-    }
-    RK_ASSERT(c->req_kind == RK_REQ_VGET);
-    rk_vv context;
-    rk_dvvset_join(set, &context);
-    char token[RK_VV_TOKEN_CHARS_MAX + 1];
-    int rc = rk_vv_token_encode(&context, token, sizeof(token));
-    RK_ASSERT(rc >= 0);
-    const uint8_t *values[RK_DVVSET_SIBLINGS_MAX];
-    size_t lens[RK_DVVSET_SIBLINGS_MAX];
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
-        if (!set->siblings[i].tombstone) {
-            values[count] = set->siblings[i].value;
-            lens[count] = set->siblings[i].value_len;
-            count++;
-        }
-    }
-    rk_reply r = {.kind = RK_REPLY_VERSIONS,
-                  .context = token,
-                  .value_count = count,
-                  .values = values,
-                  .value_lens = lens};
-    rk_coord_reply(n, &c->base, &r);
+    rk_policy_of(c->policy)->read(c->merged, c->req_kind, answer);
+    rk_coord_reply(n, &c->base, &answer->reply);
+    free(answer);
 }
 
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
@@ -161,10 +107,9 @@ static void coord_get_answer(rk_node *n, rk_coord_get *c, uint32_t index, rk_dvv
         } else {
             *kept = *set;
             c->got[index] = kept;
-            if (rk_dvvset_sync(c->merged, kept) == 0) {
-                if (c->policy == RK_POLICY_LWW) {
-                    node_resolve_lww(c->merged);
-                }
+            if (!rk_policy_mergeable(c->merged, kept)) {
+                n->stats.objects_type_refused++;    /* never merged: counts as no answer */
+            } else if (rk_policy_of(c->policy)->merge(c->merged, kept) == 0) {
                 c->q.ok_count++;
             }
         }

@@ -1,22 +1,26 @@
 /* coord_put.c — the write coordinator (Dynamo 4.5): on a primary (or, with no primary
- * reachable, a chosen fallback) mint a dot, store the new object locally, send its bytes to the
+ * reachable, a chosen fallback) apply the write's operation to the local object through the
+ * bucket's policy (policy.h: it mints the dot and resolves), store it, send its bytes to the
  * other chosen nodes, answer once W acknowledged durably, then record hints for the primaries
- * the write missed. Writes RK_COORD_PUT coordinators only. */
+ * the write missed. Knows no policy and no operation by name. Writes RK_COORD_PUT
+ * coordinators only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coord.h"
 #include "parts.h"
+#include "policy.h"
 
 static void coord_put_reply_ok(rk_node *n, rk_coord_put *c)
 {
-    rk_reply r = {.kind = RK_REPLY_OK, .integer = c->q.ok_count};
-    if (c->req_kind == RK_REQ_DEL) {
-        r.kind = RK_REPLY_INT;
-        r.integer = c->was_live ? 1 : 0;
-    } else if (c->req_kind == RK_REQ_VPUT || c->req_kind == RK_REQ_VDEL) {
+    rk_reply r = {.kind = c->reply_kind, .integer = c->reply_integer};
+    if (r.kind == RK_REPLY_OK) {
+        r.integer = c->q.ok_count;
+    }
+    if (c->versioned) {
         r.kind = RK_REPLY_WRITTEN;
+        r.integer = c->q.ok_count;
         r.context = c->written_context;
     }
     rk_coord_reply(n, &c->base, &r);
@@ -81,31 +85,6 @@ void rk_coord_put_expire(rk_node *n, rk_coord_put *c)
                     "the write may still appear");
 }
 
-/* The context a write supersedes: RK.PUT/RK.DEL's token under siblings; what this coordinator
- * holds for plain SET/DEL (a client's own SET x 1; SET x 2 never conflicts and DEL really
- * deletes) and for every write under lww. */
-static int coord_put_context(const rk_coord_put *c, const rk_request *r, const rk_dvvset *local,
-                             rk_vv *out)
-{
-    rk_vv_init(out);
-    if (r->context != NULL && r->context_len > 0) {
-        int rc = rk_vv_token_decode(r->context, r->context_len, out);
-        if (rc != 0 || c->policy != RK_POLICY_LWW) {
-            return rc;
-        }
-    }
-    /* Under lww every write supersedes exactly what this coordinator holds, whatever context
-     * the client sent: its stamp is then above every stamp it supersedes (coord_put_stamp), so
-     * timestamps and causality agree and the highest stamp always survives. A client context
-     * could cover siblings this node has not seen, whose stamps it cannot know. */
-    bool plain = r->kind == RK_REQ_PUT || r->kind == RK_REQ_DEL;
-    if (c->policy == RK_POLICY_LWW || plain) {
-        rk_vv_init(out);
-        rk_dvvset_join(local, out);
-    }
-    return 0;
-}
-
 /* A hybrid logical clock (microseconds): the wall clock, but above every stamp this write
  * supersedes, so a causally later write never loses to what it replaced because of skew. */
 static uint64_t coord_put_stamp(rk_node *n, const rk_dvvset *local)
@@ -130,41 +109,63 @@ static char *coord_context_token(const rk_dvvset *set)
     return strdup(token);
 }
 
-/* Apply the client's write to `local`, this coordinator's copy: supersede what its context
- * saw, mint the dot, resolve lww, and check the object still fits in an object (and so in a
- * frame to the replicas and in a handoff). 0, or an error with `message` for the client. */
+/* The operation a write request carries (op.h). */
+static rk_op coord_put_op(const rk_request *r)
+{
+    switch (r->kind) {
+    case RK_REQ_PUT:
+    case RK_REQ_VPUT:
+        return (rk_op){.kind = RK_OP_PUT, .arg = r->value, .arg_len = r->value_len};
+    case RK_REQ_DEL:
+    case RK_REQ_VDEL:
+        return (rk_op){.kind = RK_OP_DEL};
+    default:
+        RK_ASSERT(r->kind == RK_REQ_WRITE);
+        return (rk_op){.kind = (rk_op_kind)r->op, .arg = r->value, .arg_len = r->value_len};
+    }
+}
+
+/* Apply the client's write to `local`, this coordinator's copy, through the bucket's policy,
+ * and check the object still fits in an object (and so in a frame to the replicas and in a
+ * handoff). 0, or an error with `message` for the client. */
 static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, bool fallback,
                            rk_dvvset *local, char *message, size_t message_bytes)
 {
-    rk_vv context;
-    if (coord_put_context(c, r, local, &context) != 0) {
-        snprintf(message, message_bytes, "context is not a token from RK.GET");
-        return RK_EINVAL;
+    const rk_policy *policy = rk_policy_of(c->policy);
+    if (!rk_policy_holds(policy, local)) {
+        snprintf(message, message_bytes, "the key holds a %u-type object; bucket policy %s "
+                 "writes another type", local->type_tag, policy->name);
+        return RK_EWRONGTYPE;
     }
-    rk_dvvset_write w = {.value = r->value,
-                         .value_len = r->value_len,
-                         .tombstone = r->kind == RK_REQ_DEL || r->kind == RK_REQ_VDEL,
-                         .timestamp_us = coord_put_stamp(n, local)};
-    rk_dot dot;
-    int rc = rk_dvvset_update(local, &context, &w, n->config.id,
-                              rk_clock_dot_floor(&n->clock, fallback), n->config.siblings_max,
-                              &dot);
-    if (rc == RK_ETOOBIG) {
+    rk_vv context;
+    if (c->versioned) {
+        rk_vv_init(&context);
+        if (r->context != NULL && r->context_len > 0 &&
+            rk_vv_token_decode(r->context, r->context_len, &context) != 0) {
+            snprintf(message, message_bytes, "context is not a token from RK.GET");
+            return RK_EINVAL;
+        }
+    }
+    rk_policy_write w = {.op = coord_put_op(r),
+                         .context = c->versioned ? &context : NULL,
+                         .coordinator = n->config.id,
+                         .dot_floor = rk_clock_dot_floor(&n->clock, fallback),
+                         .stamp_us = coord_put_stamp(n, local),
+                         .siblings_max = n->config.siblings_max};
+    rk_policy_applied applied;
+    memset(&applied, 0, sizeof(applied));
+    int rc = policy->apply(&w, local, &applied, message, message_bytes);
+    if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
         n->stats.siblings_refused++;
-        snprintf(message, message_bytes, "too many siblings: max-siblings is %u; read with "
-                 "RK.GET and write with its context to resolve them", n->config.siblings_max);
-        return rc;
     }
     if (rc != 0) {
-        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
         return rc;
     }
     if (fallback) {
-        rk_clock_fallback_minted(&n->clock, dot.counter);
+        rk_clock_fallback_minted(&n->clock, applied.dot.counter);
     }
-    if (c->policy == RK_POLICY_LWW) {
-        node_resolve_lww(local);
-    }
+    c->reply_kind = applied.reply_kind;
+    c->reply_integer = applied.integer;
     size_t object_bytes = rk_dvvset_encoded_len(local);
     uint64_t object_bytes_max = n->config.value_bytes_max + RK_OBJECT_SLACK_BYTES;
     if (object_bytes > object_bytes_max) {
@@ -204,7 +205,7 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
             snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
         }
     }
-    if (rc == 0 && (r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL)) {
+    if (rc == 0 && c->versioned) {
         c->written_context = coord_context_token(&local);
     }
     rk_dvvset_deinit(&local);

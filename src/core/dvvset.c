@@ -111,6 +111,7 @@ int rk_dvvset_copy(const rk_dvvset *src, rk_dvvset *out)
     RK_ASSERT_SLOW(rk_dvvset_valid(src));
 
     rk_dvvset_init(out);
+    out->type_tag = src->type_tag;
     if (src->sibling_count == 0) {
         out->history = src->history;
         return 0;
@@ -367,6 +368,14 @@ int rk_dvvset_sync(rk_dvvset *set, const rk_dvvset *other)
     RK_ASSERT_SLOW(rk_dvvset_valid(set));
     RK_ASSERT_SLOW(rk_dvvset_valid(other));
     RK_ASSERT(set != other);
+    /* Objects of two types never merge (policy.h checks first); an empty set takes the type of
+     * what it merges. */
+    bool set_empty = set->sibling_count == 0 && set->history.entry_count == 0;
+    bool other_empty = other->sibling_count == 0 && other->history.entry_count == 0;
+    RK_ASSERT(set_empty || other_empty || set->type_tag == other->type_tag);
+    if (set_empty) {
+        set->type_tag = other->type_tag;
+    }
 
     uint32_t capacity = set->sibling_count + other->sibling_count;
     rk_sibling *siblings = calloc(capacity > 0 ? capacity : 1, sizeof(siblings[0]));
@@ -429,7 +438,8 @@ uint32_t rk_dvvset_values(const rk_dvvset *set, const rk_sibling **out, uint32_t
 
 bool rk_dvvset_equal(const rk_dvvset *a, const rk_dvvset *b)
 {
-    if (!rk_vv_equal(&a->history, &b->history) || a->sibling_count != b->sibling_count) {
+    if (!rk_vv_equal(&a->history, &b->history) || a->sibling_count != b->sibling_count ||
+        a->type_tag != b->type_tag) {
         return false;
     }
     for (uint32_t i = 0; i < a->sibling_count; i++) {
@@ -477,7 +487,7 @@ size_t rk_dvvset_encode(const rk_dvvset *set, uint8_t *out)
 
     out[0] = RK_DVVSET_MAGIC;
     out[1] = RK_DVVSET_FORMAT;
-    out[2] = 0;
+    out[2] = set->type_tag;
     out[3] = 0;
     size_t pos = RK_DVVSET_HEAD_BYTES;
     pos += rk_vv_encode(&set->history, out + pos);
@@ -551,7 +561,8 @@ static int dvvset_decode_head(const uint8_t *bytes, size_t len, rk_vv *history,
     if (checksum != XXH3_64bits(bytes, body_len)) {
         return RK_ECORRUPT;
     }
-    if (bytes[0] != RK_DVVSET_MAGIC || bytes[1] != RK_DVVSET_FORMAT || bytes[2] != 0 ||
+    if (bytes[0] != RK_DVVSET_MAGIC || bytes[1] != RK_DVVSET_FORMAT ||
+        bytes[2] > RK_DVVSET_TYPE_TAG_MAX ||
         bytes[3] != 0) {
         return RK_ECORRUPT;
     }
@@ -590,6 +601,7 @@ static int dvvset_decode(const uint8_t *bytes, size_t len, bool borrow, rk_dvvse
     }
     size_t body_len = len - RK_DVVSET_CHECKSUM_BYTES;
     out->history = history;
+    out->type_tag = bytes[2];
     if (sibling_count > 0) {
         out->siblings = calloc(sibling_count, sizeof(out->siblings[0]));
         if (out->siblings == NULL) {

@@ -19,7 +19,7 @@
  *
  * Store encoding, little-endian:
  *
- *   [u8 'D'][u8 format = 1][u8 0][u8 0]
+ *   [u8 'D'][u8 format = 1][u8 type tag][u8 0]
  *   [history: rk_vv_encode]
  *   [u32 sibling_count]
  *   sibling_count x [u32 node][u64 counter][u64 timestamp_us][u8 flags: bit 0 tombstone]
@@ -51,6 +51,10 @@
 #define RK_DVVSET_HEAD_BYTES        4u
 #define RK_DVVSET_SIBLING_HEAD_BYTES (4u + 8u + 8u + 1u + 4u)
 #define RK_DVVSET_CHECKSUM_BYTES    8u
+/* The type tag (byte 2) names what the siblings hold (policy.h): 0 for opaque values, the one
+ * type today; objects of two types are never merged. Bytes written before tags existed held 0
+ * there, so they read as values. */
+#define RK_DVVSET_TYPE_TAG_MAX      15u
 
 _Static_assert(RK_DVVSET_SIBLINGS_DEFAULT <= RK_DVVSET_SIBLINGS_MAX, "default under the bound");
 _Static_assert(RK_VALUE_BYTES_MAX <= UINT32_MAX, "value lengths are u32 on disk");
@@ -68,6 +72,7 @@ typedef struct rk_dvvset {
     uint32_t sibling_count;
     rk_sibling *siblings;    /* owned; sibling_count entries sorted by dot */
     bool values_borrowed;    /* a view (rk_dvvset_decode_view): the values are not the set's */
+    uint8_t type_tag;        /* the policy type whose state this is (policy.h); 0: values */
 } rk_dvvset;
 
 /* What a client writes: a value, or a tombstone when deleting. Borrowed by update. */

@@ -29,6 +29,13 @@ typedef enum rk_msg_kind {
 #define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
 #define RK_MSG_PUT_HANDOFF 0x02u    /* hinted handoff: a fallback hands a copy back to its owner */
 
+/* A byte string inside a message, laid out as protobuf-c's ProtobufCBinaryData, so a decoded
+ * repeated bytes field is used as it is (wire_msg.c asserts the layout). */
+typedef struct rk_msg_bytes {
+    size_t len;
+    const uint8_t *data;
+} rk_msg_bytes;
+
 struct rk_msg {
     rk_msg_kind kind;
     uint64_t req_id;            /* chosen by the sender of a request, echoed in its response */
@@ -54,6 +61,11 @@ struct rk_msg {
      * primary). A PUT_REQ's receiver keeps a hint to hand the object back to that owner. */
     rk_node_id hint_owner;
     uint32_t sloppy;            /* FWD_REQ: rk_sloppy_choice */
+    uint32_t op;                /* FWD_REQ of RK_REQ_WRITE: the rk_op_kind (value: its argument) */
+    /* FWD_RESP: the reply's strings: one for a value, the elements of an array or set, the
+     * keys and values of a map in turn. */
+    const rk_msg_bytes *values;
+    uint32_t value_count;
 };
 
 #endif

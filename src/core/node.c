@@ -101,33 +101,6 @@ static int node_config_check(const rk_node_config *c)
 
 /* ---- helpers for every part (parts.h) ------------------------------------------------------- */
 
-void node_resolve_lww(rk_dvvset *set)
-{
-    RK_ASSERT(!set->values_borrowed);
-    if (set->sibling_count <= 1) {
-        return;
-    }
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < set->sibling_count; i++) {
-        const rk_sibling *a = &set->siblings[i];
-        const rk_sibling *b = &set->siblings[best];
-        /* Ties broken by the dot, never by the value: every replica picks the same winner. */
-        if (a->timestamp_us > b->timestamp_us ||
-            (a->timestamp_us == b->timestamp_us &&
-             (a->dot.node > b->dot.node ||
-              (a->dot.node == b->dot.node && a->dot.counter > b->dot.counter)))) {
-            best = i;
-        }
-    }
-    for (uint32_t i = 0; i < set->sibling_count; i++) {
-        if (i != best) {
-            free(set->siblings[i].value);
-        }
-    }
-    set->siblings[0] = set->siblings[best];
-    set->sibling_count = 1;
-}
-
 uint64_t node_now_ms(const rk_node *n)
 {
     return n->env->now_ms(n->env->ctx);
@@ -183,7 +156,27 @@ void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, con
         m.context = (const uint8_t *)r->context;
         m.context_len = strlen(r->context);
     }
+    /* Any reply travels back whole: a value, or the strings of an array, map or set. */
+    rk_msg_bytes one;
+    rk_msg_bytes *many = NULL;
+    if (r->kind == RK_REPLY_VALUE) {
+        one = (rk_msg_bytes){.len = r->value_len, .data = r->value};
+        m.values = &one;
+        m.value_count = 1;
+    } else if (r->kind == RK_REPLY_ARRAY || r->kind == RK_REPLY_MAP || r->kind == RK_REPLY_SET) {
+        many = r->value_count > 0 ? calloc(r->value_count, sizeof(*many)) : NULL;
+        if (many == NULL && r->value_count > 0) {
+            m = (rk_msg){.kind = RK_MSG_FWD_RESP, .req_id = req, .req_kind = RK_REPLY_ERROR,
+                         .status = RK_ENOMEM};
+        }
+        for (uint32_t i = 0; many != NULL && i < r->value_count; i++) {
+            many[i] = (rk_msg_bytes){.len = r->value_lens[i], .data = r->values[i]};
+        }
+        m.values = many;
+        m.value_count = many != NULL ? r->value_count : 0;
+    }
     node_send(n, origin, &m);
+    free(many);
 }
 
 void node_reply_error(rk_node *n, uint64_t client_req, int error, const char *message)
@@ -336,7 +329,8 @@ void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r)
         node_reply_error(n, client_req, RK_ETOOBIG, message);
         return;
     }
-    if (r->kind < RK_REQ_GET || r->kind > RK_REQ_KIND_MAX) {
+    if (r->kind < RK_REQ_GET || r->kind > RK_REQ_KIND_MAX ||
+        (r->kind == RK_REQ_WRITE && (r->op < RK_OP_PUT || r->op > RK_OP_KIND_MAX))) {
         node_reply_error(n, client_req, RK_EINVAL, "unknown request");
         return;
     }
@@ -374,9 +368,11 @@ static void node_on_fwd_req(rk_node *n, rk_node_id from, const rk_msg *m)
                     .context_len = m->context_len,
                     .r = m->r,
                     .w = m->w,
-                    .sloppy = (uint8_t)m->sloppy};
+                    .sloppy = (uint8_t)m->sloppy,
+                    .op = (uint8_t)m->op};
     if (r.kind < RK_REQ_GET || r.kind > RK_REQ_KIND_MAX || r.key_len > RK_KEY_BYTES_MAX ||
-        m->sloppy > RK_SLOPPY_OFF) {
+        m->sloppy > RK_SLOPPY_OFF || m->op > RK_OP_KIND_MAX ||
+        (r.kind == RK_REQ_WRITE && m->op < RK_OP_PUT)) {
         return;
     }
     if (node_fwd_duplicate(n, from, m->req_id)) {

@@ -17,6 +17,7 @@
 
 #include "env.h"
 #include "members.h"
+#include "op.h"
 
 typedef enum rk_sync_policy {
     RK_SYNC_ALWAYS = 0,
@@ -36,8 +37,10 @@ typedef enum rk_request_kind {
     RK_REQ_VGET = 5,    /* RK.GET: reply RK_REPLY_VERSIONS, context and every sibling value */
     RK_REQ_VPUT = 6,    /* RK.PUT: a write superseding what `context` saw; RK_REPLY_WRITTEN */
     RK_REQ_VDEL = 7,    /* RK.DEL: a tombstone superseding what `context` saw; RK_REPLY_WRITTEN */
+    RK_REQ_WRITE = 8,   /* a write given as an operation (`op`, its argument in `value`): the
+                         * reply is the bucket policy's (policy.h); PUT and DEL are two of them */
 } rk_request_kind;
-#define RK_REQ_KIND_MAX 7
+#define RK_REQ_KIND_MAX 8
 
 /* A request's sloppy-quorum choice (bucket.h): the bucket's, or forced on or off. */
 typedef enum rk_sloppy_choice {
@@ -58,6 +61,7 @@ typedef struct rk_request {
     uint32_t r;             /* 0: the bucket's */
     uint32_t w;             /* 0: the bucket's */
     uint8_t sloppy;         /* rk_sloppy_choice */
+    uint8_t op;             /* RK_REQ_WRITE: the rk_op_kind */
 } rk_request;
 
 typedef enum rk_reply_kind {
@@ -68,8 +72,11 @@ typedef enum rk_reply_kind {
     RK_REPLY_ERROR = 5,
     RK_REPLY_VERSIONS = 6,
     RK_REPLY_WRITTEN = 7,   /* RK.PUT/RK.DEL: the new context and replicas that acknowledged */
+    RK_REPLY_ARRAY = 8,     /* values[0..value_count): an array of strings */
+    RK_REPLY_MAP = 9,       /* values: key, value, key, value...: a RESP3 map (RESP2: flat) */
+    RK_REPLY_SET = 10,      /* values: the members: a RESP3 set (RESP2: an array) */
 } rk_reply_kind;
-#define RK_REPLY_KIND_MAX 7
+#define RK_REPLY_KIND_MAX 10
 
 struct rk_reply {
     rk_reply_kind kind;
@@ -79,7 +86,8 @@ struct rk_reply {
     int error;              /* RK_REPLY_ERROR: an RK_E* code */
     const char *message;    /* RK_REPLY_ERROR: text naming the thing, value and limit */
     /* RK_REPLY_VERSIONS: the context token and the sibling values, borrowed;
-     * RK_REPLY_WRITTEN: the new context token, and `integer` replicas acknowledged */
+     * RK_REPLY_WRITTEN: the new context token, and `integer` replicas acknowledged;
+     * RK_REPLY_ARRAY, _MAP, _SET: the strings in values/value_lens */
     const char *context;
     uint32_t value_count;
     const uint8_t *const *values;
@@ -152,6 +160,7 @@ typedef struct rk_node_stats {
     uint64_t degraded_writes;       /* writes accepted below W by fallback_w */
     uint64_t degraded_reads;        /* reads answered below R by fallback_r */
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
+    uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
 } rk_node_stats;
 
 /* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes

@@ -56,8 +56,6 @@ bool node_member_up(const rk_node *n, rk_node_id id);
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props);
 /* True when this node is one of the key's primaries (its bucket's effective n). */
 bool node_is_primary(const rk_node *n, const rk_local_key *k);
-/* LWW: keep only the winning sibling (highest timestamp, then dot), history unchanged. */
-void node_resolve_lww(rk_dvvset *set);
 
 /* node_bucket.c: cluster-wide bucket properties (stored in RK_DB_META, pushed to members). */
 int node_bucket_load(rk_node *n);

@@ -1,9 +1,11 @@
-/* replica.c — the replica side (replica.h). */
+/* replica.c — the replica side (replica.h). Merging is the bucket policy's (policy.h); objects
+ * of two types are refused and counted, never merged. */
 #include "replica.h"
 
 #include <string.h>
 
 #include "parts.h"
+#include "policy.h"
 
 void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
 {
@@ -34,18 +36,19 @@ static int replica_merged(rk_node *n, const rk_dvvset *incoming, const uint8_t *
                           size_t incoming_len, uint8_t policy, const rk_buf *stored,
                           rk_dvvset *local, const uint8_t **bytes_out, size_t *len_out)
 {
-    /* Absent here: the merge is `incoming` itself (a coordinator's lww object is resolved
-     * already), so the bytes it came in go to the store unchanged. */
-    bool resolved = policy != RK_POLICY_LWW || incoming->sibling_count <= 1;
-    if (stored->len == 0 && incoming_bytes != NULL && resolved) {
+    /* Absent here: merging into nothing gives `incoming` itself when it holds one sibling
+     * at most (resolved under any policy), so the bytes it came in go to the store
+     * unchanged. */
+    if (stored->len == 0 && incoming_bytes != NULL && incoming->sibling_count <= 1) {
         *bytes_out = incoming_bytes;
         *len_out = incoming_len;
         return 0;
     }
-    int rc = rk_dvvset_sync(local, incoming);
-    if (rc == 0 && policy == RK_POLICY_LWW) {
-        node_resolve_lww(local);
+    if (!rk_policy_mergeable(local, incoming)) {
+        n->stats.objects_type_refused++;
+        return RK_EWRONGTYPE;
     }
+    int rc = rk_policy_of(policy)->merge(local, incoming);
     if (rc == 0) {
         rc = rk_local_encode(&n->local, local, bytes_out, len_out);
     }

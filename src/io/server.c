@@ -161,6 +161,21 @@ static void server_encode_sub_reply(rk_resp_out *out, const rk_reply *r)
         rk_resp_bulk_str(out, r->context != NULL ? r->context : "");
         rk_resp_integer(out, r->integer);
         return;
+    case RK_REPLY_ARRAY:
+    case RK_REPLY_MAP:
+    case RK_REPLY_SET:
+        /* As Redis answers: a RESP3 map (%) or set (~); in RESP2 both are flat arrays. */
+        if (r->kind == RK_REPLY_MAP) {
+            rk_resp_map(out, r->value_count / 2);
+        } else if (r->kind == RK_REPLY_SET) {
+            rk_resp_set(out, r->value_count);
+        } else {
+            rk_resp_array(out, r->value_count);
+        }
+        for (uint32_t i = 0; i < r->value_count; i++) {
+            rk_resp_bulk(out, r->values[i], r->value_lens[i]);
+        }
+        return;
     }
     rk_resp_error(out, "ERR internal: unknown reply");
 }

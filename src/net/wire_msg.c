@@ -10,6 +10,7 @@
 #include "wire_pb.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,6 +100,11 @@ static bool wire_msg_fwd_req_ok(const rk_msg *m, char *why, size_t why_bytes)
         return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u",
                                m->req_kind, RK_REQ_KIND_MAX);
     }
+    bool write = m->req_kind == RK_REQ_WRITE;
+    if (write ? m->op < RK_OP_PUT || m->op > RK_OP_KIND_MAX : m->op != 0) {
+        return wire_msg_refuse(why, why_bytes, "fwd_req: operation %u with request kind %u",
+                               m->op, m->req_kind);
+    }
     if (m->sloppy > RK_SLOPPY_OFF) {
         return wire_msg_refuse(why, why_bytes, "fwd_req: sloppy %u is not 0 to %u", m->sloppy,
                                RK_SLOPPY_OFF);
@@ -115,11 +121,37 @@ static bool wire_msg_fwd_req_ok(const rk_msg *m, char *why, size_t why_bytes)
                              RK_WIRE_CONTEXT_BYTES_MAX, why, why_bytes);
 }
 
+/* The strings a forwarded reply of `kind` carries: value 1, map an even count, array and set
+ * any, the rest none. */
+static bool wire_msg_reply_values_ok(const rk_msg *m, char *why, size_t why_bytes)
+{
+    uint32_t kind = m->req_kind;
+    bool ok = kind == RK_REPLY_VALUE ? m->value_count == 1
+              : kind == RK_REPLY_MAP ? m->value_count % 2 == 0
+              : kind == RK_REPLY_ARRAY || kind == RK_REPLY_SET ? true
+                                                               : m->value_count == 0;
+    if (!ok) {
+        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u with %u strings", kind,
+                               m->value_count);
+    }
+    for (uint32_t i = 0; i < m->value_count; i++) {
+        if (!wire_msg_field_ok("fwd_resp", "values", m->values[i].data, m->values[i].len,
+                               RK_VALUE_BYTES_MAX, why, why_bytes)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
-    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX) {
-        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u",
-                               m->req_kind, RK_REPLY_KIND_MAX);
+    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX ||
+        m->req_kind == RK_REPLY_VERSIONS) {
+        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u but %u",
+                               m->req_kind, RK_REPLY_KIND_MAX, RK_REPLY_VERSIONS);
+    }
+    if (!wire_msg_reply_values_ok(m, why, why_bytes)) {
+        return false;
     }
     return wire_msg_field_ok("fwd_resp", "message", m->message, m->message_len,
                              RK_WIRE_REASON_BYTES_MAX, why, why_bytes) &&
@@ -180,6 +212,10 @@ static uint32_t wire_msg_status_to_wire(int32_t status, size_t object_len)
 }
 
 /* protobuf-c's structs take non-const pointers for packing; pack only reads them. */
+_Static_assert(sizeof(rk_msg_bytes) == sizeof(ProtobufCBinaryData), "one layout");
+_Static_assert(offsetof(rk_msg_bytes, len) == offsetof(ProtobufCBinaryData, len), "one layout");
+_Static_assert(offsetof(rk_msg_bytes, data) == offsetof(ProtobufCBinaryData, data), "one layout");
+
 static ProtobufCBinaryData wire_msg_pb_bytes(const uint8_t *data, size_t len)
 {
     ProtobufCBinaryData pb = {.len = len, .data = len > 0 ? (uint8_t *)(uintptr_t)data : NULL};
@@ -217,6 +253,7 @@ static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         body->fwd_req.r = m->r;
         body->fwd_req.w = m->w;
         body->fwd_req.sloppy = m->sloppy;
+        body->fwd_req.op = m->op;
         env->body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
         env->fwd_req = &body->fwd_req;
         return;
@@ -262,6 +299,9 @@ static void wire_msg_pb_responses(Ringkv__Envelope *env, rk_wire_pb_body *body, 
         body->fwd_resp.error = m->status;
         body->fwd_resp.message = wire_msg_pb_bytes(m->message, m->message_len);
         body->fwd_resp.context = wire_msg_pb_bytes(m->context, m->context_len);
+        /* rk_msg_bytes is laid out as ProtobufCBinaryData (asserted above): used in place. */
+        body->fwd_resp.n_values = m->value_count;
+        body->fwd_resp.values = (ProtobufCBinaryData *)(uintptr_t)m->values;
         env->body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
         env->fwd_resp = &body->fwd_resp;
         return;
@@ -358,6 +398,7 @@ static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
         out->r = f->r;
         out->w = f->w;
         out->sloppy = f->sloppy;
+        out->op = f->op;
         return true;
     }
     case RINGKV__ENVELOPE__BODY_BUCKET_SET:
@@ -411,6 +452,12 @@ static int wire_msg_responses_from_pb(rk_msg *out, const Ringkv__Envelope *env, 
         out->req_kind = f->reply_kind;
         out->integer = f->integer;
         out->status = f->error;
+        if (f->n_values > UINT32_MAX) {
+            wire_msg_refuse(why, why_bytes, "fwd_resp: %zu strings", f->n_values);
+            return RK_ECORRUPT;
+        }
+        out->values = (const rk_msg_bytes *)f->values;
+        out->value_count = (uint32_t)f->n_values;
         out->message = f->message.data;
         out->message_len = f->message.len;
         out->context = f->context.data;

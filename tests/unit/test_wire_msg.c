@@ -114,6 +114,12 @@ static void assert_same_msg(const rk_msg *want, const rk_msg *got)
     assert_int_equal(got->version, want->version);
     assert_int_equal(got->hint_owner, want->hint_owner);
     assert_int_equal(got->sloppy, want->sloppy);
+    assert_int_equal(got->op, want->op);
+    assert_int_equal(got->value_count, want->value_count);
+    for (uint32_t i = 0; i < want->value_count; i++) {
+        assert_bytes(want->values[i].data, want->values[i].len, got->values[i].data,
+                     got->values[i].len);
+    }
 }
 
 /* Decode the `len` bytes of one whole frame at `bytes` into *in (owned: rk_wire_in_deinit).
@@ -244,6 +250,35 @@ static void test_encoding_is_protobuf_c_bytes(void **state)
     free(object);
 }
 
+/* A forwarded write's answer carries any reply: a value, and the strings of an array, a map
+ * and a set, empty ones included, come back string for string. */
+static void test_fwd_resp_strings_round_trip(void **state)
+{
+    (void)state;
+    static const rk_msg_bytes strings[4] = {{.len = 5, .data = (const uint8_t *)"apple"},
+                                            {.len = 1, .data = (const uint8_t *)"3"},
+                                            {.len = 0, .data = NULL},
+                                            {.len = 2, .data = (const uint8_t *)"\0x"}};
+    static const struct {
+        rk_reply_kind kind;
+        uint32_t count;
+    } cases[] = {{RK_REPLY_VALUE, 1}, {RK_REPLY_ARRAY, 3}, {RK_REPLY_MAP, 4},
+                 {RK_REPLY_SET, 4},   {RK_REPLY_ARRAY, 0}, {RK_REPLY_NIL, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rk_msg m;
+        memset(&m, 0, sizeof(m));
+        m.kind = RK_MSG_FWD_RESP;
+        m.req_id = 7;
+        m.req_kind = cases[i].kind;
+        m.values = cases[i].count > 0 ? strings : NULL;
+        m.value_count = cases[i].count;
+        rk_wire_in owner;
+        msg_round_trip(&m, &owner);
+        assert_same_msg(&m, &owner.msg);
+        rk_wire_in_deinit(&owner);
+    }
+}
+
 /* Zero and empty fields survive too: a get of nothing found, an ok put, a blind forwarded
  * write with no context, a bucket push nobody waits on. */
 static void test_zero_fields_round_trip(void **state)
@@ -298,6 +333,7 @@ static void test_range_limits_round_trip(void **state)
 
     sample(RK_MSG_FWD_REQ, &m);
     m.req_kind = RK_REQ_KIND_MAX;
+    m.op = RK_OP_KIND_MAX;
     m.r = RK_N_MAX;
     m.w = 0;
     m.sloppy = 0;
@@ -503,9 +539,18 @@ static void test_decode_refuses_out_of_range(void **state)
     env.body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
     env.fwd_req = &fwd;
     fwd.kind = RK_REQ_KIND_MAX + 1;
-    assert_refused(&env, "request kind 8 is not 1 to 7");
+    assert_refused(&env, "request kind 9 is not 1 to 8");
     fwd.kind = RK_REQ_KIND_MAX;
+    fwd.op = RK_OP_KIND_MAX;
     assert_accepted(&env);
+    fwd.op = 0;
+    assert_refused(&env, "operation 0 with request kind 8");
+    fwd.op = RK_OP_KIND_MAX + 1;
+    assert_refused(&env, "operation 4 with request kind 8");
+    fwd.kind = RK_REQ_PUT;
+    fwd.op = RK_OP_PUT;
+    assert_refused(&env, "operation 1 with request kind 2");
+    fwd.op = 0;
     fwd.kind = 0;
     assert_refused(&env, "request kind 0");
     fwd.kind = RK_REQ_GET;
@@ -524,9 +569,31 @@ static void test_decode_refuses_out_of_range(void **state)
     env.body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
     env.fwd_resp = &resp;
     resp.reply_kind = RK_REPLY_KIND_MAX + 1;
-    assert_refused(&env, "reply kind 8 is not 1 to 7");
+    assert_refused(&env, "reply kind 11 is not 1 to 10");
+    resp.reply_kind = RK_REPLY_VERSIONS;
+    assert_refused(&env, "reply kind 6 is not 1 to 10 but 6");
     resp.reply_kind = RK_REPLY_KIND_MAX;
     assert_accepted(&env);
+    /* The strings each kind carries: a value one, a map pairs, an integer none. */
+    ProtobufCBinaryData strings[3] = {{.len = 1, .data = (uint8_t *)"a"},
+                                      {.len = 1, .data = (uint8_t *)"b"},
+                                      {.len = 0, .data = NULL}};
+    resp.values = strings;
+    resp.n_values = 3;
+    resp.reply_kind = RK_REPLY_MAP;
+    assert_refused(&env, "reply kind 9 with 3 strings");
+    resp.reply_kind = RK_REPLY_VALUE;
+    assert_refused(&env, "reply kind 3 with 3 strings");
+    resp.reply_kind = RK_REPLY_INT;
+    assert_refused(&env, "reply kind 4 with 3 strings");
+    resp.reply_kind = RK_REPLY_SET;
+    assert_accepted(&env);
+    resp.n_values = 2;
+    resp.reply_kind = RK_REPLY_MAP;
+    assert_accepted(&env);
+    resp.n_values = 0;
+    resp.values = NULL;
+    resp.reply_kind = RK_REPLY_KIND_MAX;
     uint8_t text[RK_WIRE_REASON_BYTES_MAX + 1];
     memset(text, 'x', sizeof(text));
     resp.message.data = text;
@@ -621,6 +688,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_round_trips),
         cmocka_unit_test(test_encoding_is_protobuf_c_bytes),
+        cmocka_unit_test(test_fwd_resp_strings_round_trip),
         cmocka_unit_test(test_zero_fields_round_trip),
         cmocka_unit_test(test_fwd_req_with_empty_key_round_trips),
         cmocka_unit_test(test_range_limits_round_trip),

@@ -1,0 +1,43 @@
+/* op.h — a write as an operation (Groundwork II): what a client asked to do to a key, apart
+ * from how the key's bucket resolves conflicts (policy.h). A request carries one, a forwarded
+ * write carries it encoded, and the coordinator hands it to the bucket's policy, which applies
+ * it or refuses it. Adding an operation touches this file, the policies that take it and the
+ * command that makes it; never the coordinator or the replica. Owns nothing: an op borrows its
+ * argument. A forwarded write carries it as it is: FWD_REQ's `op` and `value` (the argument);
+ * an operation with several arguments encodes them into its one argument. */
+#ifndef RK_OP_H
+#define RK_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+typedef enum rk_op_kind {
+    RK_OP_PUT = 1,      /* SET: the value replaces what it supersedes; reply OK */
+    RK_OP_DEL = 2,      /* DEL: a tombstone; reply 1 if a live value was deleted, else 0 */
+    RK_OP_APPEND = 3,   /* APPEND (lww only): the value grows by arg; reply its new length */
+} rk_op_kind;
+#define RK_OP_KIND_MAX 3
+
+typedef struct rk_op {
+    rk_op_kind kind;
+    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; DEL: none */
+    size_t arg_len;
+} rk_op;
+
+/* "put", "del", "append"; "unknown" otherwise. Never NULL. */
+static inline const char *rk_op_name(rk_op_kind kind)
+{
+    switch (kind) {
+    case RK_OP_PUT:
+        return "put";
+    case RK_OP_DEL:
+        return "del";
+    case RK_OP_APPEND:
+        return "append";
+    }
+    return "unknown";
+}
+
+#endif
