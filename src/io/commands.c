@@ -52,6 +52,8 @@ void rk_commands_error(rk_resp_out *out, int code, const char *message)
         prefix = "BUSY";
     } else if (code == RK_ECONFLICT) {
         prefix = "CONFLICT";
+    } else if (code == RK_EWRONGTYPE) {
+        prefix = "WRONGTYPE";
     }
     rk_resp_errorf(out, "%s %s", prefix, message != NULL ? message : rk_strerror(code));
 }
@@ -167,6 +169,23 @@ static void commands_set(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
     cmd->sub_count = 1;
     cmd->waiting = 1;
     rk_request r = {.kind = RK_REQ_PUT,
+                    .key = a->argv[1],
+                    .key_len = a->argv_len[1],
+                    .value = a->argv[2],
+                    .value_len = a->argv_len[2]};
+    rk_server_node_request(s, cmd, 0, &r);
+}
+
+/* APPEND key value: an operation (op.h) the bucket's policy applies (lww only; a siblings
+ * bucket refuses it); the reply is the value's new length. */
+static void commands_append(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
+{
+    cmd->latency_class = RK_LAT_WRITE;
+    cmd->combine = RK_CMD_SINGLE;
+    cmd->sub_count = 1;
+    cmd->waiting = 1;
+    rk_request r = {.kind = RK_REQ_WRITE,
+                    .op = RK_OP_APPEND,
                     .key = a->argv[1],
                     .key_len = a->argv_len[1],
                     .value = a->argv[2],
@@ -402,6 +421,7 @@ static void commands_command(rk_server *s, rk_client *c, rk_cmd *cmd, const comm
 static const commands_entry commands_table[] = {
     {"get", 2, commands_get, "readonly fast", 1, 1, 1},
     {"set", -3, commands_set, "write denyoom", 1, 1, 1},
+    {"append", 3, commands_append, "write denyoom", 1, 1, 1},
     {"del", -2, commands_del, "write", 1, -1, 1},
     {"mget", -2, commands_mget, "readonly fast", 1, -1, 1},
     {"exists", -2, commands_exists, "readonly fast", 1, -1, 1},
