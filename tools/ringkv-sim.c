@@ -5,17 +5,19 @@
  *   ringkv-sim --seed S --nodes K --n N --r R --w W --ops M
  *              --faults none|partition|crash|pause|loss|skew|all (or a comma list)
  *              [--policy siblings|lww] [--sync always|batch|none] [--no-sloppy]
- *              [--break-sibling-merge] [--trace]
- * See docs/simulator.md. */
+ *              [--break-sibling-merge] [--trace] [--scenario FILE]
+ * See docs/simulator.md; --scenario replays a scripted fault schedule (src/sim/scenario.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/core/bucket.h"
+#include "../src/sim/scenario.h"
 #include "../src/sim/sim.h"
 
-static char replay_command[512];
+static char replay_command[1024];
+static const char *scenario_path;     /* --scenario FILE, or NULL */
 
 static void usage(FILE *out)
 {
@@ -23,7 +25,8 @@ static void usage(FILE *out)
             "usage: ringkv-sim [--seed S] [--nodes K] [--n N] [--r R] [--w W] [--ops M]\n"
             "                  [--faults none|partition|crash|pause|loss|skew|all]\n"
             "                  [--policy siblings|lww] [--sync always|batch|none] [--no-sloppy]\n"
-            "                  [--break-sibling-merge (test only)] [--trace]\n");
+            "                  [--break-sibling-merge (test only)] [--trace]\n"
+            "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
 }
 
 static int parse_u64(const char *text, uint64_t *out)
@@ -81,6 +84,9 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
             }
         } else if (strcmp(a, "--sync") == 0) {
             rc = v != NULL ? rk_sync_policy_parse(v, &c->sync) : -1;
+        } else if (strcmp(a, "--scenario") == 0) {
+            scenario_path = v;
+            rc = v != NULL ? 0 : -1;
         } else {
             takes = false;
             if (strcmp(a, "--no-sloppy") == 0) {
@@ -112,11 +118,12 @@ static void build_replay(const rk_sim_config *c)
     rk_sim_faults_name(c->faults, faults, sizeof(faults));
     snprintf(replay_command, sizeof(replay_command),
              "build/ringkv-sim --seed %" PRIu64 " --nodes %u --n %u --r %u --w %u --ops %u "
-             "--faults %s --policy %s --sync %s%s%s",
+             "--faults %s --policy %s --sync %s%s%s%s%s",
              c->seed, c->nodes, c->n, c->r, c->w, c->ops, faults,
              c->policy == RK_POLICY_LWW ? "lww" : "siblings", rk_sync_policy_name(c->sync),
              c->no_sloppy ? " --no-sloppy" : "", c->break_sibling_merge ?
-             " --break-sibling-merge" : "");
+             " --break-sibling-merge" : "", scenario_path != NULL ? " --scenario " : "",
+             scenario_path != NULL ? scenario_path : "");
 }
 
 /* An RK_ASSERT in core or sim: say how to replay before the abort. */
@@ -132,6 +139,16 @@ static void print_share(const char *name, uint64_t part, uint64_t whole)
     printf("%s: %.4f\n", name, share);
 }
 
+/* `name: 1=v 2=v ...` by node id. */
+static void print_by_node(const char *name, const uint64_t *counts, uint32_t nodes)
+{
+    printf("%s:", name);
+    for (uint32_t i = 0; i < nodes; i++) {
+        printf(" %u=%" PRIu64, i + 1, counts[i]);
+    }
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     rk_sim_config c;
@@ -140,10 +157,21 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* The whole file is parsed before anything runs; a bad one is bad usage. */
+    rk_sim_scenario *scenario = NULL;
+    if (scenario_path != NULL && c.nodes >= 1 && c.nodes <= RK_SIM_NODES_MAX) {
+        char err[512];
+        if (rk_sim_scenario_load(scenario_path, c.nodes, &scenario, err, sizeof(err)) != 0) {
+            fprintf(stderr, "ringkv-sim: %s\n", err);
+            return 2;
+        }
+        c.scenario = scenario;
+    }
     build_replay(&c);
     rk_assert_set_hook(on_assert, NULL);
     rk_sim_result r;
     int rc = rk_sim_run(&c, &r);
+    rk_sim_scenario_free(scenario);
     if (rc != 0) {
         fprintf(stderr, "ringkv-sim: %s (n, r and w must be 1..%u with r, w <= n; nodes 1..%u)\n",
                 rk_strerror(rc), RK_N_MAX, RK_SIM_NODES_MAX);
@@ -162,6 +190,9 @@ int main(int argc, char **argv)
     if (c.break_sibling_merge) {
         printf("break_sibling_merge: yes (test only)\n");
     }
+    if (scenario_path != NULL) {
+        printf("scenario: %s\n", scenario_path);
+    }
     printf("ops: %" PRIu64 "\n", r.ops);
     printf("reads: %" PRIu64 "\n", r.reads);
     printf("writes: %" PRIu64 "\n", r.writes);
@@ -178,6 +209,12 @@ int main(int argc, char **argv)
     printf("hinted_copies_left: %" PRIu64 "\n", r.hinted_copies_left);
     print_share("unavailable_writes", r.indeterminate + r.refused, r.writes);
     print_share("unavailable_reads", r.failed_reads, r.reads);
+    print_by_node("writes_by_node", r.writes_by_node, c.nodes);
+    print_by_node("unavailable_writes_by_node", r.unavailable_writes_by_node, c.nodes);
+    print_by_node("peer_down_by_node", r.peer_down_by_node, c.nodes);
+    if (scenario_path != NULL) {
+        printf("scenario_steps: %" PRIu64 "\n", r.scenario_steps);
+    }
     printf("faults_injected: crashes=%" PRIu64 " partitions=%" PRIu64 " pauses=%" PRIu64 "\n",
            r.crashes, r.partitions, r.pauses);
     printf("events: %" PRIu64 "\n", r.events);

@@ -205,6 +205,9 @@ static void check_tally(sim_world *w)
             w->res.acked_writes += op->outcome == SIM_OK;
             w->res.indeterminate += op->outcome == SIM_INDET;
             w->res.refused += op->outcome == SIM_REFUSED;
+            w->res.writes_by_node[op->node]++;
+            w->res.unavailable_writes_by_node[op->node] +=
+                op->outcome == SIM_INDET || op->outcome == SIM_REFUSED;
         } else {
             w->res.failed_reads += op->outcome != SIM_OK;
         }
@@ -296,10 +299,11 @@ void sim_check(sim_world *w)
     }
     free(final.sets);
     const rk_sim_config *c = &w->cfg;
+    uint32_t faults = c->faults | sim_scenario_faults(w);   /* random and scripted */
     w->res.promise_no_lost = c->sync != RK_SYNC_NONE;
-    w->res.promise_no_stale = c->faults == 0 && c->r + c->w > c->n;
+    w->res.promise_no_stale = faults == 0 && c->r + c->w > c->n;
     /* Without skew every clock agrees, so real-time order and timestamps agree too. */
-    bool skewed = (c->faults & RK_SIM_FAULT_SKEW) != 0;
+    bool skewed = (faults & RK_SIM_FAULT_SKEW) != 0;
     check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
                   "lost_acked_writes");
     check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");

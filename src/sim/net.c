@@ -5,9 +5,11 @@
  * and a frame the codec refuses is a bug: it asserts. Frames are delivered after a random
  * delay, so messages reorder; under the `loss` fault some are dropped, duplicated or delayed
  * far longer. Links behave like the runtime's TCP connections: a message crossing a
- * partition, or sent by or to an incarnation of a node that has since crashed, is lost. Nodes
- * learn of link changes after a fixed detection delay (rk_node_on_peer), as a runtime's
- * failure detector would. */
+ * partition, or sent by or to an incarnation of a node that has since crashed, is lost. Links
+ * are directional, as in the runtime, where a node sends only on its own outbound connection to
+ * each peer (src/io/peer.h): a scripted one-way cut (scenario.c) loses what a sends to b while
+ * b still reaches a. Each node learns of a change to its own sending side after a fixed
+ * detection delay (rk_node_on_peer), as a runtime's failure detector would. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #define SIM_NET_DUP_PER_MILLE 30u
 #define SIM_NET_SLOW_PER_MILLE 30u
 #define SIM_LINK_DETECT_MS 20u         /* a link change is noticed this late */
+_Static_assert(RK_SIM_NODES_MAX <= 16, "cut_to_mask is a uint16_t over node indices");
 
 /* One frame in flight: exactly the bytes a runtime would write for the message. */
 struct sim_msg {
@@ -60,11 +63,13 @@ static void sim_trace_msg(sim_world *w, const rk_msg *m)
     }
 }
 
+/* Whether what a sends to b arrives: both up, on one side of any partition, no cut a->b. */
 bool sim_link_up(const sim_world *w, uint32_t a, uint32_t b)
 {
     const sim_node *x = &w->nodes[a];
     const sim_node *y = &w->nodes[b];
-    return x->node != NULL && y->node != NULL && x->group == y->group;
+    return x->node != NULL && y->node != NULL && x->group == y->group &&
+           (x->cut_to_mask & (1u << b)) == 0;
 }
 
 static int sim_node_index(const sim_world *w, rk_node_id id)
@@ -237,19 +242,29 @@ void sim_net_on_peer(sim_world *w, sim_event *e)
         return;
     }
     sn->link_known_up[e->from] = up;
+    w->res.peer_down_by_node[e->node] += up ? 0 : 1;
     rk_node_on_peer(sn->node, w->nodes[e->from].id, up);
+}
+
+void sim_partition_set(sim_world *w, const uint32_t *group)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        w->nodes[i].group = group[i];
+    }
+    w->partitioned = true;
+    w->res.partitions++;
+    sim_links_changed(w);
 }
 
 void sim_partition_start(sim_world *w)
 {
     /* Any grouping: two or three sides, each node on a random one. */
+    uint32_t group[RK_SIM_NODES_MAX];
     uint32_t sides = (uint32_t)sim_rng_range(&w->rng, 2, 3);
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
-        w->nodes[i].group = (uint32_t)sim_rng_below(&w->rng, sides);
+        group[i] = (uint32_t)sim_rng_below(&w->rng, sides);
     }
-    w->partitioned = true;
-    w->res.partitions++;
-    sim_links_changed(w);
+    sim_partition_set(w, group);
 }
 
 void sim_partition_heal(sim_world *w)
@@ -259,4 +274,29 @@ void sim_partition_heal(sim_world *w)
     }
     w->partitioned = false;
     sim_links_changed(w);
+}
+
+void sim_cut_add(sim_world *w, uint16_t from_mask, uint16_t to_mask)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        if ((from_mask & (1u << i)) != 0) {
+            w->nodes[i].cut_to_mask |= to_mask;
+        }
+    }
+    sim_links_changed(w);
+}
+
+void sim_net_heal(sim_world *w)
+{
+    bool had_cuts = false;
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        had_cuts = had_cuts || w->nodes[i].cut_to_mask != 0;
+        w->nodes[i].cut_to_mask = 0;
+    }
+    /* One notice per changed link: sim_partition_heal tells the nodes of the cuts too. */
+    if (w->partitioned) {
+        sim_partition_heal(w);
+    } else if (had_cuts) {
+        sim_links_changed(w);
+    }
 }

@@ -286,6 +286,9 @@ static void sim_dispatch(sim_world *w, sim_event *e)
     case SIM_EV_HEAL:
         sim_faults_on_heal(w, e);
         break;
+    case SIM_EV_SCENARIO:
+        sim_scenario_on_step(w, e);
+        break;
     }
     sim_event_free(e);
 }
@@ -308,9 +311,10 @@ static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
     }
 }
 
+/* The workload phase ends when the clients are done and every scripted step has run. */
 static bool sim_workload_done(const sim_world *w)
 {
-    return w->clients_done == w->cfg.clients;
+    return w->clients_done == w->cfg.clients && sim_scenario_done(w);
 }
 
 static int sim_config_check(const rk_sim_config *c)
@@ -327,6 +331,9 @@ static int sim_config_check(const rk_sim_config *c)
         return RK_EINVAL;
     }
     if (c->policy != RK_POLICY_SIBLINGS && c->policy != RK_POLICY_LWW) {
+        return RK_EINVAL;
+    }
+    if (c->scenario != NULL && rk_sim_scenario_nodes(c->scenario) != c->nodes) {
         return RK_EINVAL;
     }
     return 0;
@@ -354,6 +361,7 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         rc = sim_workload_start(w);
     }
     if (rc == 0) {
+        sim_scenario_start(w);
         /* Phase 1: the workload under faults. */
         w->faulting = c->faults != 0;
         if (w->faulting) {

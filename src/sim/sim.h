@@ -54,6 +54,10 @@ typedef struct rk_sim_config {
     uint32_t rmw_pct;           /* RK.GET then RK.PUT with its context */
     uint32_t request_timeout_ms;
     bool trace;                 /* print every event to stderr */
+    /* A scripted fault schedule (scenario.h), borrowed for the run; NULL: none. Its steps run
+     * beside the random faults of `faults`, and the workload phase lasts until both the
+     * clients and the steps are done. */
+    const struct rk_sim_scenario *scenario;
 } rk_sim_config;
 
 void rk_sim_config_default(rk_sim_config *c);
@@ -89,6 +93,13 @@ typedef struct rk_sim_result {
     uint64_t partitions;
     uint64_t pauses;
     uint64_t trace_hash;
+    uint64_t scenario_steps;    /* scripted steps run */
+    /* Per node, by index (node id - 1): writes clients sent to it, those refused or
+     * indeterminate (the per-node split of unavailable_writes: a strict quorum's minority side
+     * shows here), and the link-down notices it received (rk_node_on_peer up=false). */
+    uint64_t writes_by_node[RK_SIM_NODES_MAX];
+    uint64_t unavailable_writes_by_node[RK_SIM_NODES_MAX];
+    uint64_t peer_down_by_node[RK_SIM_NODES_MAX];
     /* What the configuration promises, and whether it held. */
     bool promise_no_lost;
     bool promise_no_stale;

@@ -12,6 +12,7 @@
 #include "../core/msg.h"
 #include "../core/node.h"
 #include "../core/version.h"
+#include "scenario.h"
 #include "sim.h"
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64; the one source of every choice -------- */
@@ -41,6 +42,7 @@ typedef enum sim_event_kind {
     SIM_EV_FAULT = 7,       /* the fault schedule acts */
     SIM_EV_HEAL = 8,        /* one fault ends: `a` is a sim_heal_kind, `b` its argument */
     SIM_EV_PEER = 9,        /* `node` learns whether its link to `from` is up */
+    SIM_EV_SCENARIO = 10,   /* step `a` of the scripted scenario runs (scenario.c) */
 } sim_event_kind;
 
 typedef enum sim_heal_kind {
@@ -93,6 +95,7 @@ struct sim_node {
     sim_event *backlog_tail;
     int64_t skew_us;
     uint32_t group;             /* partition group */
+    uint16_t cut_to_mask;       /* one-way cuts: bit b set, what this node sends to b is lost */
     bool link_known_up[RK_SIM_NODES_MAX]; /* what this node was last told about each peer */
     /* sync */
     bool sync_inflight;
@@ -197,6 +200,12 @@ void sim_links_changed(sim_world *w);
 void sim_net_on_peer(sim_world *w, sim_event *e);
 void sim_partition_start(sim_world *w);
 void sim_partition_heal(sim_world *w);
+/* Put node index i in group[i] (cfg.nodes entries): a partition until healed. */
+void sim_partition_set(sim_world *w, const uint32_t *group);
+/* From now on what the nodes of from_mask send to those of to_mask is lost (bits are indices). */
+void sim_cut_add(sim_world *w, uint16_t from_mask, uint16_t to_mask);
+/* End every partition and cut; tells the nodes only if something changed. */
+void sim_net_heal(sim_world *w);
 
 /* world.c */
 int sim_world_start(sim_world *w);
@@ -208,6 +217,8 @@ void sim_faults_on_tick(sim_world *w);
 void sim_faults_on_heal(sim_world *w, sim_event *e);
 void sim_faults_heal_all(sim_world *w);
 void sim_node_on_sync_event(sim_world *w, sim_event *e);
+void sim_node_pause(sim_world *w, sim_node *sn);
+void sim_node_resume(sim_world *w, sim_node *sn);
 
 /* workload.c */
 int sim_workload_start(sim_world *w);
@@ -225,6 +236,15 @@ void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set
 void sim_history_on_stamp(sim_world *w, sim_node *sn);
 void sim_history_free(sim_world *w);
 bool sim_op_is_write(const sim_op *op);
+
+/* scenario.c: the scripted steps of cfg.scenario, if any */
+void sim_scenario_start(sim_world *w);
+void sim_scenario_on_step(sim_world *w, sim_event *e);
+/* True once every step ran (at once without a scenario). */
+bool sim_scenario_done(const sim_world *w);
+/* The RK_SIM_FAULT_* kinds the scenario's steps inject (cuts count as partitions), so the
+ * checkers promise no more than they would under those random faults. */
+uint32_t sim_scenario_faults(const sim_world *w);
 
 /* check.c */
 void sim_check(sim_world *w);

@@ -311,14 +311,14 @@ int sim_node_restart(sim_world *w, sim_node *sn)
     return rc;
 }
 
-static void sim_node_pause(sim_world *w, sim_node *sn)
+void sim_node_pause(sim_world *w, sim_node *sn)
 {
     sn->paused = true;
     w->res.pauses++;
 }
 
 /* Resume: the backlog runs from now, in the order it arrived. */
-static void sim_node_resume(sim_world *w, sim_node *sn)
+void sim_node_resume(sim_world *w, sim_node *sn)
 {
     sn->paused = false;
     sim_event *e = sn->backlog_head;
@@ -498,9 +498,7 @@ void sim_faults_on_heal(sim_world *w, sim_event *e)
 void sim_faults_heal_all(sim_world *w)
 {
     w->loss_on = false;
-    if (w->partitioned) {
-        sim_partition_heal(w);
-    }
+    sim_net_heal(w);
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         sim_node *sn = &w->nodes[i];
         if (sn->node == NULL) {

@@ -8,7 +8,11 @@
 #   3. determinism: one seed twice gives byte-identical output;
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
 #      clock skew shows lww_dropped, and the test-only --break-sibling-merge is caught as lost
-#      acknowledged writes.
+#      acknowledged writes;
+#   5. scripted scenarios (tests/sim/scenarios/*.scn, --scenario): one replays byte for byte, a
+#      3|2 partition under strict quorums refuses writes on the minority side only, a one-way
+#      cut is seen only by the cut side, and every file of scenarios/bad/ is refused with exit 2
+#      and the `FILE:LINE: what` its `# expect:` line names.
 # Each run is one test; a failing one prints its replay command. Closes with
 # `sim: N passed, N failed` and exits non-zero if any failed.
 #
@@ -103,6 +107,52 @@ proof "lww under clock skew" lww_dropped 10 \
   --nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults skew,loss --policy lww
 proof "replicas that drop siblings" lost_acked_writes 10 \
   --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults none --break-sibling-merge
+
+# 5. Scenarios. The strict-quorum runs give every key all five nodes as primaries, N=5 R=3 W=3:
+# a side of three holds a quorum for every key, a side of two for none.
+scn=tests/sim/scenarios
+# The files time their steps for a 1500-op workload (about 5 simulated seconds), whatever OPS is.
+strict="--seed $SEED_BASE --nodes 5 --n 5 --r 3 --w 3 --no-sloppy --ops 1500"
+by_node() { # name output: the `N=count` pairs of a *_by_node line
+  sed -n "s/^$1: //p" <<< "$2"
+}
+expect_by_node() { # label name output node=expected... ("node=+" means above zero)
+  local label=$1 name=$2 out=$3 pair got want; shift 3
+  local line; line=$(by_node "$name" "$out")
+  for pair in "$@"; do
+    want=${pair#*=}
+    got=$(tr ' ' '\n' <<< "$line" | sed -n "s/^${pair%%=*}=//p")
+    if [[ -z $got ]] || { [[ $want == + ]] && ((got == 0)); } ||
+       { [[ $want != + ]] && ((got != want)); }; then
+      fail "scenario: $label: $name: node ${pair%%=*} is ${got:-missing}, expected $want ($line)"
+      return
+    fi
+  done
+  pass; echo "scenario: $label: $name: $line"
+}
+if cmp -s <($SIM --seed $SEED_BASE --ops 1500 --scenario $scn/every-verb.scn 2>&1) \
+          <($SIM --seed $SEED_BASE --ops 1500 --scenario $scn/every-verb.scn 2>&1); then pass
+else fail "scenario determinism: $SIM --seed $SEED_BASE --ops 1500 --scenario $scn/every-verb.scn"; fi
+for f in every-verb minority-partition one-way-cut; do
+  if out=$($SIM $strict --scenario $scn/$f.scn 2>&1); then pass
+  else fail "scenario $f: $SIM $strict --scenario $scn/$f.scn"; echo "$out" | grep -E "^result|replay"; fi
+done
+out=$($SIM $strict --scenario $scn/minority-partition.scn 2>&1)
+expect_by_node "3|2 strict quorum" unavailable_writes_by_node "$out" 1=0 2=0 3=0 4=+ 5=+
+out=$($SIM $strict --scenario $scn/one-way-cut.scn 2>&1)
+expect_by_node "cut 4->rest" peer_down_by_node "$out" 1=0 2=0 3=0 4=4 5=0
+expect_by_node "cut 4->rest" unavailable_writes_by_node "$out" 1=0 2=0 3=0 4=+ 5=0
+for f in $scn/bad/*.scn; do
+  want=$(sed -n 's/^# expect: //p' "$f")
+  err=$($SIM --scenario "$f" 2>&1 >/dev/null); rc=$?
+  if ((rc == 2)) && [[ -n $want && $err == "ringkv-sim: $f:$want"* ]]; then pass
+  else fail "bad scenario $f: exit $rc, said: $err (expected exit 2, $f:$want)"; fi
+done
+big=$(mktemp); head -c 70000 /dev/zero | tr '\0' '\n' > "$big"
+err=$($SIM --scenario "$big" 2>&1 >/dev/null); rc=$?
+if ((rc == 2)) && [[ $err == "ringkv-sim: $big:65537: the file passes 65536 bytes"* ]]; then pass
+else fail "oversized scenario: exit $rc, said: $err"; fi
+rm -f "$big"
 
 echo "sim: $passed passed, $failed failed"
 ((failed == 0))
