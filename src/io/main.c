@@ -18,6 +18,7 @@
 #include "peer.h"
 #include "runtime.h"
 #include "server.h"
+#include "server_metrics.h"
 
 typedef struct main_state {
     rk_config config;
@@ -229,6 +230,8 @@ static int main_start(main_state *m)
         return 1;
     }
     m->runtime.peers = &m->peers;
+    rc = rk_server_metrics_build(&m->server);
+    RK_ASSERT(rc == 0);             /* a duplicate metric name is a bug, not a condition */
     uv_signal_init(m->loop, &m->sigterm);
     uv_signal_init(m->loop, &m->sigint);
     m->sigterm.data = m;
