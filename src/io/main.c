@@ -1,5 +1,6 @@
 /* main.c — ringkvd: read the configuration, lock and open the data directory, build the node
- * on its runtime, serve clients until SIGTERM/SIGINT, then stop cleanly: stop accepting,
+ * on its runtime, start the server and peers and the metrics registry INFO prints from
+ * (server_metrics.h), serve clients until SIGTERM/SIGINT, then stop cleanly: stop accepting,
  * let in-flight writes become durable (up to shutdown-timeout-ms), answer them, sync and close
  * the store. */
 #include <errno.h>

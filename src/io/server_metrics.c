@@ -97,9 +97,9 @@ static uint64_t server_metric_sync_jobs(const void *base, size_t offset)
 /* After the node's table: INFO prints these after the node's fields of the same section. */
 static const rk_metric_desc server_metrics_after_node_table[] = {
     SERVER_LATENCY(RK_LAT_READ, "latency_read",
-                   "Time from a read command parsed to its reply ready (GET, MGET, EXISTS)."),
+                   "Time from a read command (GET, MGET, EXISTS, RK.GET) parsed to its reply ready."),
     SERVER_LATENCY(RK_LAT_WRITE, "latency_write",
-                   "Time from a write command parsed to its reply ready (SET, DEL, RK.PUT)."),
+                   "Time from a write command (SET, DEL, RK.PUT, RK.DEL) parsed to its reply ready."),
     SERVER_LATENCY(RK_LAT_OTHER, "latency_other",
                    "Time from any other command parsed to its reply ready."),
     SERVER_METRIC_FN(server_metric_durable_seq, "durable_seq", "persistence", RK_METRIC_GAUGE,
@@ -162,7 +162,8 @@ static const rk_metric_desc peers_metrics_table[] = {
                  "Frames dropped for a bad payload or message."),
     PEERS_METRIC(framing_errors, "framing_errors", RK_METRIC_COUNTER, "connections",
                  "Peer connections closed for a bad frame header."),
-    PEERS_METRIC(handshake_refusals_sent, "handshake_refusals_sent", RK_METRIC_COUNTER, "peers",
+    PEERS_METRIC(handshake_refusals_sent, "handshake_refusals_sent", RK_METRIC_COUNTER,
+                 "handshakes",
                  "Handshakes this node refused."),
     PEERS_METRIC(handshake_refusals_received, "handshake_refusals_received", RK_METRIC_COUNTER,
                  "handshakes", "Handshakes a peer refused."),
