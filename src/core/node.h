@@ -121,14 +121,12 @@ typedef struct rk_node_config {
 
 void rk_node_config_default(rk_node_config *c);
 
-/* Counters the node keeps; INFO shows them. Counters are bumped by whichever part sees the
- * event; the gauges belong to one part each: keys_live to local.c, inflight to durable.c,
- * hints_pending to handoff.c, peers_suspected to members.c (node.c copies it after each
- * deadline pass). */
+/* Counters the node keeps; INFO shows them through the metrics registry (metrics.h declares
+ * each field's name, unit and help: a new field needs a line there). Counters are bumped by
+ * whichever part sees the event; the gauges belong to one part each: keys_live to local.c,
+ * inflight to durable.c, hints_pending to handoff.c, peers_suspected to members.c (node.c
+ * copies it after each deadline pass). Client GET/SET/DEL counts are the server's (ops_*). */
 typedef struct rk_node_stats {
-    uint64_t gets;
-    uint64_t puts;
-    uint64_t dels;
     uint64_t keys_live;             /* values not deleted */
     uint64_t sync_calls;            /* env->sync calls made */
     uint64_t writes_synced;         /* writes covered by completed syncs */

@@ -1,4 +1,7 @@
-/* commands.c — the command table and handlers (see commands.h). */
+/* commands.c — the command table and handlers (see commands.h). The key commands count
+ * themselves in INFO's ops_get (GET, MGET), ops_put (SET) and ops_del (DEL): one per command
+ * that reached its handler, whatever its key count and whether or not it then succeeded, as
+ * Redis counts calls; commands_rk.c counts RK.GET, RK.PUT and RK.DEL the same way. */
 #include "commands.h"
 
 #include <fnmatch.h>
@@ -123,12 +126,14 @@ static void commands_keys_to_node(rk_server *s, rk_cmd *cmd, const commands_args
 
 static void commands_get(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_get++;
     cmd->latency_class = RK_LAT_READ;
     commands_keys_to_node(s, cmd, a, 1, RK_REQ_GET, RK_CMD_SINGLE);
 }
 
 static void commands_mget(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_get++;
     cmd->latency_class = RK_LAT_READ;
     commands_keys_to_node(s, cmd, a, 1, RK_REQ_GET, RK_CMD_ARRAY);
 }
@@ -141,12 +146,14 @@ static void commands_exists(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
 
 static void commands_del(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_del++;
     cmd->latency_class = RK_LAT_WRITE;
     commands_keys_to_node(s, cmd, a, 1, RK_REQ_DEL, RK_CMD_SUM);
 }
 
 static void commands_set(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_put++;
     cmd->latency_class = RK_LAT_WRITE;
     if (a->argc > 3) {
         char option[32];

@@ -46,5 +46,8 @@ void rk_commands_error(rk_resp_out *out, int code, const char *message);
 /* INFO's text for `section` ("default", "all", "everything", "server", "clients", "stats",
  * "keyspace", "persistence", "cluster") into out as one bulk (verbatim in RESP3). info.c. */
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section);
+/* True for the numeric INFO fields that are identity, configuration or a ratio, not metrics
+ * (process_id, maxclients, writes_per_sync, ...); every other one is a registered metric. */
+bool rk_info_field_not_metric(const char *name);
 
 #endif

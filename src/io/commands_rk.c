@@ -16,7 +16,10 @@
  *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
  *                                        self|up|suspect|connecting|down, ms since heard
  *                                        or -1], ...]
- *                                       as this node sees them (peer.h, rk_peer_view) */
+ *                                       as this node sees them (peer.h, rk_peer_view)
+ *
+ * RK.GET, RK.PUT and RK.DEL count in INFO's ops_get, ops_put and ops_del, one per command, like
+ * GET, SET and DEL (commands.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,7 @@ static void commands_rk_to_node(rk_server *s, rk_cmd *cmd, const rk_request *r)
 
 void rk_commands_rk_get(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_get++;
     cmd->latency_class = RK_LAT_READ;
     rk_request r = {.kind = RK_REQ_VGET, .key = a->argv[1], .key_len = a->argv_len[1]};
     if (commands_rk_quorum(cmd, a, 2, &r) != 0 || r.w != 0) {
@@ -106,11 +110,13 @@ static void commands_rk_write(rk_server *s, rk_cmd *cmd, const commands_args *a,
 
 void rk_commands_rk_put(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_put++;
     commands_rk_write(s, cmd, a, RK_REQ_VPUT);
 }
 
 void rk_commands_rk_del(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    s->stats.ops_del++;
     commands_rk_write(s, cmd, a, RK_REQ_VDEL);
 }
 

@@ -1,6 +1,10 @@
 /* info.c — INFO: Redis's "# Section" / "field:value" text, with ringkv's own fields (sync
  * policy and durability counters, latency percentiles) beside the ones clients look for
- * (redis_version, process_id, connected_clients, db0 keyspace line). */
+ * (redis_version, process_id, connected_clients, db0 keyspace line). Every counter and gauge
+ * comes from the metrics registry (s->metrics, server_metrics.h): a section prints its
+ * registered metrics in registration order, a histogram as its percentiles. What is printed by
+ * hand is identity, configuration and ratios (rk_info_field_not_metric), the keyspace line and
+ * the per-peer lines of the cluster section. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +42,120 @@ static void info_add(info_text *t, const char *fmt, ...)
     }
 }
 
+/* ---- fields from the registry ------------------------------------------------------------ */
+
+/* Fields INFO prints that are not metrics: identity and configuration (Prometheus would show
+ * them as labels of an info metric) and ratios of two metrics (Prometheus divides for itself).
+ * Every other numeric field comes from the registry; test_metrics checks it. */
+static const char *const info_fields_not_metrics[] = {
+    "process_id",     "tcp_port",         "uptime_in_seconds", "uptime_in_days",
+    "node_id",        "cluster_members",  "partitions",        "default_n",
+    "effective_n",    "maxclients",       "writes_per_sync",   "cluster_port",
+    "members",        "frames_per_write", "failure_timeout_ms",
+};
+
+bool rk_info_field_not_metric(const char *name)
+{
+    for (size_t i = 0; i < sizeof(info_fields_not_metrics) / sizeof(info_fields_not_metrics[0]);
+         i++) {
+        if (strcmp(info_fields_not_metrics[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t info_metric(const rk_server *s, const char *name)
+{
+    const rk_metric *m = rk_metrics_find(&s->metrics, name);
+    return m != NULL ? rk_metric_value(m) : 0;
+}
+
+static double info_ratio(const rk_server *s, const char *numerator, const char *denominator)
+{
+    uint64_t d = info_metric(s, denominator);
+    return d > 0 ? (double)info_metric(s, numerator) / (double)d : 0;
+}
+
+static void info_maxclients(rk_server *s, info_text *t)
+{
+    info_add(t, "maxclients:%u\r\n", s->config->max_clients);
+}
+
+static void info_writes_per_sync(rk_server *s, info_text *t)
+{
+    info_add(t, "writes_per_sync:%.2f\r\n", info_ratio(s, "writes_synced", "sync_calls"));
+}
+
+static void info_frames_per_write(rk_server *s, info_text *t)
+{
+    info_add(t, "frames_per_write:%.2f\r\n", info_ratio(s, "frames_sent", "peer_writes"));
+}
+
+static void info_failure_timeout(rk_server *s, info_text *t)
+{
+    info_add(t, "failure_timeout_ms:%u\r\n", s->config->failure_timeout_ms);
+}
+
+typedef void (*info_section_fn)(rk_server *s, info_text *t);
+
+/* Fields that are not metrics, printed right after the metric named `after` so every field
+ * keeps the place it had before the registry. */
+static const struct {
+    const char *after;
+    info_section_fn fn;
+} info_after_metric[] = {
+    {"connected_clients", info_maxclients},
+    {"writes_synced", info_writes_per_sync},
+    {"peer_writes", info_frames_per_write},
+    {"inbound_rejected", info_failure_timeout},
+};
+
+typedef struct info_walk {
+    rk_server *s;
+    info_text *t;
+} info_walk;
+
+/* A histogram in microseconds shows as its p50, p99 and p99.9 (within 1/16, latency.h). */
+static void info_histogram(const rk_metric *m, info_text *t)
+{
+    RK_ASSERT(strcmp(m->desc->unit, "microseconds") == 0);
+    static const struct {
+        const char *suffix;
+        uint32_t permille;
+    } points[] = {{"p50", 500}, {"p99", 990}, {"p999", 999}};
+    rk_metric_hist h;
+    rk_metric_hist_get(m, &h);
+    for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+        info_add(t, "%s_%s_us:%llu\r\n", m->desc->name, points[i].suffix,
+                 (unsigned long long)rk_metric_hist_percentile(&h, points[i].permille));
+    }
+}
+
+static void info_metric_line(const rk_metric *m, void *ctx)
+{
+    info_walk *w = ctx;
+    if (m->desc->kind == RK_METRIC_HISTOGRAM) {
+        info_histogram(m, w->t);
+    } else {
+        info_add(w->t, "%s:%llu\r\n", m->desc->name, (unsigned long long)rk_metric_value(m));
+    }
+    for (size_t i = 0; i < sizeof(info_after_metric) / sizeof(info_after_metric[0]); i++) {
+        if (strcmp(info_after_metric[i].after, m->desc->name) == 0) {
+            info_after_metric[i].fn(w->s, w->t);
+        }
+    }
+}
+
+/* Every metric of `section`, in registration order. */
+static void info_metrics(rk_server *s, const char *section, info_text *t)
+{
+    info_walk w = {.s = s, .t = t};
+    rk_metrics_each(&s->metrics, section, info_metric_line, &w);
+}
+
+/* ---- sections ----------------------------------------------------------------------------- */
+
 static void info_server(rk_server *s, info_text *t)
 {
     uint64_t uptime_s = (rk_server_now_ms(s) - s->start_ms) / 1000u;
@@ -49,88 +167,41 @@ static void info_server(rk_server *s, info_text *t)
              "# Server\r\nredis_version:7.0.0\r\nringkv_version:0.1.0\r\nredis_mode:standalone\r\n"
              "os:Linux\r\nprocess_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%llu\r\n"
              "uptime_in_days:%llu\r\nnode_id:%u\r\ncluster_members:%u\r\npartitions:%u\r\n"
-             "default_n:%u\r\neffective_n:%u\r\nepoch:%llu\r\n\r\n",
+             "default_n:%u\r\neffective_n:%u\r\n",
              (int)getpid(), s->port, (unsigned long long)uptime_s,
              (unsigned long long)(uptime_s / 86400u), nc->id, member_count,
-             nc->partition_count, nc->default_n, effective_n,
-             (unsigned long long)rk_node_stats_get(s->node)->epoch);
+             nc->partition_count, nc->default_n, effective_n);
+    info_metrics(s, "server", t);
+    info_add(t, "\r\n");
 }
 
 static void info_clients(rk_server *s, info_text *t)
 {
-    uint64_t paused = 0;
-    for (const rk_client *c = s->clients; c != NULL; c = c->next) {
-        paused += !c->reading && !c->closed;
-    }
-    info_add(t,
-             "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nclients_paused_reading:%llu\r\n"
-             "\r\n",
-             s->client_count, s->config->max_clients, (unsigned long long)paused);
+    info_add(t, "# Clients\r\n");
+    info_metrics(s, "clients", t);
+    info_add(t, "\r\n");
 }
 
 static void info_persistence(rk_server *s, info_text *t)
 {
-    const rk_node_stats *ns = rk_node_stats_get(s->node);
-    double per_sync = ns->sync_calls > 0 ? (double)ns->writes_synced / (double)ns->sync_calls : 0;
-    info_add(t,
-             "# Persistence\r\nengine:%s\r\nsync:%s\r\nsync_calls:%llu\r\nwrites_synced:%llu\r\n"
-             "writes_per_sync:%.2f\r\nacks_before_durable:%llu\r\nsync_failures:%llu\r\n"
-             "writes_waiting_durable:%llu\r\ndurable_seq:%llu\r\n\r\n",
-             rk_store_engine_name(s->store), rk_sync_policy_name(s->config->sync),
-             (unsigned long long)ns->sync_calls, (unsigned long long)ns->writes_synced, per_sync,
-             (unsigned long long)ns->acks_before_durable, (unsigned long long)ns->sync_failures,
-             (unsigned long long)ns->inflight,
-             (unsigned long long)rk_store_durable_seq(s->store));
-}
-
-static void info_latency(const rk_latency *h, const char *name, info_text *t)
-{
-    info_add(t, "latency_%s_p50_us:%llu\r\nlatency_%s_p99_us:%llu\r\nlatency_%s_p999_us:%llu\r\n",
-             name, (unsigned long long)rk_latency_percentile(h, 500), name,
-             (unsigned long long)rk_latency_percentile(h, 990), name,
-             (unsigned long long)rk_latency_percentile(h, 999));
+    info_add(t, "# Persistence\r\nengine:%s\r\nsync:%s\r\n", rk_store_engine_name(s->store),
+             rk_sync_policy_name(s->config->sync));
+    info_metrics(s, "persistence", t);
+    info_add(t, "\r\n");
 }
 
 static void info_stats(rk_server *s, info_text *t)
 {
-    const rk_node_stats *ns = rk_node_stats_get(s->node);
-    const rk_server_stats *ss = &s->stats;
-    info_add(t,
-             "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
-             "total_commands_processed:%llu\r\ntotal_net_input_bytes:%llu\r\n"
-             "total_net_output_bytes:%llu\r\nprotocol_errors:%llu\r\n"
-             "clients_closed_idle:%llu\r\nclients_closed_output_limit:%llu\r\n"
-             "clients_closed_input_limit:%llu\r\nbackpressure_pauses:%llu\r\n"
-             "ops_get:%llu\r\nops_put:%llu\r\nops_del:%llu\r\nstore_errors:%llu\r\n"
-             "refused_busy:%llu\r\ncoord_gets:%llu\r\ncoord_puts:%llu\r\nforwarded:%llu\r\n"
-             "replica_gets:%llu\r\nreplica_puts:%llu\r\nread_repairs:%llu\r\n"
-             "timeouts:%llu\r\nunavailable:%llu\r\nsiblings_refused:%llu\r\n"
-             "objects_refused:%llu\r\n",
-             (unsigned long long)ss->connections_received,
-             (unsigned long long)ss->connections_rejected,
-             (unsigned long long)ss->commands_processed, (unsigned long long)ss->bytes_in,
-             (unsigned long long)ss->bytes_out, (unsigned long long)ss->protocol_errors,
-             (unsigned long long)ss->clients_closed_idle,
-             (unsigned long long)ss->clients_closed_output,
-             (unsigned long long)ss->clients_closed_input,
-             (unsigned long long)ss->backpressure_pauses, (unsigned long long)ns->gets,
-             (unsigned long long)ns->puts, (unsigned long long)ns->dels,
-             (unsigned long long)ns->store_errors, (unsigned long long)ns->refused_busy,
-             (unsigned long long)ns->coord_gets, (unsigned long long)ns->coord_puts,
-             (unsigned long long)ns->forwarded, (unsigned long long)ns->replica_gets,
-             (unsigned long long)ns->replica_puts, (unsigned long long)ns->read_repairs,
-             (unsigned long long)ns->timeouts, (unsigned long long)ns->unavailable,
-             (unsigned long long)ns->siblings_refused, (unsigned long long)ns->objects_refused);
-    info_latency(&ss->latency[RK_LAT_READ], "read", t);
-    info_latency(&ss->latency[RK_LAT_WRITE], "write", t);
-    info_latency(&ss->latency[RK_LAT_OTHER], "other", t);
+    info_add(t, "# Stats\r\n");
+    info_metrics(s, "stats", t);
     info_add(t, "\r\n");
 }
 
+/* Redis's keyspace line, from the registry's `keys` gauge. */
 static void info_keyspace(rk_server *s, info_text *t)
 {
     info_add(t, "# Keyspace\r\n");
-    uint64_t keys = rk_node_stats_get(s->node)->keys_live;
+    uint64_t keys = info_metric(s, "keys");
     if (keys > 0) {
         info_add(t, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
     }
@@ -161,8 +232,9 @@ static void info_cluster_peer(const rk_peers *p, const rk_peer_link *link, info_
              (unsigned long long)ls->dropped_invalid);
 }
 
-/* The internode transport (peer.h): who is up, what was sent and received, what was dropped.
- * frames_sent / peer_writes is how many messages one write carried (coalescing). */
+/* The internode transport (peer.h): who is up, what was sent and received, what was dropped
+ * (totals from the registry), then one line per peer. frames_sent / peer_writes is how many
+ * messages one write carried (coalescing). */
 static void info_cluster(rk_server *s, info_text *t)
 {
     const rk_peers *p = s->runtime->peers;
@@ -173,31 +245,7 @@ static void info_cluster(rk_server *s, info_text *t)
         info_add(t, "members_up:1\r\n\r\n");
         return;
     }
-    rk_peer_link_stats total;
-    rk_peers_link_totals(p, &total);
-    const rk_peers_stats *ps = &p->stats;
-    double per_write = total.writes > 0 ? (double)total.frames_sent / (double)total.writes : 0;
-    info_add(t,
-             "members_up:%u\r\nmsgs_queued:%llu\r\nframes_sent:%llu\r\nbytes_sent:%llu\r\n"
-             "peer_writes:%llu\r\nframes_per_write:%.2f\r\nframes_received:%llu\r\n"
-             "bytes_received:%llu\r\ndropped_queue_full:%llu\r\ndropped_down:%llu\r\n"
-             "dropped_invalid:%llu\r\ndropped_unknown:%llu\r\ngarbage_frames:%llu\r\n"
-             "framing_errors:%llu\r\nhandshake_refusals_sent:%llu\r\n"
-             "handshake_refusals_received:%llu\r\nhandshake_timeouts:%llu\r\n"
-             "inbound_accepted:%llu\r\ninbound_rejected:%llu\r\nfailure_timeout_ms:%u\r\n"
-             "suspected_silent:%llu\r\nticks_late:%llu\r\n",
-             rk_peers_up_count(p) + 1u, (unsigned long long)total.msgs_queued,
-             (unsigned long long)total.frames_sent, (unsigned long long)total.bytes_sent,
-             (unsigned long long)total.writes, per_write,
-             (unsigned long long)total.frames_received, (unsigned long long)total.bytes_received,
-             (unsigned long long)total.dropped_queue_full, (unsigned long long)total.dropped_down,
-             (unsigned long long)total.dropped_invalid, (unsigned long long)ps->dropped_unknown,
-             (unsigned long long)ps->garbage_frames, (unsigned long long)ps->framing_errors,
-             (unsigned long long)ps->handshake_refusals_sent,
-             (unsigned long long)ps->handshake_refusals_received,
-             (unsigned long long)ps->handshake_timeouts, (unsigned long long)ps->inbound_accepted,
-             (unsigned long long)ps->inbound_rejected, s->config->failure_timeout_ms,
-             (unsigned long long)total.suspected_silent, (unsigned long long)ps->ticks_late);
+    info_metrics(s, "cluster", t);
     for (uint32_t i = 0; i < p->link_count; i++) {
         info_cluster_peer(p, &p->links[i], t);
     }
@@ -207,22 +255,10 @@ static void info_cluster(rk_server *s, info_text *t)
 /* Sloppy quorum and hinted handoff (issue 6): what this node holds for others and gave back. */
 static void info_hints(rk_server *s, info_text *t)
 {
-    const rk_node_stats *ns = rk_node_stats_get(s->node);
-    info_add(t,
-             "# Hints\r\nhints_pending:%llu\r\nhints_written:%llu\r\nhints_delivered:%llu\r\n"
-             "handoff_sent:%llu\r\nhandoff_resent:%llu\r\nhandoff_dropped_copies:%llu\r\n"
-             "fallback_writes:%llu\r\nfallback_reads:%llu\r\ndegraded_writes:%llu\r\n"
-             "degraded_reads:%llu\r\npeers_suspected:%llu\r\n\r\n",
-             (unsigned long long)ns->hints_pending, (unsigned long long)ns->hints_written,
-             (unsigned long long)ns->hints_delivered, (unsigned long long)ns->handoff_sent,
-             (unsigned long long)ns->handoff_resent,
-             (unsigned long long)ns->handoff_dropped_copies,
-             (unsigned long long)ns->fallback_writes, (unsigned long long)ns->fallback_reads,
-             (unsigned long long)ns->degraded_writes, (unsigned long long)ns->degraded_reads,
-             (unsigned long long)ns->peers_suspected);
+    info_add(t, "# Hints\r\n");
+    info_metrics(s, "hints", t);
+    info_add(t, "\r\n");
 }
-
-typedef void (*info_section_fn)(rk_server *s, info_text *t);
 
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
 {

@@ -1,4 +1,5 @@
-/* latency.c — see latency.h. */
+/* latency.c — see latency.h. Percentiles are the registry's (rk_metric_hist_percentile), so
+ * INFO and anything else reading the registry agree on them. */
 #include "latency.h"
 
 #include "../core/common.h"
@@ -14,9 +15,9 @@ static uint32_t latency_bucket(uint64_t us)
     return ((shift + 1u) << RK_LATENCY_SUB_BITS) + sub;
 }
 
-/* The largest value that falls into `bucket`. */
-static uint64_t latency_bucket_top(uint32_t bucket)
+uint64_t rk_latency_bucket_top(uint32_t bucket)
 {
+    RK_ASSERT(bucket < RK_LATENCY_BUCKETS);
     if (bucket < (1u << RK_LATENCY_SUB_BITS)) {
         return bucket;
     }
@@ -32,23 +33,21 @@ void rk_latency_record(rk_latency *h, uint64_t us)
     RK_ASSERT(bucket < RK_LATENCY_BUCKETS);
     h->counts[bucket]++;
     h->count++;
+    h->sum_us += us;
+}
+
+void rk_latency_hist(const rk_latency *h, rk_metric_hist *out)
+{
+    *out = (rk_metric_hist){.count = h->count,
+                            .sum = h->sum_us,
+                            .bucket_count = RK_LATENCY_BUCKETS,
+                            .bucket_counts = h->counts,
+                            .bucket_top = rk_latency_bucket_top};
 }
 
 uint64_t rk_latency_percentile(const rk_latency *h, uint32_t permille)
 {
-    if (h->count == 0) {
-        return 0;
-    }
-    uint64_t want = (h->count * permille + 999u) / 1000u;
-    if (want == 0) {
-        want = 1;
-    }
-    uint64_t seen = 0;
-    for (uint32_t b = 0; b < RK_LATENCY_BUCKETS; b++) {
-        seen += h->counts[b];
-        if (seen >= want) {
-            return latency_bucket_top(b);
-        }
-    }
-    return latency_bucket_top(RK_LATENCY_BUCKETS - 1u);
+    rk_metric_hist view;
+    rk_latency_hist(h, &view);
+    return rk_metric_hist_percentile(&view, permille);
 }

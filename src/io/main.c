@@ -1,5 +1,6 @@
 /* main.c — ringkvd: read the configuration, lock and open the data directory, build the node
- * on its runtime, serve clients until SIGTERM/SIGINT, then stop cleanly: stop accepting,
+ * on its runtime, start the server and peers and the metrics registry INFO prints from
+ * (server_metrics.h), serve clients until SIGTERM/SIGINT, then stop cleanly: stop accepting,
  * let in-flight writes become durable (up to shutdown-timeout-ms), answer them, sync and close
  * the store. */
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "peer.h"
 #include "runtime.h"
 #include "server.h"
+#include "server_metrics.h"
 
 typedef struct main_state {
     rk_config config;
@@ -229,6 +231,8 @@ static int main_start(main_state *m)
         return 1;
     }
     m->runtime.peers = &m->peers;
+    rc = rk_server_metrics_build(&m->server);
+    RK_ASSERT(rc == 0);             /* a duplicate metric name is a bug, not a condition */
     uv_signal_init(m->loop, &m->sigterm);
     uv_signal_init(m->loop, &m->sigint);
     m->sigterm.data = m;

@@ -3,7 +3,8 @@
  * though writes complete later than reads: each command is an rk_cmd in its client's queue and
  * its reply bytes go out only once every command before it has gone. Owns clients, commands
  * and the request table that maps the node's client_req ids back to commands; keeps the node,
- * runtime and config. Command semantics live in commands.c, INFO in info.c. */
+ * runtime and config. Command semantics live in commands.c, INFO in info.c, the metrics
+ * registry INFO prints from in server_metrics.c. */
 #ifndef RK_SERVER_H
 #define RK_SERVER_H
 
@@ -105,6 +106,11 @@ typedef struct rk_server_stats {
     uint64_t backpressure_pauses;
     uint64_t bytes_in;
     uint64_t bytes_out;
+    /* Client commands by kind, one per command whatever its key count (commands.c):
+     * GET/MGET/RK.GET, SET/RK.PUT, DEL/RK.DEL. */
+    uint64_t ops_get;
+    uint64_t ops_put;
+    uint64_t ops_del;
     rk_latency latency[RK_LAT_CLASS_COUNT];
 } rk_server_stats;
 
@@ -139,6 +145,9 @@ struct rk_server {
     uint32_t request_free_count;
     rk_resp_limits limits;
     rk_server_stats stats;
+    /* What INFO prints: this struct's stats, the node's, the runtime's and the peers', built
+     * once everything has started (server_metrics.h). Empty until then. */
+    rk_metrics_registry metrics;
 };
 
 /* Initialise and start listening on config->bind:config->port. Keeps everything it is given.

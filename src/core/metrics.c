@@ -1,0 +1,230 @@
+/* metrics.c — the registry (see metrics.h) and the node's table: one descriptor per field of
+ * rk_node_stats that INFO shows, in INFO's order within each section. */
+#include "metrics.h"
+
+#include <string.h>
+
+#include "common.h"
+
+#define METRICS_NAME_BYTES_MAX 64u
+
+#define NODE_METRIC(field, info_name, sect, k, u, h)                                           \
+    {.name = (info_name), .section = (sect), .kind = (k), .unit = (u), .help = (h),           \
+     .offset = offsetof(rk_node_stats, field)}
+
+static const rk_metric_desc metrics_node_table[] = {
+    /* server */
+    NODE_METRIC(epoch, "epoch", "server", RK_METRIC_GAUGE, "epochs",
+                "This run's dot floor epoch, bumped at every start (kv679)."),
+    /* persistence */
+    NODE_METRIC(sync_calls, "sync_calls", "persistence", RK_METRIC_COUNTER, "syncs",
+                "Syncs the node asked the runtime for."),
+    NODE_METRIC(writes_synced, "writes_synced", "persistence", RK_METRIC_COUNTER, "writes",
+                "Store writes covered by completed syncs."),
+    NODE_METRIC(acks_before_durable, "acks_before_durable", "persistence", RK_METRIC_COUNTER,
+                "writes", "Writes acknowledged before they were durable (sync = none)."),
+    NODE_METRIC(sync_failures, "sync_failures", "persistence", RK_METRIC_COUNTER, "syncs",
+                "Syncs that failed, rolling back the writes they covered."),
+    NODE_METRIC(inflight, "writes_waiting_durable", "persistence", RK_METRIC_GAUGE, "writes",
+                "Work waiting for a sync before it is acknowledged."),
+    /* stats */
+    NODE_METRIC(store_errors, "store_errors", "stats", RK_METRIC_COUNTER, "errors",
+                "Store operations that failed."),
+    NODE_METRIC(refused_busy, "refused_busy", "stats", RK_METRIC_COUNTER, "requests",
+                "Requests refused because the coordinator table or durability queue was full."),
+    NODE_METRIC(coord_gets, "coord_gets", "stats", RK_METRIC_COUNTER, "requests",
+                "Reads this node coordinated."),
+    NODE_METRIC(coord_puts, "coord_puts", "stats", RK_METRIC_COUNTER, "requests",
+                "Writes this node coordinated."),
+    NODE_METRIC(forwarded, "forwarded", "stats", RK_METRIC_COUNTER, "requests",
+                "Writes sent to a primary replica to coordinate."),
+    NODE_METRIC(replica_gets, "replica_gets", "stats", RK_METRIC_COUNTER, "requests",
+                "Reads served to a coordinator as a replica."),
+    NODE_METRIC(replica_puts, "replica_puts", "stats", RK_METRIC_COUNTER, "objects",
+                "Objects merged for a coordinator as a replica."),
+    NODE_METRIC(read_repairs, "read_repairs", "stats", RK_METRIC_COUNTER, "objects",
+                "Objects sent to stale replicas after a read."),
+    NODE_METRIC(timeouts, "timeouts", "stats", RK_METRIC_COUNTER, "requests",
+                "Requests answered -TIMEOUT."),
+    NODE_METRIC(unavailable, "unavailable", "stats", RK_METRIC_COUNTER, "requests",
+                "Requests answered -UNAVAILABLE."),
+    NODE_METRIC(siblings_refused, "siblings_refused", "stats", RK_METRIC_COUNTER, "requests",
+                "Writes refused because they would pass the bucket's sibling limit."),
+    NODE_METRIC(objects_refused, "objects_refused", "stats", RK_METRIC_COUNTER, "requests",
+                "Writes refused because the object would pass its size limit."),
+    /* keyspace */
+    NODE_METRIC(keys_live, "keys", "keyspace", RK_METRIC_GAUGE, "keys",
+                "Live (not deleted) keys in this node's store, hinted copies included."),
+    /* hints */
+    NODE_METRIC(hints_pending, "hints_pending", "hints", RK_METRIC_GAUGE, "hints",
+                "Hint records held: (owner, key) pairs to hand back."),
+    NODE_METRIC(hints_written, "hints_written", "hints", RK_METRIC_COUNTER, "hints",
+                "Hint records created."),
+    NODE_METRIC(hints_delivered, "hints_delivered", "hints", RK_METRIC_COUNTER, "hints",
+                "Hints the owner acknowledged durable, then deleted."),
+    NODE_METRIC(handoff_sent, "handoff_sent", "hints", RK_METRIC_COUNTER, "objects",
+                "Handoff objects sent to their owners."),
+    NODE_METRIC(handoff_resent, "handoff_resent", "hints", RK_METRIC_COUNTER, "objects",
+                "Handoffs acknowledged whose copy had changed meanwhile, so it was kept."),
+    NODE_METRIC(handoff_dropped_copies, "handoff_dropped_copies", "hints", RK_METRIC_COUNTER,
+                "objects", "Hinted copies removed after their last handoff."),
+    NODE_METRIC(fallback_writes, "fallback_writes", "hints", RK_METRIC_COUNTER, "requests",
+                "Writes coordinated with at least one fallback node."),
+    NODE_METRIC(fallback_reads, "fallback_reads", "hints", RK_METRIC_COUNTER, "requests",
+                "Reads that asked at least one fallback node."),
+    NODE_METRIC(degraded_writes, "degraded_writes", "hints", RK_METRIC_COUNTER, "requests",
+                "Writes accepted below W by the bucket's fallback_w."),
+    NODE_METRIC(degraded_reads, "degraded_reads", "hints", RK_METRIC_COUNTER, "requests",
+                "Reads answered below R by the bucket's fallback_r."),
+    NODE_METRIC(peers_suspected, "peers_suspected", "hints", RK_METRIC_COUNTER, "events",
+                "Times a peer was suspected because requests to it went unanswered."),
+};
+
+const rk_metric_desc *rk_metrics_node_table(uint32_t *count_out)
+{
+    *count_out = (uint32_t)(sizeof(metrics_node_table) / sizeof(metrics_node_table[0]));
+    return metrics_node_table;
+}
+
+const char *rk_metric_kind_name(rk_metric_kind kind)
+{
+    switch (kind) {
+    case RK_METRIC_COUNTER:
+        return "counter";
+    case RK_METRIC_GAUGE:
+        return "gauge";
+    case RK_METRIC_HISTOGRAM:
+        return "histogram";
+    }
+    return "unknown";
+}
+
+uint64_t rk_metric_hist_percentile(const rk_metric_hist *h, uint32_t permille)
+{
+    RK_ASSERT(permille <= 1000u);
+    if (h->count == 0 || h->bucket_count == 0) {
+        return 0;
+    }
+    uint64_t want = (h->count * permille + 999u) / 1000u;
+    if (want == 0) {
+        want = 1;
+    }
+    uint64_t seen = 0;
+    for (uint32_t b = 0; b < h->bucket_count; b++) {
+        seen += h->bucket_counts[b];
+        if (seen >= want) {
+            return h->bucket_top(b);
+        }
+    }
+    return h->bucket_top(h->bucket_count - 1u);
+}
+
+bool rk_metrics_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > METRICS_NAME_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool metrics_desc_valid(const rk_metric_desc *d)
+{
+    if (d->name == NULL || !rk_metrics_name_valid(d->name)) {
+        return false;
+    }
+    if (d->section == NULL || d->section[0] == '\0') {
+        return false;
+    }
+    if (d->unit == NULL || d->unit[0] == '\0' || d->help == NULL || d->help[0] == '\0') {
+        return false;
+    }
+    if (d->kind == RK_METRIC_HISTOGRAM) {
+        return d->hist_fn != NULL && d->value_fn == NULL;
+    }
+    return (d->kind == RK_METRIC_COUNTER || d->kind == RK_METRIC_GAUGE) && d->hist_fn == NULL;
+}
+
+void rk_metrics_init(rk_metrics_registry *reg)
+{
+    memset(reg, 0, sizeof(*reg));
+}
+
+const rk_metric *rk_metrics_find(const rk_metrics_registry *reg, const char *name)
+{
+    for (uint32_t i = 0; i < reg->count; i++) {
+        if (strcmp(reg->metrics[i].desc->name, name) == 0) {
+            return &reg->metrics[i];
+        }
+    }
+    return NULL;
+}
+
+int rk_metrics_add(rk_metrics_registry *reg, const rk_metric_desc *table, uint32_t count,
+                   const void *base)
+{
+    RK_ASSERT(reg->count <= RK_METRICS_MAX);
+    RK_ASSERT(base != NULL);
+    if (count > RK_METRICS_MAX - reg->count) {
+        return RK_ETOOBIG;
+    }
+    /* Check the whole table first, so an error adds nothing. */
+    for (uint32_t i = 0; i < count; i++) {
+        if (!metrics_desc_valid(&table[i]) || rk_metrics_find(reg, table[i].name) != NULL) {
+            return RK_EINVAL;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (strcmp(table[i].name, table[j].name) == 0) {
+                return RK_EINVAL;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        reg->metrics[reg->count++] = (rk_metric){.desc = &table[i], .base = base};
+    }
+    return 0;
+}
+
+uint64_t rk_metric_value(const rk_metric *m)
+{
+    const rk_metric_desc *d = m->desc;
+    if (d->kind == RK_METRIC_HISTOGRAM) {
+        rk_metric_hist h;
+        d->hist_fn(m->base, d->offset, &h);
+        return h.count;
+    }
+    if (d->value_fn != NULL) {
+        return d->value_fn(m->base, d->offset);
+    }
+    uint64_t v;
+    memcpy(&v, (const uint8_t *)m->base + d->offset, sizeof(v));
+    return v;
+}
+
+void rk_metric_hist_get(const rk_metric *m, rk_metric_hist *out)
+{
+    RK_ASSERT(m->desc->kind == RK_METRIC_HISTOGRAM);
+    memset(out, 0, sizeof(*out));
+    m->desc->hist_fn(m->base, m->desc->offset, out);
+}
+
+uint32_t rk_metrics_each(const rk_metrics_registry *reg, const char *section,
+                         rk_metrics_each_fn fn, void *ctx)
+{
+    uint32_t visited = 0;
+    for (uint32_t i = 0; i < reg->count; i++) {
+        const rk_metric *m = &reg->metrics[i];
+        if (section == NULL || strcmp(m->desc->section, section) == 0) {
+            fn(m, ctx);
+            visited++;
+        }
+    }
+    return visited;
+}

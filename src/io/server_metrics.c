@@ -1,0 +1,203 @@
+/* server_metrics.c — the runtime's metric tables (see server_metrics.h). Every descriptor's
+ * base is the rk_server or the rk_peers, and its offset names the field its event updates:
+ * server.c and commands.c bump rk_server_stats, peer.c and peer_conn.c bump the link and peers
+ * stats, runtime.c counts sync jobs. Computed values (sums over links, connected clients) read
+ * through a value_fn. */
+#include "server_metrics.h"
+
+#include <string.h>
+
+#include "peer.h"
+
+#define SERVER_METRIC(field, info_name, sect, k, u, h)                                         \
+    {.name = (info_name), .section = (sect), .kind = (k), .unit = (u), .help = (h),           \
+     .offset = offsetof(rk_server, field)}
+#define SERVER_METRIC_FN(fn, info_name, sect, k, u, h)                                         \
+    {.name = (info_name), .section = (sect), .kind = (k), .unit = (u), .help = (h),           \
+     .value_fn = (fn)}
+
+static uint64_t server_metric_client_count(const void *base, size_t offset)
+{
+    (void)offset;
+    return ((const rk_server *)base)->client_count;
+}
+
+/* Clients not being read (back-pressure) but still open. */
+static uint64_t server_metric_clients_paused(const void *base, size_t offset)
+{
+    (void)offset;
+    uint64_t paused = 0;
+    for (const rk_client *c = ((const rk_server *)base)->clients; c != NULL; c = c->next) {
+        paused += !c->reading && !c->closed;
+    }
+    return paused;
+}
+
+static const rk_metric_desc server_metrics_table[] = {
+    /* clients */
+    SERVER_METRIC_FN(server_metric_client_count, "connected_clients", "clients",
+                     RK_METRIC_GAUGE, "clients", "Client connections open."),
+    SERVER_METRIC_FN(server_metric_clients_paused, "clients_paused_reading", "clients",
+                     RK_METRIC_GAUGE, "clients",
+                     "Open clients not being read because of back-pressure."),
+    /* stats */
+    SERVER_METRIC(stats.connections_received, "total_connections_received", "stats",
+                  RK_METRIC_COUNTER, "connections", "Client connections accepted."),
+    SERVER_METRIC(stats.connections_rejected, "rejected_connections", "stats",
+                  RK_METRIC_COUNTER, "connections", "Client connections refused at maxclients."),
+    SERVER_METRIC(stats.commands_processed, "total_commands_processed", "stats",
+                  RK_METRIC_COUNTER, "commands", "Client commands parsed and run."),
+    SERVER_METRIC(stats.bytes_in, "total_net_input_bytes", "stats", RK_METRIC_COUNTER, "bytes",
+                  "Bytes read from clients."),
+    SERVER_METRIC(stats.bytes_out, "total_net_output_bytes", "stats", RK_METRIC_COUNTER,
+                  "bytes", "Bytes written to clients."),
+    SERVER_METRIC(stats.protocol_errors, "protocol_errors", "stats", RK_METRIC_COUNTER,
+                  "errors", "Client connections closed for a malformed request."),
+    SERVER_METRIC(stats.clients_closed_idle, "clients_closed_idle", "stats", RK_METRIC_COUNTER,
+                  "clients", "Clients closed after the idle timeout."),
+    SERVER_METRIC(stats.clients_closed_output, "clients_closed_output_limit", "stats",
+                  RK_METRIC_COUNTER, "clients",
+                  "Clients closed for passing client-output-buffer-limit."),
+    SERVER_METRIC(stats.clients_closed_input, "clients_closed_input_limit", "stats",
+                  RK_METRIC_COUNTER, "clients",
+                  "Clients closed for passing client-query-buffer-limit."),
+    SERVER_METRIC(stats.backpressure_pauses, "backpressure_pauses", "stats", RK_METRIC_COUNTER,
+                  "pauses", "Times the server stopped reading clients while the node was busy."),
+    SERVER_METRIC(stats.ops_get, "ops_get", "stats", RK_METRIC_COUNTER, "commands",
+                  "Client read commands received: GET, MGET and RK.GET, one per command."),
+    SERVER_METRIC(stats.ops_put, "ops_put", "stats", RK_METRIC_COUNTER, "commands",
+                  "Client write commands received: SET and RK.PUT, one per command."),
+    SERVER_METRIC(stats.ops_del, "ops_del", "stats", RK_METRIC_COUNTER, "commands",
+                  "Client delete commands received: DEL and RK.DEL, one per command."),
+};
+
+static void server_metric_latency(const void *base, size_t offset, rk_metric_hist *out)
+{
+    rk_latency_hist((const rk_latency *)((const uint8_t *)base + offset), out);
+}
+
+static uint64_t server_metric_durable_seq(const void *base, size_t offset)
+{
+    (void)offset;
+    return rk_store_durable_seq(((const rk_server *)base)->store);
+}
+
+static uint64_t server_metric_sync_jobs(const void *base, size_t offset)
+{
+    (void)offset;
+    return ((const rk_server *)base)->runtime->sync_jobs;
+}
+
+#define SERVER_LATENCY(class, info_name, h)                                                    \
+    {.name = (info_name), .section = "stats", .kind = RK_METRIC_HISTOGRAM,                    \
+     .unit = "microseconds", .help = (h),                                                      \
+     .offset = offsetof(rk_server, stats.latency) + (class) * sizeof(rk_latency),             \
+     .hist_fn = server_metric_latency}
+
+/* After the node's table: INFO prints these after the node's fields of the same section. */
+static const rk_metric_desc server_metrics_after_node_table[] = {
+    SERVER_LATENCY(RK_LAT_READ, "latency_read",
+                   "Time from a read command (GET, MGET, EXISTS, RK.GET) parsed to its reply ready."),
+    SERVER_LATENCY(RK_LAT_WRITE, "latency_write",
+                   "Time from a write command (SET, DEL, RK.PUT, RK.DEL) parsed to its reply ready."),
+    SERVER_LATENCY(RK_LAT_OTHER, "latency_other",
+                   "Time from any other command parsed to its reply ready."),
+    SERVER_METRIC_FN(server_metric_durable_seq, "durable_seq", "persistence", RK_METRIC_GAUGE,
+                     "writes", "The store's highest write sequence known durable."),
+    SERVER_METRIC_FN(server_metric_sync_jobs, "sync_jobs", "persistence", RK_METRIC_COUNTER,
+                     "syncs", "Sync jobs the runtime ran (one fsync each; several writes each "
+                     "under sync = batch)."),
+};
+
+/* ---- peers: base is the rk_peers ---------------------------------------------------------- */
+
+static uint64_t peers_metric_members_up(const void *base, size_t offset)
+{
+    (void)offset;
+    return rk_peers_up_count((const rk_peers *)base) + 1u;     /* this node is up */
+}
+
+/* A rk_peer_link_stats field summed over every link. */
+static uint64_t peers_metric_link_total(const void *base, size_t offset)
+{
+    const rk_peers *p = base;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < p->link_count; i++) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)&p->links[i].stats + offset, sizeof(v));
+        total += v;
+    }
+    return total;
+}
+
+#define PEERS_METRIC(field, info_name, k, u, h)                                                \
+    {.name = (info_name), .section = "cluster", .kind = (k), .unit = (u), .help = (h),        \
+     .offset = offsetof(rk_peers, stats.field)}
+#define LINKS_METRIC(field, info_name, u, h)                                                   \
+    {.name = (info_name), .section = "cluster", .kind = RK_METRIC_COUNTER, .unit = (u),       \
+     .help = (h), .offset = offsetof(rk_peer_link_stats, field),                               \
+     .value_fn = peers_metric_link_total}
+
+static const rk_metric_desc peers_metrics_table[] = {
+    {.name = "members_up", .section = "cluster", .kind = RK_METRIC_GAUGE, .unit = "members",
+     .help = "Members whose link is up and counted up, this node included.",
+     .value_fn = peers_metric_members_up},
+    LINKS_METRIC(msgs_queued, "msgs_queued", "messages", "Messages encoded for peers."),
+    LINKS_METRIC(frames_sent, "frames_sent", "frames", "Frames whose write to a peer completed."),
+    LINKS_METRIC(bytes_sent, "bytes_sent", "bytes", "Bytes written to peers."),
+    LINKS_METRIC(writes, "peer_writes", "writes",
+                 "Writes to peer sockets; frames_sent / peer_writes is the coalescing."),
+    LINKS_METRIC(frames_received, "frames_received", "frames",
+                 "Frames received from peers on inbound connections."),
+    LINKS_METRIC(bytes_received, "bytes_received", "bytes", "Bytes received from peers."),
+    LINKS_METRIC(dropped_queue_full, "dropped_queue_full", "messages",
+                 "Messages dropped because a link's queue was full."),
+    LINKS_METRIC(dropped_down, "dropped_down", "messages",
+                 "Messages dropped because their peer was down."),
+    LINKS_METRIC(dropped_invalid, "dropped_invalid", "messages",
+                 "Messages dropped because they would not encode."),
+    PEERS_METRIC(dropped_unknown, "dropped_unknown", RK_METRIC_COUNTER, "messages",
+                 "Messages dropped because they were addressed to no other member."),
+    PEERS_METRIC(garbage_frames, "garbage_frames", RK_METRIC_COUNTER, "frames",
+                 "Frames dropped for a bad payload or message."),
+    PEERS_METRIC(framing_errors, "framing_errors", RK_METRIC_COUNTER, "connections",
+                 "Peer connections closed for a bad frame header."),
+    PEERS_METRIC(handshake_refusals_sent, "handshake_refusals_sent", RK_METRIC_COUNTER,
+                 "handshakes",
+                 "Handshakes this node refused."),
+    PEERS_METRIC(handshake_refusals_received, "handshake_refusals_received", RK_METRIC_COUNTER,
+                 "handshakes", "Handshakes a peer refused."),
+    PEERS_METRIC(handshake_timeouts, "handshake_timeouts", RK_METRIC_COUNTER, "handshakes",
+                 "Handshakes that did not complete in time."),
+    PEERS_METRIC(inbound_accepted, "inbound_accepted", RK_METRIC_COUNTER, "connections",
+                 "Inbound peer connections accepted."),
+    PEERS_METRIC(inbound_rejected, "inbound_rejected", RK_METRIC_COUNTER, "connections",
+                 "Inbound peer connections refused (over the limit, or while stopping)."),
+    LINKS_METRIC(suspected_silent, "suspected_silent", "events",
+                 "Times a peer was counted down for silence while its link was up."),
+    PEERS_METRIC(ticks_late, "ticks_late", RK_METRIC_COUNTER, "ticks",
+                 "Times this node stalled and restarted its silence clocks."),
+};
+
+#define SERVER_METRICS_COUNT(table) ((uint32_t)(sizeof(table) / sizeof((table)[0])))
+
+int rk_server_metrics_build(rk_server *s)
+{
+    rk_metrics_init(&s->metrics);
+    uint32_t node_count;
+    const rk_metric_desc *node_table = rk_metrics_node_table(&node_count);
+    int rc = rk_metrics_add(&s->metrics, server_metrics_table,
+                            SERVER_METRICS_COUNT(server_metrics_table), s);
+    if (rc == 0) {
+        rc = rk_metrics_add(&s->metrics, node_table, node_count, rk_node_stats_get(s->node));
+    }
+    if (rc == 0) {
+        rc = rk_metrics_add(&s->metrics, server_metrics_after_node_table,
+                            SERVER_METRICS_COUNT(server_metrics_after_node_table), s);
+    }
+    if (rc == 0 && s->runtime->peers != NULL) {
+        rc = rk_metrics_add(&s->metrics, peers_metrics_table,
+                            SERVER_METRICS_COUNT(peers_metrics_table), s->runtime->peers);
+    }
+    return rc;
+}
