@@ -52,6 +52,8 @@ static const rk_metric_desc metrics_node_table[] = {
                 "Writes refused because they would pass the bucket's sibling limit."),
     NODE_METRIC(objects_refused, "objects_refused", "stats", RK_METRIC_COUNTER, "requests",
                 "Writes refused because the object would pass its size limit."),
+    NODE_METRIC(objects_type_refused, "objects_type_refused", "stats", RK_METRIC_COUNTER,
+                "objects", "Merges refused because the two objects hold different types."),
     /* keyspace */
     NODE_METRIC(keys_live, "keys", "keyspace", RK_METRIC_GAUGE, "keys",
                 "Live (not deleted) keys in this node's store, hinted copies included."),
