@@ -204,7 +204,7 @@ void sim_schedule(sim_world *w, sim_event *e)
     w->heap[i] = e;
 }
 
-static sim_event *sim_pop(sim_world *w)
+sim_event *sim_pop(sim_world *w)
 {
     if (w->heap_count == 0) {
         return NULL;
@@ -290,6 +290,17 @@ static void sim_dispatch(sim_world *w, sim_event *e)
     sim_event_free(e);
 }
 
+void sim_event_run(sim_world *w, sim_event *e)
+{
+    RK_ASSERT(e->at_ms >= w->now_ms);
+    w->now_ms = e->at_ms;
+    w->res.events++;
+    RK_ASSERT(w->res.events < SIM_EVENTS_MAX);
+    sim_trace_event(w, e);
+    sim_dispatch(w, e);
+    w->current_tag = 0;
+}
+
 /* Run events until the queue is empty (quiescence) or `stop` says so. */
 static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
 {
@@ -298,13 +309,7 @@ static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
         if (e == NULL) {
             return;
         }
-        RK_ASSERT(e->at_ms >= w->now_ms);
-        w->now_ms = e->at_ms;
-        w->res.events++;
-        RK_ASSERT(w->res.events < SIM_EVENTS_MAX);
-        sim_trace_event(w, e);
-        sim_dispatch(w, e);
-        w->current_tag = 0;
+        sim_event_run(w, e);
     }
 }
 
