@@ -472,6 +472,11 @@ rk_node_config *rk_fixture_node_config(rk_fixture *fx)
     return &fx->node_config;
 }
 
+uint32_t rk_fixture_node_count(const rk_fixture *fx)
+{
+    return fx->w->cfg.nodes;
+}
+
 uint64_t rk_fixture_now_ms(const rk_fixture *fx)
 {
     return fx->w->now_ms;

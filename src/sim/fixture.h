@@ -46,6 +46,7 @@ void rk_fixture_free(rk_fixture *fx);
 rk_node *rk_fixture_node(rk_fixture *fx, rk_node_id id);
 /* The config nodes are created with; changing it affects nodes restarted afterwards. */
 rk_node_config *rk_fixture_node_config(rk_fixture *fx);
+uint32_t rk_fixture_node_count(const rk_fixture *fx);
 uint64_t rk_fixture_now_ms(const rk_fixture *fx);
 uint64_t rk_fixture_trace_hash(const rk_fixture *fx);
 

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../src/core/bucket.h"
 #include "../../src/core/dvvset.h"
 #include "../../src/sim/fixture.h"
+#include "../../src/sim/sim.h"
 
 /* A request is answered within this much virtual time or never: past every deadline. */
 #define FX_WAIT_MS 60000u
@@ -168,6 +170,81 @@ static inline void fx_crash_restart(rk_fixture *fx, rk_node_id id)
 {
     rk_fixture_crash(fx, id);
     rk_fixture_restart(fx, id);
+}
+
+/* ---- the cluster -------------------------------------------------------------------------------- */
+
+/* Hint records held by every live node. */
+static inline uint64_t fx_hints_everywhere(rk_fixture *fx)
+{
+    uint64_t sum = 0;
+    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
+        const rk_node_stats *s = rk_fixture_stats(fx, id);
+        sum += s != NULL ? s->hints_pending : 0;
+    }
+    return sum;
+}
+
+/* Take every node but `live` down (or bring them back up). */
+static inline void fx_down_all_but(rk_fixture *fx, rk_node_id live)
+{
+    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
+        if (id != live) {
+            fx_down(fx, id);
+        }
+    }
+}
+
+static inline void fx_up_all_but(rk_fixture *fx, rk_node_id live)
+{
+    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
+        if (id != live) {
+            fx_up(fx, id);
+        }
+    }
+}
+
+/* A key and its extended preference list: p[] its primaries, f[] the fallbacks in ring order
+ * (f[0] stands in for the first primary seen down, f[1] for the second). */
+typedef struct fx_key {
+    char name[32];
+    rk_node_id p[RK_N_MAX];
+    rk_node_id f[RK_SIM_NODES_MAX];
+} fx_key;
+
+/* The first key "<bucket_prefix>k<i>" whose preference list names every node, the default n of
+ * them primaries, with p[0] == want_p1 when want_p1 != 0. Every node must agree on the list. */
+static inline void fx_key_find(rk_fixture *fx, const char *bucket_prefix, rk_node_id want_p1,
+                               fx_key *out)
+{
+    uint32_t nodes = rk_fixture_node_count(fx);
+    uint32_t n = rk_fixture_node_config(fx)->default_n;
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < 1000; i++) {
+        snprintf(out->name, sizeof(out->name), "%sk%u", bucket_prefix, i);
+        rk_node_id list[RK_SIM_NODES_MAX];
+        uint32_t primaries = 0;
+        uint32_t count = rk_node_preflist(fx_node(fx, 1), (const uint8_t *)out->name,
+                                          strlen(out->name), list, RK_SIM_NODES_MAX, &primaries);
+        assert_int_equal(count, nodes);
+        assert_int_equal(primaries, n);
+        if (want_p1 != 0 && list[0] != want_p1) {
+            continue;
+        }
+        for (rk_node_id id = 2; id <= nodes; id++) {
+            rk_node_id other[RK_SIM_NODES_MAX];
+            uint32_t other_primaries = 0;
+            assert_int_equal(rk_node_preflist(fx_node(fx, id), (const uint8_t *)out->name,
+                                              strlen(out->name), other, RK_SIM_NODES_MAX,
+                                              &other_primaries),
+                             count);
+            assert_memory_equal(other, list, count * sizeof(list[0]));
+        }
+        memcpy(out->p, list, n * sizeof(list[0]));
+        memcpy(out->f, list + n, (count - n) * sizeof(list[0]));
+        return;
+    }
+    fail_msg("no key found");
 }
 
 /* ---- what one node holds ---------------------------------------------------------------------- */
