@@ -157,7 +157,7 @@ static void fixture_hold(rk_fixture *fx, sim_event *e)
     fx->held_count++;
 }
 
-/* A copy of message event e, due right after it. */
+/* Hold a copy of message event e (a duplicate the network will deliver when released). */
 static void fixture_duplicate(rk_fixture *fx, const sim_event *e)
 {
     sim_event *copy = sim_event_new(fx->w, SIM_EV_MSG, e->at_ms);
@@ -165,7 +165,7 @@ static void fixture_duplicate(rk_fixture *fx, const sim_event *e)
     *copy = *e;
     copy->msg = frame;
     copy->next = NULL;
-    sim_schedule(fx->w, copy);
+    fixture_hold(fx, copy);
 }
 
 /* A message the node will get if its link still holds (net.c decides at delivery). */
@@ -419,6 +419,11 @@ void rk_fixture_restart(rk_fixture *fx, rk_node_id id)
     int rc = sim_node_restart(w, fixture_sim_node(fx, id));
     RK_ASSERT(rc == 0);
     fixture_tell_all(fx, id);
+}
+
+void rk_fixture_skew(rk_fixture *fx, rk_node_id id, int64_t skew_us)
+{
+    fixture_sim_node(fx, id)->skew_us = skew_us;
 }
 
 void rk_fixture_fail_next_sync(rk_fixture *fx, rk_node_id id, int error)

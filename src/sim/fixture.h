@@ -116,6 +116,8 @@ void rk_fixture_crash(rk_fixture *fx, rk_node_id id);
 /* A new incarnation on the same store, with the fixture's node config; it learns its links at
  * once. Peers that did not see the crash are not told anything. */
 void rk_fixture_restart(rk_fixture *fx, rk_node_id id);
+/* Node `id`'s wall clock runs skew_us ahead of virtual time (behind if negative). */
+void rk_fixture_skew(rk_fixture *fx, rk_node_id id, int64_t skew_us);
 /* Node `id`'s next sync fails with `error` (an RK_E*) instead of completing. */
 void rk_fixture_fail_next_sync(rk_fixture *fx, rk_node_id id, int error);
 
@@ -124,7 +126,7 @@ typedef enum rk_fixture_action {
     RK_FIXTURE_PASS = 0,
     RK_FIXTURE_HOLD = 1,        /* kept aside until rk_fixture_release */
     RK_FIXTURE_DROP = 2,        /* lost */
-    RK_FIXTURE_DUPLICATE = 3,   /* delivered, and a copy delivered right after */
+    RK_FIXTURE_DUPLICATE = 3,   /* delivered, and a copy held until rk_fixture_release */
 } rk_fixture_action;
 
 /* Apply `action` to messages of `kind` from `from` to `to` (0: any node), the next `count` of
