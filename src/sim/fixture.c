@@ -531,24 +531,22 @@ int rk_fixture_new(const rk_fixture_config *c, rk_fixture **out)
     if (c->nodes == 0 || c->nodes > RK_SIM_NODES_MAX) {
         return RK_EINVAL;
     }
+    rk_sim_config sim_config;
+    fixture_sim_config(c, &sim_config);
     rk_fixture *fx = calloc(1, sizeof(*fx));
-    sim_world *w = calloc(1, sizeof(*w));
+    sim_world *w = sim_world_new(&sim_config);
     if (fx == NULL || w == NULL) {
         free(fx);
-        free(w);
+        if (w != NULL) {
+            sim_world_free(w);
+        }
         return RK_ENOMEM;
     }
     fx->w = w;
     fx->node_config = c->node;
-    fixture_sim_config(c, &w->cfg);
-    w->current_node = UINT32_MAX;
     w->node_config_base = &fx->node_config;
     w->reply_hook = fixture_on_reply;
     w->hook_ctx = fx;
-    sim_rng_seed(&w->rng, c->seed);
-    w->trace = XXH3_createState();
-    RK_ASSERT(w->trace != NULL);
-    XXH3_64bits_reset(w->trace);
     int rc = sim_world_start(w);
     w->node_config_base = NULL;
     if (rc != 0) {
@@ -566,16 +564,8 @@ void rk_fixture_free(rk_fixture *fx)
     if (fx == NULL) {
         return;
     }
-    sim_world *w = fx->w;
     rk_fixture_release(fx);
-    while (w->heap_count > 0) {
-        sim_event_free(sim_pop(w));
-    }
-    free(w->heap);
-    sim_world_stop(w);
-    sim_history_free(w);
-    XXH3_freeState(w->trace);
-    free(w);
+    sim_world_free(fx->w);
     for (uint32_t i = 1; i <= fx->request_count; i++) {
         fixture_reply_free(&fx->replies[i]);
     }

@@ -192,6 +192,11 @@ void sim_schedule(sim_world *w, sim_event *e);
 void sim_event_free(sim_event *e);
 void sim_trace_bytes(sim_world *w, const void *bytes, size_t len);
 void sim_trace_u64(sim_world *w, uint64_t v);
+/* A world for c (config checked by the caller): its PRNG seeded, its trace started, no nodes
+ * yet (sim_world_start). NULL when out of memory. */
+sim_world *sim_world_new(const rk_sim_config *c);
+/* Drop every pending event, stop the nodes, free the world. */
+void sim_world_free(sim_world *w);
 /* The next event in (time, seq) order, taken out of the queue; NULL if none. */
 sim_event *sim_pop(sim_world *w);
 /* Move the clock to e's time, trace and dispatch it. Takes e. */

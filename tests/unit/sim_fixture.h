@@ -76,20 +76,31 @@ static inline const rk_node_stats *fx_stats(rk_fixture *fx, rk_node_id id)
 
 /* ---- sending ---------------------------------------------------------------------------------- */
 
-/* Send a request to `id` without waiting; its handle. */
-static inline int64_t fx_send(rk_fixture *fx, rk_node_id id, rk_request_kind kind,
-                              const char *key, const char *value, uint32_t r, uint8_t sloppy)
+/* Send a request to `id` without waiting; its handle. `value` and `context` may be NULL, r and
+ * w 0 for the bucket's. */
+static inline int64_t fx_send_full(rk_fixture *fx, rk_node_id id, rk_request_kind kind,
+                                   const char *key, const char *value, const char *context,
+                                   uint32_t r, uint32_t w, uint8_t sloppy)
 {
     rk_request req = {.kind = kind,
                       .key = (const uint8_t *)key,
                       .key_len = strlen(key),
                       .value = (const uint8_t *)value,
                       .value_len = value != NULL ? strlen(value) : 0,
+                      .context = context,
+                      .context_len = context != NULL ? strlen(context) : 0,
                       .r = r,
+                      .w = w,
                       .sloppy = sloppy};
     int64_t handle = rk_fixture_request(fx, id, &req);
     assert_true(handle > 0);
     return handle;
+}
+
+static inline int64_t fx_send(rk_fixture *fx, rk_node_id id, rk_request_kind kind,
+                              const char *key, const char *value, uint32_t r, uint8_t sloppy)
+{
+    return fx_send_full(fx, id, kind, key, value, NULL, r, 0, sloppy);
 }
 
 static inline int64_t fx_send_set(rk_fixture *fx, rk_node_id id, const char *key,

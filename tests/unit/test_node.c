@@ -22,15 +22,21 @@
 
 #define NODE 1u     /* the one node of every world here */
 
-/* One node (N=R=W=1) with small limits and `policy`; its start-up epoch write is durable. */
+/* A world of one node (N=R=W=1) with the default node config. */
+static void node_config_one(rk_fixture_config *c)
+{
+    rk_fixture_config_default(c);
+    c->nodes = 1;
+    c->node.default_n = 1;
+    c->node.default_r = 1;
+    c->node.default_w = 1;
+}
+
+/* One node with small limits and `policy`; its start-up epoch write is durable. */
 static rk_fixture *node_start(rk_sync_policy policy)
 {
     rk_fixture_config c;
-    rk_fixture_config_default(&c);
-    c.nodes = 1;
-    c.node.default_n = 1;
-    c.node.default_r = 1;
-    c.node.default_w = 1;
+    node_config_one(&c);
     c.node.sync = policy;
     c.node.value_bytes_max = 32;
     c.node.key_bytes_max = 16;
@@ -288,11 +294,7 @@ static void test_object_size_capped(void **state)
 {
     (void)state;
     rk_fixture_config c;
-    rk_fixture_config_default(&c);
-    c.nodes = 1;
-    c.node.default_n = 1;
-    c.node.default_r = 1;
-    c.node.default_w = 1;
+    node_config_one(&c);
     c.node.value_bytes_max = 64u * 1024u;
     c.node.default_policy = RK_POLICY_SIBLINGS;
     rk_fixture *fx = fx_new_with(&c);

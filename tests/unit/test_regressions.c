@@ -54,18 +54,7 @@ static rk_fixture *rg_new(uint32_t nodes, uint8_t policy)
 static int64_t rg_request(rk_fixture *fx, rk_node_id at, rk_request_kind kind, const char *key,
                           const char *value, const char *context, uint32_t r, uint32_t w)
 {
-    rk_request request = {.kind = kind,
-                          .key = (const uint8_t *)key,
-                          .key_len = strlen(key),
-                          .value = (const uint8_t *)value,
-                          .value_len = value != NULL ? strlen(value) : 0,
-                          .context = context,
-                          .context_len = context != NULL ? strlen(context) : 0,
-                          .r = r,
-                          .w = w};
-    int64_t handle = rk_fixture_request(fx, at, &request);
-    assert_true(handle > 0);
-    return handle;
+    return fx_send_full(fx, at, kind, key, value, context, r, w, RK_SLOPPY_BUCKET);
 }
 
 static int64_t rg_set(rk_fixture *fx, rk_node_id at, const char *key, const char *value,
