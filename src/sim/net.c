@@ -46,6 +46,11 @@ void sim_msg_free(sim_msg *m)
     free(m);
 }
 
+sim_msg *sim_msg_dup(const sim_msg *m)
+{
+    return sim_msg_new(m->frame, m->frame_bytes);
+}
+
 static void sim_trace_msg(sim_world *w, const rk_msg *m)
 {
     sim_trace_u64(w, ((uint64_t)m->kind << 32) | (uint32_t)m->status);

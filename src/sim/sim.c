@@ -204,7 +204,7 @@ void sim_schedule(sim_world *w, sim_event *e)
     w->heap[i] = e;
 }
 
-static sim_event *sim_pop(sim_world *w)
+sim_event *sim_pop(sim_world *w)
 {
     if (w->heap_count == 0) {
         return NULL;
@@ -293,6 +293,17 @@ static void sim_dispatch(sim_world *w, sim_event *e)
     sim_event_free(e);
 }
 
+void sim_event_run(sim_world *w, sim_event *e)
+{
+    RK_ASSERT(e->at_ms >= w->now_ms);
+    w->now_ms = e->at_ms;
+    w->res.events++;
+    RK_ASSERT(w->res.events < SIM_EVENTS_MAX);
+    sim_trace_event(w, e);
+    sim_dispatch(w, e);
+    w->current_tag = 0;
+}
+
 /* Run events until the queue is empty (quiescence) or `stop` says so. */
 static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
 {
@@ -301,13 +312,7 @@ static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
         if (e == NULL) {
             return;
         }
-        RK_ASSERT(e->at_ms >= w->now_ms);
-        w->now_ms = e->at_ms;
-        w->res.events++;
-        RK_ASSERT(w->res.events < SIM_EVENTS_MAX);
-        sim_trace_event(w, e);
-        sim_dispatch(w, e);
-        w->current_tag = 0;
+        sim_event_run(w, e);
     }
 }
 
@@ -339,16 +344,11 @@ static int sim_config_check(const rk_sim_config *c)
     return 0;
 }
 
-int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
+sim_world *sim_world_new(const rk_sim_config *c)
 {
-    memset(out, 0, sizeof(*out));
-    int rc = sim_config_check(c);
-    if (rc != 0) {
-        return rc;
-    }
     sim_world *w = calloc(1, sizeof(*w));
     if (w == NULL) {
-        return RK_ENOMEM;
+        return NULL;
     }
     w->cfg = *c;
     w->current_node = UINT32_MAX;
@@ -356,6 +356,32 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
     w->trace = XXH3_createState();
     RK_ASSERT(w->trace != NULL);
     XXH3_64bits_reset(w->trace);
+    return w;
+}
+
+void sim_world_free(sim_world *w)
+{
+    while (w->heap_count > 0) {
+        sim_event_free(sim_pop(w));
+    }
+    free(w->heap);
+    sim_world_stop(w);
+    sim_history_free(w);
+    XXH3_freeState(w->trace);
+    free(w);
+}
+
+int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = sim_config_check(c);
+    if (rc != 0) {
+        return rc;
+    }
+    sim_world *w = sim_world_new(c);
+    if (w == NULL) {
+        return RK_ENOMEM;
+    }
     rc = sim_world_start(w);
     if (rc == 0) {
         rc = sim_workload_start(w);
@@ -380,13 +406,6 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         w->res.trace_hash = XXH3_64bits_digest(w->trace);
         *out = w->res;
     }
-    while (w->heap_count > 0) {
-        sim_event_free(sim_pop(w));
-    }
-    free(w->heap);
-    sim_world_stop(w);
-    sim_history_free(w);
-    XXH3_freeState(w->trace);
-    free(w);
+    sim_world_free(w);
     return rc;
 }

@@ -102,6 +102,7 @@ struct sim_node {
     uint64_t sync_target;
     uint64_t sync_wanted;
     uint64_t sync_busy_until_ms;
+    int sync_fail_error;        /* fixture.c: the next sync fails with this RK_E* (0: none) */
 };
 
 /* ---- history ------------------------------------------------------------------------------- */
@@ -181,6 +182,11 @@ struct sim_world {
     uint32_t clients_done;
     char (*key_names)[16];
     rk_sim_result res;
+    /* fixture.c only (NULL in rk_sim_run): the node config the world starts from, and who
+     * gets the client replies instead of the workload. */
+    const rk_node_config *node_config_base;
+    void (*reply_hook)(void *ctx, uint32_t node, uint64_t client_req, const rk_reply *r);
+    void *hook_ctx;
 };
 
 /* sim.c */
@@ -189,9 +195,20 @@ void sim_schedule(sim_world *w, sim_event *e);
 void sim_event_free(sim_event *e);
 void sim_trace_bytes(sim_world *w, const void *bytes, size_t len);
 void sim_trace_u64(sim_world *w, uint64_t v);
+/* A world for c (config checked by the caller): its PRNG seeded, its trace started, no nodes
+ * yet (sim_world_start). NULL when out of memory. */
+sim_world *sim_world_new(const rk_sim_config *c);
+/* Drop every pending event, stop the nodes, free the world. */
+void sim_world_free(sim_world *w);
+/* The next event in (time, seq) order, taken out of the queue; NULL if none. */
+sim_event *sim_pop(sim_world *w);
+/* Move the clock to e's time, trace and dispatch it. Takes e. */
+void sim_event_run(sim_world *w, sim_event *e);
 
 /* net.c */
 void sim_msg_free(sim_msg *m);
+/* A copy of a frame in flight (a duplicated message). */
+sim_msg *sim_msg_dup(const sim_msg *m);
 void sim_net_send(sim_world *w, sim_node *from, rk_node_id to, const rk_msg *m);
 void sim_net_deliver(sim_world *w, sim_event *e);
 bool sim_link_up(const sim_world *w, uint32_t a, uint32_t b);

@@ -71,6 +71,10 @@ static void sim_env_set_timer(void *ctx, uint64_t at_ms, uint64_t timer_id)
 static void sim_env_reply(void *ctx, uint64_t client_req, const rk_reply *r)
 {
     sim_node *sn = ctx;
+    if (sn->w->reply_hook != NULL) {
+        sn->w->reply_hook(sn->w->hook_ctx, sn->index, client_req, r);
+        return;
+    }
     sim_workload_on_reply(sn->w, client_req, r);
 }
 
@@ -108,9 +112,16 @@ static void sim_env_sync(void *ctx, uint64_t seq)
 void sim_node_on_sync_event(sim_world *w, sim_event *e)
 {
     sim_node *sn = &w->nodes[e->node];
-    int rc = rk_store_sync(sn->store.inner, e->a);
-    RK_ASSERT(rc == 0);
-    rk_node_on_durable(sn->node, e->a);
+    if (sn->sync_fail_error != 0) {
+        /* fixture.c asked for a failed sync: the disk said no, nothing became durable. */
+        int error = sn->sync_fail_error;
+        sn->sync_fail_error = 0;
+        rk_node_on_sync_failed(sn->node, e->a, error);
+    } else {
+        int rc = rk_store_sync(sn->store.inner, e->a);
+        RK_ASSERT(rc == 0);
+        rk_node_on_durable(sn->node, e->a);
+    }
     if (w->cfg.sync == RK_SYNC_ALWAYS) {
         return;
     }
@@ -211,7 +222,11 @@ int sim_world_start(sim_world *w)
 {
     const rk_sim_config *cfg = &w->cfg;
     rk_node_config *c = &w->node_config;
-    rk_node_config_default(c);
+    if (w->node_config_base != NULL) {
+        *c = *w->node_config_base;
+    } else {
+        rk_node_config_default(c);
+    }
     c->sync = cfg->sync;
     c->member_count = cfg->nodes;
     for (uint32_t i = 0; i < cfg->nodes; i++) {

@@ -1,7 +1,9 @@
 /* test_node.c — the node as a pure state machine over the mem store: requests, replies,
- * limits, and above all "acknowledged only after durable": a fake env decides when syncs
- * complete, the mem store's crash layer drops what was not synced, and a loop over every crash
- * point checks that no acknowledged write is lost (issue 3). */
+ * limits, and above all "acknowledged only after durable". Each test runs one core node in the
+ * simulator's stepping fixture (tests/unit/sim_fixture.h over src/sim/fixture.h): requests are
+ * handed to it at a virtual instant, syncs complete a few simulated ms later (or fail when the
+ * test says so), the mem store's crash layer drops what was not synced, and a loop over every
+ * crash point checks that no acknowledged write is lost (issue 3). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,234 +18,136 @@
 #include "../../src/core/bucket.h"
 #include "../../src/core/dvvset.h"
 #include "../../src/core/node.h"
-#include "test_reply.h"
+#include "sim_fixture.h"
 
-#define FAKE_REPLIES_MAX 4096u
+#define NODE 1u     /* the one node of every world here */
 
-typedef test_reply fake_reply;
-
-typedef struct fake_env {
-    rk_env env;
-    uint64_t now_us;
-    uint64_t sync_wanted;
-    uint32_t sync_calls;
-    fake_reply replies[FAKE_REPLIES_MAX];
-    uint32_t reply_count;
-} fake_env;
-
-static uint64_t fake_now_ms(void *ctx)
+/* A world of one node (N=R=W=1) with the default node config. */
+static void node_config_one(rk_fixture_config *c)
 {
-    return ((fake_env *)ctx)->now_us / 1000u;
+    rk_fixture_config_default(c);
+    c->nodes = 1;
+    c->node.default_n = 1;
+    c->node.default_r = 1;
+    c->node.default_w = 1;
 }
 
-static uint64_t fake_wall_us(void *ctx)
+/* One node with small limits and `policy`; its start-up epoch write is durable. */
+static rk_fixture *node_start(rk_sync_policy policy)
 {
-    fake_env *f = ctx;
-    return f->now_us += 10;
+    rk_fixture_config c;
+    node_config_one(&c);
+    c.node.sync = policy;
+    c.node.value_bytes_max = 32;
+    c.node.key_bytes_max = 16;
+    return fx_new_with(&c);
 }
 
-static uint64_t fake_random(void *ctx)
+/* Hand a request to the node and run what is due at once: nothing a sync would complete. */
+static int64_t node_send(rk_fixture *fx, rk_request_kind kind, const char *key, const char *value)
 {
-    (void)ctx;
-    return 4;   /* chosen by fair dice roll */
+    int64_t handle = fx_send(fx, NODE, kind, key, value, 0, RK_SLOPPY_BUCKET);
+    rk_fixture_run_due(fx);
+    return handle;
 }
 
-static void fake_send(void *ctx, rk_node_id to, const rk_msg *m)
+static const fx_reply *node_reply(rk_fixture *fx, int64_t handle)
 {
-    (void)ctx;
-    (void)to;
-    (void)m;
-}
-
-static void fake_set_timer(void *ctx, uint64_t at_ms, uint64_t timer_id)
-{
-    (void)ctx;
-    (void)at_ms;
-    (void)timer_id;
-}
-
-static void fake_reply_fn(void *ctx, uint64_t client_req, const rk_reply *r)
-{
-    fake_env *f = ctx;
-    assert_true(f->reply_count < FAKE_REPLIES_MAX);
-    test_reply_record(&f->replies[f->reply_count++], client_req, r);
-}
-
-static void fake_sync(void *ctx, uint64_t seq)
-{
-    fake_env *f = ctx;
-    f->sync_calls++;
-    if (seq > f->sync_wanted) {
-        f->sync_wanted = seq;
-    }
-}
-
-static void fake_env_init(fake_env *f, rk_store *store)
-{
-    memset(f, 0, sizeof(*f));
-    f->now_us = 1000000;
-    f->env = (rk_env){.ctx = f,
-                      .now_ms = fake_now_ms,
-                      .wall_us = fake_wall_us,
-                      .random = fake_random,
-                      .send = fake_send,
-                      .set_timer = fake_set_timer,
-                      .reply = fake_reply_fn,
-                      .sync = fake_sync,
-                      .store = store};
-}
-
-/* Complete the sync asked for so far, as the runtime's worker would. */
-static int fake_complete_sync(fake_env *f, rk_node *n)
-{
-    uint64_t seq = f->sync_wanted;
-    int rc = rk_store_sync(f->env.store, seq);
-    if (rc == 0) {
-        rk_node_on_durable(n, seq);
-    }
-    return rc;
-}
-
-static const fake_reply *fake_find(const fake_env *f, uint64_t client_req)
-{
-    for (uint32_t i = 0; i < f->reply_count; i++) {
-        if (f->replies[i].client_req == client_req) {
-            return &f->replies[i];
-        }
-    }
-    return NULL;
-}
-
-static void node_put(rk_node *n, uint64_t req, const char *key, const char *value)
-{
-    rk_request r = {.kind = RK_REQ_PUT,
-                    .key = (const uint8_t *)key,
-                    .key_len = strlen(key),
-                    .value = (const uint8_t *)value,
-                    .value_len = strlen(value)};
-    rk_node_on_request(n, req, &r);
-}
-
-static void node_simple(rk_node *n, uint64_t req, rk_request_kind kind, const char *key)
-{
-    rk_request r = {.kind = kind, .key = (const uint8_t *)key, .key_len = strlen(key)};
-    rk_node_on_request(n, req, &r);
-}
-
-typedef struct node_fixture {
-    rk_store *store;
-    fake_env env;
-    rk_node *node;
-} node_fixture;
-
-static void fixture_start(node_fixture *fx, rk_sync_policy policy)
-{
-    assert_int_equal(rk_store_mem_open(&fx->store), 0);
-    fake_env_init(&fx->env, fx->store);
-    rk_node_config c;
-    rk_node_config_default(&c);
-    c.sync = policy;
-    c.value_bytes_max = 32;
-    c.key_bytes_max = 16;
-    assert_int_equal(rk_node_new(&c, &fx->env.env, &fx->node), 0);
-    /* The node records its epoch before minting any dot: let that write become durable. */
-    assert_int_equal(fake_complete_sync(&fx->env, fx->node), 0);
-    fx->env.reply_count = 0;
-    fx->env.sync_calls = 0;
-}
-
-static void fixture_stop(node_fixture *fx)
-{
-    rk_node_free(fx->node);
-    rk_store_close(fx->store);
+    return rk_fixture_reply_get(fx, handle);
 }
 
 /* A put is answered only once durable under `batch`, and a get sees it at once. */
 static void test_put_acknowledged_after_durable(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_BATCH);
-    node_put(fx.node, 1, "k", "v1");
-    assert_null(fake_find(&fx.env, 1));
-    node_simple(fx.node, 2, RK_REQ_GET, "k");
-    const fake_reply *get = fake_find(&fx.env, 2);
-    assert_non_null(get);
-    assert_int_equal(get->kind, RK_REPLY_VALUE);
-    assert_memory_equal(get->value, "v1", 2);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    const fake_reply *ack = fake_find(&fx.env, 1);
-    assert_non_null(ack);
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    int64_t put = node_send(fx, RK_REQ_PUT, "k", "v1");
+    assert_null(node_reply(fx, put));
+    int64_t get = node_send(fx, RK_REQ_GET, "k", NULL);
+    const fx_reply *r = node_reply(fx, get);
+    assert_non_null(r);
+    fx_assert_value(r, "v1");
+    assert_null(node_reply(fx, put));           /* the sync is still under way */
+    const fx_reply *ack = fx_wait(fx, put);
     assert_int_equal(ack->kind, RK_REPLY_OK);
-    assert_int_equal(rk_node_stats_get(fx.node)->acks_before_durable, 0);
-    fixture_stop(&fx);
+    assert_int_equal(fx_stats(fx, NODE)->acks_before_durable, 0);
+    fx_free(fx);
 }
 
-/* Writes that arrive together share one sync (group commit): writes_synced / sync_calls > 1. */
+/* Writes that arrive together share one sync (group commit): writes_synced / sync_calls > 1.
+ * The simulator's disk, like the runtime's sync worker, runs one sync at a time, and the writes
+ * asked for meanwhile share the next: ten puts that arrive while a first sync is under way are
+ * all covered by the one sync after it. */
 static void test_batch_writes_share_one_sync(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_BATCH);
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    int64_t first = node_send(fx, RK_REQ_PUT, "k", "v");
+    int64_t handles[10];
     for (uint64_t i = 0; i < 10; i++) {
         char key[8];
         snprintf(key, sizeof(key), "k%llu", (unsigned long long)i);
-        node_put(fx.node, i + 1, key, "v");
+        handles[i] = node_send(fx, RK_REQ_PUT, key, "v");
     }
-    const rk_node_stats *st = rk_node_stats_get(fx.node);
+    fx_wait(fx, first);
+    const rk_node_stats *st = fx_stats(fx, NODE);
     uint64_t syncs_before = st->sync_calls;
     uint64_t synced_before = st->writes_synced;
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    assert_int_equal(fx.env.reply_count, 10);
+    for (uint32_t i = 0; i < 10; i++) {
+        assert_null(node_reply(fx, handles[i]));
+    }
+    fx_pump(fx);
+    for (uint32_t i = 0; i < 10; i++) {
+        assert_int_equal(fx_wait(fx, handles[i])->kind, RK_REPLY_OK);
+    }
     assert_int_equal(st->sync_calls - syncs_before, 1);
     assert_int_equal(st->writes_synced - synced_before, 10);
-    assert_int_equal(st->keys_live, 10);
-    fixture_stop(&fx);
+    assert_int_equal(st->keys_live, 11);
+    fx_free(fx);
 }
 
 /* Under `none` a write is answered at once and counted as acknowledged before durable. */
 static void test_sync_none_acks_at_once_and_counts_it(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_NONE);
-    node_put(fx.node, 1, "k", "v");
-    assert_non_null(fake_find(&fx.env, 1));
-    assert_int_equal(rk_node_stats_get(fx.node)->acks_before_durable, 1);
-    assert_true(fx.env.sync_calls > 0);  /* the store is still asked to catch up */
-    fixture_stop(&fx);
+    rk_fixture *fx = node_start(RK_SYNC_NONE);
+    uint64_t syncs_before = fx_stats(fx, NODE)->sync_calls;
+    int64_t put = node_send(fx, RK_REQ_PUT, "k", "v");
+    assert_non_null(node_reply(fx, put));
+    assert_int_equal(fx_stats(fx, NODE)->acks_before_durable, 1);
+    /* the store is still asked to catch up: the lazy sync completes later */
+    fx_pump(fx);
+    assert_true(fx_stats(fx, NODE)->sync_calls > syncs_before);
+    fx_free(fx);
 }
 
 /* DEL answers 1 for a live key and 0 for an absent or deleted one; the tombstone hides it. */
 static void test_del_counts_live_keys_only(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_ALWAYS);
-    node_put(fx.node, 1, "k", "v");
-    fake_complete_sync(&fx.env, fx.node);
-    node_simple(fx.node, 2, RK_REQ_DEL, "k");
-    fake_complete_sync(&fx.env, fx.node);
+    rk_fixture *fx = node_start(RK_SYNC_ALWAYS);
+    fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "v"));
+    const fx_reply *del = fx_wait(fx, node_send(fx, RK_REQ_DEL, "k", NULL));
     /* A DEL of a deleted key still writes its tombstone (replicas that missed the first
      * delete learn it), so it too waits for durability. */
-    node_simple(fx.node, 3, RK_REQ_DEL, "k");
-    fake_complete_sync(&fx.env, fx.node);
-    node_simple(fx.node, 4, RK_REQ_EXISTS, "k");
-    node_simple(fx.node, 5, RK_REQ_GET, "k");
-    assert_int_equal(fake_find(&fx.env, 2)->integer, 1);
-    assert_int_equal(fake_find(&fx.env, 3)->integer, 0);
-    assert_int_equal(fake_find(&fx.env, 4)->integer, 0);
-    assert_int_equal(fake_find(&fx.env, 5)->kind, RK_REPLY_NIL);
-    assert_int_equal(rk_node_stats_get(fx.node)->keys_live, 0);
-    fixture_stop(&fx);
+    int64_t again_handle = node_send(fx, RK_REQ_DEL, "k", NULL);
+    assert_null(node_reply(fx, again_handle));
+    const fx_reply *again = fx_wait(fx, again_handle);
+    const fx_reply *exists = fx_wait(fx, node_send(fx, RK_REQ_EXISTS, "k", NULL));
+    const fx_reply *get = fx_wait(fx, node_send(fx, RK_REQ_GET, "k", NULL));
+    assert_int_equal(del->integer, 1);
+    assert_int_equal(again->integer, 0);
+    assert_int_equal(exists->integer, 0);
+    assert_int_equal(get->kind, RK_REPLY_NIL);
+    assert_int_equal(fx_stats(fx, NODE)->keys_live, 0);
+    fx_free(fx);
 }
 
 /* Keys and values over the limits are refused with RK_ETOOBIG; at the limit they pass. */
 static void test_limits_on_both_sides(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_NONE);
+    rk_fixture *fx = node_start(RK_SYNC_NONE);
     char key16[17] = "kkkkkkkkkkkkkkkk";
     char key17[18] = "kkkkkkkkkkkkkkkkk";
     char value32[33];
@@ -252,65 +156,64 @@ static void test_limits_on_both_sides(void **state)
     value32[32] = '\0';
     memset(value33, 'v', 33);
     value33[33] = '\0';
-    node_put(fx.node, 1, key16, value32);
-    node_put(fx.node, 2, key17, "v");
-    node_put(fx.node, 3, "k", value33);
-    assert_int_equal(fake_find(&fx.env, 1)->kind, RK_REPLY_OK);
-    assert_int_equal(fake_find(&fx.env, 2)->error, RK_ETOOBIG);
-    assert_int_equal(fake_find(&fx.env, 3)->error, RK_ETOOBIG);
-    fixture_stop(&fx);
+    int64_t at_limit = node_send(fx, RK_REQ_PUT, key16, value32);
+    int64_t key_over = node_send(fx, RK_REQ_PUT, key17, "v");
+    int64_t value_over = node_send(fx, RK_REQ_PUT, "k", value33);
+    assert_int_equal(fx_wait(fx, at_limit)->kind, RK_REPLY_OK);
+    assert_int_equal(fx_wait(fx, key_over)->error, RK_ETOOBIG);
+    assert_int_equal(fx_wait(fx, value_over)->error, RK_ETOOBIG);
+    fx_free(fx);
 }
 
 /* The heart of issue 3: for every crash point, a crash that loses unsynced writes never loses
- * an acknowledged one. The workload interleaves puts, deletes and sync completions; at crash
- * point k the store crashes, a new node restarts on it, and every write acknowledged before
- * the crash must read back as acknowledged (its value, or absent for a delete). */
+ * an acknowledged one. The workload interleaves puts, deletes and sync completions (every third
+ * step the world runs until no sync is pending); at crash point k the node crashes, a new
+ * incarnation restarts on its store, and every write acknowledged before the crash must read
+ * back as acknowledged (its value, or absent for a delete). */
 static void crash_run(rk_sync_policy policy, uint32_t crash_at, uint32_t *lost_out)
 {
-    node_fixture fx;
-    fixture_start(&fx, policy);
+    rk_fixture *fx = node_start(policy);
     enum { KEYS = 8, STEPS = 120 };
     char acked[KEYS][16];           /* last acknowledged value per key, "" for deleted/none */
-    uint64_t req_key[STEPS + 1];
+    uint32_t req_key[STEPS + 1];
     char req_value[STEPS + 1][16];
+    int64_t handle[STEPS + 1];
+    bool seen[STEPS + 1];
     memset(acked, 0, sizeof(acked));
-    uint32_t seen_replies = 0;
+    memset(seen, 0, sizeof(seen));
     for (uint32_t step = 1; step <= STEPS && step < crash_at; step++) {
         uint32_t key_index = (step * 7u) % KEYS;
         char key[8];
         snprintf(key, sizeof(key), "k%u", key_index);
         req_key[step] = key_index;
         if (step % 5 == 0) {
-            node_simple(fx.node, step, RK_REQ_DEL, key);
+            handle[step] = node_send(fx, RK_REQ_DEL, key, NULL);
             req_value[step][0] = '\0';
         } else {
             snprintf(req_value[step], sizeof(req_value[step]), "v%u", step);
-            node_put(fx.node, step, key, req_value[step]);
+            handle[step] = node_send(fx, RK_REQ_PUT, key, req_value[step]);
         }
         if (step % 3 == 0) {
-            assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+            fx_pump(fx);
         }
-        for (; seen_replies < fx.env.reply_count; seen_replies++) {
-            const fake_reply *r = &fx.env.replies[seen_replies];
-            assert_int_not_equal(r->kind, RK_REPLY_ERROR);
-            snprintf(acked[req_key[r->client_req]], sizeof(acked[0]), "%s",
-                     req_value[r->client_req]);
+        /* Replies come in durability order, which is the order the steps were sent in. */
+        for (uint32_t s = 1; s <= step; s++) {
+            const fx_reply *r = node_reply(fx, handle[s]);
+            if (!seen[s] && r != NULL) {
+                seen[s] = true;
+                assert_int_not_equal(r->kind, RK_REPLY_ERROR);
+                snprintf(acked[req_key[s]], sizeof(acked[0]), "%s", req_value[s]);
+            }
         }
     }
-    rk_node_free(fx.node);
-    rk_store_mem_crash(fx.store);
-    fake_env_init(&fx.env, fx.store);
-    rk_node_config c;
-    rk_node_config_default(&c);
-    assert_int_equal(rk_node_new(&c, &fx.env.env, &fx.node), 0);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
+    rk_fixture_crash(fx, NODE);
+    rk_fixture_restart(fx, NODE);
+    fx_pump(fx);                    /* the new epoch is durable */
     uint32_t lost = 0;
     for (uint32_t k = 0; k < KEYS; k++) {
         char key[8];
         snprintf(key, sizeof(key), "k%u", k);
-        uint32_t before = fx.env.reply_count;
-        node_simple(fx.node, 10000 + k, RK_REQ_GET, key);
-        const fake_reply *r = &fx.env.replies[before];
+        const fx_reply *r = fx_wait(fx, node_send(fx, RK_REQ_GET, key, NULL));
         /* Every acknowledged write was synced and nothing synced went unacknowledged, so
          * the store after the crash holds exactly the acknowledged state. */
         bool same = acked[k][0] == '\0'
@@ -320,7 +223,7 @@ static void crash_run(rk_sync_policy policy, uint32_t crash_at, uint32_t *lost_o
         lost += same ? 0 : 1;
     }
     *lost_out = lost;
-    fixture_stop(&fx);
+    fx_free(fx);
 }
 
 static void test_crash_at_every_point_loses_no_acked_write(void **state)
@@ -350,30 +253,13 @@ static void test_crash_under_none_loses_acked_writes(void **state)
 static void test_sync_failure_fails_waiting_writes(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_BATCH);
-    node_put(fx.node, 1, "k", "v");
-    rk_node_on_sync_failed(fx.node, fx.env.sync_wanted, RK_EIO);
-    const fake_reply *r = fake_find(&fx.env, 1);
-    assert_non_null(r);
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    rk_fixture_fail_next_sync(fx, NODE, RK_EIO);
+    const fx_reply *r = fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "v"));
     assert_int_equal(r->kind, RK_REPLY_ERROR);
     assert_int_equal(r->error, RK_EIO);
-    fixture_stop(&fx);
-}
-
-/* The dot of the only sibling stored under `key`, read through RK.LOCAL's entry point. */
-static rk_dot local_dot(rk_node *n, const char *key)
-{
-    rk_buf buf;
-    rk_dvvset set;
-    assert_int_equal(rk_node_local_get(n, (const uint8_t *)key, strlen(key), &buf), 0);
-    assert_true(buf.len > 0);
-    assert_int_equal(rk_dvvset_decode(buf.data, buf.len, &set), 0);
-    rk_store_buf_free(&buf);
-    assert_int_equal(set.sibling_count, 1);
-    rk_dot dot = set.siblings[0].dot;
-    rk_dvvset_deinit(&set);
-    return dot;
+    assert_int_equal(fx_stats(fx, NODE)->sync_failures, 1);
+    fx_free(fx);
 }
 
 /* Riak's kv679: a node that lost unsynced writes in a crash must not mint their dots again,
@@ -382,25 +268,22 @@ static rk_dot local_dot(rk_node *n, const char *key)
 static void test_crash_then_write_never_reuses_a_dot(void **state)
 {
     (void)state;
-    node_fixture fx;
-    fixture_start(&fx, RK_SYNC_BATCH);
-    node_put(fx.node, 1, "k", "before");      /* minted, sent to replicas, never synced */
-    rk_dot lost = local_dot(fx.node, "k");
-    rk_node_free(fx.node);
-    rk_store_mem_crash(fx.store);              /* the write is gone from this node */
-    fake_env_init(&fx.env, fx.store);
-    rk_node_config c;
-    rk_node_config_default(&c);
-    assert_int_equal(rk_node_new(&c, &fx.env.env, &fx.node), 0);
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    node_send(fx, RK_REQ_PUT, "k", "before");     /* minted, never synced */
+    rk_dot lost = fx_local_dot(fx, NODE, "k");
+    rk_fixture_crash(fx, NODE);                     /* the write is gone from this node */
+    rk_fixture_restart(fx, NODE);
+    assert_int_equal(fx_local_len(fx, NODE, "k"), 0);
     /* Until the new epoch is durable the node refuses to mint at all. */
-    node_put(fx.node, 2, "k", "too early");
-    assert_int_equal(fake_find(&fx.env, 2)->error, RK_EBUSY);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    node_put(fx.node, 3, "k", "after");
-    rk_dot again = local_dot(fx.node, "k");
+    const fx_reply *early = node_reply(fx, node_send(fx, RK_REQ_PUT, "k", "too early"));
+    assert_non_null(early);
+    assert_int_equal(early->error, RK_EBUSY);
+    fx_pump(fx);
+    node_send(fx, RK_REQ_PUT, "k", "after");
+    rk_dot again = fx_local_dot(fx, NODE, "k");
     assert_int_equal(again.node, lost.node);
     assert_true(again.counter > lost.counter);
-    fixture_stop(&fx);
+    fx_free(fx);
 }
 
 /* An object holds at most max-value-bytes of values (plus RK_OBJECT_SLACK_BYTES of versions):
@@ -410,16 +293,11 @@ static void test_crash_then_write_never_reuses_a_dot(void **state)
 static void test_object_size_capped(void **state)
 {
     (void)state;
-    node_fixture fx;
-    assert_int_equal(rk_store_mem_open(&fx.store), 0);
-    fake_env_init(&fx.env, fx.store);
-    rk_node_config c;
-    rk_node_config_default(&c);
-    c.value_bytes_max = 64u * 1024u;
-    c.default_policy = RK_POLICY_SIBLINGS;
-    assert_int_equal(rk_node_new(&c, &fx.env.env, &fx.node), 0);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    fx.env.reply_count = 0;
+    rk_fixture_config c;
+    node_config_one(&c);
+    c.node.value_bytes_max = 64u * 1024u;
+    c.node.default_policy = RK_POLICY_SIBLINGS;
+    rk_fixture *fx = fx_new_with(&c);
     static uint8_t big[48u * 1024u];
     memset(big, 'x', sizeof(big));
     rk_request r = {.kind = RK_REQ_VPUT,
@@ -427,35 +305,52 @@ static void test_object_size_capped(void **state)
                     .key_len = 4,
                     .value = big,
                     .value_len = sizeof(big)};
-    rk_node_on_request(fx.node, 1, &r);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    assert_int_equal(fake_find(&fx.env, 1)->kind, RK_REPLY_WRITTEN);
-    rk_node_on_request(fx.node, 2, &r);     /* blind again: a second 48 KiB sibling */
-    const fake_reply *refused = fake_find(&fx.env, 2);
+    assert_int_equal(fx_wait(fx, rk_fixture_request(fx, NODE, &r))->kind, RK_REPLY_WRITTEN);
+    int64_t second = rk_fixture_request(fx, NODE, &r); /* blind again: a second 48 KiB sibling */
+    rk_fixture_run_due(fx);
+    const fx_reply *refused = node_reply(fx, second);
     assert_non_null(refused);
     assert_int_equal(refused->kind, RK_REPLY_ERROR);
     assert_int_equal(refused->error, RK_ETOOBIG);
-    assert_int_equal(rk_node_stats_get(fx.node)->objects_refused, 1);
+    assert_int_equal(fx_stats(fx, NODE)->objects_refused, 1);
     r.kind = RK_REQ_PUT;                    /* plain SET supersedes what the node holds */
-    rk_node_on_request(fx.node, 3, &r);
-    assert_int_equal(fake_complete_sync(&fx.env, fx.node), 0);
-    assert_int_equal(fake_find(&fx.env, 3)->kind, RK_REPLY_OK);
-    fixture_stop(&fx);
+    assert_int_equal(fx_wait(fx, rk_fixture_request(fx, NODE, &r))->kind, RK_REPLY_OK);
+    fx_free(fx);
+}
+
+/* The fixture replays: the same calls give the same trace, byte for byte. */
+static void test_same_calls_same_trace(void **state)
+{
+    (void)state;
+    uint64_t hashes[2];
+    for (uint32_t run = 0; run < 2; run++) {
+        rk_fixture *fx = node_start(RK_SYNC_BATCH);
+        for (uint32_t i = 0; i < 20; i++) {
+            char key[8];
+            snprintf(key, sizeof(key), "k%u", i % 4);
+            node_send(fx, RK_REQ_PUT, key, "v");
+        }
+        fx_pump(fx);
+        hashes[run] = rk_fixture_trace_hash(fx);
+        fx_free(fx);
+    }
+    assert_true(hashes[0] == hashes[1]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_acknowledged_after_durable),
-        cmocka_unit_test(test_batch_writes_share_one_sync),
-        cmocka_unit_test(test_sync_none_acks_at_once_and_counts_it),
-        cmocka_unit_test(test_del_counts_live_keys_only),
-        cmocka_unit_test(test_limits_on_both_sides),
-        cmocka_unit_test(test_crash_at_every_point_loses_no_acked_write),
-        cmocka_unit_test(test_crash_under_none_loses_acked_writes),
-        cmocka_unit_test(test_sync_failure_fails_waiting_writes),
-        cmocka_unit_test(test_crash_then_write_never_reuses_a_dot),
-        cmocka_unit_test(test_object_size_capped),
+        cmocka_unit_test_teardown(test_put_acknowledged_after_durable, fx_teardown),
+        cmocka_unit_test_teardown(test_batch_writes_share_one_sync, fx_teardown),
+        cmocka_unit_test_teardown(test_sync_none_acks_at_once_and_counts_it, fx_teardown),
+        cmocka_unit_test_teardown(test_del_counts_live_keys_only, fx_teardown),
+        cmocka_unit_test_teardown(test_limits_on_both_sides, fx_teardown),
+        cmocka_unit_test_teardown(test_crash_at_every_point_loses_no_acked_write, fx_teardown),
+        cmocka_unit_test_teardown(test_crash_under_none_loses_acked_writes, fx_teardown),
+        cmocka_unit_test_teardown(test_sync_failure_fails_waiting_writes, fx_teardown),
+        cmocka_unit_test_teardown(test_crash_then_write_never_reuses_a_dot, fx_teardown),
+        cmocka_unit_test_teardown(test_object_size_capped, fx_teardown),
+        cmocka_unit_test_teardown(test_same_calls_same_trace, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
