@@ -337,6 +337,61 @@ static void test_same_calls_same_trace(void **state)
     assert_true(hashes[0] == hashes[1]);
 }
 
+/* Every object carries its type (policy.h): a replica sent an object of another type than the
+ * one it holds refuses the merge and counts it, keeping its copy; a key whose object is of
+ * another type answers a write to the bucket's policy with WRONGTYPE. The replicated objects
+ * are made by hand, since no policy writes a second type yet. */
+static void test_objects_of_two_types_never_merge(void **state)
+{
+    rk_fixture_config c;
+    rk_fixture_config_default(&c);
+    c.nodes = 3;
+    (void)state;
+    rk_fixture *fx = fx_new_with(&c);
+    assert_int_equal(fx_set(fx, 1, "typed:a", "v", RK_SLOPPY_BUCKET)->kind, RK_REPLY_OK);
+    fx_pump(fx);
+
+    /* An object of tag RK_DVVSET_TYPE_TAG_MAX, as a future policy's, minted by node 2. */
+    rk_dvvset other;
+    rk_dvvset_init(&other);
+    rk_vv empty;
+    rk_vv_init(&empty);
+    rk_dvvset_write w = {.value = (const uint8_t *)"w", .value_len = 1, .timestamp_us = 1};
+    rk_dot dot;
+    assert_int_equal(rk_dvvset_update(&other, &empty, &w, 2, 0, 10, &dot), 0);
+    other.type_tag = RK_DVVSET_TYPE_TAG_MAX;
+    uint8_t bytes[256];
+    size_t len = rk_dvvset_encode(&other, bytes);
+    rk_dvvset_deinit(&other);
+
+    for (rk_node_id id = 1; id <= 3; id++) {
+        rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                    .req_id = 77,
+                    .key = (const uint8_t *)"typed:a",
+                    .key_len = 7,
+                    .object = bytes,
+                    .object_len = len};
+        rk_node_on_message(fx_node(fx, id), id == 1 ? 2 : 1, &m);
+        assert_int_equal(fx_stats(fx, id)->objects_type_refused, 1);
+        assert_true(fx_local_is(fx, id, "typed:a", "v"));
+    }
+    /* An absent key takes the other type whole; a write of the bucket's type is refused. */
+    for (rk_node_id id = 1; id <= 3; id++) {
+        rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                    .req_id = 78,
+                    .key = (const uint8_t *)"typed:b",
+                    .key_len = 7,
+                    .object = bytes,
+                    .object_len = len};
+        rk_node_on_message(fx_node(fx, id), id == 1 ? 2 : 1, &m);
+    }
+    fx_pump(fx);
+    const fx_reply *r = fx_set(fx, 1, "typed:b", "v", RK_SLOPPY_BUCKET);
+    assert_int_equal(r->kind, RK_REPLY_ERROR);
+    assert_int_equal(r->error, RK_EWRONGTYPE);
+    assert_non_null(strstr(r->message, "bucket policy lww writes another type"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +406,7 @@ int main(void)
         cmocka_unit_test_teardown(test_crash_then_write_never_reuses_a_dot, fx_teardown),
         cmocka_unit_test_teardown(test_object_size_capped, fx_teardown),
         cmocka_unit_test_teardown(test_same_calls_same_trace, fx_teardown),
+        cmocka_unit_test_teardown(test_objects_of_two_types_never_merge, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
