@@ -34,6 +34,7 @@ void rk_coord_deinit(rk_coord *c)
         rk_coord_get_deinit((rk_coord_get *)c);
     } else if (c->kind == RK_COORD_PUT) {
         free(((rk_coord_put *)c)->written_context);
+        free(((rk_coord_put *)c)->reply_value);
     }
 }
 

@@ -61,6 +61,8 @@ typedef struct rk_coord_put {
     bool was_live;              /* the coordinator held a live value before the write */
     rk_reply_kind reply_kind;   /* a plain write's answer, from the policy's apply */
     int64_t reply_integer;
+    uint8_t *reply_value;       /* RK_REPLY_VALUE (GETDEL: what it deleted); owned */
+    size_t reply_value_len;
     rk_local_key key;
     char *written_context;      /* versioned: the new object's context token (owned) */
 } rk_coord_put;

@@ -14,7 +14,10 @@
 
 static void coord_put_reply_ok(rk_node *n, rk_coord_put *c)
 {
-    rk_reply r = {.kind = c->reply_kind, .integer = c->reply_integer};
+    rk_reply r = {.kind = c->reply_kind,
+                  .integer = c->reply_integer,
+                  .value = c->reply_value,
+                  .value_len = c->reply_value_len};
     if (r.kind == RK_REPLY_OK) {
         r.integer = c->q.ok_count;
     }
@@ -166,6 +169,8 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     }
     c->reply_kind = applied.reply_kind;
     c->reply_integer = applied.integer;
+    c->reply_value = applied.value;     /* taken: freed with the coordinator */
+    c->reply_value_len = applied.value_len;
     size_t object_bytes = rk_dvvset_encoded_len(local);
     uint64_t object_bytes_max = n->config.value_bytes_max + RK_OBJECT_SLACK_BYTES;
     if (object_bytes > object_bytes_max) {

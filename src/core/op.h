@@ -17,12 +17,13 @@ typedef enum rk_op_kind {
     RK_OP_PUT = 1,      /* SET: the value replaces what it supersedes; reply OK */
     RK_OP_DEL = 2,      /* DEL: a tombstone; reply 1 if a live value was deleted, else 0 */
     RK_OP_APPEND = 3,   /* APPEND (lww only): the value grows by arg; reply its new length */
+    RK_OP_GETDEL = 4,   /* GETDEL: a tombstone; reply the value it deleted, or nil */
 } rk_op_kind;
-#define RK_OP_KIND_MAX 3
+#define RK_OP_KIND_MAX 4
 
 typedef struct rk_op {
     rk_op_kind kind;
-    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; DEL: none */
+    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; DEL, GETDEL: none */
     size_t arg_len;
 } rk_op;
 
@@ -36,6 +37,8 @@ static inline const char *rk_op_name(rk_op_kind kind)
         return "del";
     case RK_OP_APPEND:
         return "append";
+    case RK_OP_GETDEL:
+        return "getdel";
     }
     return "unknown";
 }

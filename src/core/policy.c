@@ -79,6 +79,49 @@ int rk_policy_values_update(const rk_policy_write *w, const rk_vv *context, rk_d
     return 0;
 }
 
+int rk_policy_values_getdel(const rk_policy_write *w, const rk_vv *context, rk_dvvset *state,
+                            rk_policy_applied *out, char *message, size_t message_bytes)
+{
+    RK_ASSERT(w->op.kind == RK_OP_GETDEL);
+    const rk_sibling *live = NULL;
+    uint32_t live_count = 0;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        if (!state->siblings[i].tombstone) {
+            live = &state->siblings[i];
+            live_count++;
+        }
+    }
+    if (live_count > 1) {
+        snprintf(message, message_bytes, "the key has %u concurrent versions; read them with "
+                 "RK.GET and write with its context", live_count);
+        return RK_ECONFLICT;
+    }
+    uint8_t *value = NULL;
+    size_t value_len = live != NULL ? live->value_len : 0;
+    if (live != NULL) {
+        value = malloc(value_len > 0 ? value_len : 1);
+        if (value == NULL) {
+            snprintf(message, message_bytes, "out of memory");
+            return RK_ENOMEM;
+        }
+        if (value_len > 0) {
+            memcpy(value, live->value, value_len);
+        }
+    }
+    rk_policy_write del = *w;
+    del.op = (rk_op){.kind = RK_OP_DEL};
+    int rc = rk_policy_values_update(&del, context, state, out, message, message_bytes);
+    if (rc != 0) {
+        free(value);
+        return rc;
+    }
+    out->reply_kind = live != NULL ? RK_REPLY_VALUE : RK_REPLY_NIL;
+    out->integer = 0;
+    out->value = value;
+    out->value_len = value_len;
+    return 0;
+}
+
 /* The value a plain GET answers: the one live sibling (the latest stamp if several). */
 static const rk_sibling *policy_values_winner(const rk_dvvset *state)
 {

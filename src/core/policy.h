@@ -37,8 +37,10 @@ typedef struct rk_policy_write {
  * replicas is the whole new state for value policies (their merge_delta is merge). */
 typedef struct rk_policy_applied {
     rk_dot dot;                 /* the dot minted */
-    rk_reply_kind reply_kind;   /* RK_REPLY_OK or RK_REPLY_INT */
+    rk_reply_kind reply_kind;   /* RK_REPLY_OK, _INT, _VALUE or _NIL */
     int64_t integer;
+    uint8_t *value;             /* RK_REPLY_VALUE: owned by the caller (free) */
+    size_t value_len;
 } rk_policy_applied;
 
 /* A read's answer, pointing into the state and into this struct (keep both alive). */
@@ -85,6 +87,10 @@ bool rk_policy_mergeable(const rk_dvvset *a, const rk_dvvset *b);
  * everything `state` holds (lww always; plain SET/DEL: a client's own SET x 1; SET x 2 never
  * conflicts and DEL really deletes). */
 void rk_policy_values_context(const rk_dvvset *state, const rk_vv *client_context, rk_vv *out);
+/* GETDEL: take a copy of the one live value (RK_ECONFLICT if there are several, nil if none)
+ * into `out`, then mint a tombstone as DEL does. 0 or an error with message. */
+int rk_policy_values_getdel(const rk_policy_write *w, const rk_vv *context, rk_dvvset *state,
+                            rk_policy_applied *out, char *message, size_t message_bytes);
 /* Mint `w`'s op into `state` under `context`: PUT and DEL; 0 or an error with message. */
 int rk_policy_values_update(const rk_policy_write *w, const rk_vv *context, rk_dvvset *state,
                             rk_policy_applied *out, char *message, size_t message_bytes);

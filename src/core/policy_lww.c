@@ -4,7 +4,7 @@
  * stamp is above every stamp it supersedes (the hybrid clock, coord_put.c), so timestamps and
  * causality agree and the highest stamp always survives. A client context could cover siblings
  * this node has not seen, whose stamps it cannot know. The price, and the lesson: a write
- * concurrent with another is dropped silently. Takes PUT, DEL and APPEND. */
+ * concurrent with another is dropped silently. Takes PUT, DEL, APPEND and GETDEL. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +88,9 @@ static int lww_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
         }
         write.op = (rk_op){.kind = RK_OP_PUT, .arg = joined, .arg_len = len};
     }
-    int rc = rk_policy_values_update(&write, &context, state, out, message, message_bytes);
+    int rc = w->op.kind == RK_OP_GETDEL
+                 ? rk_policy_values_getdel(&write, &context, state, out, message, message_bytes)
+                 : rk_policy_values_update(&write, &context, state, out, message, message_bytes);
     if (rc == 0) {
         lww_resolve(state);
     }

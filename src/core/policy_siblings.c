@@ -2,7 +2,8 @@
  * and returned together with RK.GET; the client reconciles and writes back with the context it
  * read, which supersedes exactly what that context saw. A plain SET or DEL supersedes what the
  * coordinator holds (a client's own SET x 1; SET x 2 never conflicts and DEL really deletes).
- * Takes PUT and DEL; APPEND is refused (which of several values would it grow?). */
+ * Takes PUT, DEL and GETDEL (refused with CONFLICT while several values are live); APPEND is
+ * refused (which of several values would it grow?). */
 #include <stdio.h>
 
 #include "policy.h"
@@ -10,14 +11,17 @@
 static int siblings_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                           char *message, size_t message_bytes)
 {
+    rk_vv context;
+    rk_policy_values_context(state, w->context, &context);
+    if (w->op.kind == RK_OP_GETDEL) {
+        return rk_policy_values_getdel(w, &context, state, out, message, message_bytes);
+    }
     if (w->op.kind != RK_OP_PUT && w->op.kind != RK_OP_DEL) {
         snprintf(message, message_bytes, "%s needs a bucket whose policy is lww: a siblings "
                  "bucket may hold several values", w->op.kind == RK_OP_APPEND ? "APPEND"
                                                                                : "this write");
         return RK_EINVAL;
     }
-    rk_vv context;
-    rk_policy_values_context(state, w->context, &context);
     return rk_policy_values_update(w, &context, state, out, message, message_bytes);
 }
 

@@ -200,6 +200,21 @@ static void commands_append(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
     rk_server_node_request(s, cmd, 0, &r);
 }
 
+/* GETDEL key: the value it deleted, or nil (an operation, like APPEND; on a siblings bucket
+ * with several live versions it answers CONFLICT and deletes nothing). */
+static void commands_getdel(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
+{
+    cmd->latency_class = RK_LAT_WRITE;
+    cmd->combine = RK_CMD_SINGLE;
+    cmd->sub_count = 1;
+    cmd->waiting = 1;
+    rk_request r = {.kind = RK_REQ_WRITE,
+                    .op = RK_OP_GETDEL,
+                    .key = a->argv[1],
+                    .key_len = a->argv_len[1]};
+    rk_server_node_request(s, cmd, 0, &r);
+}
+
 static void commands_ping(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     if (a->argc > 2) {
@@ -429,6 +444,7 @@ static const commands_entry commands_table[] = {
     {"get", 2, commands_get, "readonly fast", 1, 1, 1},
     {"set", -3, commands_set, "write denyoom", 1, 1, 1},
     {"append", 3, commands_append, "write denyoom", 1, 1, 1},
+    {"getdel", 2, commands_getdel, "write fast", 1, 1, 1},
     {"del", -2, commands_del, "write", 1, -1, 1},
     {"mget", -2, commands_mget, "readonly fast", 1, -1, 1},
     {"exists", -2, commands_exists, "readonly fast", 1, -1, 1},

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# test_ops.sh — a write given as an operation through the bucket's policy table (Groundwork II):
-# APPEND on an lww bucket, coordinated by a primary and forwarded from a node outside the key's
-# preference list (the forwarded write carries the operation, its answer the reply); refused
-# on a siblings bucket with the reason; WRONGTYPE stays the error prefix for objects of another
-# type (not reachable with two value policies, so not tested here).
+# test_ops.sh — writes given as operations through the bucket's policy table (Groundwork II):
+# APPEND and GETDEL on an lww bucket, coordinated by a primary and forwarded from a node
+# outside the key's preference list (the forwarded write carries the operation, its answer the
+# reply, a value included); APPEND refused on a siblings bucket with the reason, forwarded
+# too. (WRONGTYPE, for objects of another type, is tested in tests/unit/test_node.c: no client
+# command writes a second type yet.)
 source "$(dirname "$0")/lib.sh"
 
 start_cluster 4 --engine mem || exit 1
@@ -32,6 +33,14 @@ check_eq "APPEND of nothing answers the length" "11" "$(cli "$primary" append "$
 check_eq "SET then APPEND" "3" "$(cli "$primary" set "$key" ab >/dev/null; cli "$outside" append "$key" c)"
 check_eq "DEL then APPEND starts over" "1" "$(cli "$primary" del "$key" >/dev/null; cli "$primary" append "$key" z)"
 check_contains "APPEND takes two arguments" "wrong number of arguments" "$(cli 1 append "$key")"
+
+# GETDEL answers a value: the forwarded write's answer carries it back.
+cli "$primary" set "$key" 'the value' >/dev/null
+check_eq "GETDEL forwarded from outside answers the value it deleted" "the value" \
+    "$(cli "$outside" getdel "$key")"
+check_eq "it is gone" "" "$(cli "$primary" get "$key")"
+check_eq "GETDEL of nothing answers nil" "" "$(cli "$outside" getdel "$key")"
+check_eq "DEL of it now deletes nothing" "0" "$(cli "$primary" del "$key")"
 
 check_eq "bucket notes set to siblings on all 4" "4" "$(cli 1 rk.bucket set notes policy siblings)"
 check_contains "APPEND on a siblings bucket is refused with the reason" \

@@ -1,7 +1,7 @@
 /* test_policy.c — the conflict policies as tables (src/core/policy.h): each table's apply,
  * merge, read, hash and reapable test on hand-built states, without a node; the type tag that
- * keeps objects of two types from merging; and APPEND, the operation added through the table
- * (lww takes it, siblings refuses it). */
+ * keeps objects of two types from merging; and APPEND and GETDEL, the operations added through
+ * the table (lww takes APPEND, siblings refuses it; GETDEL answers the value it deleted). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +183,44 @@ static void test_siblings_refuses_append_and_changes_nothing(void **state)
     rk_dvvset_deinit(&s);
 }
 
+/* GETDEL answers the value it deleted (a copy the caller owns: the state no longer holds it),
+ * or nil when there was none; on siblings with two live values it refuses, changing nothing. */
+static void test_getdel_answers_what_it_deleted(void **state)
+{
+    (void)state;
+    for (int policy = RK_POLICY_LWW; policy <= RK_POLICY_SIBLINGS; policy++) {
+        const rk_policy *p = rk_policy_of((uint8_t)policy);
+        rk_dvvset s;
+        rk_dvvset_init(&s);
+        rk_policy_applied a = test_apply(p, &s, test_write(RK_OP_GETDEL, NULL, COORD_A, 1, NULL));
+        assert_int_equal(a.reply_kind, RK_REPLY_NIL);
+        assert_null(a.value);
+        test_apply(p, &s, test_write(RK_OP_PUT, "cart", COORD_A, 2, NULL));
+        a = test_apply(p, &s, test_write(RK_OP_GETDEL, NULL, COORD_B, 3, NULL));
+        assert_int_equal(a.reply_kind, RK_REPLY_VALUE);
+        assert_int_equal(a.value_len, 4);
+        assert_memory_equal(a.value, "cart", 4);
+        free(a.value);
+        assert_true(p->is_reapable(&s));
+        rk_dvvset_deinit(&s);
+    }
+    const rk_policy *p = rk_policy_of(RK_POLICY_SIBLINGS);
+    rk_dvvset s;
+    rk_dvvset_init(&s);
+    rk_vv empty;
+    rk_vv_init(&empty);
+    test_apply(p, &s, test_write(RK_OP_PUT, "a", COORD_A, 1, &empty));
+    test_apply(p, &s, test_write(RK_OP_PUT, "b", COORD_B, 2, &empty));
+    rk_policy_write w = test_write(RK_OP_GETDEL, NULL, COORD_A, 3, NULL);
+    rk_policy_applied out;
+    memset(&out, 0, sizeof(out));
+    char message[160] = "";
+    assert_int_equal(p->apply(&w, &s, &out, message, sizeof(message)), RK_ECONFLICT);
+    assert_null(out.value);
+    assert_int_equal(s.sibling_count, 2);
+    rk_dvvset_deinit(&s);
+}
+
 /* At siblings_max a blind write is refused, the state unchanged. */
 static void test_siblings_max_refuses_one_more(void **state)
 {
@@ -337,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_lww_append_grows_the_value),
         cmocka_unit_test(test_siblings_refuses_append_and_changes_nothing),
         cmocka_unit_test(test_siblings_max_refuses_one_more),
+        cmocka_unit_test(test_getdel_answers_what_it_deleted),
         cmocka_unit_test(test_reads_answer_by_kind),
         cmocka_unit_test(test_hash_covers_values),
         cmocka_unit_test(test_type_tags_keep_types_apart),
