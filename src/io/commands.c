@@ -183,36 +183,35 @@ static void commands_set(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
     rk_server_node_request(s, cmd, 0, &r);
 }
 
-/* APPEND key value: an operation (op.h) the bucket's policy applies (lww only; a siblings
- * bucket refuses it); the reply is the value's new length. */
-static void commands_append(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
+/* A write given as an operation (op.h) on argv[1], with argv[2] as its argument when
+ * `with_arg`: the bucket's policy applies it and decides the reply. */
+static void commands_write_op(rk_server *s, rk_cmd *cmd, const commands_args *a, rk_op_kind op,
+                              bool with_arg)
 {
     cmd->latency_class = RK_LAT_WRITE;
     cmd->combine = RK_CMD_SINGLE;
     cmd->sub_count = 1;
     cmd->waiting = 1;
     rk_request r = {.kind = RK_REQ_WRITE,
-                    .op = RK_OP_APPEND,
+                    .op = (uint8_t)op,
                     .key = a->argv[1],
                     .key_len = a->argv_len[1],
-                    .value = a->argv[2],
-                    .value_len = a->argv_len[2]};
+                    .value = with_arg ? a->argv[2] : NULL,
+                    .value_len = with_arg ? a->argv_len[2] : 0};
     rk_server_node_request(s, cmd, 0, &r);
 }
 
-/* GETDEL key: the value it deleted, or nil (an operation, like APPEND; on a siblings bucket
- * with several live versions it answers CONFLICT and deletes nothing). */
+/* APPEND key value: lww only (a siblings bucket refuses it); the value's new length. */
+static void commands_append(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
+{
+    commands_write_op(s, cmd, a, RK_OP_APPEND, true);
+}
+
+/* GETDEL key: the value it deleted, or nil; on a siblings bucket with several live versions
+ * it answers CONFLICT and deletes nothing. */
 static void commands_getdel(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
-    cmd->latency_class = RK_LAT_WRITE;
-    cmd->combine = RK_CMD_SINGLE;
-    cmd->sub_count = 1;
-    cmd->waiting = 1;
-    rk_request r = {.kind = RK_REQ_WRITE,
-                    .op = RK_OP_GETDEL,
-                    .key = a->argv[1],
-                    .key_len = a->argv_len[1]};
-    rk_server_node_request(s, cmd, 0, &r);
+    commands_write_op(s, cmd, a, RK_OP_GETDEL, false);
 }
 
 static void commands_ping(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
