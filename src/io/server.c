@@ -128,7 +128,7 @@ static void server_client_collect(rk_client *c)
     }
 }
 
-static void server_encode_sub_reply(rk_resp_out *out, const rk_reply *r)
+void rk_server_encode_reply(rk_resp_out *out, const rk_reply *r)
 {
     switch (r->kind) {
     case RK_REPLY_OK:
@@ -232,7 +232,7 @@ static void server_cmd_take_sub_reply(rk_cmd *cmd, uint32_t sub_index, const rk_
     RK_ASSERT(cmd->waiting > 0);
     RK_ASSERT(sub_index < cmd->sub_count);
     if (cmd->combine == RK_CMD_SINGLE) {
-        server_encode_sub_reply(&cmd->out, r);
+        rk_server_encode_reply(&cmd->out, r);
     } else if (r->kind == RK_REPLY_ERROR && cmd->combine == RK_CMD_ARRAY &&
                r->error == RK_ECONFLICT) {
         /* MGET: a conflicted key is that element's error, the others still answer. */

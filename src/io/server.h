@@ -169,6 +169,11 @@ void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r);
 /* After a node event outside a client callback (a durability event): flush and resume. */
 void rk_server_after_node_event(rk_server *s);
 
+/* Write the node's reply `r` to `out` in its RESP shape for out->proto (2 or 3): a map as
+ * RESP3's % or a flat array in RESP2, a set as ~ or an array, RK.GET's versions and RK.PUT's
+ * answer as arrays. */
+void rk_server_encode_reply(rk_resp_out *out, const rk_reply *r);
+
 /* For commands.c: issue one sub-request of `cmd` to the node. */
 void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index,
                             const rk_request *r);
