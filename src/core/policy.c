@@ -181,6 +181,8 @@ uint64_t rk_policy_values_hash(const rk_dvvset *state)
     uint8_t small[512];
     uint8_t *bytes = len <= sizeof(small) ? small : malloc(len);
     if (bytes == NULL) {
+        /* Out of memory: a hash no encoding gives in practice, so an exchange sees a
+         * difference and sends the object, which costs a transfer and never hides damage. */
         return 0;
     }
     size_t written = rk_dvvset_encode(state, bytes);
