@@ -1,8 +1,8 @@
 /* node.c — one node as a pure state machine (node.h): it builds the parts at start and
  * dispatches every event to the part that owns it. It owns the configuration, the counters'
- * struct, the check for duplicated forwards, and the node-wide helpers of parts.h (sending,
- * replying, reachability). The parts: members.c, local.c, clock.c, durable.c, coord_table.c,
- * coord.c (+ coord_get.c, coord_put.c), replica.c, handoff.c, node_bucket.c. */
+ * struct and the node-wide helpers of parts.h (sending, replying, reachability). The parts:
+ * members.c, local.c, clock.c, durable.c, coord_table.c, coord.c (+ coord_get.c, coord_put.c),
+ * replica.c, handoff.c, node_bucket.c, fwd_seen.c; the policies in policy*.c. */
 #include "node.h"
 
 #include <stdio.h>
@@ -271,6 +271,7 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     }
     n->config = *config;
     n->env = env;
+    rk_fwd_seen_init(&n->fwd_seen);
     rc = rk_durable_init(&n->durable, env, &n->stats, config->sync == RK_SYNC_NONE,
                          node_pending_run, n);
     if (rc == 0) {
@@ -344,19 +345,6 @@ void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r)
     rk_coord_start(n, false, n->config.id, client_req, r);
 }
 
-/* True when this forwarded write was taken already; else remember it. */
-static bool node_fwd_duplicate(rk_node *n, rk_node_id origin, uint64_t req_id)
-{
-    for (uint32_t i = 0; i < RK_FWD_SEEN_MAX; i++) {
-        if (n->fwd_seen[i].req_id == req_id && n->fwd_seen[i].origin == origin) {
-            return true;
-        }
-    }
-    n->fwd_seen[n->fwd_seen_next] = (node_fwd_seen){.origin = origin, .req_id = req_id};
-    n->fwd_seen_next = (n->fwd_seen_next + 1) % RK_FWD_SEEN_MAX;
-    return false;
-}
-
 static void node_on_fwd_req(rk_node *n, rk_node_id from, const rk_msg *m)
 {
     rk_request r = {.kind = (rk_request_kind)m->req_kind,
@@ -375,7 +363,7 @@ static void node_on_fwd_req(rk_node *n, rk_node_id from, const rk_msg *m)
         (r.kind == RK_REQ_WRITE && m->op < RK_OP_PUT)) {
         return;
     }
-    if (node_fwd_duplicate(n, from, m->req_id)) {
+    if (rk_fwd_seen_check(&n->fwd_seen, from, m->req_id)) {
         return;     /* the first copy is being (or was) coordinated and answered */
     }
     rk_coord_start(n, true, from, m->req_id, &r);

@@ -10,21 +10,13 @@
 #include "coord.h"
 #include "coord_table.h"
 #include "durable.h"
+#include "fwd_seen.h"
 #include "handoff.h"
 #include "local.h"
 #include "members.h"
 #include "msg.h"
 #include "node.h"
 #include "ring.h"
-
-/* Forwarded writes remembered to drop a duplicate: coordinating one twice would mint two dots
- * for one client write (a network that duplicates, as the simulator's does). */
-#define RK_FWD_SEEN_MAX 1024u
-
-typedef struct node_fwd_seen {
-    rk_node_id origin;
-    uint64_t req_id;
-} node_fwd_seen;
 
 struct rk_node {
     rk_node_config config;      /* node.c, at rk_node_new; read-only after */
@@ -40,8 +32,7 @@ struct rk_node {
     rk_durable durable;         /* durable.c */
     rk_coord_table coords;      /* coord_table.c */
     rk_handoff handoff;         /* handoff.c */
-    node_fwd_seen fwd_seen[RK_FWD_SEEN_MAX];    /* node.c: ring of the last forwards taken */
-    uint32_t fwd_seen_next;
+    rk_fwd_seen fwd_seen;       /* fwd_seen.c: the last forwarded writes taken */
 };
 
 /* node.c: messages, replies and the clock, for every part. */
