@@ -154,7 +154,8 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
                          .coordinator = n->config.id,
                          .dot_floor = rk_clock_dot_floor(&n->clock, fallback),
                          .stamp_us = coord_put_stamp(n, local),
-                         .siblings_max = n->config.siblings_max};
+                         .siblings_max = n->config.siblings_max,
+                         .value_bytes_max = n->config.value_bytes_max};
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);

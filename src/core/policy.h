@@ -31,6 +31,7 @@ typedef struct rk_policy_write {
     uint64_t dot_floor;         /* clock.h: the lowest counter this node may mint */
     uint64_t stamp_us;          /* the write's LWW stamp (hybrid clock, above what it saw) */
     uint32_t siblings_max;      /* concurrent versions a client write may leave */
+    uint64_t value_bytes_max;   /* the node's max-value-bytes: a value an op makes fits it */
 } rk_policy_write;
 
 /* What applying it gave: the reply of a plain (not versioned) write. The delta for the

@@ -41,8 +41,9 @@ static void lww_resolve(rk_dvvset *set)
 
 /* APPEND: the value the coordinator holds (empty when absent or deleted) followed by the
  * argument, into *joined_out (owned). */
-static int lww_appended(const rk_dvvset *state, const rk_op *op, uint8_t **joined_out,
-                        size_t *len_out, char *message, size_t message_bytes)
+static int lww_appended(const rk_dvvset *state, const rk_op *op, uint64_t value_bytes_max,
+                        uint8_t **joined_out, size_t *len_out, char *message,
+                        size_t message_bytes)
 {
     const rk_sibling *current = NULL;
     for (uint32_t i = 0; i < state->sibling_count; i++) {
@@ -51,9 +52,10 @@ static int lww_appended(const rk_dvvset *state, const rk_op *op, uint8_t **joine
         }
     }
     size_t current_len = current != NULL ? current->value_len : 0;
-    if (op->arg_len > RK_VALUE_BYTES_MAX - current_len) {
-        snprintf(message, message_bytes, "APPEND would make the value %zu bytes; the limit is %u",
-                 current_len + op->arg_len, RK_VALUE_BYTES_MAX);
+    if (current_len > value_bytes_max || op->arg_len > value_bytes_max - current_len) {
+        snprintf(message, message_bytes, "APPEND would make the value %zu bytes; "
+                 "max-value-bytes is %llu", current_len + op->arg_len,
+                 (unsigned long long)value_bytes_max);
         return RK_ETOOBIG;
     }
     size_t len = current_len + op->arg_len;
@@ -82,7 +84,8 @@ static int lww_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
     uint8_t *joined = NULL;
     if (w->op.kind == RK_OP_APPEND) {
         size_t len = 0;
-        int rc = lww_appended(state, &w->op, &joined, &len, message, message_bytes);
+        int rc = lww_appended(state, &w->op, w->value_bytes_max, &joined, &len, message,
+                              message_bytes);
         if (rc != 0) {
             return rc;
         }

@@ -147,8 +147,8 @@ static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
     if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX ||
         m->req_kind == RK_REPLY_VERSIONS) {
-        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not 1 to %u but %u",
-                               m->req_kind, RK_REPLY_KIND_MAX, RK_REPLY_VERSIONS);
+        return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not one of 1 to %u "
+                               "other than %u", m->req_kind, RK_REPLY_KIND_MAX, RK_REPLY_VERSIONS);
     }
     if (!wire_msg_reply_values_ok(m, why, why_bytes)) {
         return false;

@@ -30,7 +30,8 @@ static rk_policy_write test_write(rk_op_kind kind, const char *arg, rk_node_id c
                              .coordinator = coordinator,
                              .dot_floor = 0,
                              .stamp_us = stamp_us,
-                             .siblings_max = RK_DVVSET_SIBLINGS_DEFAULT};
+                             .siblings_max = RK_DVVSET_SIBLINGS_DEFAULT,
+                             .value_bytes_max = RK_VALUE_BYTES_DEFAULT};
 }
 
 /* Apply and expect success; returns the applied result. */
@@ -161,6 +162,31 @@ static void test_lww_append_grows_the_value(void **state)
     a = test_apply(p, &s, test_write(RK_OP_APPEND, "z", COORD_A, 5, NULL));
     assert_int_equal(a.integer, 1);
     assert_string_equal(test_values(&s, buf, sizeof(buf)), "z");
+    rk_dvvset_deinit(&s);
+}
+
+/* APPEND stops at the node's max-value-bytes, as SET does: exactly at the limit it takes,
+ * one byte over it refuses with the limit named and leaves the value as it was. */
+static void test_lww_append_stops_at_max_value_bytes(void **state)
+{
+    (void)state;
+    const rk_policy *p = rk_policy_of(RK_POLICY_LWW);
+    rk_dvvset s;
+    rk_dvvset_init(&s);
+    rk_policy_write w = test_write(RK_OP_APPEND, "abc", COORD_A, 1, NULL);
+    w.value_bytes_max = 5;
+    test_apply(p, &s, w);
+    w = test_write(RK_OP_APPEND, "de", COORD_A, 2, NULL);
+    w.value_bytes_max = 5;
+    rk_policy_applied a = test_apply(p, &s, w);
+    assert_int_equal(a.integer, 5);
+    w = test_write(RK_OP_APPEND, "f", COORD_A, 3, NULL);
+    w.value_bytes_max = 5;
+    char message[160] = "";
+    assert_int_equal(p->apply(&w, &s, &a, message, sizeof(message)), RK_ETOOBIG);
+    assert_non_null(strstr(message, "APPEND would make the value 6 bytes; max-value-bytes is 5"));
+    char buf[64];
+    assert_string_equal(test_values(&s, buf, sizeof(buf)), "abcde");
     rk_dvvset_deinit(&s);
 }
 
@@ -373,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_siblings_context_decides_what_is_superseded),
         cmocka_unit_test(test_del_answers_whether_a_value_was_live),
         cmocka_unit_test(test_lww_append_grows_the_value),
+        cmocka_unit_test(test_lww_append_stops_at_max_value_bytes),
         cmocka_unit_test(test_siblings_refuses_append_and_changes_nothing),
         cmocka_unit_test(test_siblings_max_refuses_one_more),
         cmocka_unit_test(test_getdel_answers_what_it_deleted),

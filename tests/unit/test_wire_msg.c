@@ -571,9 +571,9 @@ static void test_decode_refuses_out_of_range(void **state)
     env.body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
     env.fwd_resp = &resp;
     resp.reply_kind = RK_REPLY_KIND_MAX + 1;
-    assert_refused(&env, "reply kind 11 is not 1 to 10");
+    assert_refused(&env, "reply kind 11 is not one of 1 to 10");
     resp.reply_kind = RK_REPLY_VERSIONS;
-    assert_refused(&env, "reply kind 6 is not 1 to 10 but 6");
+    assert_refused(&env, "reply kind 6 is not one of 1 to 10 other than 6");
     resp.reply_kind = RK_REPLY_KIND_MAX;
     assert_accepted(&env);
     /* The strings each kind carries: a value one, a map pairs, an integer none. */
