@@ -442,28 +442,35 @@ static size_t wire_varint_pack(uint64_t value, uint8_t *out)
     return len;
 }
 
-/* Pack `env` at out (exactly payload_len bytes, from wire_env_packed_size). The envelope is
- * one oneof field, so its bytes are that field's tag and length followed by the body packed in
- * place: the same bytes ringkv__envelope__pack writes, without the memmove protobuf-c makes
- * of a submessage over 127 bytes to fit its length in front (one more copy of every object
- * sent). */
-static size_t wire_env_pack(const Ringkv__Envelope *env, uint8_t *out)
+/* An envelope is one oneof field: its tag and length, then the body. `head` holds the tag and
+ * length (at most two varints); the body is packed in place after it (wire_encode_env). */
+typedef struct wire_env_parts {
+    const ProtobufCMessage *body;
+    size_t body_len;
+    uint8_t head[20];
+    size_t head_len;
+} wire_env_parts;
+
+/* Size the envelope once: the body's packed size, and the head in front of it. */
+static void wire_env_parts_of(const Ringkv__Envelope *env, wire_env_parts *out)
 {
     uint32_t field = 0;
-    const ProtobufCMessage *body = wire_env_body(env, &field);
-    size_t body_len = protobuf_c_message_get_packed_size(body);
-    size_t head = wire_varint_pack(((uint64_t)field << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
-                                   out);
-    head += wire_varint_pack(body_len, out + head);
-    size_t packed = protobuf_c_message_pack(body, out + head);
-    RK_ASSERT(packed == body_len);
-    RK_ASSERT_SLOW(head + packed == ringkv__envelope__get_packed_size(env));
-    return head + packed;
+    out->body = wire_env_body(env, &field);
+    out->body_len = protobuf_c_message_get_packed_size(out->body);
+    out->head_len = wire_varint_pack(((uint64_t)field << 3) | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+                                     out->head);
+    out->head_len += wire_varint_pack(out->body_len, out->head + out->head_len);
+    RK_ASSERT_SLOW(out->head_len + out->body_len == ringkv__envelope__get_packed_size(env));
 }
 
+/* The frame of `env`: the same bytes ringkv__envelope__pack writes, without the memmove
+ * protobuf-c makes of a submessage over 127 bytes to fit its length in front (one more copy of
+ * every object sent). */
 static int wire_encode_env(rk_wire_out *o, const Ringkv__Envelope *env, const char *name)
 {
-    size_t payload_len = ringkv__envelope__get_packed_size(env);
+    wire_env_parts parts;
+    wire_env_parts_of(env, &parts);
+    size_t payload_len = parts.head_len + parts.body_len;
     if (payload_len > o->limits.frame_bytes_max - RK_WIRE_HEADER_BYTES) {
         return wire_out_fail(o, RK_ETOOBIG, "%s frame would be %llu bytes; the limit is %llu bytes",
                              name, (unsigned long long)payload_len + RK_WIRE_HEADER_BYTES,
@@ -478,8 +485,10 @@ static int wire_encode_env(rk_wire_out *o, const Ringkv__Envelope *env, const ch
     wire_store_be32(frame, (uint32_t)(frame_bytes - RK_WIRE_LENGTH_BYTES));
     frame[RK_WIRE_LENGTH_BYTES] = RK_WIRE_FRAME_VERSION;
     frame[RK_WIRE_LENGTH_BYTES + 1u] = 0;  /* no flags are defined in frame version 1 */
-    size_t packed = wire_env_pack(env, frame + RK_WIRE_HEADER_BYTES);
-    RK_ASSERT(packed == payload_len);
+    uint8_t *payload = frame + RK_WIRE_HEADER_BYTES;
+    memcpy(payload, parts.head, parts.head_len);
+    size_t packed = protobuf_c_message_pack(parts.body, payload + parts.head_len);
+    RK_ASSERT(packed == parts.body_len);
 
     o->frame_off[o->frame_count] = o->len;
     o->frame_count++;
