@@ -78,8 +78,12 @@ int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *va
             next.policy = RK_POLICY_LWW;
         } else if (strcmp(value, "siblings") == 0) {
             next.policy = RK_POLICY_SIBLINGS;
+        } else if (strcmp(value, "union") == 0) {
+            next.policy = RK_POLICY_UNION;
+        } else if (strcmp(value, "set") == 0) {
+            next.policy = RK_POLICY_SET;
         } else {
-            snprintf(err, err_len, "policy '%s': expected lww or siblings", value);
+            snprintf(err, err_len, "policy '%s': expected lww, siblings, union or set", value);
             return RK_EINVAL;
         }
     } else if (strcmp(prop, "sloppy") == 0) {
@@ -185,7 +189,7 @@ int rk_bucket_props_decode(const uint8_t *bytes, size_t len, rk_bucket_props *ou
     p.w = bytes[15];
     p.policy = bytes[16];
     if (p.n < 1 || p.n > RK_N_MAX || p.r < 1 || p.r > p.n || p.w < 1 || p.w > p.n ||
-        p.policy > RK_POLICY_SIBLINGS || p.sloppy > 1 || p.fallback_w > 1 || p.fallback_r > 1) {
+        p.policy > RK_POLICY_MAX || p.sloppy > 1 || p.fallback_w > 1 || p.fallback_r > 1) {
         return RK_ECORRUPT;
     }
     *out = p;
@@ -194,5 +198,15 @@ int rk_bucket_props_decode(const uint8_t *bytes, size_t len, rk_bucket_props *ou
 
 const char *rk_bucket_policy_name(uint8_t policy)
 {
-    return policy == RK_POLICY_SIBLINGS ? "siblings" : "lww";
+    switch ((rk_bucket_policy)policy) {
+    case RK_POLICY_LWW:
+        return "lww";
+    case RK_POLICY_SIBLINGS:
+        return "siblings";
+    case RK_POLICY_UNION:
+        return "union";
+    case RK_POLICY_SET:
+        return "set";
+    }
+    return "unknown";
 }

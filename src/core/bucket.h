@@ -36,7 +36,13 @@ _Static_assert(RK_N_MAX <= 16, "ack masks are uint16_t");
 typedef enum rk_bucket_policy {
     RK_POLICY_LWW = 0,       /* one value survives: highest timestamp, ties by dot */
     RK_POLICY_SIBLINGS = 1,  /* concurrent versions kept and returned with RK.GET */
+    RK_POLICY_UNION = 2,     /* Dynamo's cart: a set of members, concurrent versions united */
+    RK_POLICY_SET = 3,       /* an add-wins observed-remove set (ORSWOT): removes stay removed */
 } rk_bucket_policy;
+#define RK_POLICY_MAX 3
+/* Whether a policy's keys hold a merge type (not opaque values): a bucket changes to or from
+ * one only while it holds no live key. */
+#define RK_POLICY_IS_MERGE_TYPE(p) ((p) == RK_POLICY_UNION || (p) == RK_POLICY_SET)
 
 typedef struct rk_bucket_props {
     uint64_t version;        /* 0: the defaults, never configured */
@@ -72,7 +78,7 @@ const rk_bucket_entry *rk_bucket_find(const rk_bucket_table *t, const uint8_t *n
                                       size_t name_len);
 
 /* Set one property from text on a copy of `props` ("n" 1..RK_N_MAX, "r", "w" 1..n, "policy"
- * lww|siblings, "sloppy" true|false, "fallback_w", "fallback_r" 0|1). Returns 0, or RK_EINVAL with a message naming the property and the value. */
+ * lww|siblings|union|set, "sloppy" true|false, "fallback_w", "fallback_r" 0|1). Returns 0, or RK_EINVAL with a message naming the property and the value. */
 int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *value,
                         char *err, size_t err_len);
 

@@ -39,8 +39,20 @@ typedef enum rk_request_kind {
     RK_REQ_VDEL = 7,    /* RK.DEL: a tombstone superseding what `context` saw; RK_REPLY_WRITTEN */
     RK_REQ_WRITE = 8,   /* a write given as an operation (`op`, its argument in `value`): the
                          * reply is the bucket policy's (policy.h); PUT and DEL are two of them */
+    RK_REQ_READ = 9,    /* a typed read (`op` is an rk_read_kind, its argument in `value`): the
+                         * reply is the bucket policy's; another type answers RK_EWRONGTYPE */
 } rk_request_kind;
-#define RK_REQ_KIND_MAX 8
+#define RK_REQ_KIND_MAX 9
+
+/* What an RK_REQ_READ asks of a collection (Redis's set commands; TYPE of any key). */
+typedef enum rk_read_kind {
+    RK_READ_SMEMBERS = 1,   /* RK_REPLY_SET: the members, sorted bytewise */
+    RK_READ_SCARD = 2,      /* RK_REPLY_INT: how many members */
+    RK_READ_SISMEMBER = 3,  /* RK_REPLY_INT 1 or 0 for the member in `value` */
+    RK_READ_SMISMEMBER = 4, /* RK_REPLY_INTS: 1 or 0 per member of the element list (elems.h) */
+    RK_READ_TYPE = 5,       /* RK_REPLY_STATUS: "none", "string" or "set" */
+} rk_read_kind;
+#define RK_READ_KIND_MAX 5
 
 /* A request's sloppy-quorum choice (bucket.h): the bucket's, or forced on or off. */
 typedef enum rk_sloppy_choice {
@@ -61,7 +73,7 @@ typedef struct rk_request {
     uint32_t r;             /* 0: the bucket's */
     uint32_t w;             /* 0: the bucket's */
     uint8_t sloppy;         /* rk_sloppy_choice */
-    uint8_t op;             /* RK_REQ_WRITE: the rk_op_kind */
+    uint8_t op;             /* RK_REQ_WRITE: the rk_op_kind; RK_REQ_READ: the rk_read_kind */
 } rk_request;
 
 typedef enum rk_reply_kind {
@@ -75,8 +87,10 @@ typedef enum rk_reply_kind {
     RK_REPLY_ARRAY = 8,     /* values[0..value_count): an array of strings */
     RK_REPLY_MAP = 9,       /* values: key, value, key, value...: a RESP3 map (RESP2: flat) */
     RK_REPLY_SET = 10,      /* values: the members: a RESP3 set (RESP2: an array) */
+    RK_REPLY_INTS = 11,     /* integers[0..value_count): an array of integers */
+    RK_REPLY_STATUS = 12,   /* value: a status line (RESP "+set") */
 } rk_reply_kind;
-#define RK_REPLY_KIND_MAX 10
+#define RK_REPLY_KIND_MAX 12
 
 struct rk_reply {
     rk_reply_kind kind;
@@ -92,6 +106,7 @@ struct rk_reply {
     uint32_t value_count;
     const uint8_t *const *values;
     const size_t *value_lens;
+    const int64_t *integers;    /* RK_REPLY_INTS */
 };
 
 typedef struct rk_node_config {

@@ -18,12 +18,16 @@ typedef enum rk_op_kind {
     RK_OP_DEL = 2,      /* DEL: a tombstone; reply 1 if a live value was deleted, else 0 */
     RK_OP_APPEND = 3,   /* APPEND (lww only): the value grows by arg; reply its new length */
     RK_OP_GETDEL = 4,   /* GETDEL: a tombstone; reply the value it deleted, or nil */
+    RK_OP_SADD = 5,     /* SADD (union, set): arg is an element list (elems.h) of members;
+                         * reply how many were not members before */
+    RK_OP_SREM = 6,     /* SREM (union, set): arg is an element list; reply how many were */
 } rk_op_kind;
-#define RK_OP_KIND_MAX 4
+#define RK_OP_KIND_MAX 6
 
 typedef struct rk_op {
     rk_op_kind kind;
-    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; DEL, GETDEL: none */
+    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; SADD, SREM: an
+                             * element list (elems.h); DEL, GETDEL: none */
     size_t arg_len;
 } rk_op;
 
@@ -39,6 +43,10 @@ static inline const char *rk_op_name(rk_op_kind kind)
         return "append";
     case RK_OP_GETDEL:
         return "getdel";
+    case RK_OP_SADD:
+        return "sadd";
+    case RK_OP_SREM:
+        return "srem";
     }
     return "unknown";
 }
