@@ -36,7 +36,7 @@ typedef struct rk_elems_iter {
 
 /* Start walking `bytes` (checked with rk_elems_check first). */
 void rk_elems_iter_init(rk_elems_iter *it, const uint8_t *bytes, size_t len);
-/* The next string into *elem/*len (borrowed from the bytes); false after the last. */
+/* The next string into *elem and *len (borrowed from the bytes); false after the last. */
 bool rk_elems_next(rk_elems_iter *it, const uint8_t **elem, size_t *len);
 
 #endif
