@@ -13,7 +13,12 @@
 bool sim_op_is_write(const sim_op *op)
 {
     return op->kind == SIM_OP_SET || op->kind == SIM_OP_VPUT || op->kind == SIM_OP_DEL ||
-           op->kind == SIM_OP_VDEL;
+           op->kind == SIM_OP_VDEL || op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM;
+}
+
+bool sim_op_is_cart(const sim_op *op)
+{
+    return op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM || op->kind == SIM_OP_SMEMBERS;
 }
 
 sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, uint32_t node)
@@ -43,14 +48,15 @@ sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, ui
     return op;
 }
 
-/* The write op being coordinated by the node handling the current event, if any. */
+/* The value write op being coordinated by the node handling the current event, if any. Cart
+ * writes learn nothing from inside: their checkers judge what the clients saw. */
 static sim_op *sim_history_current_write(sim_world *w, const sim_node *sn)
 {
     if (w->current_tag == 0 || w->current_node != sn->index) {
         return NULL;
     }
     sim_op *op = &w->ops[w->current_tag];
-    return sim_op_is_write(op) ? op : NULL;
+    return sim_op_is_write(op) && !sim_op_is_cart(op) ? op : NULL;
 }
 
 void sim_history_on_stamp(sim_world *w, sim_node *sn)
@@ -101,6 +107,13 @@ void sim_history_free(sim_world *w)
     }
     free(w->ops);
     w->ops = NULL;
+    for (uint32_t c = 0; w->clients != NULL && c < w->cfg.clients; c++) {
+        free(w->clients[c].last_read);
+    }
     free(w->clients);
     free(w->key_names);
+    for (uint32_t k = 0; w->cart_finals != NULL && k < w->cfg.keys; k++) {
+        free(w->cart_finals[k].members);
+    }
+    free(w->cart_finals);
 }

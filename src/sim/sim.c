@@ -90,7 +90,26 @@ void rk_sim_config_default(rk_sim_config *c)
     c->read_pct = 50;
     c->blind_pct = 20;
     c->rmw_pct = 20;    /* the rest (10%) are deletes */
+    c->cart_add_pct = 50;
+    c->cart_remove_pct = 25;    /* the rest (25%) are SMEMBERS */
     c->request_timeout_ms = 1000;
+}
+
+const char *rk_sim_config_mismatch(const rk_sim_config *c)
+{
+    bool values_policy = c->policy == RK_POLICY_SIBLINGS || c->policy == RK_POLICY_LWW;
+    bool cart_policy = c->policy == RK_POLICY_UNION || c->policy == RK_POLICY_SET;
+    if (c->workload == RK_SIM_WORKLOAD_VALUES && !values_policy) {
+        return "the values workload needs --policy siblings or lww (union and set hold sets: "
+               "use --workload cart)";
+    }
+    if (c->workload == RK_SIM_WORKLOAD_CART && !cart_policy) {
+        return "the cart workload needs --policy union or set";
+    }
+    if (c->workload != RK_SIM_WORKLOAD_VALUES && c->workload != RK_SIM_WORKLOAD_CART) {
+        return "unknown workload";
+    }
+    return NULL;
 }
 
 static const struct {
@@ -335,7 +354,7 @@ static int sim_config_check(const rk_sim_config *c)
         c->read_pct + c->blind_pct + c->rmw_pct > 100) {
         return RK_EINVAL;
     }
-    if (c->policy != RK_POLICY_SIBLINGS && c->policy != RK_POLICY_LWW) {
+    if (c->cart_add_pct + c->cart_remove_pct > 100 || rk_sim_config_mismatch(c) != NULL) {
         return RK_EINVAL;
     }
     if (c->scenario != NULL && rk_sim_scenario_nodes(c->scenario) != c->nodes) {

@@ -27,6 +27,12 @@
 #define RK_SIM_FAULT_SKEW      0x10u
 #define RK_SIM_FAULT_ALL       0x1fu
 
+/* What the clients do (workload.c). */
+typedef enum rk_sim_workload {
+    RK_SIM_WORKLOAD_VALUES = 0, /* RK.GET, SET, RK.PUT, deletes: policies siblings and lww */
+    RK_SIM_WORKLOAD_CART = 1,   /* SADD, SREM, SMEMBERS (issue 12): policies union and set */
+} rk_sim_workload;
+
 #define RK_SIM_NODES_MAX 16u     /* fits RK_MEMBERS_MAX; pairs of links live in small arrays */
 #define RK_SIM_KEYS_MAX  1000u
 #define RK_SIM_OPS_MAX   10000000u
@@ -39,7 +45,9 @@ typedef struct rk_sim_config {
     uint32_t w;
     uint32_t ops;               /* client requests issued (the read and write of an RMW: 2) */
     uint32_t faults;            /* RK_SIM_FAULT_* mask; 0 = none */
-    uint8_t policy;             /* rk_bucket_policy: RK_POLICY_SIBLINGS or RK_POLICY_LWW */
+    uint8_t workload;           /* rk_sim_workload */
+    uint8_t policy;             /* rk_bucket_policy: siblings or lww for the values workload,
+                                 * union or set for the cart workload */
     rk_sync_policy sync;
     bool no_sloppy;             /* strict quorums: only primaries count (bucket sloppy false) */
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
@@ -52,6 +60,8 @@ typedef struct rk_sim_config {
     uint32_t read_pct;          /* reads (RK.GET) */
     uint32_t blind_pct;         /* blind writes (SET) */
     uint32_t rmw_pct;           /* RK.GET then RK.PUT with its context */
+    uint32_t cart_add_pct;      /* cart: SADD of a new member (the rest: SREM, SMEMBERS) */
+    uint32_t cart_remove_pct;   /* cart: SREM of a member the client last read, else SMEMBERS */
     uint32_t request_timeout_ms;
     bool trace;                 /* print every event to stderr */
     /* A scripted fault schedule (scenario.h), borrowed for the run; NULL: none. Its steps run
@@ -61,6 +71,11 @@ typedef struct rk_sim_config {
 } rk_sim_config;
 
 void rk_sim_config_default(rk_sim_config *c);
+
+/* Whether the workload and policy of c go together: the values workload needs siblings or
+ * lww, the cart workload union or set. NULL if they do, else a sentence saying what is needed
+ * (static text). rk_sim_run refuses the rest with RK_EINVAL. */
+const char *rk_sim_config_mismatch(const rk_sim_config *c);
 
 /* Parse "none" | "partition" | "crash" | "pause" | "loss" | "skew" | "all", or a comma list
  * of them. Returns 0 or RK_EINVAL. */
@@ -80,6 +95,13 @@ typedef struct rk_sim_result {
     uint64_t lww_dropped;
     uint64_t resurrected_deletes;
     uint64_t stale_reads;
+    /* The cart workload's checkers (check_cart.h): counted only with RK_SIM_WORKLOAD_CART,
+     * when the value checkers above stay 0 because they do not run. */
+    uint64_t acked_adds;        /* SADDs answered */
+    uint64_t acked_removes;     /* SREMs answered 1: they observed the member and removed it */
+    uint64_t lost_adds;
+    uint64_t resurrected_removes;
+    uint64_t final_reads_failed;    /* keys whose final SMEMBERS at R = N did not answer */
     bool converged;
     uint64_t keys_diverged;
     /* Hinted handoff after the heal: hint records still held, and copies still on nodes that

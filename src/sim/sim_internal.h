@@ -1,6 +1,7 @@
 /* sim_internal.h — the simulated world shared by the modules of src/sim: the event queue and
  * PRNG (sim.c), the network (net.c), nodes, stores and faults (world.c), clients (workload.c),
- * the history (history.c) and the checkers (check.c). Nothing outside src/sim includes it. */
+ * the history (history.c) and the checkers (check.c, and check_cart.c through check_cart.h).
+ * Nothing outside src/sim includes it. */
 #ifndef RK_SIM_INTERNAL_H
 #define RK_SIM_INTERNAL_H
 
@@ -113,6 +114,9 @@ typedef enum sim_op_kind {
     SIM_OP_VPUT = 3,    /* RK.PUT with the context of a read */
     SIM_OP_DEL = 4,     /* DEL: a plain delete (lww) */
     SIM_OP_VDEL = 5,    /* RK.DEL with the context of a read */
+    SIM_OP_SADD = 6,    /* cart: SADD of the new member "m<op id>" */
+    SIM_OP_SREM = 7,    /* cart: SREM of a member the client's last SMEMBERS of the key saw */
+    SIM_OP_SMEMBERS = 8,    /* cart: a read of the members */
 } sim_op_kind;
 
 typedef enum sim_outcome {
@@ -143,8 +147,12 @@ typedef struct sim_op {
     uint32_t mints;             /* > 1: a duplicated forward coordinated it twice */
     /* VPUT/VDEL: the token sent; READ: the token returned */
     char *ctx;
-    uint32_t *seen;             /* READ: ops whose values it returned */
+    uint32_t *seen;             /* READ: ops whose values it returned; SMEMBERS: the SADD ops
+                                 * whose members it returned */
     uint32_t seen_count;
+    /* cart: the SADD op whose member "m<id>" this SADD or SREM names, and the INT reply */
+    uint32_t member;
+    int64_t reply;
 } sim_op;
 
 /* ---- the world ----------------------------------------------------------------------------- */
@@ -153,7 +161,15 @@ typedef struct sim_client {
     uint32_t op;                /* current op, 0 if none */
     uint8_t plan;               /* what the current operation is (workload.c) */
     bool done;
+    uint32_t *last_read;        /* cart: per key, the client's last answered SMEMBERS (0: none) */
 } sim_client;
+
+/* cart: the final SMEMBERS of one key at R = N, after heal and quiescence. */
+typedef struct sim_cart_final {
+    bool read;                  /* it answered */
+    uint8_t *members;           /* what it answered, as an element list (elems.h) */
+    size_t members_len;
+} sim_cart_final;
 
 struct sim_world {
     rk_sim_config cfg;
@@ -181,6 +197,7 @@ struct sim_world {
     uint32_t op_cap;
     uint32_t clients_done;
     char (*key_names)[16];
+    sim_cart_final *cart_finals;    /* cart: [key] */
     rk_sim_result res;
     /* fixture.c only (NULL in rk_sim_run): the node config the world starts from, and who
      * gets the client replies instead of the workload. */
@@ -252,7 +269,10 @@ sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, ui
 void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set);
 void sim_history_on_stamp(sim_world *w, sim_node *sn);
 void sim_history_free(sim_world *w);
+/* SET, RK.PUT, DEL, RK.DEL, SADD, SREM: what may change a key (refused, indeterminate). */
 bool sim_op_is_write(const sim_op *op);
+/* SADD, SREM, SMEMBERS: judged by what the clients saw only (check_cart.h). */
+bool sim_op_is_cart(const sim_op *op);
 
 /* scenario.c: the scripted steps of cfg.scenario, if any */
 void sim_scenario_start(sim_world *w);

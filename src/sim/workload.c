@@ -8,13 +8,26 @@
  *   delete    siblings: RK.GET, then RK.DEL key context; lww: DEL key
  *
  * in the proportions of rk_sim_config (defaults 50/20/20/10, 20 keys, 8 clients). Every value
- * written is unique ("v<op id>"), so a value names the write that put it there. */
+ * written is unique ("v<op id>"), so a value names the write that put it there.
+ *
+ * The cart workload (issue 12, buckets `union` or `set`) is instead one of
+ *
+ *   add       SADD key "m<op id>": a member nobody added before
+ *   remove    SREM key m, m picked at random among the members the client's own last answered
+ *             SMEMBERS of that key returned (a Dynamo cart's user removes what they see);
+ *             an SMEMBERS instead when it has seen none
+ *   read      SMEMBERS key
+ *
+ * (defaults 50/25/25), each a read-modify-write at the bucket's R on the coordinator. Its final
+ * reads are SMEMBERS at R = N, recorded for the cart checkers (check_cart.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/bucket.h"
+#include "../core/elems.h"
+#include "../core/op.h"
 #include "sim_internal.h"
 
 #define SIM_CLIENT_THINK_MS_MAX 10u
@@ -28,7 +41,12 @@ typedef enum sim_plan {
     SIM_PLAN_BLIND = 2,
     SIM_PLAN_RMW = 3,
     SIM_PLAN_DELETE = 4,
+    SIM_PLAN_CART = 5,      /* one request: SADD, SREM or SMEMBERS */
 } sim_plan;
+
+/* "m<op id>" and its element list (elems.h): one u32 count, one u32 length, the bytes. */
+#define SIM_MEMBER_BYTES_MAX 12u
+#define SIM_MEMBER_ARG_BYTES_MAX (RK_ELEMS_HEAD_BYTES + RK_ELEMS_LEN_BYTES + SIM_MEMBER_BYTES_MAX)
 
 int sim_workload_start(sim_world *w)
 {
@@ -39,6 +57,18 @@ int sim_workload_start(sim_world *w)
     }
     for (uint32_t k = 0; k < w->cfg.keys; k++) {
         snprintf(w->key_names[k], sizeof(w->key_names[k]), "k%u", k);
+    }
+    if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
+        w->cart_finals = calloc(w->cfg.keys, sizeof(*w->cart_finals));
+        if (w->cart_finals == NULL) {
+            return RK_ENOMEM;
+        }
+        for (uint32_t c = 0; c < w->cfg.clients; c++) {
+            w->clients[c].last_read = calloc(w->cfg.keys, sizeof(*w->clients[c].last_read));
+            if (w->clients[c].last_read == NULL) {
+                return RK_ENOMEM;
+            }
+        }
     }
     for (uint32_t c = 0; c < w->cfg.clients; c++) {
         sim_event *e = sim_event_new(w, SIM_EV_CLIENT, w->now_ms + sim_rng_range(&w->rng, 10,
@@ -83,6 +113,30 @@ static uint32_t sim_pick_coordinator(sim_world *w)
     return up[sim_rng_below(&w->rng, count)];
 }
 
+/* The cart's next operation: add, remove what the client last saw of a key, or read. */
+static void sim_cart_on_client(sim_world *w, uint32_t client)
+{
+    const rk_sim_config *cfg = &w->cfg;
+    sim_client *c = &w->clients[client];
+    uint32_t roll = (uint32_t)sim_rng_below(&w->rng, 100);
+    uint32_t key = (uint32_t)sim_rng_below(&w->rng, cfg->keys);
+    uint8_t kind = SIM_OP_SMEMBERS;
+    uint32_t member = 0;
+    if (roll < cfg->cart_add_pct) {
+        kind = SIM_OP_SADD;
+    } else if (roll < cfg->cart_add_pct + cfg->cart_remove_pct && c->last_read[key] != 0) {
+        const sim_op *read = &w->ops[c->last_read[key]];
+        if (read->seen_count > 0) {
+            kind = SIM_OP_SREM;
+            member = read->seen[sim_rng_below(&w->rng, read->seen_count)];
+        }
+    }
+    c->plan = SIM_PLAN_CART;
+    sim_op *op = sim_op_new(w, client, kind, key, sim_pick_coordinator(w));
+    op->member = kind == SIM_OP_SADD ? op->id : member;
+    sim_op_send(w, op);
+}
+
 void sim_workload_on_client(sim_world *w, uint32_t client)
 {
     sim_client *c = &w->clients[client];
@@ -91,6 +145,10 @@ void sim_workload_on_client(sim_world *w, uint32_t client)
             c->done = true;
             w->clients_done++;
         }
+        return;
+    }
+    if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
+        sim_cart_on_client(w, client);
         return;
     }
     uint32_t roll = (uint32_t)sim_rng_below(&w->rng, 100);
@@ -150,10 +208,23 @@ static void sim_op_complete(sim_world *w, sim_op *op, uint8_t outcome, int error
     sim_trace_u64(w, ((uint64_t)op->id << 32) | ((uint64_t)outcome << 16) | (uint16_t)error);
 }
 
+/* The argument of SADD/SREM naming member "m<member>": an element list of one, into arg. */
+static size_t sim_cart_member_arg(uint32_t member, uint8_t arg[SIM_MEMBER_ARG_BYTES_MAX])
+{
+    char name[SIM_MEMBER_BYTES_MAX];
+    int len = snprintf(name, sizeof(name), "m%" PRIu32, member);
+    RK_ASSERT(len > 1 && (size_t)len < sizeof(name));
+    const uint8_t *elems[1] = {(const uint8_t *)name};
+    size_t lens[1] = {(size_t)len};
+    RK_ASSERT(rk_elems_encoded_len(lens, 1) <= SIM_MEMBER_ARG_BYTES_MAX);
+    return rk_elems_encode(elems, lens, 1, arg);
+}
+
 void sim_workload_on_request(sim_world *w, sim_event *e)
 {
     sim_node *sn = &w->nodes[e->node];
     char value[24];
+    uint8_t arg[SIM_MEMBER_ARG_BYTES_MAX];
     rk_request req = {0};
     if ((e->a & SIM_REQ_INTERNAL) != 0) {
         uint32_t key = (uint32_t)(e->a & ~SIM_REQ_INTERNAL);
@@ -161,6 +232,12 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
             return;
         }
         req.kind = RK_REQ_VGET;
+        if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
+            /* R = N: the final read merges every primary's copy (check_cart.h judges it). */
+            req.kind = RK_REQ_READ;
+            req.op = RK_READ_SMEMBERS;
+            req.r = w->cfg.n;
+        }
         req.key = (const uint8_t *)w->key_names[key];
         req.key_len = strlen(w->key_names[key]);
         rk_node_on_request(sn->node, e->a, &req);
@@ -193,6 +270,17 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
     case SIM_OP_VDEL:
         req.kind = RK_REQ_VDEL;
         break;
+    case SIM_OP_SADD:
+    case SIM_OP_SREM:
+        req.kind = RK_REQ_WRITE;
+        req.op = op->kind == SIM_OP_SADD ? RK_OP_SADD : RK_OP_SREM;
+        req.value_len = sim_cart_member_arg(op->member, arg);
+        req.value = arg;
+        break;
+    case SIM_OP_SMEMBERS:
+        req.kind = RK_REQ_READ;
+        req.op = RK_READ_SMEMBERS;
+        break;
     }
     if (op->ctx != NULL && op->kind != SIM_OP_READ) {
         req.context = op->ctx;
@@ -201,10 +289,11 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
     rk_node_on_request(sn->node, op->id, &req);
 }
 
-/* Values are "v<op id>"; anything else is not ours (0). */
-static uint32_t sim_value_op(const uint8_t *value, size_t len)
+/* Values are "v<op id>" and members "m<op id>" (prefix 'v' or 'm'); anything else is not
+ * ours (0). */
+static uint32_t sim_name_op(char prefix, const uint8_t *value, size_t len)
 {
-    if (len < 2 || len > 11 || value[0] != 'v') {
+    if (len < 2 || len > 11 || value[0] != (uint8_t)prefix) {
         return 0;
     }
     uint64_t id = 0;
@@ -226,13 +315,55 @@ static void sim_op_record_read(sim_op *op, const rk_reply *r)
         RK_ASSERT(op->seen != NULL);
     }
     for (uint32_t i = 0; i < r->value_count; i++) {
-        op->seen[op->seen_count++] = sim_value_op(r->values[i], r->value_lens[i]);
+        op->seen[op->seen_count++] = sim_name_op('v', r->values[i], r->value_lens[i]);
     }
+}
+
+/* An SMEMBERS answered: the SADD ops whose members it returned become the client's view of
+ * the key, what its next SREM there picks from. A member no SADD of this run named is left
+ * out (the client could not have added it). */
+static void sim_cart_record_members(sim_world *w, sim_op *op, const rk_reply *r)
+{
+    RK_ASSERT(r->kind == RK_REPLY_SET);
+    if (r->value_count > 0) {
+        op->seen = calloc(r->value_count, sizeof(*op->seen));
+        RK_ASSERT(op->seen != NULL);
+    }
+    for (uint32_t i = 0; i < r->value_count; i++) {
+        uint32_t id = sim_name_op('m', r->values[i], r->value_lens[i]);
+        if (id != 0 && id <= w->op_count && w->ops[id].kind == SIM_OP_SADD) {
+            op->seen[op->seen_count++] = id;
+        }
+    }
+    w->clients[op->client].last_read[op->key] = op->id;
+}
+
+/* The final SMEMBERS of `key`: keep what it answered for the cart checkers. An error leaves
+ * the key unread (check.c fails the run: nothing on that key could be judged). */
+static void sim_cart_record_final(sim_world *w, uint32_t key, const rk_reply *r)
+{
+    RK_ASSERT(key < w->cfg.keys);
+    sim_cart_final *final = &w->cart_finals[key];
+    RK_ASSERT(!final->read);
+    if (r->kind != RK_REPLY_SET) {
+        return;
+    }
+    size_t len = rk_elems_encoded_len(r->value_lens, r->value_count);
+    RK_ASSERT(len != SIZE_MAX);
+    final->members = malloc(len);
+    RK_ASSERT(final->members != NULL);
+    final->members_len = rk_elems_encode(r->values, r->value_lens, r->value_count,
+                                         final->members);
+    RK_ASSERT(final->members_len == len);
+    final->read = true;
 }
 
 void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r)
 {
     if ((client_req & SIM_REQ_INTERNAL) != 0) {
+        if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
+            sim_cart_record_final(w, (uint32_t)(client_req & ~SIM_REQ_INTERNAL), r);
+        }
         return;
     }
     RK_ASSERT(client_req > 0 && client_req <= w->op_count);
@@ -253,6 +384,11 @@ void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r)
         if (op->kind == SIM_OP_READ) {
             RK_ASSERT(r->kind == RK_REPLY_VERSIONS);
             sim_op_record_read(op, r);
+        } else if (op->kind == SIM_OP_SMEMBERS) {
+            sim_cart_record_members(w, op, r);
+        } else if (op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM) {
+            RK_ASSERT(r->kind == RK_REPLY_INT);
+            op->reply = r->integer;
         }
         sim_op_complete(w, op, SIM_OK, 0);
     }
