@@ -96,9 +96,10 @@ static bool wire_msg_error_ok(const char *msg, int32_t error, char *why, size_t 
 
 static bool wire_msg_fwd_req_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
-    if (m->req_kind < RK_REQ_GET || m->req_kind > RK_REQ_KIND_MAX) {
+    /* Reads (RK_REQ_READ, the last kind) are coordinated where they arrive, never sent on. */
+    if (m->req_kind < RK_REQ_GET || m->req_kind > RK_REQ_WRITE) {
         return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u",
-                               m->req_kind, RK_REQ_KIND_MAX);
+                               m->req_kind, RK_REQ_WRITE);
     }
     bool write = m->req_kind == RK_REQ_WRITE;
     if (write ? m->op < RK_OP_PUT || m->op > RK_OP_KIND_MAX : m->op != 0) {
@@ -145,10 +146,12 @@ static bool wire_msg_reply_values_ok(const rk_msg *m, char *why, size_t why_byte
 
 static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
-    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX ||
+    /* A forwarded write answers one of the kinds up to RK_REPLY_SET; INTS and STATUS answer
+     * reads only, which are never forwarded. */
+    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_SET ||
         m->req_kind == RK_REPLY_VERSIONS) {
         return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not one of 1 to %u "
-                               "other than %u", m->req_kind, RK_REPLY_KIND_MAX, RK_REPLY_VERSIONS);
+                               "other than %u", m->req_kind, RK_REPLY_SET, RK_REPLY_VERSIONS);
     }
     if (!wire_msg_reply_values_ok(m, why, why_bytes)) {
         return false;
