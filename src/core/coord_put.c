@@ -170,7 +170,9 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);
-    if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
+    if (rc == RK_ETOOBIG && applied.clock_full) {
+        n->stats.set_clock_refused++;
+    } else if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
         n->stats.siblings_refused++;
     }
     if (rc != 0) {

@@ -61,6 +61,7 @@ typedef struct rk_policy_applied {
     int64_t integer;
     uint8_t *value;             /* RK_REPLY_VALUE: owned by the caller (free) */
     size_t value_len;
+    bool clock_full;            /* on RK_ETOOBIG: a set's clock is at its bound (counted) */
 } rk_policy_applied;
 
 /* What a read asks: GET, EXISTS, VGET, or RK_REQ_READ with its rk_read_kind and argument. */

@@ -80,6 +80,7 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
 {
     int rc = set_clock_room(w, state, message, message_bytes);
     if (rc != 0) {
+        out->clock_full = true;
         return rc;
     }
     rk_vv nothing;
