@@ -78,6 +78,9 @@ typedef struct rk_coord_put {
     uint32_t read_ok_count;
     rk_dvvset *read_merged;     /* heap; NULL unless reading */
     rk_request request;         /* key, value and context point into the fields below */
+    /* durable_before_send (policy.h): the object to send once the local copy is durable. */
+    uint8_t *unsent_object;
+    size_t unsent_object_len;
     uint8_t *request_value;
     char *request_context;
 } rk_coord_put;

@@ -187,6 +187,7 @@ const rk_policy rk_policy_set = {
     .name = "set",
     .type_tag = RK_POLICY_TAG_SET,
     .type_name = "set",
+    .durable_before_send = true,
     .read_before_write = true,
     .apply = set_apply,
     .merge = set_merge,
