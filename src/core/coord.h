@@ -78,6 +78,9 @@ typedef struct rk_coord_put {
     uint32_t read_ok_count;
     rk_dvvset *read_merged;     /* heap; NULL unless reading */
     rk_request request;         /* key, value and context point into the fields below */
+    /* durable_before_send (policy.h): the object to send once the local copy is durable. */
+    uint8_t *unsent_object;
+    size_t unsent_object_len;
     uint8_t *request_value;
     char *request_context;
 } rk_coord_put;
@@ -89,6 +92,12 @@ typedef struct rk_coord_fwd {
 
 typedef struct rk_coord_bucket {
     rk_coord base;
+    /* A policy change to or from a merge type first asks every member whether it stores a live
+     * key of the bucket (check_only); the change waits here. */
+    bool checking;
+    char name[RK_BUCKET_NAME_BYTES_MAX];
+    uint32_t name_len;
+    rk_bucket_props next;
     bool self_answered;         /* this node's own store of the properties is durable */
     uint32_t ok_count;          /* members that stored them, this one included */
     uint32_t sent_count;

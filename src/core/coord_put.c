@@ -77,12 +77,27 @@ void rk_coord_put_on_ack(rk_node *n, rk_coord_put *c, uint32_t index, bool ok)
     }
 }
 
+static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, size_t len);
+
 void rk_coord_put_on_local_durable(rk_node *n, rk_coord_put *c, int status)
 {
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
     c->local_ok = status == 0;
+    if (c->unsent_object != NULL) {
+        if (status == 0) {
+            coord_put_send(n, c, c->unsent_object, c->unsent_object_len);
+        }
+        free(c->unsent_object);     /* a failed local write is sent nowhere */
+        c->unsent_object = NULL;
+    }
     rk_coord_put_on_ack(n, c, (uint32_t)self_index, status == 0);
+}
+
+/* Whether this write makes its local copy durable before sending it (policy.h). */
+static bool coord_put_local_first(const rk_node *n, const rk_coord_put *c)
+{
+    return rk_policy_of(c->policy)->durable_before_send && n->config.sync != RK_SYNC_NONE;
 }
 
 void rk_coord_put_expire(rk_node *n, rk_coord_put *c)
@@ -163,14 +178,19 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     rk_policy_write w = {.op = coord_put_op(r),
                          .context = c->versioned ? &context : NULL,
                          .coordinator = n->config.id,
-                         .dot_floor = rk_clock_dot_floor(&n->clock, fallback),
+                         /* Durable before sent: a primary's dots need no epoch floor. */
+                         .dot_floor = coord_put_local_first(n, c) && !fallback
+                                          ? 0
+                                          : rk_clock_dot_floor(&n->clock, fallback),
                          .stamp_us = coord_put_stamp(n, local),
                          .siblings_max = n->config.siblings_max,
                          .value_bytes_max = n->config.value_bytes_max};
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);
-    if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
+    if (rc == RK_ETOOBIG && applied.clock_full) {
+        n->stats.set_clock_refused++;
+    } else if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
         n->stats.siblings_refused++;
     }
     if (rc != 0) {
@@ -259,7 +279,32 @@ static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
         rk_coord_free(n, &c->base);
         return;
     }
-    /* The replicas get the very bytes just stored (still in the scratch buffer). */
+    c->q.sent_mask = 0;
+    if (coord_put_local_first(n, c)) {
+        c->unsent_object = malloc(len > 0 ? len : 1);
+        if (c->unsent_object == NULL) {
+            /* Stored but sent nowhere: W cannot be met past this node, so it answers. */
+            n->stats.store_errors++;
+        } else {
+            memcpy(c->unsent_object, bytes, len);   /* the scratch buffer will be reused */
+            c->unsent_object_len = len;
+        }
+    } else {
+        coord_put_send(n, c, bytes, len);
+    }
+    if (!c->base.armed) {
+        rk_coord_table_arm(&n->coords, &c->base);
+    }
+    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
+    rk_durable_after(&n->durable, &p);
+}
+
+/* Send the object to the other chosen nodes that are up. */
+static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, size_t len)
+{
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    RK_ASSERT(c->q.sent_mask == 0);
     rk_msg m = {.kind = RK_MSG_PUT_REQ,
                 .req_id = c->base.id,
                 .key = c->key.key,
@@ -267,7 +312,6 @@ static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
                 .object = bytes,
                 .object_len = len};
     bool used_fallback = c->q.hint_for[self_index] != 0;
-    c->q.sent_mask = 0;
     for (uint32_t i = 0; i < c->q.preflist_count; i++) {
         rk_node_id id = c->q.preflist[i];
         if (id != n->config.id && node_member_up(n, id)) {
@@ -278,11 +322,6 @@ static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
         }
     }
     n->stats.fallback_writes += used_fallback ? 1 : 0;
-    if (!c->base.armed) {
-        rk_coord_table_arm(&n->coords, &c->base);
-    }
-    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
-    rk_durable_after(&n->durable, &p);
 }
 
 /* Keep the request for after the read: its argument and context are the client's buffers. */
@@ -401,6 +440,8 @@ void rk_coord_put_deinit(rk_coord_put *c)
     free(c->reply_value);
     free(c->request_value);
     free(c->request_context);
+    free(c->unsent_object);
+    c->unsent_object = NULL;
     if (c->read_merged != NULL) {
         rk_dvvset_deinit(c->read_merged);
         free(c->read_merged);

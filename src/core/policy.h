@@ -61,6 +61,7 @@ typedef struct rk_policy_applied {
     int64_t integer;
     uint8_t *value;             /* RK_REPLY_VALUE: owned by the caller (free) */
     size_t value_len;
+    bool clock_full;            /* on RK_ETOOBIG: a set's clock is at its bound (counted) */
 } rk_policy_applied;
 
 /* What a read asks: GET, EXISTS, VGET, or RK_REQ_READ with its rk_read_kind and argument. */
@@ -91,6 +92,11 @@ typedef struct rk_policy {
     /* The coordinator reads the key at R and merges before it applies a write (the merge
      * types: a reply and a remove must include every write acknowledged before). */
     bool read_before_write;
+    /* The coordinator's own copy is made durable before the write is sent anywhere, so no dot
+     * it minted can survive on a replica while lost on it: its primary mints need no epoch
+     * floor (clock.h), and a crash leaves no gap in the key's clock — which a set's clock,
+     * never pruned, must not collect (unless sync = none, which makes nothing durable first). */
+    bool durable_before_send;
     /* Apply `w` to `state`, the coordinator's copy (owned, not a view): mint a dot, supersede
      * what the write's context saw, resolve. 0, or an error with a message for the client
      * (RK_ETOOBIG at siblings_max, RK_EINVAL for an op this policy does not take); the state

@@ -122,6 +122,7 @@ const rk_policy rk_policy_lww = {
     .name = "lww",
     .type_tag = RK_POLICY_TAG_VALUES,
     .type_name = "string",
+    .durable_before_send = false,
     .read_before_write = false,
     .apply = lww_apply,
     .merge = lww_merge,

@@ -80,6 +80,7 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
 {
     int rc = set_clock_room(w, state, message, message_bytes);
     if (rc != 0) {
+        out->clock_full = true;
         return rc;
     }
     rk_vv nothing;
@@ -186,6 +187,7 @@ const rk_policy rk_policy_set = {
     .name = "set",
     .type_tag = RK_POLICY_TAG_SET,
     .type_name = "set",
+    .durable_before_send = true,
     .read_before_write = true,
     .apply = set_apply,
     .merge = set_merge,

@@ -37,6 +37,7 @@ const rk_policy rk_policy_siblings = {
     .name = "siblings",
     .type_tag = RK_POLICY_TAG_VALUES,
     .type_name = "string",
+    .durable_before_send = false,
     .read_before_write = false,
     .apply = siblings_apply,
     .merge = siblings_merge,

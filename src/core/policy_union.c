@@ -231,6 +231,7 @@ const rk_policy rk_policy_union = {
     .name = "union",
     .type_tag = RK_POLICY_TAG_UNION,
     .type_name = "set",
+    .durable_before_send = false,
     .read_before_write = true,
     .apply = union_apply,
     .merge = union_merge,

@@ -189,6 +189,10 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
     case RK_MSG_FWD_RESP:
         return wire_msg_fwd_resp_ok(m, why, why_bytes);
     case RK_MSG_BUCKET_SET:
+        if ((m->flags & ~RK_MSG_BUCKET_CHECK) != 0) {
+            return wire_msg_refuse(why, why_bytes, "bucket_set: flags 0x%x are unknown",
+                                   m->flags);
+        }
         return wire_msg_field_ok(name, "name", m->key, m->key_len, RK_KEY_BYTES_MAX, why,
                                  why_bytes) &&
                wire_msg_field_ok(name, "props", m->object, m->object_len,
@@ -266,6 +270,7 @@ static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         body->bucket_set.name = wire_msg_pb_bytes(m->key, m->key_len);
         body->bucket_set.props = wire_msg_pb_bytes(m->object, m->object_len);
         body->bucket_set.version = m->version;
+        body->bucket_set.check_only = (m->flags & RK_MSG_BUCKET_CHECK) != 0;
         env->body_case = RINGKV__ENVELOPE__BODY_BUCKET_SET;
         env->bucket_set = &body->bucket_set;
         return;
@@ -412,6 +417,7 @@ static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
         out->object = env->bucket_set->props.data;
         out->object_len = env->bucket_set->props.len;
         out->version = env->bucket_set->version;
+        out->flags = env->bucket_set->check_only ? RK_MSG_BUCKET_CHECK : 0;
         return true;
     default:
         return false;
