@@ -33,8 +33,7 @@ void rk_coord_deinit(rk_coord *c)
     if (c->kind == RK_COORD_GET) {
         rk_coord_get_deinit((rk_coord_get *)c);
     } else if (c->kind == RK_COORD_PUT) {
-        free(((rk_coord_put *)c)->written_context);
-        free(((rk_coord_put *)c)->reply_value);
+        rk_coord_put_deinit((rk_coord_put *)c);
     }
 }
 
@@ -279,8 +278,8 @@ static rk_coord *coord_new(rk_node *n, rk_coord_kind kind, size_t bytes, bool fr
 /* A write: coordinate it here (a reachable primary, or a chosen fallback when no primary is
  * reachable) or forward it to a primary (or, with none reachable, to a chosen fallback). */
 static void coord_write(rk_node *n, const rk_coord_quorum *q, const rk_local_key *k,
-                        uint8_t policy, bool from_peer, rk_node_id origin, uint64_t origin_req,
-                        const rk_request *r, uint32_t up_count, bool sloppy)
+                        const rk_bucket_props *props, bool from_peer, rk_node_id origin,
+                        uint64_t origin_req, const rk_request *r, uint32_t up_count, bool sloppy)
 {
     int self_index = rk_coord_preflist_index(q, n->config.id);
     bool self_primary = self_index >= 0 && q->hint_for[self_index] == 0;
@@ -291,10 +290,10 @@ static void coord_write(rk_node *n, const rk_coord_quorum *q, const rk_local_key
                                                     origin, origin_req);
         if (c != NULL) {
             c->q = *q;
-            c->policy = policy;
+            c->policy = props->policy;
             c->versioned = r->kind == RK_REQ_VPUT || r->kind == RK_REQ_VDEL;
             rk_local_key_copy(k, &c->key);
-            rk_coord_put_start(n, c, r, up_count);
+            rk_coord_put_start(n, c, r, up_count, props->r, props->fallback_r != 0);
         }
         return;
     }
@@ -333,7 +332,8 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     int count = rk_ring_preflist(&n->ring, k.partition, nn, list, RK_MEMBERS_MAX, &primaries);
     RK_ASSERT(count >= 0);
     RK_ASSERT(primaries == nn);
-    bool is_read = r->kind == RK_REQ_GET || r->kind == RK_REQ_EXISTS || r->kind == RK_REQ_VGET;
+    bool is_read = r->kind == RK_REQ_GET || r->kind == RK_REQ_EXISTS || r->kind == RK_REQ_VGET ||
+                   r->kind == RK_REQ_READ;
     rk_coord_quorum q;
     memset(&q, 0, sizeof(q));
     uint32_t up_count = coord_choose(n, &q, list, (uint32_t)count, primaries, sloppy,
@@ -343,8 +343,7 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     q.need = asked < nn ? asked : nn;
     q.fallback_need = is_read ? props->fallback_r : props->fallback_w;
     if (!is_read) {
-        coord_write(n, &q, &k, props->policy, from_peer, origin, origin_req, r, up_count,
-                    sloppy);
+        coord_write(n, &q, &k, props, from_peer, origin, origin_req, r, up_count, sloppy);
         return;
     }
     rk_coord_get *c = (rk_coord_get *)coord_new(n, RK_COORD_GET, sizeof(*c), from_peer, origin,
@@ -352,8 +351,19 @@ void rk_coord_start(rk_node *n, bool from_peer, rk_node_id origin, uint64_t orig
     if (c != NULL) {
         c->q = q;
         c->req_kind = r->kind;
+        c->read_op = r->kind == RK_REQ_READ ? r->op : 0;
         c->policy = props->policy;
         rk_local_key_copy(&k, &c->key);
+        if (r->kind == RK_REQ_READ && r->value_len > 0) {
+            c->arg = malloc(r->value_len);
+            if (c->arg == NULL) {
+                rk_coord_reply_error(n, &c->base, RK_ENOMEM, "out of memory");
+                rk_coord_free(n, &c->base);
+                return;
+            }
+            memcpy(c->arg, r->value, r->value_len);
+            c->arg_len = r->value_len;
+        }
         rk_coord_get_start(n, c, up_count);
     }
 }
@@ -381,10 +391,16 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
         if (index >= 0) {
             rk_coord_get_on_resp(n, g, (uint32_t)index, m);
         }
+    } else if (m->kind == RK_MSG_GET_RESP && c->kind == RK_COORD_PUT) {
+        rk_coord_put *p = (rk_coord_put *)c;
+        int index = coord_asked_index(&p->q, from);
+        if (index >= 0 && p->reading) {
+            rk_coord_put_on_read(n, p, (uint32_t)index, m);
+        }
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == RK_COORD_PUT) {
         rk_coord_put *p = (rk_coord_put *)c;
         int index = coord_asked_index(&p->q, from);
-        if (index >= 0) {
+        if (index >= 0 && !p->reading) {
             rk_coord_put_on_ack(n, p, (uint32_t)index, m->status == 0);
         }
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == RK_COORD_HANDOFF) {

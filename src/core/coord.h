@@ -2,7 +2,8 @@
  * and embedding the common rk_coord (coord_table.h) first:
  *
  *   GET     coord_get.c   ask the chosen replicas, answer at R, read repair
- *   PUT     coord_put.c   a write (SET, DEL, RK.PUT, RK.DEL) coordinated here: mint, store,
+ *   PUT     coord_put.c   a write (SET, DEL, RK.PUT, RK.DEL, SADD...) coordinated here:
+ *                         for a merge type first read at R and merge, then mint, store,
  *                         replicate, answer at W
  *   FWD     coord.c       a write forwarded to a primary, waiting for its answer
  *   BUCKET  node_bucket.c bucket properties pushed to every member
@@ -44,7 +45,10 @@ typedef struct rk_coord_get {
     rk_coord base;
     rk_coord_quorum q;
     rk_request_kind req_kind;
+    uint8_t read_op;            /* RK_REQ_READ: the rk_read_kind */
     uint8_t policy;
+    uint8_t *arg;               /* RK_REQ_READ: its argument (owned; NULL when none) */
+    size_t arg_len;
     rk_local_key key;
     /* Heap: a version vector is ~1.5 KiB. The merge of every answer, and each answer for read
      * repair (NULL until it arrives). */
@@ -65,6 +69,20 @@ typedef struct rk_coord_put {
     size_t reply_value_len;
     rk_local_key key;
     char *written_context;      /* versioned: the new object's context token (owned) */
+    /* Read-modify-write (a merge-type bucket, policy.h read_before_write): the key is read at
+     * R from the chosen nodes and merged before the write is applied; the request waits here
+     * (its argument and context copied, owned). */
+    bool reading;
+    uint32_t read_need;         /* R (lowered to 1 by the bucket's fallback_r) */
+    uint16_t read_answered_mask;
+    uint32_t read_ok_count;
+    rk_dvvset *read_merged;     /* heap; NULL unless reading */
+    rk_request request;         /* key, value and context point into the fields below */
+    /* durable_before_send (policy.h): the object to send once the local copy is durable. */
+    uint8_t *unsent_object;
+    size_t unsent_object_len;
+    uint8_t *request_value;
+    char *request_context;
 } rk_coord_put;
 
 typedef struct rk_coord_fwd {
@@ -74,6 +92,12 @@ typedef struct rk_coord_fwd {
 
 typedef struct rk_coord_bucket {
     rk_coord base;
+    /* A policy change to or from a merge type first asks every member whether it stores a live
+     * key of the bucket (check_only); the change waits here. */
+    bool checking;
+    char name[RK_BUCKET_NAME_BYTES_MAX];
+    uint32_t name_len;
+    rk_bucket_props next;
     bool self_answered;         /* this node's own store of the properties is durable */
     uint32_t ok_count;          /* members that stored them, this one included */
     uint32_t sent_count;
@@ -128,7 +152,11 @@ void rk_coord_get_expire(rk_node *n, rk_coord_get *c);
 void rk_coord_get_deinit(rk_coord_get *c);
 
 /* coord_put.c */
-void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count);
+/* `read_r`, `fallback_r`: the bucket's, for a read-modify-write. */
+void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count,
+                        uint32_t read_r, bool fallback_r);
+void rk_coord_put_on_read(rk_node *n, rk_coord_put *c, uint32_t index, const rk_msg *m);
+void rk_coord_put_deinit(rk_coord_put *c);
 void rk_coord_put_on_ack(rk_node *n, rk_coord_put *c, uint32_t index, bool ok);
 void rk_coord_put_on_local_durable(rk_node *n, rk_coord_put *c, int status);
 void rk_coord_put_expire(rk_node *n, rk_coord_put *c);

@@ -26,8 +26,11 @@ static void coord_set_free(rk_dvvset *set)
 static void coord_get_reply(rk_node *n, rk_coord_get *c)
 {
     rk_policy_read answer;
-    rk_policy_of(c->policy)->read(c->merged, c->req_kind, &answer);
+    rk_policy_query q = {.kind = c->req_kind, .op = c->read_op, .arg = c->arg,
+                         .arg_len = c->arg_len};
+    rk_policy_answer(c->policy, c->merged, &q, &answer);
     rk_coord_reply(n, &c->base, &answer.reply);
+    rk_policy_read_deinit(&answer);
 }
 
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
@@ -66,6 +69,8 @@ void rk_coord_get_deinit(rk_coord_get *c)
 {
     coord_set_free(c->merged);
     c->merged = NULL;
+    free(c->arg);
+    c->arg = NULL;
     for (uint32_t i = 0; i < RK_N_MAX; i++) {
         coord_set_free(c->got[i]);
         c->got[i] = NULL;
@@ -102,9 +107,10 @@ static void coord_get_answer(rk_node *n, rk_coord_get *c, uint32_t index, rk_dvv
         } else {
             *kept = *set;
             c->got[index] = kept;
-            if (!rk_policy_mergeable(c->merged, kept)) {
+            int rc = rk_policy_merge(c->policy, c->merged, kept);
+            if (rc == RK_EWRONGTYPE) {
                 n->stats.objects_type_refused++;    /* never merged: counts as no answer */
-            } else if (rk_policy_of(c->policy)->merge(c->merged, kept) == 0) {
+            } else if (rc == 0) {
                 c->q.ok_count++;
             }
         }

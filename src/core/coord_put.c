@@ -2,8 +2,11 @@
  * reachable, a chosen fallback) apply the write's operation to the local object through the
  * bucket's policy (policy.h: it mints the dot and resolves), store it, send its bytes to the
  * other chosen nodes, answer once W acknowledged durably, then record hints for the primaries
- * the write missed. Knows no policy and no operation by name. Writes RK_COORD_PUT
- * coordinators only. */
+ * the write missed. A merge type's write is a read-modify-write: the key is first read from
+ * the same chosen nodes and applied only once R answered, to the merge of their answers and
+ * the local object — so with R + W > N its reply and what it removes include every write
+ * acknowledged before it began. One deadline covers both phases. Knows no policy and no
+ * operation by name. Writes RK_COORD_PUT coordinators only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,16 +77,39 @@ void rk_coord_put_on_ack(rk_node *n, rk_coord_put *c, uint32_t index, bool ok)
     }
 }
 
+static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, size_t len);
+
 void rk_coord_put_on_local_durable(rk_node *n, rk_coord_put *c, int status)
 {
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
     c->local_ok = status == 0;
+    if (c->unsent_object != NULL) {
+        if (status == 0) {
+            coord_put_send(n, c, c->unsent_object, c->unsent_object_len);
+        }
+        free(c->unsent_object);     /* a failed local write is sent nowhere */
+        c->unsent_object = NULL;
+    }
     rk_coord_put_on_ack(n, c, (uint32_t)self_index, status == 0);
+}
+
+/* Whether this write makes its local copy durable before sending it (policy.h). */
+static bool coord_put_local_first(const rk_node *n, const rk_coord_put *c)
+{
+    return rk_policy_of(c->policy)->durable_before_send && n->config.sync != RK_SYNC_NONE;
 }
 
 void rk_coord_put_expire(rk_node *n, rk_coord_put *c)
 {
+    if (c->reading) {
+        char message[160];
+        snprintf(message, sizeof(message), "needed R=%u replicas for the read before the write, "
+                 "%u answered in time; nothing was written", c->read_need, c->read_ok_count);
+        rk_coord_reply_error(n, &c->base, RK_ETIMEDOUT, message);
+        rk_coord_free(n, &c->base);
+        return;
+    }
     coord_put_close(n, c, RK_ETIMEDOUT, "needed W=%u acknowledgements, %u arrived in time; "
                     "the write may still appear");
 }
@@ -152,20 +178,25 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     rk_policy_write w = {.op = coord_put_op(r),
                          .context = c->versioned ? &context : NULL,
                          .coordinator = n->config.id,
-                         .dot_floor = rk_clock_dot_floor(&n->clock, fallback),
+                         /* Durable before sent: a primary's dots need no epoch floor. */
+                         .dot_floor = coord_put_local_first(n, c) && !fallback
+                                          ? 0
+                                          : rk_clock_dot_floor(&n->clock, fallback),
                          .stamp_us = coord_put_stamp(n, local),
                          .siblings_max = n->config.siblings_max,
                          .value_bytes_max = n->config.value_bytes_max};
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);
-    if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
+    if (rc == RK_ETOOBIG && applied.clock_full) {
+        n->stats.set_clock_refused++;
+    } else if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
         n->stats.siblings_refused++;
     }
     if (rc != 0) {
         return rc;
     }
-    if (fallback) {
+    if (fallback && applied.dot.counter != 0) {     /* a remove mints no dot */
         rk_clock_fallback_minted(&n->clock, applied.dot.counter);
     }
     c->reply_kind = applied.reply_kind;
@@ -195,6 +226,21 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
     int rc = rk_local_read(&n->local, &c->key, &local);
     c->was_live = rc == 0 && rk_local_set_live(&local);
     rk_node_id hint_owner = c->q.hint_for[self_index];
+    if (rc == 0 && c->read_merged != NULL) {
+        /* What the read at R found, with whatever reached this node since. */
+        rc = rk_policy_merge(c->policy, &local, c->read_merged);
+        if (rc == RK_EWRONGTYPE) {
+            n->stats.objects_type_refused++;
+            snprintf(message, message_bytes, "replicas hold two types for this key");
+        } else if (rc != 0) {
+            snprintf(message, message_bytes, "merge before the write failed: %s",
+                     rk_strerror(rc));
+        }
+        if (rc != 0) {
+            rk_dvvset_deinit(&local);
+            return rc;
+        }
+    }
     if (rc == 0) {
         rc = coord_put_apply(n, c, r, hint_owner != 0, &local, message, message_bytes);
     } else {
@@ -218,20 +264,11 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
     return rc;
 }
 
-void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count)
+/* The write itself: apply, store, send to the chosen nodes, wait for W. */
+static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
 {
-    n->stats.coord_puts++;
-    if (!rk_coord_need_reachable(n, &c->base, &c->q, up_count, 'W')) {
-        return;
-    }
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
-    if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
-        rk_coord_reply_error(n, &c->base, RK_EBUSY, "node starting: its epoch is not durable "
-                             "yet");
-        rk_coord_free(n, &c->base);
-        return;
-    }
     char message[256];
     uint64_t seq = 0;
     const uint8_t *bytes = NULL;
@@ -242,7 +279,32 @@ void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32
         rk_coord_free(n, &c->base);
         return;
     }
-    /* The replicas get the very bytes just stored (still in the scratch buffer). */
+    c->q.sent_mask = 0;
+    if (coord_put_local_first(n, c)) {
+        c->unsent_object = malloc(len > 0 ? len : 1);
+        if (c->unsent_object == NULL) {
+            /* Stored but sent nowhere: W cannot be met past this node, so it answers. */
+            n->stats.store_errors++;
+        } else {
+            memcpy(c->unsent_object, bytes, len);   /* the scratch buffer will be reused */
+            c->unsent_object_len = len;
+        }
+    } else {
+        coord_put_send(n, c, bytes, len);
+    }
+    if (!c->base.armed) {
+        rk_coord_table_arm(&n->coords, &c->base);
+    }
+    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
+    rk_durable_after(&n->durable, &p);
+}
+
+/* Send the object to the other chosen nodes that are up. */
+static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, size_t len)
+{
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    RK_ASSERT(c->q.sent_mask == 0);
     rk_msg m = {.kind = RK_MSG_PUT_REQ,
                 .req_id = c->base.id,
                 .key = c->key.key,
@@ -260,7 +322,155 @@ void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32
         }
     }
     n->stats.fallback_writes += used_fallback ? 1 : 0;
+}
+
+/* Keep the request for after the read: its argument and context are the client's buffers. */
+static int coord_put_keep_request(rk_coord_put *c, const rk_request *r)
+{
+    c->request = *r;
+    c->request.key = c->key.key;
+    c->request.key_len = c->key.key_len;
+    if (r->value_len > 0) {
+        c->request_value = malloc(r->value_len);
+        if (c->request_value == NULL) {
+            return RK_ENOMEM;
+        }
+        memcpy(c->request_value, r->value, r->value_len);
+    }
+    c->request.value = c->request_value;
+    if (r->context != NULL && r->context_len > 0) {
+        c->request_context = malloc(r->context_len);
+        if (c->request_context == NULL) {
+            return RK_ENOMEM;
+        }
+        memcpy(c->request_context, r->context, r->context_len);
+    }
+    c->request.context = c->request_context;
+    c->request.context_len = c->request_context != NULL ? r->context_len : 0;
+    return 0;
+}
+
+/* One answer to the read before the write (`set` moves in; NULL for an error answer). Once R
+ * answered, the write goes on; once every node answered short of R, it is refused. */
+static void coord_put_read_answer(rk_node *n, rk_coord_put *c, uint32_t index, rk_dvvset *set)
+{
+    RK_ASSERT(c->reading);
+    uint16_t bit = (uint16_t)(1u << index);
+    if ((c->read_answered_mask & bit) == 0) {
+        c->read_answered_mask |= bit;
+        int rc = set != NULL ? rk_policy_merge(c->policy, c->read_merged, set) : RK_EIO;
+        n->stats.objects_type_refused += rc == RK_EWRONGTYPE ? 1 : 0;
+        c->read_ok_count += rc == 0 ? 1 : 0;
+    }
+    if (set != NULL) {
+        rk_dvvset_deinit(set);
+    }
+    if (c->read_ok_count >= c->read_need) {
+        c->reading = false;     /* later answers are dropped (coord.c) */
+        coord_put_write(n, c, &c->request);
+        return;
+    }
+    if (c->read_answered_mask == rk_coord_expected_mask(&c->q, n->config.id)) {
+        char message[160];
+        snprintf(message, sizeof(message), "needed R=%u replicas for the read before the write, "
+                 "%u answered; nothing was written", c->read_need, c->read_ok_count);
+        rk_coord_reply_error(n, &c->base, RK_EUNAVAIL, message);
+        rk_coord_free(n, &c->base);
+    }
+}
+
+void rk_coord_put_on_read(rk_node *n, rk_coord_put *c, uint32_t index, const rk_msg *m)
+{
+    rk_dvvset set;
+    int rc = m->status;
+    if (rc == 0 && m->object_len == 0) {
+        rk_dvvset_init(&set);
+    } else if (rc == 0) {
+        rc = rk_dvvset_decode(m->object, m->object_len, &set);
+    }
+    coord_put_read_answer(n, c, index, rc == 0 ? &set : NULL);
+}
+
+/* Ask the chosen nodes for the key, this one included (answered at once). */
+static void coord_put_read_start(rk_node *n, rk_coord_put *c, const rk_request *r,
+                                 uint32_t up_count, uint32_t read_r, bool fallback_r)
+{
+    uint32_t need = read_r < c->q.owner_count ? read_r : c->q.owner_count;
+    if (up_count < need && fallback_r && up_count > 0) {
+        need = 1;   /* the bucket's degraded floor, as a plain read has it */
+    }
+    if (up_count < need) {
+        char message[160];
+        snprintf(message, sizeof(message), "need R=%u replicas for the read before the write, "
+                 "%u reachable", need, up_count);
+        rk_coord_reply_error(n, &c->base, RK_EUNAVAIL, message);
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    c->read_need = need > 0 ? need : 1;
+    c->read_merged = malloc(sizeof(*c->read_merged));
+    if (c->read_merged == NULL || coord_put_keep_request(c, r) != 0) {
+        rk_coord_reply_error(n, &c->base, RK_ENOMEM, "out of memory");
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    rk_dvvset_init(c->read_merged);
+    c->reading = true;
+    rk_msg m = {.kind = RK_MSG_GET_REQ,
+                .req_id = c->base.id,
+                .key = c->key.key,
+                .key_len = c->key.key_len};
+    for (uint32_t i = 0; i < c->q.preflist_count; i++) {
+        rk_node_id id = c->q.preflist[i];
+        if (id != n->config.id && node_member_up(n, id)) {
+            c->q.sent_mask |= (uint16_t)(1u << i);
+            node_send(n, id, &m);
+        }
+    }
     rk_coord_table_arm(&n->coords, &c->base);
-    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
-    rk_durable_after(&n->durable, &p);
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    rk_dvvset local;
+    int rc = rk_local_read(&n->local, &c->key, &local);
+    coord_put_read_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
+}
+
+void rk_coord_put_deinit(rk_coord_put *c)
+{
+    free(c->written_context);
+    free(c->reply_value);
+    free(c->request_value);
+    free(c->request_context);
+    free(c->unsent_object);
+    c->unsent_object = NULL;
+    if (c->read_merged != NULL) {
+        rk_dvvset_deinit(c->read_merged);
+        free(c->read_merged);
+    }
+    c->written_context = NULL;
+    c->reply_value = NULL;
+    c->request_value = NULL;
+    c->request_context = NULL;
+    c->read_merged = NULL;
+}
+
+void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count,
+                        uint32_t read_r, bool fallback_r)
+{
+    n->stats.coord_puts++;
+    if (!rk_coord_need_reachable(n, &c->base, &c->q, up_count, 'W')) {
+        return;
+    }
+    int self_index = rk_coord_preflist_index(&c->q, n->config.id);
+    RK_ASSERT(self_index >= 0);
+    if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
+        rk_coord_reply_error(n, &c->base, RK_EBUSY, "node starting: its epoch is not durable "
+                             "yet");
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    if (rk_policy_of(c->policy)->read_before_write) {
+        coord_put_read_start(n, c, r, up_count, read_r, fallback_r);
+        return;
+    }
+    coord_put_write(n, c, r);
 }

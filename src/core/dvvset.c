@@ -40,7 +40,7 @@ bool rk_dvvset_valid(const rk_dvvset *set)
     if (!rk_vv_valid(&set->history)) {
         return false;
     }
-    if (set->sibling_count > RK_DVVSET_SIBLINGS_MAX) {
+    if (set->sibling_count > rk_dvvset_siblings_bound(set->type_tag)) {
         return false;
     }
     if (set->sibling_count > 0 && set->siblings == NULL) {
@@ -215,7 +215,7 @@ int rk_dvvset_update(rk_dvvset *set, const rk_vv *context, const rk_dvvset_write
     RK_ASSERT_SLOW(rk_vv_valid(context));
     RK_ASSERT(write->tombstone || write->value_len == 0 || write->value != NULL);
 
-    if (siblings_max == 0 || siblings_max > RK_DVVSET_SIBLINGS_MAX) {
+    if (siblings_max == 0 || siblings_max > rk_dvvset_siblings_bound(set->type_tag)) {
         return RK_EINVAL;
     }
     size_t value_len = write->tombstone ? 0 : write->value_len;
@@ -308,7 +308,7 @@ static int dvvset_sync_pick(const rk_dvvset *set, const rk_dvvset *other, rk_sib
         if (pick == NULL) {
             continue;
         }
-        if (count == RK_DVVSET_SIBLINGS_MAX) {
+        if (count == rk_dvvset_siblings_bound(set->type_tag)) {
             return RK_ETOOBIG;
         }
         out[count] = *pick;
@@ -578,7 +578,7 @@ static int dvvset_decode_head(const uint8_t *bytes, size_t len, rk_vv *history,
     uint64_t count = dvvset_get_le(bytes + *pos, 4);
     *pos += 4;
     /* Bound the allocation by what the bytes can hold before trusting the count. */
-    if (count > RK_DVVSET_SIBLINGS_MAX ||
+    if (count > rk_dvvset_siblings_bound(bytes[2]) ||
         count > (body_len - *pos) / RK_DVVSET_SIBLING_HEAD_BYTES) {
         return RK_ECORRUPT;
     }

@@ -45,6 +45,10 @@
  * bound may still merge to more, and a merge must not be refused lightly (it would stall
  * convergence), so the hard bound leaves ten times room. */
 #define RK_DVVSET_SIBLINGS_MAX      1000u
+/* The bound of a merge-type state (type tag not 0), whose siblings are its elements: a set's
+ * members each carry a dot (policy_set.c). Every operation on such a state is linear in it,
+ * which is fine to this size; larger collections need storage by element. */
+#define RK_DVVSET_ELEMENTS_MAX      100000u
 #define RK_DVVSET_MAGIC             0x44u  /* 'D' */
 #define RK_DVVSET_FORMAT            1u
 #define RK_DVVSET_FLAG_TOMBSTONE    0x01u
@@ -57,6 +61,7 @@
 #define RK_DVVSET_TYPE_TAG_MAX      15u
 
 _Static_assert(RK_DVVSET_SIBLINGS_DEFAULT <= RK_DVVSET_SIBLINGS_MAX, "default under the bound");
+_Static_assert(RK_DVVSET_SIBLINGS_MAX <= RK_DVVSET_ELEMENTS_MAX, "elements bound the larger");
 _Static_assert(RK_VALUE_BYTES_MAX <= UINT32_MAX, "value lengths are u32 on disk");
 
 typedef struct rk_sibling {
@@ -83,6 +88,13 @@ typedef struct rk_dvvset_write {
     uint64_t timestamp_us;
 } rk_dvvset_write;
 
+/* The most siblings a state of `type_tag` may hold (decode, sync, update): values are bounded
+ * by RK_DVVSET_SIBLINGS_MAX, merge types by RK_DVVSET_ELEMENTS_MAX. */
+static inline uint32_t rk_dvvset_siblings_bound(uint8_t type_tag)
+{
+    return type_tag == 0 ? RK_DVVSET_SIBLINGS_MAX : RK_DVVSET_ELEMENTS_MAX;
+}
+
 /* An empty set: no siblings, empty history (a key never written). */
 void rk_dvvset_init(rk_dvvset *set);
 
@@ -105,7 +117,7 @@ int rk_dvvset_copy(const rk_dvvset *src, rk_dvvset *out);
  *   RK_ETOOBIG  the set would hold more than siblings_max siblings, the value is above
  *               RK_VALUE_BYTES_MAX, the counter would pass UINT64_MAX, or the history could
  *               not be pruned to RK_VV_ENTRIES_MAX entries;
- *   RK_EINVAL   siblings_max is 0 or above RK_DVVSET_SIBLINGS_MAX;
+ *   RK_EINVAL   siblings_max is 0 or above rk_dvvset_siblings_bound of the set's tag;
  *   RK_ENOMEM.
  * Borrows context and write (the value is copied). */
 int rk_dvvset_update(rk_dvvset *set, const rk_vv *context, const rk_dvvset_write *write,
@@ -114,7 +126,7 @@ int rk_dvvset_update(rk_dvvset *set, const rk_vv *context, const rk_dvvset_write
 
 /* Merge `other` into `set` (a replica receiving another's version: read repair, handoff,
  * anti-entropy). Returns 0, or, leaving the set unchanged, RK_ETOOBIG (more than
- * RK_DVVSET_SIBLINGS_MAX siblings, or a history version.h cannot prune) or RK_ENOMEM. Two
+ * rk_dvvset_siblings_bound siblings, or a history version.h cannot prune) or RK_ENOMEM. Two
  * siblings with one dot should be one write; if their contents differ anyway (a node reused
  * a dot), the later timestamp wins, then the greater bytes, so replicas still converge.
  * Borrows other. */

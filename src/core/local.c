@@ -233,6 +233,50 @@ static int local_count_one(void *ctx, const uint8_t *key, size_t key_len, const 
     return 0;
 }
 
+/* Stop (1) at the first live object. */
+static int local_live_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                          size_t value_len)
+{
+    bool *live = ctx;
+    (void)key;
+    (void)key_len;
+    rk_dvvset set;
+    if (rk_dvvset_decode_view(value, value_len, &set) == 0) {
+        *live = rk_local_set_live(&set);
+        rk_dvvset_deinit(&set);
+    }
+    return *live ? 1 : 0;
+}
+
+int rk_local_bucket_live(rk_local *l, const uint8_t *name, size_t name_len)
+{
+    RK_ASSERT(name_len > 0 && name_len < RK_KEY_BYTES_MAX);
+    uint8_t key[RK_KEY_BYTES_MAX];
+    memcpy(key, name, name_len);
+    key[name_len] = ':';
+    uint8_t start[RK_SKEY_BYTES_MAX];
+    uint8_t end[RK_SKEY_BYTES_MAX];
+    for (uint32_t p = 0; p < l->ring->partition_count; p++) {
+        /* Every key "name:..." of partition p starts with the storage key of "name:" itself;
+         * the range ends before "name;" (':' + 1). */
+        int len = rk_skey_encode(p, key, name_len + 1, start);
+        RK_ASSERT(len > 0);
+        memcpy(end, start, (size_t)len);
+        end[len - 1] = ':' + 1;
+        bool live = false;
+        int rc = rk_store_iterate(l->env->store, RK_DB_DATA, start, (size_t)len, end,
+                                  (size_t)len, local_live_one, &live);
+        if (rc < 0) {
+            l->stats->store_errors++;
+            return rc;
+        }
+        if (live) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int rk_local_recount(rk_local *l)
 {
     uint64_t count = 0;

@@ -80,6 +80,11 @@ int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_
 int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
                            uint64_t *seq_out);
 
+/* Whether this node stores a live key of bucket `name` (its keys are "name:..."): one seek per
+ * partition (skey.h keeps a bucket contiguous inside a partition), stopping at the first live
+ * one. 1, 0, or a store error. For RK.BUCKET's policy-change check, not a hot path. */
+int rk_local_bucket_live(rk_local *l, const uint8_t *name, size_t name_len);
+
 /* A failed sync rolled writes back: count the live keys again. */
 int rk_local_recount(rk_local *l);
 

@@ -54,6 +54,8 @@ static const rk_metric_desc metrics_node_table[] = {
                 "Writes refused because the object would pass its size limit."),
     NODE_METRIC(objects_type_refused, "objects_type_refused", "stats", RK_METRIC_COUNTER,
                 "objects", "Merges refused because the two objects hold different types."),
+    NODE_METRIC(set_clock_refused, "set_clock_refused", "stats", RK_METRIC_COUNTER, "requests",
+                "Set writes refused because the set's clock is at its bound (never pruned)."),
     /* keyspace */
     NODE_METRIC(keys_live, "keys", "keyspace", RK_METRIC_GAUGE, "keys",
                 "Live (not deleted) keys in this node's store, hinted copies included."),

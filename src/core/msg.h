@@ -28,6 +28,9 @@ typedef enum rk_msg_kind {
 /* Flags of a put request. */
 #define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
 #define RK_MSG_PUT_HANDOFF 0x02u    /* hinted handoff: a fallback hands a copy back to its owner */
+/* Flags of a bucket set. */
+#define RK_MSG_BUCKET_CHECK 0x01u   /* store nothing; answer whether a live key of the bucket is
+                                     * stored here (BUCKET_ACK error RK_EBUSY) or not (0) */
 
 /* A byte string inside a message, laid out as protobuf-c's ProtobufCBinaryData, so a decoded
  * repeated bytes field is used as it is (wire_msg.c asserts the layout). */

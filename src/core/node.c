@@ -331,7 +331,8 @@ void rk_node_on_request(rk_node *n, uint64_t client_req, const rk_request *r)
         return;
     }
     if (r->kind < RK_REQ_GET || r->kind > RK_REQ_KIND_MAX ||
-        (r->kind == RK_REQ_WRITE && (r->op < RK_OP_PUT || r->op > RK_OP_KIND_MAX))) {
+        (r->kind == RK_REQ_WRITE && (r->op < RK_OP_PUT || r->op > RK_OP_KIND_MAX)) ||
+        (r->kind == RK_REQ_READ && (r->op < RK_READ_SMEMBERS || r->op > RK_READ_KIND_MAX))) {
         node_reply_error(n, client_req, RK_EINVAL, "unknown request");
         return;
     }
@@ -360,8 +361,8 @@ static void node_on_fwd_req(rk_node *n, rk_node_id from, const rk_msg *m)
                     .op = (uint8_t)m->op};
     if (r.kind < RK_REQ_GET || r.kind > RK_REQ_KIND_MAX || r.key_len > RK_KEY_BYTES_MAX ||
         m->sloppy > RK_SLOPPY_OFF || m->op > RK_OP_KIND_MAX ||
-        (r.kind == RK_REQ_WRITE && m->op < RK_OP_PUT)) {
-        return;
+        (r.kind == RK_REQ_WRITE && m->op < RK_OP_PUT) || r.kind == RK_REQ_READ) {
+        return;     /* reads are coordinated where they arrive, never forwarded */
     }
     if (rk_fwd_seen_check(&n->fwd_seen, from, m->req_id)) {
         return;     /* the first copy is being (or was) coordinated and answered */

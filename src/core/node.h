@@ -174,6 +174,7 @@ typedef struct rk_node_stats {
     uint64_t degraded_reads;        /* reads answered below R by fallback_r */
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
     uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
+    uint64_t set_clock_refused;     /* set writes refused: the set's clock at its bound */
 } rk_node_stats;
 
 /* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes

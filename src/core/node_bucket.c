@@ -2,8 +2,12 @@
  * RK_DB_META under "bucket:<name>" and loaded at start, set by RK.BUCKET SET through an
  * RK_COORD_BUCKET coordinator that pushes them to every reachable member and answers with how
  * many stored them, and pushed again to any member that comes up (it may have missed a change).
- * The newest version wins everywhere (rk_bucket_apply), so pushes in any order converge. The
- * only writer of the node's bucket table and of bucket coordinators. */
+ * The newest version wins everywhere (rk_bucket_apply), so pushes in any order converge. A
+ * policy change to or from a merge type (policy.h) is made only while the bucket holds no live
+ * key: every member is asked first (check_only) and must answer, and one holding a live key
+ * refuses it. A write racing the check may still land under the old policy; its key then
+ * answers WRONGTYPE until deleted. The only writer of the node's bucket table and of bucket
+ * coordinators. */
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +78,14 @@ void node_bucket_on_set(rk_node *n, rk_node_id from, const rk_msg *m)
         rk_bucket_props_decode(m->object, m->object_len, &props) != 0) {
         return;     /* a peer speaking garbage: drop it, keep serving */
     }
+    if ((m->flags & RK_MSG_BUCKET_CHECK) != 0) {
+        int live = rk_local_bucket_live(&n->local, m->key, m->key_len);
+        rk_msg ack = {.kind = RK_MSG_BUCKET_ACK,
+                      .req_id = m->req_id,
+                      .status = live == 1 ? RK_EBUSY : live};
+        node_send(n, from, &ack);
+        return;
+    }
     uint64_t seq = 0;
     if (node_bucket_store(n, m->key, m->key_len, &props, &seq) < 0) {
         return;
@@ -126,6 +138,9 @@ void rk_coord_bucket_on_local_durable(rk_node *n, rk_coord_bucket *c, int status
     coord_bucket_maybe_done(n, c);
 }
 
+static void node_bucket_push_change(rk_node *n, rk_coord_bucket *c);
+static void node_bucket_refuse(rk_node *n, rk_coord_bucket *c, int error, rk_node_id holder);
+
 void rk_coord_bucket_on_ack(rk_node *n, rk_coord_bucket *c, rk_node_id from, const rk_msg *m)
 {
     for (uint32_t i = 0; i < c->sent_count; i++) {
@@ -133,7 +148,13 @@ void rk_coord_bucket_on_ack(rk_node *n, rk_coord_bucket *c, rk_node_id from, con
             c->answered[i] = true;
             c->answered_count++;
             c->ok_count += m->status == 0 ? 1 : 0;
-            coord_bucket_maybe_done(n, c);
+            if (!c->checking) {
+                coord_bucket_maybe_done(n, c);
+            } else if (m->status != 0) {
+                node_bucket_refuse(n, c, m->status, from);
+            } else if (c->answered_count == c->sent_count) {
+                node_bucket_push_change(n, c);  /* nobody holds a live key: change it */
+            }
             return;
         }
     }
@@ -142,9 +163,119 @@ void rk_coord_bucket_on_ack(rk_node *n, rk_coord_bucket *c, rk_node_id from, con
 
 void rk_coord_bucket_expire(rk_node *n, rk_coord_bucket *c)
 {
+    if (c->checking) {
+        rk_coord_reply_error(n, &c->base, RK_ETIMEDOUT, "members did not answer in time "
+                             "whether the bucket holds a live key; the policy is unchanged");
+        rk_coord_free(n, &c->base);
+        return;
+    }
     rk_reply r = {.kind = RK_REPLY_INT, .integer = c->ok_count};
     rk_coord_reply(n, &c->base, &r);
     rk_coord_free(n, &c->base);
+}
+
+/* The change refused (the check found a live key on `holder`, or failed): the policy stays. */
+static void node_bucket_refuse(rk_node *n, rk_coord_bucket *c, int error, rk_node_id holder)
+{
+    char message[256];
+    if (error == RK_EBUSY) {
+        snprintf(message, sizeof(message), "bucket %.*s holds live keys (node %u stores some): "
+                 "its policy changes to or from a merge type only while it holds none; delete "
+                 "them first", (int)c->name_len, c->name, holder);
+    } else {
+        snprintf(message, sizeof(message), "node %u could not check bucket %.*s for live keys: "
+                 "%s", holder, (int)c->name_len, c->name, rk_strerror(error));
+    }
+    rk_coord_reply_error(n, &c->base, error == RK_EBUSY ? RK_EINVAL : error, message);
+    rk_coord_free(n, &c->base);
+}
+
+/* Store the new properties here and push them to every reachable member. */
+static void node_bucket_push_change(rk_node *n, rk_coord_bucket *c)
+{
+    c->checking = false;
+    c->sent_count = 0;
+    c->answered_count = 0;
+    c->ok_count = 0;
+    memset(c->answered, 0, sizeof(c->answered));
+    const uint8_t *name = (const uint8_t *)c->name;
+    uint64_t seq = 0;
+    int rc = node_bucket_store(n, name, c->name_len, &c->next, &seq);
+    if (rc < 0) {
+        rk_coord_reply_error(n, &c->base, rc, "cannot store bucket properties");
+        rk_coord_free(n, &c->base);
+        return;
+    }
+    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
+    rk_bucket_props_encode(&c->next, bytes);
+    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
+                .req_id = c->base.id,
+                .key = name,
+                .key_len = c->name_len,
+                .object = bytes,
+                .object_len = sizeof(bytes),
+                .version = c->next.version};
+    for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
+        const rk_member *mb = rk_members_at(&n->members, slot);
+        rk_node_id id = mb != NULL ? mb->addr.id : 0;
+        if (id != 0 && id != n->config.id && node_member_up(n, id)) {
+            RK_ASSERT(c->sent_count < RK_MEMBERS_MAX);
+            c->sent_to[c->sent_count++] = id;
+            node_send(n, id, &m);
+        }
+    }
+    if (!c->base.armed) {
+        rk_coord_table_arm(&n->coords, &c->base);
+    }
+    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
+    rk_durable_after(&n->durable, &p);
+}
+
+/* Ask every member (all must be reachable) whether it stores a live key of the bucket. */
+static void node_bucket_check(rk_node *n, rk_coord_bucket *c)
+{
+    c->checking = true;
+    int live = rk_local_bucket_live(&n->local, (const uint8_t *)c->name, c->name_len);
+    if (live != 0) {
+        node_bucket_refuse(n, c, live == 1 ? RK_EBUSY : live, n->config.id);
+        return;
+    }
+    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
+    rk_bucket_props_encode(&c->next, bytes);
+    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
+                .flags = RK_MSG_BUCKET_CHECK,
+                .req_id = c->base.id,
+                .key = (const uint8_t *)c->name,
+                .key_len = c->name_len,
+                .object = bytes,
+                .object_len = sizeof(bytes),
+                .version = c->next.version};
+    for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
+        const rk_member *mb = rk_members_at(&n->members, slot);
+        rk_node_id id = mb != NULL ? mb->addr.id : 0;
+        if (id == 0 || id == n->config.id) {
+            continue;
+        }
+        if (!node_member_up(n, id)) {
+            char message[200];
+            snprintf(message, sizeof(message), "cannot check that bucket %.*s holds no live key: "
+                     "node %u is unreachable; the policy is unchanged", (int)c->name_len,
+                     c->name, id);
+            rk_coord_reply_error(n, &c->base, RK_EUNAVAIL, message);
+            rk_coord_free(n, &c->base);
+            return;
+        }
+        RK_ASSERT(c->sent_count < RK_MEMBERS_MAX);
+        c->sent_to[c->sent_count++] = id;
+    }
+    if (c->sent_count == 0) {
+        node_bucket_push_change(n, c);
+        return;
+    }
+    for (uint32_t i = 0; i < c->sent_count; i++) {
+        node_send(n, c->sent_to[i], &m);
+    }
+    rk_coord_table_arm(&n->coords, &c->base);
 }
 
 void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,
@@ -156,6 +287,7 @@ void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, si
     }
     const rk_bucket_entry *e = rk_bucket_find(&n->buckets, name, name_len);
     rk_bucket_props next = e != NULL ? e->props : n->buckets.defaults;
+    uint8_t policy_before = next.policy;
     char err[128];
     for (uint32_t i = 0; i < count; i++) {
         if (rk_bucket_props_set(&next, props[i], values[i], err, sizeof(err)) != 0) {
@@ -172,32 +304,14 @@ void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, si
         return;
     }
     c->base.origin_req = client_req;
-    uint64_t seq = 0;
-    int rc = node_bucket_store(n, name, name_len, &next, &seq);
-    if (rc < 0) {
-        node_reply_error(n, client_req, rc, "cannot store bucket properties");
-        rk_coord_free(n, &c->base);
+    memcpy(c->name, name, name_len);
+    c->name_len = (uint32_t)name_len;
+    c->next = next;
+    bool retype = next.policy != policy_before && (RK_POLICY_IS_MERGE_TYPE(next.policy) ||
+                                                   RK_POLICY_IS_MERGE_TYPE(policy_before));
+    if (retype) {
+        node_bucket_check(n, c);
         return;
     }
-    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
-    rk_bucket_props_encode(&next, bytes);
-    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
-                .req_id = c->base.id,
-                .key = name,
-                .key_len = name_len,
-                .object = bytes,
-                .object_len = sizeof(bytes),
-                .version = next.version};
-    for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
-        const rk_member *mb = rk_members_at(&n->members, slot);
-        rk_node_id id = mb != NULL ? mb->addr.id : 0;
-        if (id != 0 && id != n->config.id && node_member_up(n, id)) {
-            RK_ASSERT(c->sent_count < RK_MEMBERS_MAX);
-            c->sent_to[c->sent_count++] = id;
-            node_send(n, id, &m);
-        }
-    }
-    rk_coord_table_arm(&n->coords, &c->base);
-    rk_pending p = {.seq = seq, .id = c->base.id, .kind = RK_PENDING_COORD};
-    rk_durable_after(&n->durable, &p);
+    node_bucket_push_change(n, c);
 }

@@ -1,6 +1,6 @@
-/* policy.c — the table lookup and what the value-holding policies (lww, siblings) share:
- * which context a write supersedes, minting PUT and DEL, the read replies, the hash and the
- * reapable test (policy.h). */
+/* policy.c — the table lookup, merging and answering across types, and what the value-holding
+ * policies (lww, siblings) share: which context a write supersedes, minting PUT and DEL, the
+ * read replies, the hash and the reapable test (policy.h). */
 #include "policy.h"
 
 #include <stdio.h>
@@ -13,6 +13,8 @@
 
 extern const rk_policy rk_policy_lww;
 extern const rk_policy rk_policy_siblings;
+extern const rk_policy rk_policy_union;
+extern const rk_policy rk_policy_set;
 
 const rk_policy *rk_policy_of(uint8_t policy)
 {
@@ -21,9 +23,27 @@ const rk_policy *rk_policy_of(uint8_t policy)
         return &rk_policy_lww;
     case RK_POLICY_SIBLINGS:
         return &rk_policy_siblings;
+    case RK_POLICY_UNION:
+        return &rk_policy_union;
+    case RK_POLICY_SET:
+        return &rk_policy_set;
     }
     RK_ASSERT(!"unknown bucket policy");
     return NULL;
+}
+
+/* The table that merges states of `tag`: the collection's own, or for values the bucket's
+ * value policy (keep-all siblings when the bucket holds a collection type: losing nothing). */
+static const rk_policy *policy_of_tag(uint8_t tag, uint8_t bucket_policy)
+{
+    if (tag == RK_POLICY_TAG_UNION) {
+        return &rk_policy_union;
+    }
+    if (tag == RK_POLICY_TAG_SET) {
+        return &rk_policy_set;
+    }
+    const rk_policy *bucket = rk_policy_of(bucket_policy);
+    return bucket->type_tag == RK_POLICY_TAG_VALUES ? bucket : &rk_policy_siblings;
 }
 
 static bool policy_state_empty(const rk_dvvset *s)
@@ -31,14 +51,117 @@ static bool policy_state_empty(const rk_dvvset *s)
     return s->sibling_count == 0 && s->history.entry_count == 0;
 }
 
-bool rk_policy_holds(const rk_policy *policy, const rk_dvvset *state)
+bool rk_policy_live(const rk_dvvset *state)
 {
-    return policy_state_empty(state) || state->type_tag == policy->type_tag;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        if (!state->siblings[i].tombstone) {
+            return true;
+        }
+    }
+    return false;
 }
 
-bool rk_policy_mergeable(const rk_dvvset *a, const rk_dvvset *b)
+bool rk_policy_holds(const rk_policy *policy, const rk_dvvset *state)
 {
-    return policy_state_empty(a) || policy_state_empty(b) || a->type_tag == b->type_tag;
+    return state->type_tag == policy->type_tag || !rk_policy_live(state);
+}
+
+int rk_policy_wrongtype(char *message, size_t message_bytes)
+{
+    snprintf(message, message_bytes, "%s", RK_POLICY_WRONGTYPE_MESSAGE);
+    return RK_EWRONGTYPE;
+}
+
+/* Drop every sibling (all tombstones: nothing live), keeping the history. */
+static void policy_drop_siblings(rk_dvvset *state)
+{
+    RK_ASSERT(!rk_policy_live(state));
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        free(state->siblings[i].value);
+    }
+    state->sibling_count = 0;
+}
+
+/* Merge states of different tags, one of them with nothing live: the live one (or, both dead,
+ * the higher tag with no siblings) keeps its siblings, and takes the other's history too, so
+ * no dot either saw is minted again. Unpruned: a set's clock is never pruned. */
+static int policy_merge_across(rk_dvvset *state, const rk_dvvset *other)
+{
+    bool state_live = rk_policy_live(state);
+    bool other_live = rk_policy_live(other);
+    if (state_live && other_live) {
+        return RK_EWRONGTYPE;
+    }
+    if (rk_vv_union_count(&state->history, &other->history) > RK_VV_ENTRIES_MAX) {
+        return RK_ETOOBIG;
+    }
+    rk_vv history;
+    int rc = rk_vv_merge(&state->history, &other->history, NULL, NULL, 0, &history);
+    RK_ASSERT(rc == 0);     /* under the bound: nothing to prune */
+    if (other_live) {
+        rk_dvvset copy;
+        rc = rk_dvvset_copy(other, &copy);
+        if (rc != 0) {
+            return rc;
+        }
+        rk_dvvset_deinit(state);
+        *state = copy;
+    } else if (!state_live) {
+        policy_drop_siblings(state);
+        state->type_tag = state->type_tag > other->type_tag ? state->type_tag : other->type_tag;
+    }
+    state->history = history;
+    RK_ASSERT_SLOW(rk_dvvset_valid(state));
+    return 0;
+}
+
+int rk_policy_merge(uint8_t policy, rk_dvvset *state, const rk_dvvset *other)
+{
+    if (policy_state_empty(other)) {
+        return 0;
+    }
+    if (policy_state_empty(state) || state->type_tag == other->type_tag) {
+        return policy_of_tag(other->type_tag, policy)->merge(state, other);
+    }
+    return policy_merge_across(state, other);
+}
+
+void rk_policy_answer(uint8_t policy, const rk_dvvset *state, const rk_policy_query *q,
+                      rk_policy_read *out)
+{
+    memset(&out->reply, 0, sizeof(out->reply));
+    out->heap_values = NULL;
+    out->heap_lens = NULL;
+    out->heap_integers = NULL;
+    const rk_policy *table = rk_policy_of(policy);
+    bool live = rk_policy_live(state);
+    if (q->kind == RK_REQ_READ && q->op == RK_READ_TYPE) {
+        const char *name = live ? policy_of_tag(state->type_tag, policy)->type_name : "none";
+        out->reply = (rk_reply){.kind = RK_REPLY_STATUS,
+                                .value = (const uint8_t *)name,
+                                .value_len = strlen(name)};
+        return;
+    }
+    if (live && state->type_tag != table->type_tag) {
+        if (q->kind == RK_REQ_EXISTS) {
+            out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = 1};
+            return;
+        }
+        int rc = rk_policy_wrongtype(out->message, sizeof(out->message));
+        out->reply = (rk_reply){.kind = RK_REPLY_ERROR, .error = rc, .message = out->message};
+        return;
+    }
+    table->read(state, q, out);
+}
+
+void rk_policy_read_deinit(rk_policy_read *out)
+{
+    free(out->heap_values);
+    free(out->heap_lens);
+    free(out->heap_integers);
+    out->heap_values = NULL;
+    out->heap_lens = NULL;
+    out->heap_integers = NULL;
 }
 
 /* ---- the value policies --------------------------------------------------------------------- */
@@ -56,7 +179,7 @@ int rk_policy_values_update(const rk_policy_write *w, const rk_vv *context, rk_d
                             rk_policy_applied *out, char *message, size_t message_bytes)
 {
     RK_ASSERT(w->op.kind == RK_OP_PUT || w->op.kind == RK_OP_DEL);
-    RK_ASSERT(state->type_tag == RK_POLICY_TAG_VALUES || policy_state_empty(state));
+    RK_ASSERT(state->type_tag == RK_POLICY_TAG_VALUES || !rk_policy_live(state));
     bool was_live = !rk_policy_values_reapable(state);
     rk_dvvset_write write = {.value = w->op.arg,
                              .value_len = w->op.arg_len,
@@ -135,9 +258,16 @@ static const rk_sibling *policy_values_winner(const rk_dvvset *state)
     return best;
 }
 
-void rk_policy_values_read(const rk_dvvset *state, rk_request_kind kind, rk_policy_read *out)
+void rk_policy_values_read(const rk_dvvset *state, const rk_policy_query *q,
+                           rk_policy_read *out)
 {
     memset(&out->reply, 0, sizeof(out->reply));
+    rk_request_kind kind = q->kind;
+    if (kind == RK_REQ_READ) {
+        int rc = rk_policy_wrongtype(out->message, sizeof(out->message));
+        out->reply = (rk_reply){.kind = RK_REPLY_ERROR, .error = rc, .message = out->message};
+        return;
+    }
     uint32_t live = 0;
     for (uint32_t i = 0; i < state->sibling_count; i++) {
         if (!state->siblings[i].tombstone) {

@@ -1,15 +1,20 @@
 /* policy.h — conflict policies as tables (Groundwork II). A bucket's policy decides how a write
  * changes a key's state, how two replicas' states merge, what a read answers, how a state is
  * hashed for anti-entropy and when a deleted one may be reaped. Each policy is one table of
- * functions (policy_lww.c, policy_siblings.c; the value-holding helpers they share are in
- * policy.c), consulted wherever the coordinator, the read path and the replica used to test
- * the policy. Adding a policy touches its table, the command layer and bucket.c's names; an
- * operation (op.h) touches the tables that take it. Pure, no state of its own.
+ * functions (policy_lww.c, policy_siblings.c, policy_union.c, policy_set.c; what the value
+ * policies share is in policy.c, what the collections share in policy_coll.c), consulted
+ * wherever the coordinator, the read path and the replica used to test the policy. Adding a
+ * policy touches its table, the command layer and bucket.c's names; an operation (op.h)
+ * touches the tables that take it. Pure, no state of its own.
  *
  * A state is an rk_dvvset (the key's siblings and causal history): the policy decides what
- * its siblings hold. Its type tag (dvvset.h) is stored in every object: states of two tags are
- * never merged; the replica refuses and counts it (objects_type_refused). lww and siblings both
- * hold opaque values (tag RK_POLICY_TAG_VALUES): a bucket may switch between them. */
+ * its siblings hold — values (lww, siblings), versions of a member list (union), or one
+ * member per sibling with the set's clock as history (set). Its type tag (dvvset.h) is stored
+ * in every object. Two live states of different tags are never merged (the replica refuses and
+ * counts it, objects_type_refused); a state with nothing live (deleted) gives way to any type
+ * but keeps its history, so no dot it holds is minted again. lww and siblings both hold opaque
+ * values (tag RK_POLICY_TAG_VALUES): a bucket may switch between them at any time; to or from a
+ * merge type only while it holds no live key (node_bucket.c). */
 #ifndef RK_POLICY_H
 #define RK_POLICY_H
 
@@ -22,6 +27,20 @@
 #include "op.h"
 
 #define RK_POLICY_TAG_VALUES 0u    /* siblings hold opaque values: lww, siblings */
+#define RK_POLICY_TAG_UNION 1u     /* siblings are versions of a member list (elems.h) */
+#define RK_POLICY_TAG_SET 2u       /* one member per sibling; the history is the set's clock */
+/* A set's clock is never pruned: pruning forgets removes, and a replica still holding a removed
+ * member would bring it back. A write that would leave more entries than this is refused (the
+ * error names the bound); merges may go to RK_VV_ENTRIES_MAX, so that two replicas each under
+ * the write bound always merge. One entry per coordinating node, plus one per gap a crash left
+ * (clock.h): a clean restart leaves none. */
+#define RK_SET_CLOCK_ENTRIES_MAX 32u
+/* Members of one union version or one set: every operation is linear in them. */
+#define RK_COLL_MEMBERS_MAX RK_DVVSET_ELEMENTS_MAX
+/* Redis's text for a command on a key of another type (prefix WRONGTYPE, added at the edge). */
+#define RK_POLICY_WRONGTYPE_MESSAGE "Operation against a key holding the wrong kind of value"
+_Static_assert(2u * RK_SET_CLOCK_ENTRIES_MAX <= RK_VV_ENTRIES_MAX,
+               "two clocks under the write bound merge without pruning");
 
 /* What a coordinator's write needs besides the op and the state. */
 typedef struct rk_policy_write {
@@ -42,20 +61,42 @@ typedef struct rk_policy_applied {
     int64_t integer;
     uint8_t *value;             /* RK_REPLY_VALUE: owned by the caller (free) */
     size_t value_len;
+    bool clock_full;            /* on RK_ETOOBIG: a set's clock is at its bound (counted) */
 } rk_policy_applied;
 
-/* A read's answer, pointing into the state and into this struct (keep both alive). */
+/* What a read asks: GET, EXISTS, VGET, or RK_REQ_READ with its rk_read_kind and argument. */
+typedef struct rk_policy_query {
+    rk_request_kind kind;
+    uint8_t op;                 /* RK_REQ_READ: rk_read_kind */
+    const uint8_t *arg;         /* SISMEMBER: the member; SMISMEMBER: an element list */
+    size_t arg_len;
+} rk_policy_query;
+
+/* A read's answer, pointing into the state and into this struct (keep both alive; then
+ * rk_policy_read_deinit frees what a collection's answer allocated). */
 typedef struct rk_policy_read {
     rk_reply reply;
     char token[RK_VV_TOKEN_CHARS_MAX + 1];
     char message[128];
     const uint8_t *values[RK_DVVSET_SIBLINGS_MAX];
     size_t lens[RK_DVVSET_SIBLINGS_MAX];
+    const uint8_t **heap_values;    /* owned: a collection's members */
+    size_t *heap_lens;
+    int64_t *heap_integers;
 } rk_policy_read;
 
 typedef struct rk_policy {
     const char *name;
     uint8_t type_tag;
+    const char *type_name;      /* what Redis's TYPE answers for a live key: string, set */
+    /* The coordinator reads the key at R and merges before it applies a write (the merge
+     * types: a reply and a remove must include every write acknowledged before). */
+    bool read_before_write;
+    /* The coordinator's own copy is made durable before the write is sent anywhere, so no dot
+     * it minted can survive on a replica while lost on it: its primary mints need no epoch
+     * floor (clock.h), and a crash leaves no gap in the key's clock — which a set's clock,
+     * never pruned, must not collect (unless sync = none, which makes nothing durable first). */
+    bool durable_before_send;
     /* Apply `w` to `state`, the coordinator's copy (owned, not a view): mint a dot, supersede
      * what the write's context saw, resolve. 0, or an error with a message for the client
      * (RK_ETOOBIG at siblings_max, RK_EINVAL for an op this policy does not take); the state
@@ -66,8 +107,9 @@ typedef struct rk_policy {
     int (*merge)(rk_dvvset *state, const rk_dvvset *other);
     /* Merge a delta; RK_ENOTREADY when it is not causally ready (send full state instead). */
     int (*merge_delta)(rk_dvvset *state, const rk_dvvset *delta);
-    /* The answer to a read of `kind` (GET, EXISTS, VGET) from the merged state. */
-    void (*read)(const rk_dvvset *state, rk_request_kind kind, rk_policy_read *out);
+    /* The answer to `q` from the merged state (the table's type or empty: rk_policy_answer
+     * answers the other cases). */
+    void (*read)(const rk_dvvset *state, const rk_policy_query *q, rk_policy_read *out);
     /* For anti-entropy: equal states hash equal (values and clock: a clock-only hash would
      * miss a damaged value). */
     uint64_t (*hash)(const rk_dvvset *state);
@@ -77,10 +119,25 @@ typedef struct rk_policy {
 
 /* The table of bucket policy `policy` (rk_bucket_policy). Never NULL for a valid policy. */
 const rk_policy *rk_policy_of(uint8_t policy);
-/* Whether `state` is of `policy`'s type, or empty (a key never written, which any takes). */
+/* Whether any sibling of `state` is live (not a tombstone): the key exists. */
+bool rk_policy_live(const rk_dvvset *state);
+/* Whether `policy` may write `state`: of its type, or with nothing live (a key never written
+ * or deleted, which any type takes over, keeping its history). */
 bool rk_policy_holds(const rk_policy *policy, const rk_dvvset *state);
-/* Whether two states may merge: one is empty (a key never written) or their tags agree. */
-bool rk_policy_mergeable(const rk_dvvset *a, const rk_dvvset *b);
+/* Merge `other` into `state` (replica writes, read repair, handoff, a coordinator's reads)
+ * whatever their tags: states of one tag merge by that tag's table (values by the bucket's
+ * policy `policy`, or keep-all siblings when the bucket holds another type); a state with
+ * nothing live gives way to the other and lends it its history. 0, RK_EWRONGTYPE (both live,
+ * of different tags: never merged), or the table's error; `state` is then unchanged. */
+int rk_policy_merge(uint8_t policy, rk_dvvset *state, const rk_dvvset *other);
+/* The answer to `q` from `state` under bucket policy `policy`: TYPE of any key, EXISTS of any
+ * key, WRONGTYPE when the state holds another live type, else the table's read. */
+void rk_policy_answer(uint8_t policy, const rk_dvvset *state, const rk_policy_query *q,
+                      rk_policy_read *out);
+/* Free what an answer allocated (safe on any answer, once). */
+void rk_policy_read_deinit(rk_policy_read *out);
+/* Set `out` to Redis's WRONGTYPE error (for reads and applies alike). */
+int rk_policy_wrongtype(char *message, size_t message_bytes);
 
 /* ---- shared by the value policies (policy.c) ------------------------------------------------ */
 
@@ -95,8 +152,28 @@ int rk_policy_values_getdel(const rk_policy_write *w, const rk_vv *context, rk_d
 /* Mint `w`'s op into `state` under `context`: PUT and DEL; 0 or an error with message. */
 int rk_policy_values_update(const rk_policy_write *w, const rk_vv *context, rk_dvvset *state,
                             rk_policy_applied *out, char *message, size_t message_bytes);
-void rk_policy_values_read(const rk_dvvset *state, rk_request_kind kind, rk_policy_read *out);
+void rk_policy_values_read(const rk_dvvset *state, const rk_policy_query *q,
+                           rk_policy_read *out);
 uint64_t rk_policy_values_hash(const rk_dvvset *state);
 bool rk_policy_values_reapable(const rk_dvvset *state);
+
+/* ---- shared by the collections (policy_coll.c) ------------------------------------------- */
+
+/* The answer to a collection read from its members: members[0..count) and lens are malloc'd
+ * arrays it takes (the bytes they point to are borrowed from the state), in any order with
+ * duplicates allowed. Sorted bytewise and unique; SMEMBERS keeps them in `out` (freed by
+ * rk_policy_read_deinit); GET and VGET answer WRONGTYPE. */
+void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count,
+                           const rk_policy_query *q, rk_policy_read *out);
+/* The members of `arg` (an element list) checked: 0 with the count, or RK_EINVAL with a
+ * message naming the problem (not an element list, empty, more than RK_COLL_MEMBERS_MAX). */
+int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, char *message,
+                       size_t message_bytes);
+/* Sort members (pointers and lens in parallel) bytewise and drop duplicates; returns the new
+ * count. */
+uint32_t rk_policy_coll_sort_unique(const uint8_t **members, size_t *lens, uint32_t count);
+/* Whether `member` is among the sorted unique members[0..count). */
+bool rk_policy_coll_has(const uint8_t *const *members, const size_t *lens, uint32_t count,
+                        const uint8_t *member, size_t member_len);
 
 #endif

@@ -4,7 +4,7 @@
  * stamp is above every stamp it supersedes (the hybrid clock, coord_put.c), so timestamps and
  * causality agree and the highest stamp always survives. A client context could cover siblings
  * this node has not seen, whose stamps it cannot know. The price, and the lesson: a write
- * concurrent with another is dropped silently. Takes PUT, DEL, APPEND and GETDEL. */
+ * concurrent with another is dropped silently. Takes PUT, DEL, APPEND and GETDEL; a set operation is of the wrong type. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +78,10 @@ static int lww_appended(const rk_dvvset *state, const rk_op *op, uint64_t value_
 static int lww_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                      char *message, size_t message_bytes)
 {
+    if (w->op.kind != RK_OP_PUT && w->op.kind != RK_OP_DEL && w->op.kind != RK_OP_APPEND &&
+        w->op.kind != RK_OP_GETDEL) {
+        return rk_policy_wrongtype(message, message_bytes);
+    }
     rk_vv context;
     rk_policy_values_context(state, NULL, &context);
     rk_policy_write write = *w;
@@ -117,6 +121,9 @@ static int lww_merge(rk_dvvset *state, const rk_dvvset *other)
 const rk_policy rk_policy_lww = {
     .name = "lww",
     .type_tag = RK_POLICY_TAG_VALUES,
+    .type_name = "string",
+    .durable_before_send = false,
+    .read_before_write = false,
     .apply = lww_apply,
     .merge = lww_merge,
     .merge_delta = lww_merge,   /* the delta of a value write is the whole state */

@@ -3,7 +3,7 @@
  * read, which supersedes exactly what that context saw. A plain SET or DEL supersedes what the
  * coordinator holds (a client's own SET x 1; SET x 2 never conflicts and DEL really deletes).
  * Takes PUT, DEL and GETDEL (refused with CONFLICT while several values are live); APPEND is
- * refused (which of several values would it grow?). */
+ * refused (which of several values would it grow?); a set operation is of the wrong type. */
 #include <stdio.h>
 
 #include "policy.h"
@@ -15,6 +15,9 @@ static int siblings_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_
     rk_policy_values_context(state, w->context, &context);
     if (w->op.kind == RK_OP_GETDEL) {
         return rk_policy_values_getdel(w, &context, state, out, message, message_bytes);
+    }
+    if (w->op.kind == RK_OP_SADD || w->op.kind == RK_OP_SREM) {
+        return rk_policy_wrongtype(message, message_bytes);
     }
     if (w->op.kind != RK_OP_PUT && w->op.kind != RK_OP_DEL) {
         snprintf(message, message_bytes, "%s needs a bucket whose policy is lww: a siblings "
@@ -33,6 +36,9 @@ static int siblings_merge(rk_dvvset *state, const rk_dvvset *other)
 const rk_policy rk_policy_siblings = {
     .name = "siblings",
     .type_tag = RK_POLICY_TAG_VALUES,
+    .type_name = "string",
+    .durable_before_send = false,
+    .read_before_write = false,
     .apply = siblings_apply,
     .merge = siblings_merge,
     .merge_delta = siblings_merge,  /* the delta of a value write is the whole state */

@@ -44,11 +44,10 @@ static int replica_merged(rk_node *n, const rk_dvvset *incoming, const uint8_t *
         *len_out = incoming_len;
         return 0;
     }
-    if (!rk_policy_mergeable(local, incoming)) {
+    int rc = rk_policy_merge(policy, local, incoming);
+    if (rc == RK_EWRONGTYPE) {
         n->stats.objects_type_refused++;
-        return RK_EWRONGTYPE;
     }
-    int rc = rk_policy_of(policy)->merge(local, incoming);
     if (rc == 0) {
         rc = rk_local_encode(&n->local, local, bytes_out, len_out);
     }

@@ -265,6 +265,13 @@ int rk_vv_merge(const rk_vv *a, const rk_vv *b, const rk_dot *dot, const rk_dot 
     return 0;
 }
 
+uint32_t rk_vv_union_count(const rk_vv *a, const rk_vv *b)
+{
+    rk_vv_entry both[VV_SCRATCH_ENTRIES_MAX];
+    return vv_union(a->entries, a->entry_count, b->entries, b->entry_count, both,
+                    VV_SCRATCH_ENTRIES_MAX);
+}
+
 int rk_vv_prune(rk_vv *vv, uint32_t entry_count_max, const rk_dot *keep, uint32_t keep_count)
 {
     RK_ASSERT_SLOW(rk_vv_valid(vv));

@@ -131,6 +131,10 @@ bool rk_vv_equal(const rk_vv *a, const rk_vv *b);
 int rk_vv_merge(const rk_vv *a, const rk_vv *b, const rk_dot *dot, const rk_dot *keep,
                 uint32_t keep_count, rk_vv *out);
 
+/* How many entries a ∪ b holds before any pruning: a caller that must never prune (a set's
+ * clock, policy_set.c) refuses a merge whose union passes its bound. */
+uint32_t rk_vv_union_count(const rk_vv *a, const rk_vv *b);
+
 /* Prune `vv` in place to at most entry_count_max entries by the rule above, keeping every dot
  * of `keep` covered. Returns 0, or RK_ETOOBIG when the rule cannot reach the bound (vv is then
  * pruned as far as the rule allows). The result is always a subset of the input. */

@@ -33,6 +33,15 @@ void rk_commands_rk_preflist(rk_server *s, rk_client *c, rk_cmd *cmd, const comm
 void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 
+/* Redis's set commands (commands_set.c), on buckets of a merge type. */
+void rk_commands_sadd(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_srem(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_smembers(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_scard(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_sismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_smismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_type(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+
 /* A new command at the tail of c's queue, its latency clock started. Returns NULL when out of
  * memory. */
 rk_cmd *rk_commands_new_cmd(rk_client *c);

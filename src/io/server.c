@@ -176,6 +176,20 @@ void rk_server_encode_reply(rk_resp_out *out, const rk_reply *r)
             rk_resp_bulk(out, r->values[i], r->value_lens[i]);
         }
         return;
+    case RK_REPLY_INTS:
+        rk_resp_array(out, r->value_count);
+        for (uint32_t i = 0; i < r->value_count; i++) {
+            rk_resp_integer(out, r->integers[i]);
+        }
+        return;
+    case RK_REPLY_STATUS: {
+        char line[32];
+        size_t len = r->value_len < sizeof(line) - 1 ? r->value_len : sizeof(line) - 1;
+        memcpy(line, r->value, len);
+        line[len] = '\0';
+        rk_resp_simple(out, line);
+        return;
+    }
     }
     rk_resp_error(out, "ERR internal: unknown reply");
 }
@@ -237,6 +251,9 @@ static void server_cmd_take_sub_reply(rk_cmd *cmd, uint32_t sub_index, const rk_
                r->error == RK_ECONFLICT) {
         /* MGET: a conflicted key is that element's error, the others still answer. */
         server_cmd_array_error(cmd, sub_index, r);
+    } else if (r->kind == RK_REPLY_ERROR && cmd->combine == RK_CMD_ARRAY &&
+               r->error == RK_EWRONGTYPE) {
+        /* MGET: a key of another type (a set) answers nil, as in Redis. */
     } else if (r->kind == RK_REPLY_ERROR) {
         server_cmd_record_error(cmd, r);
     } else if (cmd->combine == RK_CMD_SUM) {

@@ -96,9 +96,10 @@ static bool wire_msg_error_ok(const char *msg, int32_t error, char *why, size_t 
 
 static bool wire_msg_fwd_req_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
-    if (m->req_kind < RK_REQ_GET || m->req_kind > RK_REQ_KIND_MAX) {
+    /* Reads (RK_REQ_READ, the last kind) are coordinated where they arrive, never sent on. */
+    if (m->req_kind < RK_REQ_GET || m->req_kind > RK_REQ_WRITE) {
         return wire_msg_refuse(why, why_bytes, "fwd_req: request kind %u is not 1 to %u",
-                               m->req_kind, RK_REQ_KIND_MAX);
+                               m->req_kind, RK_REQ_WRITE);
     }
     bool write = m->req_kind == RK_REQ_WRITE;
     if (write ? m->op < RK_OP_PUT || m->op > RK_OP_KIND_MAX : m->op != 0) {
@@ -145,10 +146,12 @@ static bool wire_msg_reply_values_ok(const rk_msg *m, char *why, size_t why_byte
 
 static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
 {
-    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_KIND_MAX ||
+    /* A forwarded write answers one of the kinds up to RK_REPLY_SET; INTS and STATUS answer
+     * reads only, which are never forwarded. */
+    if (m->req_kind < RK_REPLY_OK || m->req_kind > RK_REPLY_SET ||
         m->req_kind == RK_REPLY_VERSIONS) {
         return wire_msg_refuse(why, why_bytes, "fwd_resp: reply kind %u is not one of 1 to %u "
-                               "other than %u", m->req_kind, RK_REPLY_KIND_MAX, RK_REPLY_VERSIONS);
+                               "other than %u", m->req_kind, RK_REPLY_SET, RK_REPLY_VERSIONS);
     }
     if (!wire_msg_reply_values_ok(m, why, why_bytes)) {
         return false;
@@ -186,6 +189,10 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
     case RK_MSG_FWD_RESP:
         return wire_msg_fwd_resp_ok(m, why, why_bytes);
     case RK_MSG_BUCKET_SET:
+        if ((m->flags & ~RK_MSG_BUCKET_CHECK) != 0) {
+            return wire_msg_refuse(why, why_bytes, "bucket_set: flags 0x%x are unknown",
+                                   m->flags);
+        }
         return wire_msg_field_ok(name, "name", m->key, m->key_len, RK_KEY_BYTES_MAX, why,
                                  why_bytes) &&
                wire_msg_field_ok(name, "props", m->object, m->object_len,
@@ -263,6 +270,7 @@ static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         body->bucket_set.name = wire_msg_pb_bytes(m->key, m->key_len);
         body->bucket_set.props = wire_msg_pb_bytes(m->object, m->object_len);
         body->bucket_set.version = m->version;
+        body->bucket_set.check_only = (m->flags & RK_MSG_BUCKET_CHECK) != 0;
         env->body_case = RINGKV__ENVELOPE__BODY_BUCKET_SET;
         env->bucket_set = &body->bucket_set;
         return;
@@ -409,6 +417,7 @@ static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
         out->object = env->bucket_set->props.data;
         out->object_len = env->bucket_set->props.len;
         out->version = env->bucket_set->version;
+        out->flags = env->bucket_set->check_only ? RK_MSG_BUCKET_CHECK : 0;
         return true;
     default:
         return false;

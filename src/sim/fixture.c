@@ -83,7 +83,13 @@ static void fixture_reply_record(rk_fixture_reply *out, const rk_reply *r)
     if (r->message != NULL) {
         out->message = fixture_copy(r->message, strlen(r->message));
     }
-    if (r->kind == RK_REPLY_VERSIONS && r->value_count > 0) {
+    bool strings = r->kind == RK_REPLY_VERSIONS || r->kind == RK_REPLY_ARRAY ||
+                   r->kind == RK_REPLY_MAP || r->kind == RK_REPLY_SET;
+    if (r->kind == RK_REPLY_STATUS) {
+        out->value = fixture_copy(r->value, r->value_len);
+        out->value_len = r->value_len;
+    }
+    if (strings && r->value_count > 0) {
         out->value_count = r->value_count;
         out->values = calloc(r->value_count, sizeof(*out->values));
         out->value_lens = calloc(r->value_count, sizeof(*out->value_lens));

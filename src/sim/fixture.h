@@ -58,11 +58,11 @@ typedef struct rk_fixture_reply {
     rk_reply_kind kind;
     int64_t integer;
     int error;
-    uint8_t *value;             /* RK_REPLY_VALUE */
+    uint8_t *value;             /* RK_REPLY_VALUE, RK_REPLY_STATUS */
     size_t value_len;
     char *context;              /* VERSIONS and WRITTEN */
     char *message;              /* ERROR */
-    uint32_t value_count;       /* VERSIONS */
+    uint32_t value_count;       /* VERSIONS, ARRAY, MAP, SET (INTS are not kept) */
     uint8_t **values;
     size_t *value_lens;
     uint32_t answers;           /* how many replies the request got: 1, or a bug */

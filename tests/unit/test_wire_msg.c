@@ -332,7 +332,7 @@ static void test_range_limits_round_trip(void **state)
     rk_wire_in_deinit(&owner);
 
     sample(RK_MSG_FWD_REQ, &m);
-    m.req_kind = RK_REQ_KIND_MAX;
+    m.req_kind = RK_REQ_WRITE;     /* the largest kind forwarded */
     m.op = RK_OP_KIND_MAX;
     m.r = RK_N_MAX;
     m.w = 0;
@@ -342,7 +342,7 @@ static void test_range_limits_round_trip(void **state)
     rk_wire_in_deinit(&owner);
 
     sample(RK_MSG_FWD_RESP, &m);
-    m.req_kind = RK_REPLY_KIND_MAX;
+    m.req_kind = RK_REPLY_SET;
     m.status = -(RK_ERROR_COUNT - 1);
     msg_round_trip(&m, &owner);
     assert_same_msg(&m, &owner.msg);
@@ -538,9 +538,9 @@ static void test_decode_refuses_out_of_range(void **state)
     Ringkv__FwdReq fwd = RINGKV__FWD_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_FWD_REQ;
     env.fwd_req = &fwd;
-    fwd.kind = RK_REQ_KIND_MAX + 1;
+    fwd.kind = RK_REQ_WRITE + 1;   /* a read: never forwarded */
     assert_refused(&env, "request kind 9 is not 1 to 8");
-    fwd.kind = RK_REQ_KIND_MAX;
+    fwd.kind = RK_REQ_WRITE;
     fwd.op = RK_OP_KIND_MAX;
     assert_accepted(&env);
     fwd.op = 0;
@@ -570,11 +570,11 @@ static void test_decode_refuses_out_of_range(void **state)
     Ringkv__FwdResp resp = RINGKV__FWD_RESP__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_FWD_RESP;
     env.fwd_resp = &resp;
-    resp.reply_kind = RK_REPLY_KIND_MAX + 1;
+    resp.reply_kind = RK_REPLY_SET + 1;   /* INTS, STATUS: read answers, never forwarded */
     assert_refused(&env, "reply kind 11 is not one of 1 to 10");
     resp.reply_kind = RK_REPLY_VERSIONS;
     assert_refused(&env, "reply kind 6 is not one of 1 to 10 other than 6");
-    resp.reply_kind = RK_REPLY_KIND_MAX;
+    resp.reply_kind = RK_REPLY_SET;
     assert_accepted(&env);
     /* The strings each kind carries: a value one, a map pairs, an integer none. */
     ProtobufCBinaryData strings[3] = {{.len = 1, .data = (uint8_t *)"a"},
@@ -595,7 +595,7 @@ static void test_decode_refuses_out_of_range(void **state)
     assert_accepted(&env);
     resp.n_values = 0;
     resp.values = NULL;
-    resp.reply_kind = RK_REPLY_KIND_MAX;
+    resp.reply_kind = RK_REPLY_SET;
     uint8_t text[RK_WIRE_REASON_BYTES_MAX + 1];
     memset(text, 'x', sizeof(text));
     resp.message.data = text;
