@@ -176,10 +176,9 @@ for bucket in ("scart", "ucart"):
           lambda: raw.smembers(kb))
     check(f"{bucket}: sismember of the empty member", True, lambda: raw.sismember(kb, b""))
 
-    # A pipeline (without MULTI: ringkv has no transactions) of 20 sadds. Its commands run
-    # concurrently and only their replies keep the order; a set command's answer includes the
-    # writes acknowledged before it began (docs/protocol.md), so the pipeline holds no read of
-    # the key and no member twice: those would answer whichever way the race went.
+    # A pipeline (without MULTI: ringkv has no transactions) of 20 sadds with reads and a
+    # repeated member among them: a set command holds the connection's later commands until it
+    # is answered (docs/protocol.md), so the pipeline sees its own writes as in Redis.
     kp = f"{bucket}:piped"
     if bucket == "scart":
         scart_keys.add(kp)
@@ -188,9 +187,13 @@ for bucket in ("scart", "ucart"):
         pipe = a.pipeline(transaction=False)
         for i in range(20):
             pipe.sadd(kp, f"item{i:02d}")
+            pipe.scard(kp)
+        pipe.sadd(kp, "item00")
+        pipe.sismember(kp, "item19")
         return pipe.execute()
 
-    check(f"{bucket}: a pipeline of 20 sadds answers 1 to each", [1] * 20, piped)
+    check(f"{bucket}: a pipeline of 20 sadds, each read back by the next command",
+          [x for i in range(20) for x in (1, i + 1)] + [0, True], piped)
     check(f"{bucket}: scard after the pipeline answers 20", 20, lambda: a.scard(kp))
     check(f"{bucket}: smembers of the piped set through another node",
           {f"item{i:02d}" for i in range(20)}, lambda: c.smembers(kp))
