@@ -1,46 +1,91 @@
-/* clock.c — the dot floor and LWW stamps (clock.h). */
+/* clock.c — the dot floor, the run and LWW stamps (clock.h). */
 #include "clock.h"
 
 #include <string.h>
 
 static const uint8_t clock_epoch_key[] = "epoch";
+static const uint8_t clock_run_key[] = "run";
+
+#define CLOCK_KEY_LEN(key) (sizeof(key) - 1u)
+
+static void clock_put_u64(uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(value >> (8 * i));
+    }
+}
+
+static uint64_t clock_get_u64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++) {
+        value |= (uint64_t)bytes[i] << (8 * i);
+    }
+    return value;
+}
+
+/* An 8-byte record of RK_DB_META into *out (0 when absent). 0, RK_ECORRUPT or a store error. */
+static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out)
+{
+    *out = 0;
+    rk_buf buf = {0};
+    int rc = rk_store_get(env->store, RK_DB_META, key, key_len, &buf);
+    if (rc == RK_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (buf.len == 8) {
+        *out = clock_get_u64(buf.data);
+    } else {
+        rc = RK_ECORRUPT;
+    }
+    rk_store_buf_free(&buf);
+    return rc;
+}
 
 int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
 {
     memset(c, 0, sizeof(*c));
-    rk_buf buf = {0};
-    uint64_t epoch = 0;
-    int rc = rk_store_get(env->store, RK_DB_META, clock_epoch_key, sizeof(clock_epoch_key) - 1,
-                          &buf);
+    uint64_t stored_epoch = 0;
+    uint64_t stored_run = 0;
+    int rc = clock_read_u64(env, clock_epoch_key, CLOCK_KEY_LEN(clock_epoch_key), &stored_epoch);
     if (rc == 0) {
-        if (buf.len != 8) {
-            rk_store_buf_free(&buf);
-            return RK_ECORRUPT;
-        }
-        for (int i = 0; i < 8; i++) {
-            epoch |= (uint64_t)buf.data[i] << (8 * i);
-        }
-        rk_store_buf_free(&buf);
-    } else if (rc != RK_ENOTFOUND) {
+        rc = clock_read_u64(env, clock_run_key, CLOCK_KEY_LEN(clock_run_key), &stored_run);
+    }
+    if (rc != 0) {
         return rc;
     }
     /* Compared without adding: a stored UINT64_MAX would wrap epoch + 1 to 0. */
-    if (epoch >= (1ull << (64 - RK_EPOCH_SHIFT)) - 1) {
+    if (stored_epoch >= (1ull << (64 - RK_EPOCH_SHIFT)) - 1) {
         return RK_ETOOBIG;
     }
-    c->epoch = epoch + 1;
-    uint8_t bytes[8];
-    for (int i = 0; i < 8; i++) {
-        bytes[i] = (uint8_t)(c->epoch >> (8 * i));
-    }
-    rk_batch_op op = {.kind = RK_BATCH_PUT,
-                      .db = RK_DB_META,
-                      .key = clock_epoch_key,
-                      .key_len = sizeof(clock_epoch_key) - 1,
-                      .value = bytes,
-                      .value_len = sizeof(bytes)};
-    rc = rk_local_write_records(local, &op, 1, &c->epoch_seq);
+    c->epoch = stored_epoch + 1;
+    /* Stores from before the run record used the epoch in coordinator ids: start above both.
+     * Only the low 16 bits reach an id, so a wrap of the 64-bit count is harmless. */
+    c->run = (stored_run > stored_epoch ? stored_run : stored_epoch) + 1;
+    uint8_t epoch_bytes[8];
+    uint8_t run_bytes[8];
+    clock_put_u64(epoch_bytes, c->epoch);
+    clock_put_u64(run_bytes, c->run);
+    rk_batch_op ops[2] = {
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_epoch_key,
+         .key_len = CLOCK_KEY_LEN(clock_epoch_key),
+         .value = epoch_bytes,
+         .value_len = sizeof(epoch_bytes)},
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_run_key,
+         .key_len = CLOCK_KEY_LEN(clock_run_key),
+         .value = run_bytes,
+         .value_len = sizeof(run_bytes)},
+    };
+    rc = rk_local_write_records(local, ops, 2, &c->epoch_seq);
     if (rc != 0) {
+        memset(c, 0, sizeof(*c));
         return rc;
     }
     env->sync(env->ctx, c->epoch_seq);

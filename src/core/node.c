@@ -288,7 +288,7 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
         n->stats.epoch = n->clock.epoch;
     }
     if (rc == 0) {
-        rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.epoch);
+        rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.run);
         rc = rk_handoff_start(n);
     }
     if (rc != 0) {

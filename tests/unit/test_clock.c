@@ -1,9 +1,10 @@
 /* test_clock.c — the dot floor and LWW stamps (src/core/clock.c). Covers: the epoch (1 on an
  * empty store, bumped on every start over the same store, written through local and synced
- * before any dot is minted), readiness at exactly the epoch's seq, the dot floor (epoch <<
+ * before any dot is minted), readiness at exactly the epoch's seq, the run (bumped at every
+ * start, and above the epoch of a store from before it existed), the dot floor (epoch <<
  * RK_EPOCH_SHIFT) and the fallback floor above the last fallback dot minted, stamps that
  * strictly increase even when the wall clock goes backwards and stay above floor_us, and the
- * refusals: a stored epoch of the wrong length (RK_ECORRUPT), epochs exhausted at the shift's
+ * refusals: a stored epoch or run of the wrong length (RK_ECORRUPT), epochs exhausted at the shift's
  * limit (RK_ETOOBIG, with the last usable epoch next to it), store errors. Runs on a mem store
  * through rk_local with a one-node ring and a fake env (test_local_env.h) recording the syncs. */
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include "test_local_env.h"
 
 #define TEST_EPOCH_KEY "epoch"
+#define TEST_RUN_KEY "run"
 
 typedef struct test_fixture {
     test_local_env le;
@@ -44,18 +46,24 @@ static void test_start(test_fixture *fx)
     assert_int_equal(rk_clock_start(&fx->clock, &fx->le.local, &fx->le.env.env), 0);
 }
 
-/* Store `len` bytes of `epoch` (little-endian) as the epoch record, as a node would have. */
-static void test_store_epoch(test_fixture *fx, uint64_t epoch, size_t len)
+/* Store `len` bytes of `value` (little-endian) under meta key `key`, as a node would have. */
+static void test_store_u64(test_fixture *fx, const char *key, uint64_t value, size_t len)
 {
     uint8_t bytes[16];
     memset(bytes, 0, sizeof(bytes));
     for (int i = 0; i < 8; i++) {
-        bytes[i] = (uint8_t)(epoch >> (8 * i));
+        bytes[i] = (uint8_t)(value >> (8 * i));
     }
     uint64_t seq = 0;
-    assert_int_equal(rk_store_put(fx->le.store, RK_DB_META, (const uint8_t *)TEST_EPOCH_KEY,
-                                  strlen(TEST_EPOCH_KEY), bytes, len, &seq),
+    assert_int_equal(rk_store_put(fx->le.store, RK_DB_META, (const uint8_t *)key, strlen(key),
+                                  bytes, len, &seq),
                      0);
+}
+
+/* Store `len` bytes of `epoch` as the epoch record. */
+static void test_store_epoch(test_fixture *fx, uint64_t epoch, size_t len)
+{
+    test_store_u64(fx, TEST_EPOCH_KEY, epoch, len);
 }
 
 /* A started clock with the given epoch: stored epoch - 1, then started. */
@@ -173,19 +181,63 @@ static void test_start_refuses_every_stored_epoch_past_the_last(void **state)
     }
 }
 
+/* A failed read (epoch, run) or write of the start is passed on, and bumps nothing. */
 static void test_start_passes_on_store_errors(void **state)
 {
     (void)state;
     test_fixture *fx = test_fixture_new();
 
-    rk_store_mem_fail_at(fx->le.store, 1, false); /* the read of the stored epoch */
-    assert_int_equal(rk_clock_start(&fx->clock, &fx->le.local, &fx->le.env.env), RK_ECRASHED);
-    rk_store_mem_fail_at(fx->le.store, 2, false); /* the write of the new one */
-    assert_int_equal(rk_clock_start(&fx->clock, &fx->le.local, &fx->le.env.env), RK_ECRASHED);
+    for (uint64_t op = 1; op <= 3; op++) { /* two reads, then the one batch */
+        rk_store_mem_fail_at(fx->le.store, op, false);
+        assert_int_equal(rk_clock_start(&fx->clock, &fx->le.local, &fx->le.env.env), RK_ECRASHED);
+        assert_int_equal(fx->clock.epoch, 0);
+    }
 
     assert_int_equal(fx->le.env.sync_count, 0);
     test_start(fx);
-    assert_int_equal(fx->clock.epoch, 1); /* neither failure bumped it */
+    assert_int_equal(fx->clock.epoch, 1); /* no failure bumped it */
+    test_fixture_free(fx);
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+/* Coordinator ids carry the run: it changes at every start. */
+static void test_run_is_bumped_on_every_start(void **state)
+{
+    (void)state;
+    test_fixture *fx = test_fixture_new();
+
+    for (uint64_t run = 1; run <= 3; run++) {
+        test_start(fx);
+        assert_int_equal(fx->clock.run, run);
+    }
+    test_fixture_free(fx);
+}
+
+/* A store from before the run record: its last run's ids carried the epoch, so the run starts
+ * above it. */
+static void test_run_starts_above_the_epoch_of_an_older_store(void **state)
+{
+    (void)state;
+    test_fixture *fx = test_fixture_new();
+    test_store_epoch(fx, 7, 8);
+
+    test_start(fx);
+
+    assert_int_equal(fx->clock.epoch, 8);
+    assert_int_equal(fx->clock.run, 8);
+    test_fixture_free(fx);
+}
+
+static void test_start_refuses_a_stored_run_of_the_wrong_length(void **state)
+{
+    (void)state;
+    test_fixture *fx = test_fixture_new();
+    test_store_u64(fx, TEST_RUN_KEY, 3, 4);
+
+    assert_int_equal(rk_clock_start(&fx->clock, &fx->le.local, &fx->le.env.env), RK_ECORRUPT);
+
+    assert_int_equal(fx->le.env.sync_count, 0);
     test_fixture_free(fx);
 }
 
@@ -283,6 +335,9 @@ int main(void)
         cmocka_unit_test(test_start_takes_the_last_epoch_and_refuses_past_it),
         cmocka_unit_test(test_start_refuses_every_stored_epoch_past_the_last),
         cmocka_unit_test(test_start_passes_on_store_errors),
+        cmocka_unit_test(test_run_is_bumped_on_every_start),
+        cmocka_unit_test(test_run_starts_above_the_epoch_of_an_older_store),
+        cmocka_unit_test(test_start_refuses_a_stored_run_of_the_wrong_length),
         cmocka_unit_test(test_dot_floor_is_the_epoch_shifted),
         cmocka_unit_test(test_fallback_floor_is_above_the_last_fallback_dot),
         cmocka_unit_test(test_stamp_follows_the_wall_clock_going_forward),

@@ -319,11 +319,11 @@ static void test_duplicated_forward_coordinated_once(void **state)
     fx_free(fx);
 }
 
-/* The same fix's other half: a coordinator id carries its node's epoch, so the first request a
- * restarted origin forwards never has the id of one it forwarded before the crash (its table
- * of coordinators starts over). Without the epoch in the id the primary would take the new
- * write for a duplicate and drop it: the assertions that the second write is answered and
- * stored fail. */
+/* The same fix's other half: a coordinator id carries its node's run (clock.h; first the
+ * epoch), so the first request a restarted origin forwards never has the id of one it
+ * forwarded before the crash (its table of coordinators starts over). Without the run in the id
+ * the primary would take the new write for a duplicate and drop it: the assertions that the
+ * second write is answered and stored fail. */
 static void test_forward_from_restarted_origin_is_no_duplicate(void **state)
 {
     (void)state;
