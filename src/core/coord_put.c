@@ -227,8 +227,10 @@ void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
     if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
-        rk_coord_reply_error(n, &c->base, RK_EBUSY, "node starting: its epoch is not durable "
-                             "yet");
+        rk_coord_reply_error(n, &c->base, RK_EBUSY,
+                             rk_clock_stopping(&n->clock)
+                                 ? "node stopping: it coordinates no more writes"
+                                 : "node starting: its epoch is not durable yet");
         rk_coord_free(n, &c->base);
         return;
     }
