@@ -176,6 +176,14 @@ static inline void fx_pump(rk_fixture *fx)
     assert_int_equal(rk_fixture_pump(fx), 0);
 }
 
+/* SIGTERM, its clean-stop mark durable, and a restart on the same store (which keeps the
+ * epoch). */
+static inline void fx_stop_restart(rk_fixture *fx, rk_node_id id)
+{
+    assert_int_equal(rk_fixture_stop(fx, id), 0);
+    rk_fixture_restart(fx, id);
+}
+
 /* kill -9 and a restart on the same store. */
 static inline void fx_crash_restart(rk_fixture *fx, rk_node_id id)
 {
