@@ -6,7 +6,7 @@
 
 static const uint8_t clock_epoch_key[] = "epoch";
 static const uint8_t clock_run_key[] = "run";
-static const uint8_t clock_mark_key[] = "clean-stop";
+static const uint8_t clock_mark_key[] = RK_CLOCK_MARK_KEY;
 
 #define CLOCK_KEY_LEN(key) (sizeof(key) - 1u)
 #define CLOCK_MARK_BODY_BYTES (RK_CLOCK_MARK_BYTES - 8u)
@@ -59,8 +59,8 @@ static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len,
     return rc;
 }
 
-static void clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
-                              uint8_t out[RK_CLOCK_MARK_BYTES])
+void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
+                          uint8_t out[RK_CLOCK_MARK_BYTES])
 {
     out[0] = RK_CLOCK_MARK_FORMAT;
     clock_put_u64(out + 1, epoch);
@@ -211,7 +211,7 @@ int rk_clock_stop(rk_clock *c, rk_local *local, const rk_env *env, uint64_t dura
     }
     RK_ASSERT(durable_seq >= c->epoch_seq);
     uint8_t bytes[RK_CLOCK_MARK_BYTES];
-    clock_mark_encode(c->epoch, c->fallback_dot_last, bytes);
+    rk_clock_mark_encode(c->epoch, c->fallback_dot_last, bytes);
     rk_batch_op op = {.kind = RK_BATCH_PUT,
                       .db = RK_DB_META,
                       .key = clock_mark_key,

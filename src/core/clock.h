@@ -35,8 +35,9 @@
 #define RK_EPOCH_SHIFT 40u
 /* The last epoch whose floor fits in 64 bits; a start that would bump past it is refused. */
 #define RK_EPOCH_LAST ((1ull << (64u - RK_EPOCH_SHIFT)) - 1u)
-/* The clean-stop mark in RK_DB_META: [u8 format = 1][u64 epoch][u64 fallback_dot_last]
- * [u64 XXH3_64bits of the 17 bytes before], little-endian. */
+/* The clean-stop mark, under RK_CLOCK_MARK_KEY in RK_DB_META: [u8 format = 1][u64 epoch]
+ * [u64 fallback_dot_last][u64 XXH3_64bits of the 17 bytes before], little-endian. */
+#define RK_CLOCK_MARK_KEY "clean-stop"
 #define RK_CLOCK_MARK_FORMAT 1u
 #define RK_CLOCK_MARK_BYTES 25u
 
@@ -73,6 +74,10 @@ int rk_clock_stop(rk_clock *c, rk_local *local, const rk_env *env, uint64_t dura
 /* After rk_clock_stop returned 0: 0 once the mark is durable at durable_seq, RK_EBUSY until
  * then, RK_EIO when a sync failed first (the mark may be gone: the next start may bump). */
 int rk_clock_stop_status(const rk_clock *c, uint64_t durable_seq);
+/* The bytes of a clean-stop mark. Pure; exported for tests and the simulator, which forge
+ * marks (test_clock.c; rk_sim_config.break_clean_stop). */
+void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
+                          uint8_t out[RK_CLOCK_MARK_BYTES]);
 /* A sync failed while `durable_seq` was durable: no clean-stop mark in this run, and a mark
  * written but not durable at durable_seq may be gone. */
 void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq);

@@ -25,7 +25,7 @@
 
 #define TEST_EPOCH_KEY "epoch"
 #define TEST_RUN_KEY "run"
-#define TEST_MARK_KEY "clean-stop"
+#define TEST_MARK_KEY RK_CLOCK_MARK_KEY
 
 typedef struct test_fixture {
     test_local_env le;
@@ -85,7 +85,8 @@ static bool test_mark_present(test_fixture *fx)
     return rc == 0;
 }
 
-/* The mark's bytes (clock.h's layout) as a clean stop in `epoch` would write them. */
+/* The mark's bytes as clock.h documents them, built here by hand (an oracle for
+ * rk_clock_mark_encode), as a clean stop in `epoch` would write them. */
 static void test_mark_bytes(uint64_t epoch, uint64_t fallback_dot_last,
                             uint8_t out[RK_CLOCK_MARK_BYTES])
 {
@@ -469,6 +470,21 @@ static void test_damaged_mark_bumps(void **state)
     }
 }
 
+/* The encoder other modules forge marks with writes the documented layout. */
+static void test_mark_encode_writes_the_documented_layout(void **state)
+{
+    (void)state;
+    uint8_t want[RK_CLOCK_MARK_BYTES];
+    uint8_t got[RK_CLOCK_MARK_BYTES];
+    test_mark_bytes(0x0102030405060708ull, 0x1112131415161718ull, want);
+
+    rk_clock_mark_encode(0x0102030405060708ull, 0x1112131415161718ull, got);
+
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(got[0], RK_CLOCK_MARK_FORMAT);
+    assert_int_equal(got[1], 0x08);     /* little-endian */
+}
+
 /* An intact mark naming an epoch above the stored one (a damaged epoch record) is not kept,
  * but the bump starts above it: the floor never goes back. */
 static void test_mark_of_a_higher_epoch_bumps_above_it(void **state)
@@ -695,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_crash_before_the_clean_start_is_durable_keeps_the_mark),
         cmocka_unit_test(test_fallback_dot_last_survives_a_clean_restart),
         cmocka_unit_test(test_damaged_mark_bumps),
+        cmocka_unit_test(test_mark_encode_writes_the_documented_layout),
         cmocka_unit_test(test_mark_of_a_higher_epoch_bumps_above_it),
         cmocka_unit_test(test_last_epoch_is_kept_after_a_clean_stop),
         cmocka_unit_test(test_stop_waits_for_every_write_to_be_durable),
