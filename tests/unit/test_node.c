@@ -290,12 +290,8 @@ static void test_crash_then_write_never_reuses_a_dot(void **state)
  * per gap an epoch bump left). */
 static uint32_t node_history_entries(rk_fixture *fx, rk_node_id id, const char *key)
 {
-    rk_buf buf;
     rk_dvvset set;
-    assert_int_equal(rk_fixture_local_get(fx, id, key, &buf), 0);
-    assert_true(buf.len > 0);
-    assert_int_equal(rk_dvvset_decode(buf.data, buf.len, &set), 0);
-    rk_store_buf_free(&buf);
+    fx_local_decode(fx, id, key, &set);
     uint32_t entries = set.history.entry_count;
     rk_dvvset_deinit(&set);
     return entries;
