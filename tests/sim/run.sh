@@ -4,11 +4,13 @@
 #   1. every regression seed of tests/sim/seeds.txt;
 #   2. fresh seeds across configurations: N=3 R=2 W=2 on 5 nodes, --faults none, crash,
 #      partition and all, policies siblings and lww, sync batch and always (the sloppy quorum
-#      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all;
+#      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all, and clean
+#      stops (--faults all,stop) under siblings and lww, sync batch and none;
 #   3. determinism: one seed twice gives byte-identical output;
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
-#      clock skew shows lww_dropped, and the test-only --break-sibling-merge is caught as lost
-#      acknowledged writes;
+#      clock skew shows lww_dropped, the test-only --break-sibling-merge is caught as lost
+#      acknowledged writes, and the test-only --break-clean-stop (crashes that leave a clean-stop
+#      mark) as reused dots;
 #   5. scripted scenarios (tests/sim/scenarios/*.scn, --scenario): one replays byte for byte, a
 #      3|2 partition under strict quorums refuses writes on the minority side only, a one-way
 #      cut is seen only by the cut side, and every file of scenarios/bad/ is refused with exit 2
@@ -40,7 +42,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # One run per line of arguments on stdin, JOBS at a time; prints PASS/FAIL lines.
 run_many() {
   xargs -P "$JOBS" -I{} bash -c 'if out=$($SIM {} 2>&1); then echo "PASS {}"; else
-    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|converged)|replay" |
+    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged)|replay" |
     sed "s/^/    /"; fi'
 }
 tally() {
@@ -72,6 +74,12 @@ done
 # Strict quorums (no sloppy quorum) keep their own promises too; R = W = 1 under every fault.
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --policy siblings --no-sloppy")
 configs+=("--nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults all --policy siblings")
+# Clean stops keep the epoch (clock.h): no dot may be minted twice, whatever the sync policy.
+for policy in siblings lww; do
+  for sync in batch none; do
+    configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --policy $policy --sync $sync")
+  done
+done
 i=0
 for cfg in "${configs[@]}"; do
   for ((s = 0; s < SEEDS; s++)); do
@@ -83,8 +91,10 @@ tally < /tmp/rk-sim-$$.out
 rm -f /tmp/rk-sim-$$.out
 
 # 3. Determinism: the same seed and options give the same output, byte for byte.
-det="--seed $SEED_BASE --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all"
-if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
+for faults in all all,stop; do
+  det="--seed $SEED_BASE --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults $faults"
+  if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
+done
 
 # 4. The checkers can fail. Sum a checker over seeds; expect it above zero.
 sum_over_seeds() { # checker count args...
@@ -107,6 +117,8 @@ proof "lww under clock skew" lww_dropped 10 \
   --nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults skew,loss --policy lww
 proof "replicas that drop siblings" lost_acked_writes 10 \
   --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults none --break-sibling-merge
+proof "crashes that claim a clean stop" dots_reused 10 \
+  --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults crash --break-clean-stop
 
 # 5. Scenarios. The strict-quorum runs give every key all five nodes as primaries, N=5 R=3 W=3:
 # a side of three holds a quorum for every key, a side of two for none.
