@@ -3,7 +3,8 @@
 #
 #   scripts/install-deps.sh build   compile ringkvd, the ringkv CLI and the unit tests
 #   scripts/install-deps.sh test    build + what `make test` needs (clang/libFuzzer,
-#                                   sanitizer runtime, redis-cli, ip/nft for cluster tests)
+#                                   sanitizer runtime, redis-cli, redis-py, ip/nft for
+#                                   cluster tests)
 #   scripts/install-deps.sh bench   test + redis-server (the baseline of bench/resp-bench.sh)
 #
 # Silent and fast (one dpkg-query) when everything is present; otherwise runs
@@ -21,11 +22,12 @@ BUILD_PKGS=(
   libprotobuf-c-dev protobuf-c-compiler
 )
 # test: the fuzz build (clang + libFuzzer/ASan runtime, not pulled in without
-# recommends), clients for the process tests, and the tools they use to kill
-# nodes and cut the network between them.
+# recommends), clients for the process tests (redis-cli; redis-py, which pulls
+# in python3, for a client library's view of the set commands), and the tools
+# they use to kill nodes and cut the network between them.
 TEST_PKGS=(
   clang libclang-rt-14-dev
-  redis-tools
+  redis-tools python3-redis
   iproute2 nftables procps
 )
 # bench: a real Redis to compare against.

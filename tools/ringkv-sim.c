@@ -3,10 +3,10 @@
  * configuration promises failed, printing the command that replays the run; 2 on bad usage.
  *
  *   ringkv-sim --seed S --nodes K --n N --r R --w W --ops M
- *              --faults none|partition|crash|pause|loss|skew|all (or a comma list)
+ *              --faults none|partition|crash|pause|loss|skew|stop|all (or a comma list)
  *              [--workload values|cart] [--policy siblings|lww|union|set]
  *              [--sync always|batch|none] [--no-sloppy]
- *              [--break-sibling-merge] [--trace] [--scenario FILE]
+ *              [--break-sibling-merge] [--break-clean-stop] [--trace] [--scenario FILE]
  * See docs/simulator.md; --scenario replays a scripted fault schedule (src/sim/scenario.h);
  * --workload cart runs SADD/SREM/SMEMBERS on union or set buckets (issue 12). */
 #include <inttypes.h>
@@ -25,11 +25,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ringkv-sim [--seed S] [--nodes K] [--n N] [--r R] [--w W] [--ops M]\n"
-            "                  [--faults none|partition|crash|pause|loss|skew|all]\n"
+            "                  [--faults none|partition|crash|pause|loss|skew|stop|all]\n"
             "                  [--workload values|cart (cart: SADD/SREM/SMEMBERS)]\n"
             "                  [--policy siblings|lww (values) | union|set (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
-            "                  [--break-sibling-merge (test only)] [--trace]\n"
+            "                  [--break-sibling-merge (test only)]\n"
+            "                  [--break-clean-stop (test only)] [--trace]\n"
             "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
 }
 
@@ -111,6 +112,8 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
                 c->no_sloppy = true;
             } else if (strcmp(a, "--break-sibling-merge") == 0) {
                 c->break_sibling_merge = true;
+            } else if (strcmp(a, "--break-clean-stop") == 0) {
+                c->break_clean_stop = true;
             } else if (strcmp(a, "--trace") == 0) {
                 c->trace = true;
             } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -136,12 +139,13 @@ static void build_replay(const rk_sim_config *c)
     rk_sim_faults_name(c->faults, faults, sizeof(faults));
     snprintf(replay_command, sizeof(replay_command),
              "build/ringkv-sim --seed %" PRIu64 " --nodes %u --n %u --r %u --w %u --ops %u "
-             "--faults %s%s --policy %s --sync %s%s%s%s%s",
+             "--faults %s%s --policy %s --sync %s%s%s%s%s%s",
              c->seed, c->nodes, c->n, c->r, c->w, c->ops, faults,
              c->workload == RK_SIM_WORKLOAD_CART ? " --workload cart" : "",
              rk_bucket_policy_name(c->policy), rk_sync_policy_name(c->sync),
              c->no_sloppy ? " --no-sloppy" : "", c->break_sibling_merge ?
-             " --break-sibling-merge" : "", scenario_path != NULL ? " --scenario " : "",
+             " --break-sibling-merge" : "", c->break_clean_stop ? " --break-clean-stop" : "",
+             scenario_path != NULL ? " --scenario " : "",
              scenario_path != NULL ? scenario_path : "");
 }
 
@@ -235,6 +239,9 @@ int main(int argc, char **argv)
     if (c.break_sibling_merge) {
         printf("break_sibling_merge: yes (test only)\n");
     }
+    if (c.break_clean_stop) {
+        printf("break_clean_stop: yes (test only)\n");
+    }
     if (scenario_path != NULL) {
         printf("scenario: %s\n", scenario_path);
     }
@@ -251,6 +258,7 @@ int main(int argc, char **argv)
         printf("lww_dropped: %" PRIu64 "\n", r.lww_dropped);
         printf("resurrected_deletes: %" PRIu64 "\n", r.resurrected_deletes);
         printf("stale_reads: %" PRIu64 "\n", r.stale_reads);
+        printf("dots_reused: %" PRIu64 "\n", r.dots_reused);
     }
     printf("converged: %s\n", r.converged ? "yes" : "no");
     printf("convergence_via: hinted-handoff+read-repair\n");
@@ -264,8 +272,9 @@ int main(int argc, char **argv)
     if (scenario_path != NULL) {
         printf("scenario_steps: %" PRIu64 "\n", r.scenario_steps);
     }
-    printf("faults_injected: crashes=%" PRIu64 " partitions=%" PRIu64 " pauses=%" PRIu64 "\n",
-           r.crashes, r.partitions, r.pauses);
+    printf("faults_injected: crashes=%" PRIu64 " clean_stops=%" PRIu64 " partitions=%" PRIu64
+           " pauses=%" PRIu64 "\n",
+           r.crashes, r.clean_stops, r.partitions, r.pauses);
     printf("events: %" PRIu64 "\n", r.events);
     printf("messages: %" PRIu64 "\n", r.messages);
     printf("simulated_ms: %" PRIu64 "\n", r.simulated_ms);

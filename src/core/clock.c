@@ -1,46 +1,183 @@
-/* clock.c — the dot floor and LWW stamps (clock.h). */
+/* clock.c — the dot floor, the clean-stop mark and LWW stamps (clock.h). */
 #include "clock.h"
 
 #include <string.h>
+#include <xxhash.h>
 
 static const uint8_t clock_epoch_key[] = "epoch";
+static const uint8_t clock_run_key[] = "run";
+static const uint8_t clock_mark_key[] = RK_CLOCK_MARK_KEY;
+
+#define CLOCK_KEY_LEN(key) (sizeof(key) - 1u)
+#define CLOCK_MARK_BODY_BYTES (RK_CLOCK_MARK_BYTES - 8u)
+
+_Static_assert(CLOCK_MARK_BODY_BYTES == 1u + 8u + 8u, "format, epoch, fallback_dot_last");
+
+/* What rk_clock_start found of a clean-stop mark. */
+typedef struct clock_mark {
+    bool present;
+    bool intact;                /* its bytes pass the length, format and checksum checks */
+    bool valid;                 /* intact, and a mark this store's epoch could have left */
+    uint64_t epoch;
+    uint64_t fallback_dot_last;
+} clock_mark;
+
+static void clock_put_u64(uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(value >> (8 * i));
+    }
+}
+
+static uint64_t clock_get_u64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++) {
+        value |= (uint64_t)bytes[i] << (8 * i);
+    }
+    return value;
+}
+
+/* An 8-byte record of RK_DB_META into *out (0 when absent). 0, RK_ECORRUPT or a store error. */
+static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out)
+{
+    *out = 0;
+    rk_buf buf = {0};
+    int rc = rk_store_get(env->store, RK_DB_META, key, key_len, &buf);
+    if (rc == RK_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (buf.len == 8) {
+        *out = clock_get_u64(buf.data);
+    } else {
+        rc = RK_ECORRUPT;
+    }
+    rk_store_buf_free(&buf);
+    return rc;
+}
+
+void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
+                          uint8_t out[RK_CLOCK_MARK_BYTES])
+{
+    out[0] = RK_CLOCK_MARK_FORMAT;
+    clock_put_u64(out + 1, epoch);
+    clock_put_u64(out + 9, fallback_dot_last);
+    clock_put_u64(out + CLOCK_MARK_BODY_BYTES, XXH3_64bits(out, CLOCK_MARK_BODY_BYTES));
+}
+
+/* Judge the mark's bytes against the stored epoch. A mark is valid only if a clean stop of this
+ * very epoch could have written it: its epoch is the stored one (usable, not 0), and its
+ * fallback counter is 0 or at least that epoch's floor (every fallback dot of the epoch is) and
+ * leaves room above it. */
+static void clock_mark_judge(const uint8_t *bytes, size_t len, uint64_t stored_epoch,
+                             clock_mark *mark)
+{
+    if (len != RK_CLOCK_MARK_BYTES || bytes[0] != RK_CLOCK_MARK_FORMAT ||
+        clock_get_u64(bytes + CLOCK_MARK_BODY_BYTES) != XXH3_64bits(bytes, CLOCK_MARK_BODY_BYTES)) {
+        return;
+    }
+    mark->intact = true;
+    mark->epoch = clock_get_u64(bytes + 1);
+    mark->fallback_dot_last = clock_get_u64(bytes + 9);
+    bool epoch_ok = mark->epoch == stored_epoch && mark->epoch >= 1 && mark->epoch <= RK_EPOCH_LAST;
+    bool fallback_ok = mark->fallback_dot_last == 0 ||
+                       (mark->fallback_dot_last >= (mark->epoch << RK_EPOCH_SHIFT) &&
+                        mark->fallback_dot_last < UINT64_MAX);
+    mark->valid = epoch_ok && fallback_ok;
+}
+
+/* Read and judge the clean-stop mark. 0 (absent or not, valid or not) or a store error. */
+static int clock_read_mark(const rk_env *env, uint64_t stored_epoch, clock_mark *mark)
+{
+    memset(mark, 0, sizeof(*mark));
+    rk_buf buf = {0};
+    int rc = rk_store_get(env->store, RK_DB_META, clock_mark_key, CLOCK_KEY_LEN(clock_mark_key),
+                          &buf);
+    if (rc == RK_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    mark->present = true;
+    clock_mark_judge(buf.data, buf.len, stored_epoch, mark);
+    rk_store_buf_free(&buf);
+    return 0;
+}
+
+/* This start's epoch from the stored one and the mark: kept after a clean stop, else bumped
+ * (from the mark's epoch if an intact mark names a higher one: the floor never goes back).
+ * 0 or RK_ETOOBIG. */
+static int clock_next_epoch(rk_clock *c, uint64_t stored_epoch, const clock_mark *mark)
+{
+    if (mark->valid) {
+        c->epoch = stored_epoch;
+        c->epoch_kept = true;
+        c->fallback_dot_last = mark->fallback_dot_last;
+        return 0;
+    }
+    uint64_t base = mark->intact && mark->epoch > stored_epoch ? mark->epoch : stored_epoch;
+    /* Compared without adding: a stored UINT64_MAX would wrap base + 1 to 0. */
+    if (base >= RK_EPOCH_LAST) {
+        return RK_ETOOBIG;
+    }
+    c->epoch = base + 1;
+    return 0;
+}
 
 int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
 {
     memset(c, 0, sizeof(*c));
-    rk_buf buf = {0};
-    uint64_t epoch = 0;
-    int rc = rk_store_get(env->store, RK_DB_META, clock_epoch_key, sizeof(clock_epoch_key) - 1,
-                          &buf);
+    uint64_t stored_epoch = 0;
+    uint64_t stored_run = 0;
+    clock_mark mark;
+    int rc = clock_read_u64(env, clock_epoch_key, CLOCK_KEY_LEN(clock_epoch_key), &stored_epoch);
     if (rc == 0) {
-        if (buf.len != 8) {
-            rk_store_buf_free(&buf);
-            return RK_ECORRUPT;
-        }
-        for (int i = 0; i < 8; i++) {
-            epoch |= (uint64_t)buf.data[i] << (8 * i);
-        }
-        rk_store_buf_free(&buf);
-    } else if (rc != RK_ENOTFOUND) {
+        rc = clock_read_u64(env, clock_run_key, CLOCK_KEY_LEN(clock_run_key), &stored_run);
+    }
+    if (rc == 0) {
+        rc = clock_read_mark(env, stored_epoch, &mark);
+    }
+    if (rc == 0) {
+        rc = clock_next_epoch(c, stored_epoch, &mark);
+    }
+    if (rc != 0) {
+        memset(c, 0, sizeof(*c));
         return rc;
     }
-    /* Compared without adding: a stored UINT64_MAX would wrap epoch + 1 to 0. */
-    if (epoch >= (1ull << (64 - RK_EPOCH_SHIFT)) - 1) {
-        return RK_ETOOBIG;
-    }
-    c->epoch = epoch + 1;
-    uint8_t bytes[8];
-    for (int i = 0; i < 8; i++) {
-        bytes[i] = (uint8_t)(c->epoch >> (8 * i));
-    }
-    rk_batch_op op = {.kind = RK_BATCH_PUT,
-                      .db = RK_DB_META,
-                      .key = clock_epoch_key,
-                      .key_len = sizeof(clock_epoch_key) - 1,
-                      .value = bytes,
-                      .value_len = sizeof(bytes)};
-    rc = rk_local_write_records(local, &op, 1, &c->epoch_seq);
+    /* Stores from before the run record used the epoch in coordinator ids: start above both.
+     * Only the low 16 bits reach an id, so a wrap of the 64-bit count is harmless. */
+    c->run = (stored_run > stored_epoch ? stored_run : stored_epoch) + 1;
+    uint8_t epoch_bytes[8];
+    uint8_t run_bytes[8];
+    clock_put_u64(epoch_bytes, c->epoch);
+    clock_put_u64(run_bytes, c->run);
+    /* One batch: the mark goes with the write that makes this start durable, so a crash of this
+     * run can never find it again once a dot was minted. */
+    rk_batch_op ops[3] = {
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_epoch_key,
+         .key_len = CLOCK_KEY_LEN(clock_epoch_key),
+         .value = epoch_bytes,
+         .value_len = sizeof(epoch_bytes)},
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_run_key,
+         .key_len = CLOCK_KEY_LEN(clock_run_key),
+         .value = run_bytes,
+         .value_len = sizeof(run_bytes)},
+        {.kind = RK_BATCH_DEL,
+         .db = RK_DB_META,
+         .key = clock_mark_key,
+         .key_len = CLOCK_KEY_LEN(clock_mark_key)},
+    };
+    rc = rk_local_write_records(local, ops, mark.present ? 3u : 2u, &c->epoch_seq);
     if (rc != 0) {
+        memset(c, 0, sizeof(*c));
         return rc;
     }
     env->sync(env->ctx, c->epoch_seq);
@@ -49,12 +186,70 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
 
 bool rk_clock_ready(const rk_clock *c, uint64_t durable_seq)
 {
-    return durable_seq >= c->epoch_seq;
+    return durable_seq >= c->epoch_seq && c->stop_seq == 0;
+}
+
+bool rk_clock_stopping(const rk_clock *c)
+{
+    return c->stop_seq != 0;
+}
+
+int rk_clock_stop(rk_clock *c, rk_local *local, const rk_env *env, uint64_t durable_seq)
+{
+    RK_ASSERT(c->epoch > 0);
+    if (c->stop_seq != 0) {
+        return RK_EINVAL;
+    }
+    if (c->sync_failed) {
+        return RK_EIO;
+    }
+    /* Every dot this run minted was written locally before it left the node; with every write
+     * durable, none can be lost, and none is minted after the mark. */
+    if (local->written_seq > durable_seq) {
+        env->sync(env->ctx, local->written_seq);
+        return RK_EBUSY;
+    }
+    RK_ASSERT(durable_seq >= c->epoch_seq);
+    uint8_t bytes[RK_CLOCK_MARK_BYTES];
+    rk_clock_mark_encode(c->epoch, c->fallback_dot_last, bytes);
+    rk_batch_op op = {.kind = RK_BATCH_PUT,
+                      .db = RK_DB_META,
+                      .key = clock_mark_key,
+                      .key_len = CLOCK_KEY_LEN(clock_mark_key),
+                      .value = bytes,
+                      .value_len = sizeof(bytes)};
+    uint64_t seq = 0;
+    int rc = rk_local_write_records(local, &op, 1, &seq);
+    if (rc != 0) {
+        return rc;
+    }
+    RK_ASSERT(seq > durable_seq);
+    c->stop_seq = seq;
+    env->sync(env->ctx, seq);
+    return 0;
+}
+
+int rk_clock_stop_status(const rk_clock *c, uint64_t durable_seq)
+{
+    RK_ASSERT(c->stop_seq != 0);
+    if (c->stop_lost) {
+        return RK_EIO;
+    }
+    return durable_seq >= c->stop_seq ? 0 : RK_EBUSY;
+}
+
+void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq)
+{
+    c->sync_failed = true;
+    if (c->stop_seq != 0 && durable_seq < c->stop_seq) {
+        c->stop_lost = true;
+    }
 }
 
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback)
 {
     RK_ASSERT(c->epoch > 0);
+    RK_ASSERT(c->stop_seq == 0);    /* a dot minted after the mark would make it a lie */
     uint64_t floor = c->epoch << RK_EPOCH_SHIFT;
     if (fallback && c->fallback_dot_last + 1 > floor) {
         floor = c->fallback_dot_last + 1;
@@ -64,6 +259,7 @@ uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback)
 
 void rk_clock_fallback_minted(rk_clock *c, uint64_t counter)
 {
+    RK_ASSERT(c->stop_seq == 0);
     RK_ASSERT(counter > c->fallback_dot_last);
     c->fallback_dot_last = counter;
 }

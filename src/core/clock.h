@@ -1,8 +1,27 @@
-/* clock.h — what a coordinator mints: the floor of the dots it mints (the epoch, bumped and
- * made durable at every start, so a node never mints a dot it may have handed out before a
- * crash: Riak's kv679) with the node-wide counter of dots minted as a fallback, and LWW stamps
- * from a hybrid clock that never goes backwards on one node. The per-key counter above the
- * floor is dvvset.h's. Written only by clock.c. */
+/* clock.h — what a coordinator mints: the floor of the dots it mints (the epoch) with the
+ * node-wide counter of dots minted as a fallback, the run number coordinator ids carry, and LWW
+ * stamps from a hybrid clock that never goes backwards on one node. The per-key counter above
+ * the floor is dvvset.h's. Written only by clock.c.
+ *
+ * The epoch (Riak's kv679). A crash may lose dots the node minted and sent to replicas before
+ * they were synced; minting one again would give one dot to two writes, and replicas would take
+ * the second for the first. So a start that cannot rule this out bumps the epoch and makes it
+ * durable before any dot is minted: a dot minted in epoch e is at least e << RK_EPOCH_SHIFT,
+ * above anything an earlier run handed out. Each bump costs every key the node coordinates
+ * afterwards one more history entry (the gap below the new floor, version.h), and a set's clock
+ * is never pruned, so bumps must not come with every restart.
+ *
+ * A clean stop loses nothing. rk_clock_stop, called once every write the node made is durable,
+ * writes a clean-stop mark (the epoch and fallback_dot_last, checksummed) and mints nothing
+ * after it. The next rk_clock_start that finds a valid mark of the stored epoch keeps the epoch
+ * and fallback_dot_last, and removes the mark in the batch that records the start; nothing is
+ * minted until that batch is durable (rk_clock_ready), so a crash of the new run finds no mark
+ * and bumps. No mark (first start, kill -9, a crash, a stop with writes not yet durable or after
+ * a failed sync) or one that fails validation: bump, as always safe.
+ *
+ * The run is bumped at every start, clean or not: coordinator ids carry it (coord_table.h), so
+ * a late answer to, or a remembered forward of, the last run's requests never matches a new
+ * one. It is stored apart from the epoch because a clean start keeps the epoch. */
 #ifndef RK_CLOCK_H
 #define RK_CLOCK_H
 
@@ -14,24 +33,59 @@
 /* A dot minted in epoch e is at least e << RK_EPOCH_SHIFT: after a restart the node mints
  * above anything it may have handed out before a crash, 2^40 writes per key and epoch of room. */
 #define RK_EPOCH_SHIFT 40u
+/* The last epoch whose floor fits in 64 bits; a start that would bump past it is refused. */
+#define RK_EPOCH_LAST ((1ull << (64u - RK_EPOCH_SHIFT)) - 1u)
+/* The clean-stop mark, under RK_CLOCK_MARK_KEY in RK_DB_META: [u8 format = 1][u64 epoch]
+ * [u64 fallback_dot_last][u64 XXH3_64bits of the 17 bytes before], little-endian. */
+#define RK_CLOCK_MARK_KEY "clean-stop"
+#define RK_CLOCK_MARK_FORMAT 1u
+#define RK_CLOCK_MARK_BYTES 25u
 
 typedef struct rk_clock {
     uint64_t epoch;
-    uint64_t epoch_seq;         /* the write that recorded the epoch; no dot minted before */
+    uint64_t epoch_seq;         /* the write that recorded this start; no dot minted before */
+    uint64_t run;               /* bumped at every start: in coordinator ids */
+    bool epoch_kept;            /* this start kept the epoch of a clean stop */
+    bool sync_failed;           /* a sync failed in this run: its rollback may have lost a dot */
+    bool stop_lost;             /* a sync failed before the clean-stop mark was durable */
+    uint64_t stop_seq;          /* the clean-stop mark's write; 0 while the clock mints */
     uint64_t stamp_last_us;     /* LWW stamps never go backwards on one node */
     uint64_t fallback_dot_last; /* dots minted as a fallback coordinator: node-wide increasing */
 } rk_clock;
 
-/* Read the stored epoch, bump it and write it through `local` (asking env for a sync: dots are
- * minted only once it is durable). 0, RK_ECORRUPT, RK_ETOOBIG (epochs exhausted) or a store
- * error. */
+/* Read the stored epoch, run and clean-stop mark; keep the epoch when the mark is valid, else
+ * bump it; bump the run; write both and remove the mark in one batch through `local`, asking env
+ * for its sync (dots are minted only once it is durable). 0, RK_ECORRUPT (a stored epoch or run
+ * that is not 8 bytes; a damaged mark is no error, it only means a bump), RK_ETOOBIG (epochs
+ * exhausted) or a store error; on an error nothing was written and *c is zeroed. */
 int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env);
-/* Whether dots may be minted: the epoch's write is durable at durable_seq. */
+/* Whether dots may be minted: this start's write is durable at durable_seq, and no clean-stop
+ * mark was written. */
 bool rk_clock_ready(const rk_clock *c, uint64_t durable_seq);
+/* Whether rk_clock_stop wrote its mark: the clock mints no more in this run. */
+bool rk_clock_stopping(const rk_clock *c);
+/* Write the clean-stop mark through `local` and ask env for its sync; from then on the clock is
+ * not ready. Call it when the node takes no more client requests. 0; RK_EBUSY when a write is
+ * not durable yet at durable_seq (its sync is asked for: call again once it is); RK_EIO when a
+ * sync failed in this run (the writes it rolled back may have carried dots other nodes hold);
+ * RK_EINVAL when the mark was written already; or a store error. Without a mark the next start
+ * bumps the epoch, which is always safe. */
+int rk_clock_stop(rk_clock *c, rk_local *local, const rk_env *env, uint64_t durable_seq);
+/* After rk_clock_stop returned 0: 0 once the mark is durable at durable_seq, RK_EBUSY until
+ * then, RK_EIO when a sync failed first (the mark may be gone: the next start may bump). */
+int rk_clock_stop_status(const rk_clock *c, uint64_t durable_seq);
+/* The bytes of a clean-stop mark. Pure; exported for tests and the simulator, which forge
+ * marks (test_clock.c; rk_sim_config.break_clean_stop). */
+void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
+                          uint8_t out[RK_CLOCK_MARK_BYTES]);
+/* A sync failed while `durable_seq` was durable: no clean-stop mark in this run, and a mark
+ * written but not durable at durable_seq may be gone. */
+void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq);
 /* The floor of a dot minted now; `fallback`: by a fallback coordinator. A fallback may hand
  * its copy back and delete it, then coordinate the same key again: its per-key counter would
  * start over and mint a dot it already used. So dots minted as a fallback come from one
- * node-wide increasing counter (a per-key gap in its history, which range lists hold). */
+ * node-wide increasing counter (a per-key gap in its history, which range lists hold); a clean
+ * stop carries it to the next run in its mark. */
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback);
 /* A fallback minted `counter`: the next floor is above it. */
 void rk_clock_fallback_minted(rk_clock *c, uint64_t counter);

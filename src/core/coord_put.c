@@ -269,6 +269,15 @@ static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
 {
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
+    /* Checked again here: a read-modify-write may have read while the node began to stop. */
+    if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
+        rk_coord_reply_error(n, &c->base, RK_EBUSY,
+                             rk_clock_stopping(&n->clock)
+                                 ? "node stopping: it coordinates no more writes"
+                                 : "node starting: its epoch is not durable yet");
+        rk_coord_free(n, &c->base);
+        return;
+    }
     char message[256];
     uint64_t seq = 0;
     const uint8_t *bytes = NULL;
@@ -462,12 +471,6 @@ void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32
     }
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
-    if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
-        rk_coord_reply_error(n, &c->base, RK_EBUSY, "node starting: its epoch is not durable "
-                             "yet");
-        rk_coord_free(n, &c->base);
-        return;
-    }
     if (rk_policy_of(c->policy)->read_before_write) {
         coord_put_read_start(n, c, r, up_count, read_r, fallback_r);
         return;

@@ -7,12 +7,12 @@
 #define COORD_SLOT_NONE RK_COORD_INFLIGHT_MAX
 
 void rk_coord_table_init(rk_coord_table *t, const rk_env *env, uint32_t timeout_ms,
-                         uint64_t epoch)
+                         uint64_t run)
 {
     memset(t, 0, sizeof(*t));
     t->env = env;
     t->timeout_ms = timeout_ms;
-    t->epoch = epoch;
+    t->run = run;
     for (uint32_t i = 0; i < RK_COORD_INFLIGHT_MAX; i++) {
         t->free_next[i] = (uint16_t)(i + 1 < RK_COORD_INFLIGHT_MAX ? i + 1 : 0);
     }
@@ -46,9 +46,10 @@ rk_coord *rk_coord_table_new(rk_coord_table *t, rk_coord_kind kind, size_t bytes
     t->count++;
     t->free_head = t->count < RK_COORD_INFLIGHT_MAX ? t->free_next[slot] : COORD_SLOT_NONE;
     t->generation[slot]++;
-    /* The epoch in the top bits keeps ids unique across restarts: a peer that remembers a
-     * forwarded request id (node.c's duplicate check) never mistakes a new one for it. */
-    c->id = ((t->epoch & 0xffffu) << 48) | ((uint64_t)t->generation[slot] << 16) | slot;
+    /* The run in the top bits keeps ids unique across restarts (clock.h): a peer that
+     * remembers a forwarded request id (fwd_seen.h) never mistakes a new one for it, and a late
+     * answer to the last run never reaches this one. */
+    c->id = ((t->run & 0xffffu) << 48) | ((uint64_t)t->generation[slot] << 16) | slot;
     c->kind = kind;
     t->slots[slot] = c;
     return c;

@@ -31,7 +31,7 @@ typedef enum rk_coord_kind {
 
 /* What every coordinator starts with; each kind's struct (coord.h) embeds it first. */
 typedef struct rk_coord {
-    uint64_t id;                /* epoch << 48 | generation << 16 | slot: our messages' req_id */
+    uint64_t id;                /* run << 48 | generation << 16 | slot: our messages' req_id */
     rk_coord_kind kind;
     /* whom to answer: a client of this node, or the peer that forwarded the write */
     bool from_peer;
@@ -48,7 +48,7 @@ typedef struct rk_coord {
 typedef struct rk_coord_table {
     const rk_env *env;          /* kept: the clock and the one timer */
     uint32_t timeout_ms;
-    uint64_t epoch;             /* in every id: ids stay unique across restarts */
+    uint64_t run;               /* in every id (clock.h): ids stay unique across restarts */
     uint32_t count;
     uint32_t free_head;         /* first free slot; RK_COORD_INFLIGHT_MAX when none */
     rk_coord *slots[RK_COORD_INFLIGHT_MAX];
@@ -61,7 +61,7 @@ typedef struct rk_coord_table {
 
 /* Keeps env. Every slot free. */
 void rk_coord_table_init(rk_coord_table *t, const rk_env *env, uint32_t timeout_ms,
-                         uint64_t epoch);
+                         uint64_t run);
 /* Free every coordinator left with `deinit` (each kind's owned memory), then the memory. */
 void rk_coord_table_deinit(rk_coord_table *t, void (*deinit)(rk_coord *c));
 

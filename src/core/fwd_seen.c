@@ -6,7 +6,7 @@
 static uint32_t fwd_seen_bucket(rk_node_id origin, uint64_t req_id)
 {
     /* splitmix64's finaliser: request ids differ in their low bits (the slot) and high bits
-     * (the generation and epoch); mixing spreads both. */
+     * (the generation and run); mixing spreads both. */
     uint64_t x = req_id ^ ((uint64_t)origin << 32) ^ origin;
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;

@@ -2,7 +2,7 @@
  * write twice would mint two dots for one client write (a network that duplicates, as the
  * simulator's does). Remembers the last RK_FWD_SEEN_MAX (origin, request id) pairs in a ring,
  * with a hash index so that a forwarded write costs a lookup, not a scan of the ring. Ids
- * carry the origin's epoch (coord_table.h), so a restarted origin's ids never match old ones.
+ * carry the origin's run (coord_table.h), so a restarted origin's ids never match old ones.
  * Pure; written only by fwd_seen.c. */
 #ifndef RK_FWD_SEEN_H
 #define RK_FWD_SEEN_H

@@ -15,7 +15,10 @@
 static const rk_metric_desc metrics_node_table[] = {
     /* server */
     NODE_METRIC(epoch, "epoch", "server", RK_METRIC_GAUGE, "epochs",
-                "This run's dot floor epoch, bumped at every start (kv679)."),
+                "This run's dot floor epoch (kv679), bumped at every start but one after a "
+                "clean stop."),
+    NODE_METRIC(epoch_kept, "epoch_kept", "server", RK_METRIC_GAUGE, "starts",
+                "1 when this start kept the epoch of a clean stop, 0 when it bumped it."),
     /* persistence */
     NODE_METRIC(sync_calls, "sync_calls", "persistence", RK_METRIC_COUNTER, "syncs",
                 "Syncs the node asked the runtime for."),

@@ -224,6 +224,7 @@ void rk_node_on_durable(rk_node *n, uint64_t seq)
 
 void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error)
 {
+    rk_clock_on_sync_failed(&n->clock, rk_durable_seq(&n->durable));
     char message[96];
     if (error == RK_ENOSPC) {
         snprintf(message, sizeof(message), "store full: raise map-size; write not stored");
@@ -233,6 +234,21 @@ void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error)
     }
     rk_durable_on_failed(&n->durable, seq, error, message);
     rk_local_recount(&n->local);
+}
+
+int rk_node_stop_clean(rk_node *n)
+{
+    int rc = rk_clock_stop(&n->clock, &n->local, n->env, rk_durable_seq(&n->durable));
+    if (rc == 0) {
+        /* Every write was durable before the mark, so nothing can still wait for a sync. */
+        RK_ASSERT(rk_durable_room(&n->durable) == RK_DURABLE_PENDING_MAX);
+    }
+    return rc;
+}
+
+int rk_node_stop_clean_status(const rk_node *n)
+{
+    return rk_clock_stop_status(&n->clock, rk_durable_seq(&n->durable));
 }
 
 /* ---- start-up ------------------------------------------------------------------------------- */
@@ -286,9 +302,10 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     if (rc == 0) {
         rc = rk_clock_start(&n->clock, &n->local, env);
         n->stats.epoch = n->clock.epoch;
+        n->stats.epoch_kept = n->clock.epoch_kept ? 1 : 0;
     }
     if (rc == 0) {
-        rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.epoch);
+        rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.run);
         rc = rk_handoff_start(n);
     }
     if (rc != 0) {

@@ -160,7 +160,8 @@ typedef struct rk_node_stats {
     uint64_t unavailable;           /* requests answered -UNAVAILABLE */
     uint64_t siblings_refused;      /* writes refused at max_siblings */
     uint64_t objects_refused;       /* writes refused: the object would pass its size limit */
-    uint64_t epoch;                 /* this run's dot floor epoch (kv679) */
+    uint64_t epoch;                 /* this run's dot floor epoch (kv679; clock.c) */
+    uint64_t epoch_kept;            /* 1: this start kept the epoch of a clean stop (clock.c) */
     /* sloppy quorum and hinted handoff (issue 6) */
     uint64_t fallback_writes;       /* writes coordinated with at least one fallback */
     uint64_t fallback_reads;        /* reads that asked at least one fallback */
@@ -201,6 +202,19 @@ void rk_node_on_timer(rk_node *n, uint64_t timer_id);
  * down; writes that cannot reach W primaries are refused
  * before anything is sent (RK_EUNAVAIL). Every up call pushes bucket properties to it again. */
 void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up);
+/* Stop cleanly (SIGTERM): record that nothing this run minted can be lost, so that the next
+ * start keeps the epoch instead of bumping it (clock.h: each bump costs the keys this node
+ * coordinates a history entry). Call it once the runtime takes no more client requests. It
+ * writes a clean-stop mark through the store and asks env->sync for it; from then on the node
+ * coordinates no write (RK_EBUSY "node stopping") but still serves peers. 0 (watch
+ * rk_node_stop_clean_status), RK_EBUSY (writes are not durable yet; their sync is asked for:
+ * call again once rk_node_on_durable came), RK_EIO (a sync failed in this run), RK_EINVAL
+ * (called again after a 0) or a store error. Without the mark the next start bumps the epoch,
+ * which is always safe: a runtime may give up waiting at any point. */
+int rk_node_stop_clean(rk_node *n);
+/* After rk_node_stop_clean returned 0: 0 once the mark is durable, RK_EBUSY until then, RK_EIO
+ * if a sync failed first (the next start may bump the epoch). */
+int rk_node_stop_clean_status(const rk_node *n);
 /* Store writes up to `seq` are durable: acknowledge what waited for them. */
 void rk_node_on_durable(rk_node *n, uint64_t seq);
 /* A sync failed (disk full, I/O error): the writes up to `seq` are rolled back; fail every

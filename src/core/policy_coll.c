@@ -139,36 +139,34 @@ void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count
     count = rk_policy_coll_sort_unique(members, lens, count);
     if (q->kind == RK_REQ_EXISTS) {
         out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = count > 0 ? 1 : 0};
-        return;
-    }
-    if (q->kind != RK_REQ_READ) {
+    } else if (q->kind != RK_REQ_READ) {
         coll_error(out, RK_EWRONGTYPE, RK_POLICY_WRONGTYPE_MESSAGE);    /* GET, RK.GET */
-        return;
+    } else {
+        switch ((rk_read_kind)q->op) {
+        case RK_READ_SMEMBERS:
+            out->heap_values = members;     /* taken: rk_policy_read_deinit frees them */
+            out->heap_lens = lens;
+            out->reply = (rk_reply){.kind = RK_REPLY_SET,
+                                    .value_count = count,
+                                    .values = members,
+                                    .value_lens = lens};
+            return;
+        case RK_READ_SCARD:
+            out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = count};
+            break;
+        case RK_READ_SISMEMBER:
+            out->reply = (rk_reply){.kind = RK_REPLY_INT,
+                                    .integer = rk_policy_coll_has(members, lens, count, q->arg,
+                                                                  q->arg_len)};
+            break;
+        case RK_READ_SMISMEMBER:
+            coll_answer_smismember(members, lens, count, q, out);
+            break;
+        case RK_READ_TYPE:
+            RK_ASSERT(!"TYPE is answered by rk_policy_answer");
+            break;
+        }
     }
-    switch ((rk_read_kind)q->op) {
-    case RK_READ_SMEMBERS:
-        out->heap_values = members;     /* taken: rk_policy_read_deinit frees them */
-        out->heap_lens = lens;
-        out->reply = (rk_reply){.kind = RK_REPLY_SET,
-                                .value_count = count,
-                                .values = members,
-                                .value_lens = lens};
-        return;
-    case RK_READ_SCARD:
-        out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = count};
-        break;
-    case RK_READ_SISMEMBER:
-        out->reply = (rk_reply){.kind = RK_REPLY_INT,
-                                .integer = rk_policy_coll_has(members, lens, count, q->arg,
-                                                              q->arg_len)};
-        break;
-    case RK_READ_SMISMEMBER:
-        coll_answer_smismember(members, lens, count, q, out);
-        break;
-    case RK_READ_TYPE:
-        RK_ASSERT(!"TYPE is answered by rk_policy_answer");
-        break;
-    }
-    free(members);
+    free(members);     /* every answer but SMEMBERS is made: the members go */
     free(lens);
 }

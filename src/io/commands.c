@@ -148,6 +148,12 @@ static void commands_del(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
 {
     s->stats.ops_del++;
     cmd->latency_class = RK_LAT_WRITE;
+    for (uint32_t i = 1; i < a->argc; i++) {
+        if (rk_server_key_merge_typed(s, a->argv[i], a->argv_len[i])) {
+            rk_server_cmd_barrier(cmd);    /* a set's DEL reads at R first, as SADD does */
+            break;
+        }
+    }
     commands_keys_to_node(s, cmd, a, 1, RK_REQ_DEL, RK_CMD_SUM);
 }
 

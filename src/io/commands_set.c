@@ -2,7 +2,9 @@
  * `set`, policy.h): SADD and SREM are writes given as operations (op.h) whose members travel as
  * one element list (elems.h); SMEMBERS, SCARD, SISMEMBER, SMISMEMBER and TYPE are typed reads
  * (RK_REQ_READ). Replies and error texts are Redis's; the node answers WRONGTYPE for a key of
- * another type (a bucket of values). DEL and EXISTS are the plain key commands. */
+ * another type (a bucket of values). DEL and EXISTS are the plain key commands. A set's write
+ * reads at R before it applies, so it is a barrier (rk_server_cmd_barrier): the connection's
+ * next command waits for its answer, and a pipeline sees its own writes as in Redis. */
 #include <stdlib.h>
 
 #include "../core/elems.h"
@@ -44,6 +46,7 @@ void rk_commands_sadd(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_ar
 {
     (void)c;
     cmd->latency_class = RK_LAT_WRITE;
+    rk_server_cmd_barrier(cmd);
     commands_set_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SADD, 2);
 }
 
@@ -51,6 +54,7 @@ void rk_commands_srem(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_ar
 {
     (void)c;
     cmd->latency_class = RK_LAT_WRITE;
+    rk_server_cmd_barrier(cmd);
     commands_set_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SREM, 2);
 }
 

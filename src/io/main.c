@@ -1,8 +1,9 @@
 /* main.c — ringkvd: read the configuration, lock and open the data directory, build the node
  * on its runtime, start the server and peers and the metrics registry INFO prints from
  * (server_metrics.h), serve clients until SIGTERM/SIGINT, then stop cleanly: stop accepting,
- * let in-flight writes become durable (up to shutdown-timeout-ms), answer them, sync and close
- * the store. */
+ * let in-flight writes become durable (up to shutdown-timeout-ms), answer them, have the node
+ * write its clean-stop mark and wait until it is durable (so the next start keeps the epoch:
+ * clock.h), sync and close the store. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,13 @@
 #include "server.h"
 #include "server_metrics.h"
 
+/* How far the clean-stop mark (rk_node_stop_clean) got. */
+typedef enum main_mark {
+    MAIN_MARK_NONE = 0,         /* not written yet */
+    MAIN_MARK_WRITTEN = 1,      /* written, on its way to the disk */
+    MAIN_MARK_SETTLED = 2,      /* durable, or given up: nothing more to wait for */
+} main_mark;
+
 typedef struct main_state {
     rk_config config;
     uv_loop_t *loop;
@@ -34,6 +42,7 @@ typedef struct main_state {
     uv_timer_t shutdown_timer;
     uint64_t shutdown_deadline_ms;
     bool shutting_down;
+    main_mark mark;
     int lock_fd;
 } main_state;
 
@@ -136,17 +145,66 @@ static void main_finish_shutdown(main_state *m)
     uv_walk(m->loop, main_on_close_any, NULL);
 }
 
+/* Once clients are drained: the node writes its clean-stop mark once every write is durable,
+ * then the mark is waited for. True when nothing is left to wait for: the mark is durable, or
+ * the node refused it for good (the next start bumps the epoch, which is always safe). A store
+ * that keeps nothing (mem) needs no mark: every start begins at epoch 1. */
+static bool main_stop_mark(main_state *m)
+{
+    if (m->mark == MAIN_MARK_SETTLED) {
+        return true;
+    }
+    if (!rk_store_is_durable(m->store)) {
+        m->mark = MAIN_MARK_SETTLED;
+        return true;
+    }
+    int rc = 0;
+    if (m->mark == MAIN_MARK_NONE) {
+        rc = rk_node_stop_clean(m->node);
+        if (rc == RK_EBUSY) {
+            return false;       /* writes still on their way to the disk; their sync is asked */
+        }
+        if (rc != 0) {
+            rk_log_warn("no clean-stop mark (%s): the next start bumps the epoch",
+                        rk_strerror(rc));
+            m->mark = MAIN_MARK_SETTLED;
+            return true;
+        }
+        m->mark = MAIN_MARK_WRITTEN;
+    }
+    rc = rk_node_stop_clean_status(m->node);
+    if (rc == RK_EBUSY) {
+        return false;
+    }
+    if (rc == 0) {
+        rk_log_info("clean-stop mark durable: the next start keeps epoch %llu",
+                    (unsigned long long)rk_node_stats_get(m->node)->epoch);
+    } else {
+        rk_log_warn("the clean-stop mark may be lost (%s): the next start may bump the epoch",
+                    rk_strerror(rc));
+    }
+    m->mark = MAIN_MARK_SETTLED;
+    return true;
+}
+
 static void main_on_shutdown_tick(uv_timer_t *h)
 {
     main_state *m = h->data;
     bool drained = rk_server_drained(&m->server);
-    if (drained || uv_now(m->loop) >= m->shutdown_deadline_ms) {
-        if (!drained) {
-            rk_log_warn("shutdown-timeout-ms passed with writes in flight; closing anyway");
-        }
-        uv_timer_stop(h);
-        main_finish_shutdown(m);
+    bool settled = drained && main_stop_mark(m);
+    if (!settled && uv_now(m->loop) < m->shutdown_deadline_ms) {
+        return;
     }
+    if (!drained) {
+        rk_log_warn("shutdown-timeout-ms passed with writes in flight; closing anyway");
+    }
+    if (!settled) {
+        /* A mark already written is still synced with everything else below (main_stop). */
+        rk_log_warn("shutdown-timeout-ms passed before the clean-stop mark was durable; the "
+                    "next start may bump the epoch");
+    }
+    uv_timer_stop(h);
+    main_finish_shutdown(m);
 }
 
 static void main_on_signal(uv_signal_t *h, int signum)
@@ -241,12 +299,14 @@ static int main_start(main_state *m)
     uv_signal_start(&m->sigint, main_on_signal, SIGINT);
     uv_timer_init(m->loop, &m->shutdown_timer);
     m->shutdown_timer.data = m;
+    const rk_node_stats *stats = rk_node_stats_get(m->node);
     rk_log_info("ready: node %u of cluster '%s' (%u members), listening on %s:%u, cluster port "
-                "%u (engine %s, sync %s, data-dir %s, %llu keys)",
+                "%u (engine %s, sync %s, data-dir %s, %llu keys, epoch %llu %s)",
                 m->config.node_id, m->config.cluster_name, m->config.member_count,
                 m->config.bind, m->config.port, m->config.cluster_port, m->config.engine,
                 rk_sync_policy_name(m->config.sync), m->config.data_dir,
-                (unsigned long long)rk_node_stats_get(m->node)->keys_live);
+                (unsigned long long)stats->keys_live, (unsigned long long)stats->epoch,
+                stats->epoch_kept ? "kept after a clean stop" : "bumped");
     return -1;
 }
 

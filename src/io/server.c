@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/bucket.h"
 #include "commands.h"
 #include "log.h"
 
@@ -286,10 +287,32 @@ void rk_server_cmd_complete(rk_server *s, rk_cmd *cmd)
         return;
     }
     rk_client *c = cmd->client;
+    if (cmd->barrier) {
+        /* The pipeline behind it may go on: the dirty pass resumes parsing (never from here,
+         * which may run inside the parse loop). */
+        cmd->barrier = false;
+        RK_ASSERT(c->barriers > 0);
+        c->barriers--;
+        server_mark_dirty(c);
+    }
     if (c->cmd_head == cmd) {
         server_client_collect(c);
         server_mark_dirty(c);
     }
+}
+
+void rk_server_cmd_barrier(rk_cmd *cmd)
+{
+    RK_ASSERT(!cmd->barrier);
+    RK_ASSERT(cmd->client != NULL);
+    cmd->barrier = true;
+    cmd->client->barriers++;
+}
+
+bool rk_server_key_merge_typed(const rk_server *s, const uint8_t *key, size_t key_len)
+{
+    const rk_bucket_props *props = rk_bucket_lookup(rk_node_buckets(s->node), key, key_len);
+    return RK_POLICY_IS_MERGE_TYPE(props->policy);
 }
 
 void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r)
@@ -388,7 +411,7 @@ static bool server_client_may_read(const rk_client *c)
     if (c->closing || s->stopping || rk_node_is_busy(s->node)) {
         return false;
     }
-    if (c->cmd_count >= RK_CLIENT_PIPELINE_MAX) {
+    if (c->cmd_count >= RK_CLIENT_PIPELINE_MAX || c->barriers > 0) {
         return false;
     }
     /* Replies already owed (being written and waiting) bound what we parse next, so a

@@ -58,6 +58,9 @@ struct rk_cmd {
     char *error_message;        /* owned */
     uint64_t start_ns;
     bool close_after;           /* QUIT, protocol error: close once this reply is out */
+    /* A read-modify-write (a set command): the connection's later commands wait until it is
+     * answered, so a pipeline sees its own writes as in Redis (rk_server_cmd_barrier). */
+    bool barrier;
     rk_resp_out out;            /* the encoded reply once complete */
 };
 
@@ -86,6 +89,7 @@ struct rk_client {
     rk_cmd *cmd_head;
     rk_cmd *cmd_tail;
     uint32_t cmd_count;
+    uint32_t barriers;          /* barrier commands in flight: parse nothing more until 0 */
     /* output: `out` fills while `wout` is being written */
     rk_resp_out out;
     rk_resp_out wout;
@@ -182,6 +186,12 @@ void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index,
 int rk_server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64_t *id_out);
 /* For commands.c: `cmd` is complete (its out holds the reply). */
 void rk_server_cmd_complete(rk_server *s, rk_cmd *cmd);
+/* Make `cmd` (not yet sent to the node) a barrier: the client's later commands are parsed only
+ * once it is answered. A merge type's write reads at R before it applies, so without it a read
+ * pipelined behind it could overtake it. */
+void rk_server_cmd_barrier(rk_cmd *cmd);
+/* Whether `key`'s bucket holds a merge type (its writes read before they apply). */
+bool rk_server_key_merge_typed(const rk_server *s, const uint8_t *key, size_t key_len);
 
 uint64_t rk_server_now_ms(const rk_server *s);
 

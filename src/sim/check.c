@@ -19,6 +19,9 @@
  *   stale_reads         a read whose context lacks the dot of a write acknowledged before the
  *                       read began (a context covers a write iff the read saw it or a
  *                       successor of it).
+ *   dots_reused         two writes of one key minted with one dot, whatever became of them
+ *                       (kv679: a node that lost unsynced dots in a crash and minted them
+ *                       again; replicas would take one write for the other). Pairs counted.
  * Writes refused (RK_EUNAVAIL, RK_EBUSY) did not happen and cover nothing; indeterminate ones
  * may have happened, so they may cover but are never required.
  *
@@ -360,6 +363,55 @@ static void check_cart(sim_world *w)
     free(ops);
 }
 
+/* One minted write for check_dots: its key and dot, and the op for a total order. */
+typedef struct check_mint {
+    uint32_t key;
+    rk_dot dot;
+    uint32_t op;
+} check_mint;
+
+static int check_mint_cmp(const void *pa, const void *pb)
+{
+    const check_mint *a = pa;
+    const check_mint *b = pb;
+    if (a->key != b->key) {
+        return a->key < b->key ? -1 : 1;
+    }
+    if (a->dot.node != b->dot.node) {
+        return a->dot.node < b->dot.node ? -1 : 1;
+    }
+    if (a->dot.counter != b->dot.counter) {
+        return a->dot.counter < b->dot.counter ? -1 : 1;
+    }
+    return a->op < b->op ? -1 : (a->op > b->op ? 1 : 0);
+}
+
+/* dots_reused: sort every minted write by (key, dot) and count neighbours that share both. A
+ * duplicated forward that minted twice is one op with one dot (history.c keeps its first). */
+static void check_dots(sim_world *w)
+{
+    check_mint *mints = calloc(w->op_count + 1u, sizeof(*mints));
+    RK_ASSERT(mints != NULL);
+    uint32_t count = 0;
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        const sim_op *op = &w->ops[i];
+        if (sim_op_is_write(op) && op->dot_known) {
+            mints[count++] = (check_mint){.key = op->key, .dot = op->dot, .op = op->id};
+        }
+    }
+    qsort(mints, count, sizeof(*mints), check_mint_cmp);
+    for (uint32_t i = 1; i < count; i++) {
+        const check_mint *a = &mints[i - 1];
+        const check_mint *b = &mints[i];
+        if (a->key == b->key && a->dot.node == b->dot.node && a->dot.counter == b->dot.counter) {
+            w->res.dots_reused++;
+            fprintf(stderr, "dot reused: key k%u dot %u:%llu by ops %u and %u\n", a->key,
+                    a->dot.node, (unsigned long long)a->dot.counter, a->op, b->op);
+        }
+    }
+    free(mints);
+}
+
 static void check_promise(sim_world *w, bool broken, const char *name)
 {
     if (!broken) {
@@ -418,6 +470,7 @@ void sim_check(sim_world *w)
         check_cart(w);
     } else {
         check_histories(w, &final);
+        check_dots(w);
     }
     for (uint32_t i = 0; i < w->cfg.nodes * keys; i++) {
         rk_dvvset_deinit(&final.sets[i]);
@@ -434,6 +487,7 @@ void sim_check(sim_world *w)
     check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
     check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
     check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
+    check_promise(w, w->res.dots_reused > 0, "dots_reused");
     /* An observed-remove set promises both; Dynamo's cart loses no add but resurrects removes
      * by design (the anomaly is counted, not failed). A key the final read missed is unjudged. */
     check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");

@@ -415,6 +415,37 @@ void rk_fixture_crash(rk_fixture *fx, rk_node_id id)
     sim_node_crash(fx->w, fixture_sim_node(fx, id));
 }
 
+/* Ask node `sn` to write its clean-stop mark (`marked` false) or whether the mark is durable
+ * (true), running the world between asks while the answer is RK_EBUSY. */
+static int fixture_stop_wait(rk_fixture *fx, sim_node *sn, bool marked, uint64_t limit_ms)
+{
+    for (uint32_t steps = 0;; steps++) {
+        RK_ASSERT(steps < FX_STEPS_MAX);
+        fx->w->current_node = sn->index;
+        int rc = marked ? rk_node_stop_clean_status(sn->node) : rk_node_stop_clean(sn->node);
+        fx->w->current_node = UINT32_MAX;
+        if (rc != RK_EBUSY) {
+            return rc;
+        }
+        if (!fixture_step(fx, limit_ms)) {
+            return RK_ETIMEDOUT;
+        }
+    }
+}
+
+int rk_fixture_stop(rk_fixture *fx, rk_node_id id)
+{
+    sim_node *sn = fixture_sim_node(fx, id);
+    RK_ASSERT(sn->node != NULL);
+    uint64_t limit_ms = fx->w->now_ms + FX_PUMP_MS_MAX;
+    int rc = fixture_stop_wait(fx, sn, false, limit_ms);
+    if (rc == 0) {
+        rc = fixture_stop_wait(fx, sn, true, limit_ms);
+    }
+    sim_node_crash(fx->w, sn);
+    return rc;
+}
+
 void rk_fixture_restart(rk_fixture *fx, rk_node_id id)
 {
     sim_world *w = fx->w;

@@ -113,6 +113,12 @@ void rk_fixture_reconnect(rk_fixture *fx, rk_node_id id);
 void rk_fixture_tell(rk_fixture *fx, rk_node_id observer, rk_node_id peer);
 /* kill -9: unsynced writes are gone, as are messages, timers and syncs of this incarnation. */
 void rk_fixture_crash(rk_fixture *fx, rk_node_id id);
+/* SIGTERM: node `id` records its clean stop (rk_node_stop_clean, asked again while its writes
+ * wait for durability), the world runs until the mark is durable, and the process is gone as
+ * after rk_fixture_crash (what came after the mark and was not synced is lost). Returns 0 when
+ * the mark was durable, else the node's error (the node is gone anyway; its next start bumps
+ * the epoch), or RK_ETIMEDOUT if the world did not get there within a bound. */
+int rk_fixture_stop(rk_fixture *fx, rk_node_id id);
 /* A new incarnation on the same store, with the fixture's node config; it learns its links at
  * once. Peers that did not see the crash are not told anything. */
 void rk_fixture_restart(rk_fixture *fx, rk_node_id id);

@@ -118,7 +118,7 @@ static const struct {
 } sim_fault_names[] = {
     {"partition", RK_SIM_FAULT_PARTITION}, {"crash", RK_SIM_FAULT_CRASH},
     {"pause", RK_SIM_FAULT_PAUSE},         {"loss", RK_SIM_FAULT_LOSS},
-    {"skew", RK_SIM_FAULT_SKEW},
+    {"skew", RK_SIM_FAULT_SKEW},           {"stop", RK_SIM_FAULT_STOP},
 };
 #define SIM_FAULT_NAME_COUNT (sizeof(sim_fault_names) / sizeof(sim_fault_names[0]))
 
@@ -160,8 +160,8 @@ void rk_sim_faults_name(uint32_t faults, char *out, size_t out_size)
         snprintf(out, out_size, "none");
         return;
     }
-    if (faults == RK_SIM_FAULT_ALL) {
-        snprintf(out, out_size, "all");
+    if (faults == RK_SIM_FAULT_ALL || faults == (RK_SIM_FAULT_ALL | RK_SIM_FAULT_STOP)) {
+        snprintf(out, out_size, faults == RK_SIM_FAULT_ALL ? "all" : "all,stop");
         return;
     }
     size_t used = 0;

@@ -51,6 +51,7 @@ typedef enum sim_heal_kind {
     SIM_HEAL_RESTART = 2,
     SIM_HEAL_RESUME = 3,
     SIM_HEAL_LOSS = 4,
+    SIM_HEAL_STOP_STEP = 5,     /* not an end: the next step of node `b`'s clean stop */
 } sim_heal_kind;
 
 typedef struct sim_msg sim_msg;
@@ -104,6 +105,10 @@ struct sim_node {
     uint64_t sync_wanted;
     uint64_t sync_busy_until_ms;
     int sync_fail_error;        /* fixture.c: the next sync fails with this RK_E* (0: none) */
+    /* a clean stop under way (the stop fault); a crash ends it */
+    bool stopping;
+    bool stop_marked;           /* rk_node_stop_clean returned 0 */
+    uint32_t stop_steps;        /* asks so far */
 };
 
 /* ---- history ------------------------------------------------------------------------------- */
@@ -190,6 +195,7 @@ struct sim_world {
     bool partitioned;
     bool faulting;              /* the fault schedule still acts */
     uint32_t down_count;
+    uint32_t stopping_count;    /* nodes in a clean stop: down soon */
     /* workload */
     sim_client *clients;
     sim_op *ops;                /* ops[1..op_count]; 0 is no op */

@@ -7,6 +7,10 @@
  *            events still addressed to the old incarnation (timers, syncs, messages) are lost.
  *   restart  rk_node_new on the same store; the node mints dots only once its epoch write
  *            is durable (it answers RK_EBUSY until then).
+ *   stop     SIGTERM: the node is asked for its clean-stop mark (again while writes wait for
+ *            durability), then until the mark is durable, a few ms between asks, meanwhile
+ *            refusing writes as "node stopping"; then the process is gone as after a crash and
+ *            restarts later, keeping its epoch. A crash meanwhile ends the stop.
  *   pause    the node handles nothing; its events wait in a backlog, in order, and run at
  *            resume with the clock at the resume time (late timers, a burst of messages), as
  *            after a GC pause or SIGSTOP. Links stay up.
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/clock.h"
 #include "sim_internal.h"
 
 #define SIM_SYNC_MS_MIN 1u
@@ -26,6 +31,8 @@
 #define SIM_FAULT_GAP_MS_MAX 700u
 #define SIM_FAULT_LEN_MS_MIN 100u
 #define SIM_FAULT_LEN_MS_MAX 2000u
+#define SIM_STOP_STEP_MS_MAX 5u
+#define SIM_STOP_STEPS_MAX 1000u       /* ringkvd's shutdown-timeout-ms: then it exits anyway */
 
 /* ---- env ---------------------------------------------------------------------------------- */
 
@@ -302,12 +309,34 @@ void sim_world_stop(sim_world *w)
     }
 }
 
+/* Test only (break_clean_stop): a durable clean-stop mark of `epoch` in a crashed node's store,
+ * as if the run that lost its unsynced writes had stopped cleanly. */
+static void sim_forge_clean_stop(sim_node *sn, uint64_t epoch)
+{
+    uint8_t mark[RK_CLOCK_MARK_BYTES];
+    rk_clock_mark_encode(epoch, 0, mark);
+    uint64_t seq = 0;
+    int rc = rk_store_put(sn->store.inner, RK_DB_META, (const uint8_t *)RK_CLOCK_MARK_KEY,
+                          sizeof(RK_CLOCK_MARK_KEY) - 1, mark, sizeof(mark), &seq);
+    RK_ASSERT(rc == 0);
+    rc = rk_store_sync(sn->store.inner, seq);
+    RK_ASSERT(rc == 0);
+}
+
 void sim_node_crash(sim_world *w, sim_node *sn)
 {
     RK_ASSERT(sn->node != NULL);
+    uint64_t epoch = rk_node_stats_get(sn->node)->epoch;
     rk_node_free(sn->node);
     sn->node = NULL;
     rk_store_mem_crash(sn->store.inner);
+    if (w->cfg.break_clean_stop) {
+        sim_forge_clean_stop(sn, epoch);
+    }
+    if (sn->stopping) {
+        sn->stopping = false;
+        w->stopping_count--;
+    }
     sn->inc++;
     sn->paused = false;
     sim_backlog_drop(sn);
@@ -429,6 +458,54 @@ static int sim_pick_node(sim_world *w, bool want_unpaused)
     return (int)candidates[sim_rng_below(&w->rng, count)];
 }
 
+/* The next step of `sn`'s clean stop in a few ms, for this incarnation only. */
+static void sim_stop_step_after(sim_world *w, sim_node *sn)
+{
+    sim_event *e = sim_event_new(w, SIM_EV_HEAL, w->now_ms + sim_rng_range(&w->rng, 1,
+                                                                           SIM_STOP_STEP_MS_MAX));
+    e->a = SIM_HEAL_STOP_STEP;
+    e->b = sn->index;
+    e->inc = sn->inc;
+    e->tag = 0;
+    sim_schedule(w, e);
+}
+
+static void sim_node_stop_begin(sim_world *w, sim_node *sn)
+{
+    RK_ASSERT(sn->node != NULL);
+    sn->stopping = true;
+    sn->stop_marked = false;
+    sn->stop_steps = 0;
+    w->stopping_count++;
+    sim_stop_step_after(w, sn);
+}
+
+/* One step of a clean stop, as ringkvd's shutdown tick: ask for the mark (again while writes
+ * wait for durability), then whether it is durable. Once it is, or after SIM_STOP_STEPS_MAX
+ * asks, the process is gone and comes back later, as after a crash. */
+static void sim_node_stop_step(sim_world *w, sim_node *sn, uint64_t inc)
+{
+    if (!sn->stopping || sn->inc != inc) {
+        return;     /* a crash ended this stop */
+    }
+    if (sn->paused) {
+        sim_stop_step_after(w, sn);     /* a stopped process takes SIGTERM when it resumes */
+        return;
+    }
+    int rc = sn->stop_marked ? rk_node_stop_clean_status(sn->node) : rk_node_stop_clean(sn->node);
+    if (rc == 0 && !sn->stop_marked) {
+        sn->stop_marked = true;
+        rc = RK_EBUSY;                  /* written: now wait until it is durable */
+    }
+    if (rc == RK_EBUSY && ++sn->stop_steps < SIM_STOP_STEPS_MAX) {
+        sim_stop_step_after(w, sn);
+        return;
+    }
+    w->res.clean_stops += rc == 0 ? 1u : 0u;
+    sim_node_crash(w, sn);
+    sim_heal_after(w, SIM_HEAL_RESTART, sn->index, SIM_FAULT_LEN_MS_MIN, SIM_FAULT_LEN_MS_MAX);
+}
+
 void sim_faults_on_tick(sim_world *w)
 {
     if (!w->faulting) {
@@ -440,6 +517,9 @@ void sim_faults_on_tick(sim_world *w)
         if ((w->cfg.faults & (1u << bit)) != 0) {
             kinds[count++] = 1u << bit;
         }
+    }
+    if ((w->cfg.faults & RK_SIM_FAULT_STOP) != 0) {
+        kinds[count++] = RK_SIM_FAULT_STOP;
     }
     if (count > 0) {
         uint32_t kind = kinds[sim_rng_below(&w->rng, count)];
@@ -454,7 +534,8 @@ void sim_faults_on_tick(sim_world *w)
             break;
         case RK_SIM_FAULT_CRASH:
             /* A minority at most, so quorums can still form somewhere. */
-            if (w->down_count < (w->cfg.nodes - 1) / 2 && (node = sim_pick_node(w, false)) >= 0) {
+            if (w->down_count + w->stopping_count < (w->cfg.nodes - 1) / 2 &&
+                (node = sim_pick_node(w, false)) >= 0) {
                 sim_node_crash(w, &w->nodes[node]);
                 sim_heal_after(w, SIM_HEAL_RESTART, (uint32_t)node, SIM_FAULT_LEN_MS_MIN,
                                SIM_FAULT_LEN_MS_MAX);
@@ -464,6 +545,12 @@ void sim_faults_on_tick(sim_world *w)
             if ((node = sim_pick_node(w, true)) >= 0) {
                 sim_node_pause(w, &w->nodes[node]);
                 sim_heal_after(w, SIM_HEAL_RESUME, (uint32_t)node, 50, 1500);
+            }
+            break;
+        case RK_SIM_FAULT_STOP:
+            if (w->down_count + w->stopping_count < (w->cfg.nodes - 1) / 2 &&
+                (node = sim_pick_node(w, false)) >= 0 && !w->nodes[node].stopping) {
+                sim_node_stop_begin(w, &w->nodes[node]);
             }
             break;
         case RK_SIM_FAULT_LOSS:
@@ -507,6 +594,9 @@ void sim_faults_on_heal(sim_world *w, sim_event *e)
     case SIM_HEAL_LOSS:
         w->loss_on = false;
         return;
+    case SIM_HEAL_STOP_STEP:
+        sim_node_stop_step(w, sn, e->inc);
+        return;
     }
 }
 
@@ -516,6 +606,9 @@ void sim_faults_heal_all(sim_world *w)
     sim_net_heal(w);
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         sim_node *sn = &w->nodes[i];
+        if (sn->node != NULL && sn->stopping) {
+            sim_node_crash(w, sn);      /* the stop ends here: the process is gone */
+        }
         if (sn->node == NULL) {
             sim_node_restart(w, sn);
         } else if (sn->paused) {

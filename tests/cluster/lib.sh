@@ -53,6 +53,12 @@ check_contains() {
     esac
 }
 
+# check_positive DESCRIPTION VALUE: VALUE is a number above 0 (a counter read from INFO, say).
+check_positive() {
+    [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && log "ok: $1: $2" ||
+        fail "$1: expected > 0, got [$2]"
+}
+
 # A port nothing listens on: tests run alone, so a quick probe is enough. Ports come from
 # 10000..22699, so the port and port + 10000 (ringkvd's default cluster port) stay below the
 # kernel's ephemeral range (32768..): a probe cannot see an outgoing connection's local port,

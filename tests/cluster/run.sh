@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh — run every tests/cluster/test_*.sh (real ringkvd processes on 127.0.0.1) and print
-# one closing line "N passed, N failed". A test script exits 0 when all its checks held.
+# run.sh — run every tests/cluster/test_*.sh (real ringkvd processes on 127.0.0.1; lib.sh and
+# netns.sh are helpers they source) and print one closing line "N passed, N failed". A test script
+# exits 0 when all its checks held. scripts/test-all.sh runs it twice: plain and ASan+UBSan ringkvd.
 set -u
 cd "$(dirname "$0")"
 passed=0

@@ -69,12 +69,6 @@ hint_sum() {
     echo "$sum"
 }
 
-# check_positive DESCRIPTION VALUE: VALUE is a number above 0 (hint_sum says "none" without it).
-check_positive() {
-    [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && log "ok: $1: $2" ||
-        fail "$1: expected > 0, got [$2]"
-}
-
 # keys PREFIX COUNT [FROM STEP]: the key names PREFIX:1 .. PREFIX:COUNT (every STEP-th from FROM).
 keys() { seq "${3:-1}" "${4:-1}" "$2" | sed "s/^/$1:/"; }
 

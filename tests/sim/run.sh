@@ -4,12 +4,16 @@
 #   1. every regression seed of tests/sim/seeds.txt;
 #   2. fresh seeds across configurations: N=3 R=2 W=2 on 5 nodes, --faults none, crash,
 #      partition and all, policies siblings and lww, sync batch and always (the sloppy quorum
-#      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all, and the cart
-#      workload (issue 12: SADD/SREM/SMEMBERS) under --faults all with policies set and union;
-#   3. determinism: one seed twice gives byte-identical output, for each workload;
+#      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all, clean
+#      stops (--faults all,stop) under siblings and lww, sync batch and none, and the cart
+#      workload (issue 12: SADD/SREM/SMEMBERS) under --faults all,stop with policy set and
+#      --faults all with union;
+#   3. determinism: one seed twice gives byte-identical output (values under all and all,stop,
+#      and the cart);
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
 #      clock skew shows lww_dropped, the test-only --break-sibling-merge is caught as lost
-#      acknowledged writes, Dynamo's cart (union) shows resurrected_removes, and a set whose
+#      acknowledged writes, the test-only --break-clean-stop (crashes that leave a clean-stop
+#      mark) as reused dots, Dynamo's cart (union) shows resurrected_removes, and a set whose
 #      replicas drop members (--break-sibling-merge) shows lost_adds;
 #   5. scripted scenarios (tests/sim/scenarios/*.scn, --scenario): one replays byte for byte, a
 #      3|2 partition under strict quorums refuses writes on the minority side only, a one-way
@@ -42,7 +46,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # One run per line of arguments on stdin, JOBS at a time; prints PASS/FAIL lines.
 run_many() {
   xargs -P "$JOBS" -I{} bash -c 'if out=$($SIM {} 2>&1); then echo "PASS {}"; else
-    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|converged|final)|replay" |
+    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged|final)|replay" |
     sed "s/^/    /"; fi'
 }
 tally() {
@@ -74,8 +78,15 @@ done
 # Strict quorums (no sloppy quorum) keep their own promises too; R = W = 1 under every fault.
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --policy siblings --no-sloppy")
 configs+=("--nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults all --policy siblings")
-# The cart (issue 12): set promises no lost add and no resurrected remove; union no lost add.
-configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy set")
+# Clean stops keep the epoch (clock.h): no dot may be minted twice, whatever the sync policy.
+for policy in siblings lww; do
+  for sync in batch none; do
+    configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --policy $policy --sync $sync")
+  done
+done
+# The cart (issue 12): set promises no lost add and no resurrected remove (clean stops too);
+# union no lost add.
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --workload cart --policy set")
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy union")
 i=0
 for cfg in "${configs[@]}"; do
@@ -88,8 +99,10 @@ tally < /tmp/rk-sim-$$.out
 rm -f /tmp/rk-sim-$$.out
 
 # 3. Determinism: the same seed and options give the same output, byte for byte.
-det="--seed $SEED_BASE --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all"
-if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
+for faults in all all,stop; do
+  det="--seed $SEED_BASE --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults $faults"
+  if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
+done
 det="$det --workload cart --policy set"
 if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
 
@@ -114,6 +127,8 @@ proof "lww under clock skew" lww_dropped 10 \
   --nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults skew,loss --policy lww
 proof "replicas that drop siblings" lost_acked_writes 10 \
   --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults none --break-sibling-merge
+proof "crashes that claim a clean stop" dots_reused 10 \
+  --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults crash --break-clean-stop
 proof "Dynamo's cart unites a removed member back" resurrected_removes 10 \
   --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy union
 proof "a set whose replicas drop members" lost_adds 3 \

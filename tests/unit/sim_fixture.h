@@ -176,6 +176,14 @@ static inline void fx_pump(rk_fixture *fx)
     assert_int_equal(rk_fixture_pump(fx), 0);
 }
 
+/* SIGTERM, its clean-stop mark durable, and a restart on the same store (which keeps the
+ * epoch). */
+static inline void fx_stop_restart(rk_fixture *fx, rk_node_id id)
+{
+    assert_int_equal(rk_fixture_stop(fx, id), 0);
+    rk_fixture_restart(fx, id);
+}
+
 /* kill -9 and a restart on the same store. */
 static inline void fx_crash_restart(rk_fixture *fx, rk_node_id id)
 {
@@ -303,15 +311,21 @@ static inline bool fx_local_is(rk_fixture *fx, rk_node_id id, const char *key, c
     return fx_local_live(fx, id, key, value, &has) == 1 && has;
 }
 
+/* `id`'s own copy of key, decoded into *set (rk_dvvset_deinit it); fails if it has none. */
+static inline void fx_local_decode(rk_fixture *fx, rk_node_id id, const char *key, rk_dvvset *set)
+{
+    rk_buf buf;
+    assert_int_equal(rk_fixture_local_get(fx, id, key, &buf), 0);
+    assert_true(buf.len > 0);
+    assert_int_equal(rk_dvvset_decode(buf.data, buf.len, set), 0);
+    rk_store_buf_free(&buf);
+}
+
 /* The dot of the only sibling `id` stores under key. */
 static inline rk_dot fx_local_dot(rk_fixture *fx, rk_node_id id, const char *key)
 {
-    rk_buf buf;
     rk_dvvset set;
-    assert_int_equal(rk_fixture_local_get(fx, id, key, &buf), 0);
-    assert_true(buf.len > 0);
-    assert_int_equal(rk_dvvset_decode(buf.data, buf.len, &set), 0);
-    rk_store_buf_free(&buf);
+    fx_local_decode(fx, id, key, &set);
     assert_int_equal(set.sibling_count, 1);
     rk_dot dot = set.siblings[0].dot;
     rk_dvvset_deinit(&set);

@@ -1,5 +1,5 @@
 /* test_coord_table.c — the table of coordinators in flight (src/core/coord_table.c). Covers:
- * new, find and free; ids (slot, generation, the epoch's low 16 bits on top), so that a stale
+ * new, find and free; ids (slot, generation, the run's low 16 bits on top), so that a stale
  * id of a reused slot and an id naming a slot past the table are never found; the limit of
  * RK_COORD_INFLIGHT_MAX on both sides with reuse of a freed slot; and the deadline list: one env
  * timer for the whole list, due only once the head's deadline has passed, set again after it
@@ -19,7 +19,7 @@
 #include "test_env.h"
 
 #define TEST_TIMEOUT_MS 1000u
-#define TEST_EPOCH 3u
+#define TEST_RUN 3u
 #define TEST_START_MS 5000u
 
 /* A kind's struct embeds rk_coord first, with memory of its own after it. */
@@ -43,13 +43,13 @@ static void test_coord_deinit(rk_coord *c)
     test_deinit_calls++;
 }
 
-static test_fixture *test_fixture_new(uint64_t epoch)
+static test_fixture *test_fixture_new(uint64_t run)
 {
     test_fixture *fx = malloc(sizeof(*fx));
     assert_non_null(fx);
     test_env_init(&fx->env, NULL);
     fx->env.now_ms = TEST_START_MS;
-    rk_coord_table_init(&fx->table, &fx->env.env, TEST_TIMEOUT_MS, epoch);
+    rk_coord_table_init(&fx->table, &fx->env.env, TEST_TIMEOUT_MS, run);
     test_deinit_calls = 0;
     return fx;
 }
@@ -113,7 +113,7 @@ static void test_assert_due_in_order(test_fixture *fx, rk_coord *const *expected
 static void test_new_gives_a_zeroed_coordinator_of_its_kind(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
 
     test_coord *c = (test_coord *)rk_coord_table_new(&fx->table, RK_COORD_GET, sizeof(*c));
 
@@ -130,7 +130,7 @@ static void test_new_gives_a_zeroed_coordinator_of_its_kind(void **state)
 static void test_find_gives_the_coordinator_of_an_id(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *a = test_new(fx);
     rk_coord *b = test_new(fx);
 
@@ -143,7 +143,7 @@ static void test_find_gives_the_coordinator_of_an_id(void **state)
 static void test_freed_coordinator_is_not_found(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
     uint64_t id = c->id;
 
@@ -159,7 +159,7 @@ static void test_freed_coordinator_is_not_found(void **state)
 static void test_stale_id_of_a_reused_slot_is_not_found(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *old = test_new(fx);
     uint64_t old_id = old->id;
     rk_coord_table_free(&fx->table, old);
@@ -177,7 +177,7 @@ static void test_stale_id_of_a_reused_slot_is_not_found(void **state)
 static void test_id_with_a_slot_past_the_table_is_not_found(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
     uint64_t upper = c->id & ~0xffffull;
 
@@ -190,21 +190,21 @@ static void test_id_with_a_slot_past_the_table_is_not_found(void **state)
 }
 
 /* An answer to a request made before a restart has the same slot and generation as a new one,
- * but the old epoch: not found. */
-static void test_id_from_another_epoch_is_not_found(void **state)
+ * but the old run: not found. */
+static void test_id_from_another_run_is_not_found(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
-    uint64_t before_restart = (c->id & 0xffffffffffffull) | ((uint64_t)(TEST_EPOCH - 1) << 48);
+    uint64_t before_restart = (c->id & 0xffffffffffffull) | ((uint64_t)(TEST_RUN - 1) << 48);
 
     assert_null(rk_coord_table_find(&fx->table, before_restart));
     assert_ptr_equal(rk_coord_table_find(&fx->table, c->id), c);
     test_fixture_free(fx);
 }
 
-/* The epoch's low 16 bits sit in the top 16 of every id, so ids stay unique across restarts. */
-static void test_id_carries_the_epoch_in_its_top_bits(void **state)
+/* The run's low 16 bits sit in the top 16 of every id, so ids stay unique across restarts. */
+static void test_id_carries_the_run_in_its_top_bits(void **state)
 {
     (void)state;
     test_fixture *fx = test_fixture_new(0x12345u);
@@ -221,7 +221,7 @@ static void test_id_carries_the_epoch_in_its_top_bits(void **state)
 static void test_table_fills_at_the_limit_and_reuses_a_freed_slot(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord **all = calloc(RK_COORD_INFLIGHT_MAX, sizeof(*all));
     assert_non_null(all);
     for (uint32_t i = 0; i < RK_COORD_INFLIGHT_MAX; i++) {
@@ -248,7 +248,7 @@ static void test_table_fills_at_the_limit_and_reuses_a_freed_slot(void **state)
 static void test_each_slot_is_used_once_when_filling(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     uint8_t *seen = calloc(RK_COORD_INFLIGHT_MAX, 1);
     assert_non_null(seen);
 
@@ -269,7 +269,7 @@ static void test_each_slot_is_used_once_when_filling(void **state)
 static void test_arm_sets_one_timer_at_now_plus_timeout(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
 
     rk_coord_table_arm(&fx->table, c);
@@ -286,7 +286,7 @@ static void test_arm_sets_one_timer_at_now_plus_timeout(void **state)
 static void test_arming_more_sets_no_more_timers(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
 
     test_arm_three(fx, c);
@@ -299,7 +299,7 @@ static void test_arming_more_sets_no_more_timers(void **state)
 static void test_nothing_is_due_before_the_deadline(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
     rk_coord_table_arm(&fx->table, c);
 
@@ -314,7 +314,7 @@ static void test_nothing_is_due_before_the_deadline(void **state)
 static void test_head_is_due_once_its_deadline_passed(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
 
@@ -332,7 +332,7 @@ static void test_head_is_due_once_its_deadline_passed(void **state)
 static void test_due_sets_the_timer_again_for_the_next_deadline(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
     fx->env.now_ms = TEST_START_MS + TEST_TIMEOUT_MS;
@@ -352,7 +352,7 @@ static void test_due_sets_the_timer_again_for_the_next_deadline(void **state)
 static void test_empty_list_sets_no_timer_until_the_next_arm(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
     rk_coord_table_arm(&fx->table, c);
     rk_coord_table_free(&fx->table, c);
@@ -372,7 +372,7 @@ static void test_empty_list_sets_no_timer_until_the_next_arm(void **state)
 static void test_unarmed_coordinator_is_never_due(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     test_new(fx);
     rk_coord *due[1];
 
@@ -385,7 +385,7 @@ static void test_unarmed_coordinator_is_never_due(void **state)
 static void test_freeing_the_armed_head_unlinks_it(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
 
@@ -401,7 +401,7 @@ static void test_freeing_the_armed_head_unlinks_it(void **state)
 static void test_freeing_an_armed_middle_unlinks_it(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
 
@@ -418,7 +418,7 @@ static void test_freeing_an_armed_middle_unlinks_it(void **state)
 static void test_freeing_the_armed_tail_unlinks_it(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
 
@@ -436,7 +436,7 @@ static void test_freeing_the_armed_tail_unlinks_it(void **state)
 static void test_freeing_the_only_armed_one_empties_the_list(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c = test_new(fx);
     rk_coord_table_arm(&fx->table, c);
 
@@ -451,7 +451,7 @@ static void test_freeing_the_only_armed_one_empties_the_list(void **state)
 static void test_deinit_frees_every_coordinator_left_through_the_callback(void **state)
 {
     (void)state;
-    test_fixture *fx = test_fixture_new(TEST_EPOCH);
+    test_fixture *fx = test_fixture_new(TEST_RUN);
     rk_coord *c[3];
     test_arm_three(fx, c);
     test_new(fx);
@@ -470,8 +470,8 @@ int main(void)
         cmocka_unit_test(test_freed_coordinator_is_not_found),
         cmocka_unit_test(test_stale_id_of_a_reused_slot_is_not_found),
         cmocka_unit_test(test_id_with_a_slot_past_the_table_is_not_found),
-        cmocka_unit_test(test_id_from_another_epoch_is_not_found),
-        cmocka_unit_test(test_id_carries_the_epoch_in_its_top_bits),
+        cmocka_unit_test(test_id_from_another_run_is_not_found),
+        cmocka_unit_test(test_id_carries_the_run_in_its_top_bits),
         cmocka_unit_test(test_table_fills_at_the_limit_and_reuses_a_freed_slot),
         cmocka_unit_test(test_each_slot_is_used_once_when_filling),
         cmocka_unit_test(test_arm_sets_one_timer_at_now_plus_timeout),

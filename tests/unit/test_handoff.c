@@ -586,19 +586,26 @@ static void test_degraded_read(void **state)
 
 
 /* A fallback coordinating the same key again after handing its copy back and dropping it must
- * mint a new dot (coord.c, coord_put_dot_floor). Under `siblings` the second write, made without
+ * mint a new dot (clock.h, rk_clock_dot_floor). Under `siblings` the second write, made without
  * seeing the first, is concurrent with it: the primaries must end with both values. A reused
- * dot would make them take one for the other and silently lose a write. */
-static void test_fallback_coordinator_never_reuses_a_dot(void **state)
+ * dot would make them take one for the other and silently lose a write. With `stop_between`
+ * the fallback stops cleanly and restarts between the two writes, keeping its epoch: only the
+ * fallback counter its clean-stop mark carried keeps the second dot above the first. */
+static void fallback_coordinates_twice(bool stop_between)
 {
-    (void)state;
     rk_fixture *fx = fx_new();
     fx_bucket_set(fx, 1, "sib", "policy", "siblings", HO_NODES);
     fx_key k;
     fx_key_find(fx, "sib:", 0, &k);
     rk_node_id f2 = k.f[1];
+    uint64_t epoch = st(fx, f2)->epoch;
     const char *values[2] = {"v1", "v2"};
     for (uint32_t round = 0; round < 2; round++) {
+        if (round == 1 && stop_between) {
+            fx_stop_restart(fx, f2);
+            fx_pump(fx);
+            assert_int_equal(st(fx, f2)->epoch, epoch);
+        }
         for (uint32_t i = 0; i < 3; i++) {
             fx_down(fx, k.p[i]);
         }
@@ -619,6 +626,18 @@ static void test_fallback_coordinator_never_reuses_a_dot(void **state)
         assert_true(has_v1 && has_v2);
     }
     fx_free(fx);
+}
+
+static void test_fallback_coordinator_never_reuses_a_dot(void **state)
+{
+    (void)state;
+    fallback_coordinates_twice(false);
+}
+
+static void test_fallback_coordinator_never_reuses_a_dot_across_a_clean_restart(void **state)
+{
+    (void)state;
+    fallback_coordinates_twice(true);
 }
 
 /* A primary that went silent without anyone noticing (no rk_node_on_peer): the write goes to
@@ -772,6 +791,8 @@ int main(void)
         cmocka_unit_test_teardown(test_one_copy_two_owners, fx_teardown),
         cmocka_unit_test_teardown(test_degraded_read, fx_teardown),
         cmocka_unit_test_teardown(test_fallback_coordinator_never_reuses_a_dot, fx_teardown),
+        cmocka_unit_test_teardown(
+            test_fallback_coordinator_never_reuses_a_dot_across_a_clean_restart, fx_teardown),
         cmocka_unit_test_teardown(test_silent_primary_gets_hint_at_deadline, fx_teardown),
         cmocka_unit_test_teardown(test_silent_primary_suspected_then_heard, fx_teardown),
         cmocka_unit_test_teardown(test_handoff_throttled, fx_teardown),

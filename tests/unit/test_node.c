@@ -286,6 +286,97 @@ static void test_crash_then_write_never_reuses_a_dot(void **state)
     fx_free(fx);
 }
 
+/* Entries of the history of `id`'s own copy of key (version.h: one per coordinator, plus one
+ * per gap an epoch bump left). */
+static uint32_t node_history_entries(rk_fixture *fx, rk_node_id id, const char *key)
+{
+    rk_dvvset set;
+    fx_local_decode(fx, id, key, &set);
+    uint32_t entries = set.history.entry_count;
+    rk_dvvset_deinit(&set);
+    return entries;
+}
+
+/* Issue 12: the clock must not grow with restarts. A clean stop loses nothing, so the next
+ * start keeps the epoch: a key written through 20 clean restarts keeps one history entry, and
+ * its dots still only go up. A crash afterwards bumps the epoch, and the first write after it
+ * leaves the gap in the history (the kv679 protection is intact). */
+static void test_clean_restarts_keep_the_epoch_and_the_history(void **state)
+{
+    (void)state;
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    uint64_t epoch = fx_stats(fx, NODE)->epoch;
+    assert_int_equal(fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "v0"))->kind, RK_REPLY_OK);
+    rk_dot last = fx_local_dot(fx, NODE, "k");
+
+    for (uint32_t i = 1; i <= 20; i++) {
+        fx_stop_restart(fx, NODE);
+        fx_pump(fx);                /* the start's batch, without the mark, is durable */
+        assert_int_equal(fx_stats(fx, NODE)->epoch, epoch);
+        assert_int_equal(fx_stats(fx, NODE)->epoch_kept, 1);
+        char value[8];
+        snprintf(value, sizeof(value), "v%u", i);
+        assert_int_equal(fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", value))->kind, RK_REPLY_OK);
+        rk_dot dot = fx_local_dot(fx, NODE, "k");
+        assert_true(dot.counter > last.counter);
+        last = dot;
+    }
+    assert_int_equal(node_history_entries(fx, NODE, "k"), 1);
+
+    fx_crash_restart(fx, NODE);
+    fx_pump(fx);
+    assert_int_equal(fx_stats(fx, NODE)->epoch, epoch + 1);
+    assert_int_equal(fx_stats(fx, NODE)->epoch_kept, 0);
+    assert_int_equal(fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "after"))->kind, RK_REPLY_OK);
+    assert_true(fx_local_dot(fx, NODE, "k").counter > last.counter);
+    assert_int_equal(node_history_entries(fx, NODE, "k"), 2);
+    fx_free(fx);
+}
+
+/* A write not yet durable when the stop comes could be lost with its dot: the node refuses
+ * the mark until it is durable (answering it on the way), then coordinates no more writes,
+ * and reads still work. */
+static void test_stop_waits_for_writes_then_refuses_new_ones(void **state)
+{
+    (void)state;
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    int64_t pending = node_send(fx, RK_REQ_PUT, "k", "v");
+    assert_null(node_reply(fx, pending));
+
+    assert_int_equal(rk_node_stop_clean(fx_node(fx, NODE)), RK_EBUSY);
+    assert_int_equal(fx_wait(fx, pending)->kind, RK_REPLY_OK);
+    assert_int_equal(rk_node_stop_clean(fx_node(fx, NODE)), 0);
+    assert_int_equal(rk_node_stop_clean_status(fx_node(fx, NODE)), RK_EBUSY);
+
+    const fx_reply *refused = fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "late"));
+    assert_int_equal(refused->kind, RK_REPLY_ERROR);
+    assert_int_equal(refused->error, RK_EBUSY);
+    assert_non_null(strstr(refused->message, "node stopping"));
+    fx_assert_value(fx_wait(fx, node_send(fx, RK_REQ_GET, "k", NULL)), "v");
+    fx_pump(fx);
+    assert_int_equal(rk_node_stop_clean_status(fx_node(fx, NODE)), 0);
+    assert_int_equal(rk_node_stop_clean(fx_node(fx, NODE)), RK_EINVAL);
+    fx_free(fx);
+}
+
+/* A failed sync rolled back a write whose dot may be on other replicas: that run leaves no
+ * mark, and the next start bumps the epoch. */
+static void test_stop_after_a_failed_sync_bumps_the_epoch(void **state)
+{
+    (void)state;
+    rk_fixture *fx = node_start(RK_SYNC_BATCH);
+    uint64_t epoch = fx_stats(fx, NODE)->epoch;
+    rk_fixture_fail_next_sync(fx, NODE, RK_EIO);
+    assert_int_equal(fx_wait(fx, node_send(fx, RK_REQ_PUT, "k", "v"))->error, RK_EIO);
+
+    assert_int_equal(rk_fixture_stop(fx, NODE), RK_EIO);
+    rk_fixture_restart(fx, NODE);
+
+    assert_int_equal(fx_stats(fx, NODE)->epoch, epoch + 1);
+    assert_int_equal(fx_stats(fx, NODE)->epoch_kept, 0);
+    fx_free(fx);
+}
+
 /* An object holds at most max-value-bytes of values (plus RK_OBJECT_SLACK_BYTES of versions):
  * on a siblings bucket, a blind write that would add a second large sibling is refused with the
  * reason, and the object that is stored can always travel in one frame to a replica or in a
@@ -404,6 +495,10 @@ int main(void)
         cmocka_unit_test_teardown(test_crash_under_none_loses_acked_writes, fx_teardown),
         cmocka_unit_test_teardown(test_sync_failure_fails_waiting_writes, fx_teardown),
         cmocka_unit_test_teardown(test_crash_then_write_never_reuses_a_dot, fx_teardown),
+        cmocka_unit_test_teardown(test_clean_restarts_keep_the_epoch_and_the_history,
+                                  fx_teardown),
+        cmocka_unit_test_teardown(test_stop_waits_for_writes_then_refuses_new_ones, fx_teardown),
+        cmocka_unit_test_teardown(test_stop_after_a_failed_sync_bumps_the_epoch, fx_teardown),
         cmocka_unit_test_teardown(test_object_size_capped, fx_teardown),
         cmocka_unit_test_teardown(test_same_calls_same_trace, fx_teardown),
         cmocka_unit_test_teardown(test_objects_of_two_types_never_merge, fx_teardown),

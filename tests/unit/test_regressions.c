@@ -319,14 +319,15 @@ static void test_duplicated_forward_coordinated_once(void **state)
     fx_free(fx);
 }
 
-/* The same fix's other half: a coordinator id carries its node's epoch, so the first request a
- * restarted origin forwards never has the id of one it forwarded before the crash (its table
- * of coordinators starts over). Without the epoch in the id the primary would take the new
- * write for a duplicate and drop it: the assertions that the second write is answered and
- * stored fail. */
-static void test_forward_from_restarted_origin_is_no_duplicate(void **state)
+/* The same fix's other half: a coordinator id carries its node's run (clock.h), so the first
+ * request a restarted origin forwards never has the id of one it forwarded before (its table of
+ * coordinators starts over). Without the run in the id the primary would take the new write for
+ * a duplicate and drop it: the assertions that the second write is answered and stored fail.
+ * The id first carried the epoch; a clean restart keeps the epoch, so since 332e89b ("clock,
+ * coord_table: coordinator ids carry a run bumped at every start") it carries the run, and the
+ * clean variant fails with the epoch in its place. */
+static void forward_from_restarted_origin(bool clean)
 {
-    (void)state;
     rk_fixture *fx = rg_new(5, RK_POLICY_SIBLINGS);
     rk_node_id origin = 0;
     rk_node_id primaries[3];
@@ -336,7 +337,11 @@ static void test_forward_from_restarted_origin_is_no_duplicate(void **state)
     fx_pump(fx);
     assert_int_equal(rg_reply_of(fx, first)->kind, RK_REPLY_OK);
 
-    fx_crash_restart(fx, origin);
+    if (clean) {
+        fx_stop_restart(fx, origin);
+    } else {
+        fx_crash_restart(fx, origin);
+    }
     fx_pump(fx);
     int64_t second = rg_set(fx, origin, key, "v2", 2);
     fx_pump(fx);
@@ -345,6 +350,18 @@ static void test_forward_from_restarted_origin_is_no_duplicate(void **state)
         rg_only(fx, primaries[i], key, "v2", NULL, NULL);
     }
     fx_free(fx);
+}
+
+static void test_forward_from_restarted_origin_is_no_duplicate(void **state)
+{
+    (void)state;
+    forward_from_restarted_origin(false);
+}
+
+static void test_forward_from_cleanly_restarted_origin_is_no_duplicate(void **state)
+{
+    (void)state;
+    forward_from_restarted_origin(true);
 }
 
 /* ---- 3. use-after-free in read repair ------------------------------------------------------ */
@@ -473,6 +490,8 @@ int main(void)
         cmocka_unit_test_teardown(test_lww_client_context_covers_no_unseen_sibling, fx_teardown),
         cmocka_unit_test_teardown(test_duplicated_forward_coordinated_once, fx_teardown),
         cmocka_unit_test_teardown(test_forward_from_restarted_origin_is_no_duplicate, fx_teardown),
+        cmocka_unit_test_teardown(test_forward_from_cleanly_restarted_origin_is_no_duplicate,
+                                  fx_teardown),
         cmocka_unit_test_teardown(test_read_repair_own_copy_moves_scratch, fx_teardown),
         cmocka_unit_test_teardown(test_read_repair_own_copy_rewrites_scratch, fx_teardown),
     };

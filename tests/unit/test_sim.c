@@ -1,10 +1,11 @@
 /* test_sim.c — the simulator itself (src/sim): one seed gives one run, the fault names parse,
- * bad configs are refused, and the checkers can fail (a network that strips siblings is caught
- * as lost acknowledged writes). The cart workload (issue 12) likewise: it needs a union or set
- * bucket, set keeps both its promises, union shows resurrected removes without failing, and a
- * set whose replicas drop members is caught as lost adds. Whole-run suites live in
- * tests/sim/run.sh; these pin the library's contract with small runs, so they stay fast under
- * ASan; the cart checkers' rules are pinned on hand-written histories in test_sim_cart.c. */
+ * bad configs are refused, clean stops keep every promise, and the checkers can fail (a network
+ * that strips siblings is caught as lost acknowledged writes, crashes that claim a clean stop
+ * as reused dots). The cart workload (issue 12) likewise: it needs a union or set bucket, set
+ * keeps both its promises, union shows resurrected removes without failing, and a set whose
+ * replicas drop members is caught as lost adds. Whole-run suites live in tests/sim/run.sh;
+ * these pin the library's contract with small runs, so they stay fast under ASan; the cart
+ * checkers' rules are pinned on hand-written histories in test_sim_cart.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +91,45 @@ static void test_broken_sibling_merge_is_caught(void **state)
     assert_true(lost > 0);
 }
 
+/* Clean stops beside crashes keep every promise; stopped nodes come back with their epoch. */
+static void test_clean_stops_keep_promises(void **state)
+{
+    (void)state;
+    uint64_t stops = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        rk_sim_config c;
+        small_config(&c, seed);
+        c.ops = 1000;
+        c.faults = RK_SIM_FAULT_CRASH | RK_SIM_FAULT_STOP;
+        rk_sim_result r;
+        assert_int_equal(rk_sim_run(&c, &r), 0);
+        assert_false(r.failed);
+        assert_int_equal(r.dots_reused, 0);
+        stops += r.clean_stops;
+    }
+    assert_true(stops > 0);
+}
+
+/* A node that claims a clean stop after a crash (a mark it never earned) keeps its epoch and
+ * mints lost dots again: the checker says so. */
+static void test_forged_clean_stop_is_caught(void **state)
+{
+    (void)state;
+    uint64_t reused = 0;
+    for (uint64_t seed = 1; seed <= 6 && reused == 0; seed++) {
+        rk_sim_config c;
+        small_config(&c, seed);
+        c.ops = 2000;
+        c.faults = RK_SIM_FAULT_CRASH;
+        c.break_clean_stop = true;
+        rk_sim_result r;
+        assert_int_equal(rk_sim_run(&c, &r), 0);
+        reused += r.dots_reused;
+        assert_true(r.dots_reused == 0 || r.failed);
+    }
+    assert_true(reused > 0);
+}
+
 static void test_faults_parse(void **state)
 {
     (void)state;
@@ -103,6 +143,14 @@ static void test_faults_parse(void **state)
     assert_int_equal(mask, RK_SIM_FAULT_CRASH | RK_SIM_FAULT_SKEW);
     rk_sim_faults_name(mask, name, sizeof(name));
     assert_string_equal(name, "crash,skew");
+    assert_int_equal(rk_sim_faults_parse("all,stop", &mask), 0);
+    assert_int_equal(mask, RK_SIM_FAULT_ALL | RK_SIM_FAULT_STOP);
+    rk_sim_faults_name(mask, name, sizeof(name));
+    assert_string_equal(name, "all,stop");
+    assert_int_equal(rk_sim_faults_parse("stop", &mask), 0);
+    assert_int_equal(mask & RK_SIM_FAULT_ALL, 0);   /* `all` keeps its old schedule */
+    rk_sim_faults_name(mask, name, sizeof(name));
+    assert_string_equal(name, "stop");
     assert_int_equal(rk_sim_faults_parse("crash,", &mask), 0);
     assert_int_equal(rk_sim_faults_parse("fire", &mask), RK_EINVAL);
     assert_int_equal(rk_sim_faults_parse("crash,,loss", &mask), RK_EINVAL);
@@ -238,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_other_seed_other_trace),
         cmocka_unit_test(test_no_faults_keeps_promises),
         cmocka_unit_test(test_broken_sibling_merge_is_caught),
+        cmocka_unit_test(test_clean_stops_keep_promises),
+        cmocka_unit_test(test_forged_clean_stop_is_caught),
         cmocka_unit_test(test_faults_parse),
         cmocka_unit_test(test_bad_config_refused),
         cmocka_unit_test(test_cart_workload_must_match_policy),
