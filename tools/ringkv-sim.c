@@ -172,10 +172,35 @@ static void print_by_node(const char *name, const uint64_t *counts, uint32_t nod
     printf("\n");
 }
 
-/* The cart checkers' lines; the value checkers do not run on a cart history. Under union
- * resurrected_removes is counted, not failed (docs/simulator.md). */
-static void print_cart(const rk_sim_result *r)
+/* The pinned workload of c, one line. */
+static void print_workload(const rk_sim_config *c)
 {
+    if (c->workload == RK_SIM_WORKLOAD_CART) {
+        printf("workload: cart keys=%u clients=%u sadd=%u%% srem=%u%% smembers=%u%% "
+               "request_timeout_ms=%u\n",
+               c->keys, c->clients, c->cart_add_pct, c->cart_remove_pct,
+               100 - c->cart_add_pct - c->cart_remove_pct, c->request_timeout_ms);
+        return;
+    }
+    printf("workload: keys=%u clients=%u reads=%u%% blind=%u%% rmw=%u%% deletes=%u%% "
+           "request_timeout_ms=%u\n",
+           c->keys, c->clients, c->read_pct, c->blind_pct, c->rmw_pct,
+           100 - c->read_pct - c->blind_pct - c->rmw_pct, c->request_timeout_ms);
+}
+
+/* The history checkers of the run's workload: the value checkers, or the cart's (the value
+ * checkers do not run on a cart history). Under union resurrected_removes is counted, not
+ * failed (docs/simulator.md). */
+static void print_checkers(const rk_sim_config *c, const rk_sim_result *r)
+{
+    if (c->workload != RK_SIM_WORKLOAD_CART) {
+        printf("lost_acked_writes: %" PRIu64 "\n", r->lost_acked_writes);
+        printf("lww_dropped: %" PRIu64 "\n", r->lww_dropped);
+        printf("resurrected_deletes: %" PRIu64 "\n", r->resurrected_deletes);
+        printf("stale_reads: %" PRIu64 "\n", r->stale_reads);
+        printf("dots_reused: %" PRIu64 "\n", r->dots_reused);
+        return;
+    }
     printf("acked_adds: %" PRIu64 "\n", r->acked_adds);
     printf("acked_removes: %" PRIu64 "\n", r->acked_removes);
     printf("lost_adds: %" PRIu64 "\n", r->lost_adds);
@@ -224,18 +249,7 @@ int main(int argc, char **argv)
     printf("config: nodes=%u n=%u r=%u w=%u faults=%s policy=%s sync=%s sloppy=%s\n", c.nodes,
            c.n, c.r, c.w, faults, rk_bucket_policy_name(c.policy),
            rk_sync_policy_name(c.sync), c.no_sloppy ? "no" : "yes");
-    bool cart = c.workload == RK_SIM_WORKLOAD_CART;
-    if (cart) {
-        printf("workload: cart keys=%u clients=%u sadd=%u%% srem=%u%% smembers=%u%% "
-               "request_timeout_ms=%u\n",
-               c.keys, c.clients, c.cart_add_pct, c.cart_remove_pct,
-               100 - c.cart_add_pct - c.cart_remove_pct, c.request_timeout_ms);
-    } else {
-        printf("workload: keys=%u clients=%u reads=%u%% blind=%u%% rmw=%u%% deletes=%u%% "
-               "request_timeout_ms=%u\n",
-               c.keys, c.clients, c.read_pct, c.blind_pct, c.rmw_pct,
-               100 - c.read_pct - c.blind_pct - c.rmw_pct, c.request_timeout_ms);
-    }
+    print_workload(&c);
     if (c.break_sibling_merge) {
         printf("break_sibling_merge: yes (test only)\n");
     }
@@ -251,15 +265,7 @@ int main(int argc, char **argv)
     printf("acked_writes: %" PRIu64 "\n", r.acked_writes);
     printf("indeterminate_writes: %" PRIu64 "\n", r.indeterminate);
     printf("refused_writes: %" PRIu64 "\n", r.refused);
-    if (cart) {
-        print_cart(&r);
-    } else {
-        printf("lost_acked_writes: %" PRIu64 "\n", r.lost_acked_writes);
-        printf("lww_dropped: %" PRIu64 "\n", r.lww_dropped);
-        printf("resurrected_deletes: %" PRIu64 "\n", r.resurrected_deletes);
-        printf("stale_reads: %" PRIu64 "\n", r.stale_reads);
-        printf("dots_reused: %" PRIu64 "\n", r.dots_reused);
-    }
+    print_checkers(&c, &r);
     printf("converged: %s\n", r.converged ? "yes" : "no");
     printf("convergence_via: hinted-handoff+read-repair\n");
     printf("hints_left: %" PRIu64 "\n", r.hints_left);

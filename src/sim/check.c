@@ -423,6 +423,32 @@ static void check_promise(sim_world *w, bool broken, const char *name)
     w->res.failed = true;
 }
 
+/* Which checkers the configuration promises, and whether they held. */
+static void check_promises(sim_world *w)
+{
+    const rk_sim_config *c = &w->cfg;
+    bool cart = c->workload == RK_SIM_WORKLOAD_CART;
+    uint32_t faults = c->faults | sim_scenario_faults(w);   /* random and scripted */
+    w->res.promise_no_lost = c->sync != RK_SYNC_NONE;
+    w->res.promise_no_stale = faults == 0 && c->r + c->w > c->n;
+    /* Without skew every clock agrees, so real-time order and timestamps agree too. */
+    bool skewed = (faults & RK_SIM_FAULT_SKEW) != 0;
+    check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
+                  "lost_acked_writes");
+    check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
+    check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
+    check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
+    check_promise(w, w->res.dots_reused > 0, "dots_reused");
+    /* An observed-remove set promises both; Dynamo's cart loses no add but resurrects removes
+     * by design (the anomaly is counted, not failed). A key the final read missed is unjudged. */
+    check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");
+    check_promise(w, cart && c->policy == RK_POLICY_SET && w->res.resurrected_removes > 0,
+                  "resurrected_removes");
+    check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
+    check_promise(w, !w->res.converged, "converged");
+    check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
+}
+
 void sim_check(sim_world *w)
 {
     uint32_t keys = w->cfg.keys;
@@ -465,8 +491,7 @@ void sim_check(sim_world *w)
         }
     }
     check_tally(w);
-    bool cart = w->cfg.workload == RK_SIM_WORKLOAD_CART;
-    if (cart) {
+    if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
         check_cart(w);
     } else {
         check_histories(w, &final);
@@ -476,24 +501,5 @@ void sim_check(sim_world *w)
         rk_dvvset_deinit(&final.sets[i]);
     }
     free(final.sets);
-    const rk_sim_config *c = &w->cfg;
-    uint32_t faults = c->faults | sim_scenario_faults(w);   /* random and scripted */
-    w->res.promise_no_lost = c->sync != RK_SYNC_NONE;
-    w->res.promise_no_stale = faults == 0 && c->r + c->w > c->n;
-    /* Without skew every clock agrees, so real-time order and timestamps agree too. */
-    bool skewed = (faults & RK_SIM_FAULT_SKEW) != 0;
-    check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
-                  "lost_acked_writes");
-    check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
-    check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
-    check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
-    check_promise(w, w->res.dots_reused > 0, "dots_reused");
-    /* An observed-remove set promises both; Dynamo's cart loses no add but resurrects removes
-     * by design (the anomaly is counted, not failed). A key the final read missed is unjudged. */
-    check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");
-    check_promise(w, cart && c->policy == RK_POLICY_SET && w->res.resurrected_removes > 0,
-                  "resurrected_removes");
-    check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
-    check_promise(w, !w->res.converged, "converged");
-    check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
+    check_promises(w);
 }
