@@ -1,8 +1,9 @@
 /* cart_fixture.h — cmocka-side helpers for tests of the collection policies (`union`, `set`,
  * src/core/policy.h) on hand-built states without a node: member lists in the element-list
- * encoding (elems.h), a coordinator's write through the bucket's table, and the reads answered
- * as rk_policy_answer answers them, with SMEMBERS checked sorted bytewise and unique on every
- * call. Header-only: each test file is its own program. Include after <cmocka.h>. */
+ * encoding (elems.h), a coordinator's write through the bucket's table (and a string's through
+ * lww, for the tests of other types), and the reads answered as rk_policy_answer answers them,
+ * with SMEMBERS checked sorted bytewise and unique on every call. Header-only: each test file
+ * is its own program. Include after <cmocka.h>. */
 #ifndef RK_TEST_CART_FIXTURE_H
 #define RK_TEST_CART_FIXTURE_H
 
@@ -98,6 +99,21 @@ static inline int64_t cart_do(uint8_t policy, rk_dvvset *state, rk_op_kind kind,
                  coordinator, rk_strerror(rc), message);
     }
     return reply;
+}
+
+/* A string's write (PUT of `value`, or DEL with NULL) through the lww table at `node`: it must
+ * succeed. */
+static inline void cart_lww(rk_dvvset *state, rk_op_kind kind, const char *value, rk_node_id node)
+{
+    rk_policy_write w = cart_write(kind, (const uint8_t *)value, value != NULL ? strlen(value) : 0,
+                                   node, 0);
+    rk_policy_applied applied;
+    memset(&applied, 0, sizeof(applied));
+    char message[CART_MESSAGE_BYTES];
+    int rc = rk_policy_of(RK_POLICY_LWW)->apply(&w, state, &applied, message, sizeof(message));
+    if (rc != 0) {
+        fail_msg("lww %s: %s (%s)", rk_op_name(kind), rk_strerror(rc), message);
+    }
 }
 
 /* rk_policy_answer of a read (`kind`, and for RK_REQ_READ `op` with its argument) into *out;

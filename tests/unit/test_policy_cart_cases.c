@@ -308,15 +308,11 @@ static void test_union_merge_past_the_vv_bound_is_refused(void **state)
 
 /* ---- other types ----------------------------------------------------------------------- */
 
-/* A string that holds a value (bucket lww) and a set over it (tag RK_POLICY_TAG_SET). */
+/* A string (bucket lww) holding `value`, written at `node`. */
 static void cart_string(rk_dvvset *s, const char *value, rk_node_id node)
 {
     rk_dvvset_init(s);
-    rk_policy_write w = cart_write(RK_OP_PUT, (const uint8_t *)value, strlen(value), node, 0);
-    rk_policy_applied applied;
-    char message[CART_MESSAGE_BYTES];
-    assert_int_equal(rk_policy_of(RK_POLICY_LWW)->apply(&w, s, &applied, message,
-                                                        sizeof(message)), 0);
+    cart_lww(s, RK_OP_PUT, value, node);
 }
 
 /* SADD to a live string: a set bucket's coordinator finds a state its policy does not hold and
@@ -355,11 +351,7 @@ static void test_a_deleted_string_is_taken_over_keeping_its_history(void **state
         cart_string(&s, "v", NODE_A);
         rk_dvvset live;
         assert_int_equal(rk_dvvset_copy(&s, &live), 0);
-        rk_policy_write del = cart_write(RK_OP_DEL, NULL, 0, NODE_A, 0);
-        rk_policy_applied applied;
-        char message[CART_MESSAGE_BYTES];
-        assert_int_equal(rk_policy_of(RK_POLICY_LWW)->apply(&del, &s, &applied, message,
-                                                            sizeof(message)), 0);
+        cart_lww(&s, RK_OP_DEL, NULL, NODE_A);
         rk_vv old;
         rk_dvvset_join(&s, &old);
         assert_true(rk_policy_holds(rk_policy_of(policy), &s));
@@ -410,11 +402,7 @@ static void test_a_deleted_string_and_a_live_set_merge_into_the_set(void **state
     (void)state;
     rk_dvvset dead;
     cart_string(&dead, "v", NODE_A);
-    rk_policy_write del = cart_write(RK_OP_DEL, NULL, 0, NODE_A, 0);
-    rk_policy_applied applied;
-    char message[CART_MESSAGE_BYTES];
-    assert_int_equal(rk_policy_of(RK_POLICY_LWW)->apply(&del, &dead, &applied, message,
-                                                        sizeof(message)), 0);
+    cart_lww(&dead, RK_OP_DEL, NULL, NODE_A);
     rk_dvvset set;
     rk_dvvset_init(&set);
     cart_do(RK_POLICY_SET, &set, RK_OP_SADD, "book,pen", NODE_B);

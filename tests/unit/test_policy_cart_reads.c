@@ -216,11 +216,7 @@ static void test_reads_of_another_type_answer_wrongtype_and_type_names_it(void *
     (void)state;
     rk_dvvset str;
     rk_dvvset_init(&str);
-    rk_policy_write put = cart_write(RK_OP_PUT, (const uint8_t *)"v", 1, NODE_A, 0);
-    rk_policy_applied applied;
-    char message[CART_MESSAGE_BYTES];
-    assert_int_equal(rk_policy_of(RK_POLICY_LWW)->apply(&put, &str, &applied, message,
-                                                        sizeof(message)), 0);
+    cart_lww(&str, RK_OP_PUT, "v", NODE_A);
     rk_dvvset set;
     rk_dvvset_init(&set);
     cart_do(RK_POLICY_SET, &set, RK_OP_SADD, "pen", NODE_A);
