@@ -119,6 +119,9 @@ typedef struct rk_policy {
 
 /* The table of bucket policy `policy` (rk_bucket_policy). Never NULL for a valid policy. */
 const rk_policy *rk_policy_of(uint8_t policy);
+/* The table of the type `state` holds (its tag; values by the bucket's value policy, or keep-all
+ * siblings when the bucket `policy` holds a collection). */
+const rk_policy *rk_policy_of_state(uint8_t policy, const rk_dvvset *state);
 /* Whether any sibling of `state` is live (not a tombstone): the key exists. */
 bool rk_policy_live(const rk_dvvset *state);
 /* Whether `policy` may write `state`: of its type, or with nothing live (a key never written

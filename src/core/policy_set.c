@@ -67,8 +67,7 @@ static int set_clock_room(const rk_policy_write *w, const rk_dvvset *state, char
     uint32_t entries = state->history.entry_count + (new_entry ? 1u : 0u);
     if (entries > RK_SET_CLOCK_ENTRIES_MAX) {
         snprintf(message, message_bytes, "the set's clock would hold %u entries; a set's clock "
-                 "holds at most %u (set-clock-entries-max: never pruned, since pruning would "
-                 "undo removes)", entries, RK_SET_CLOCK_ENTRIES_MAX);
+                 "holds at most %u (it is never pruned: pruning would undo removes)", entries, RK_SET_CLOCK_ENTRIES_MAX);
         return RK_ETOOBIG;
     }
     return 0;
@@ -148,7 +147,7 @@ static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
 static int set_merge(rk_dvvset *state, const rk_dvvset *other)
 {
     if (rk_vv_union_count(&state->history, &other->history) > RK_VV_ENTRIES_MAX) {
-        return RK_ETOOBIG;      /* never pruned: refused (and counted by the caller) */
+        return RK_ETOOBIG;      /* never pruned: refused (the replica answers the error) */
     }
     return rk_dvvset_sync(state, other);
 }
