@@ -190,6 +190,24 @@ static void node_bucket_refuse(rk_node *n, rk_coord_bucket *c, int error, rk_nod
     rk_coord_free(n, &c->base);
 }
 
+/* Send the properties the coordinator holds to every member in its sent_to list. */
+static void node_bucket_send(rk_node *n, const rk_coord_bucket *c, uint32_t flags)
+{
+    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
+    rk_bucket_props_encode(&c->next, bytes);
+    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
+                .flags = flags,
+                .req_id = c->base.id,
+                .key = (const uint8_t *)c->name,
+                .key_len = c->name_len,
+                .object = bytes,
+                .object_len = sizeof(bytes),
+                .version = c->next.version};
+    for (uint32_t i = 0; i < c->sent_count; i++) {
+        node_send(n, c->sent_to[i], &m);
+    }
+}
+
 /* Store the new properties here and push them to every reachable member. */
 static void node_bucket_push_change(rk_node *n, rk_coord_bucket *c)
 {
@@ -206,24 +224,15 @@ static void node_bucket_push_change(rk_node *n, rk_coord_bucket *c)
         rk_coord_free(n, &c->base);
         return;
     }
-    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
-    rk_bucket_props_encode(&c->next, bytes);
-    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
-                .req_id = c->base.id,
-                .key = name,
-                .key_len = c->name_len,
-                .object = bytes,
-                .object_len = sizeof(bytes),
-                .version = c->next.version};
     for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
         const rk_member *mb = rk_members_at(&n->members, slot);
         rk_node_id id = mb != NULL ? mb->addr.id : 0;
         if (id != 0 && id != n->config.id && node_member_up(n, id)) {
             RK_ASSERT(c->sent_count < RK_MEMBERS_MAX);
             c->sent_to[c->sent_count++] = id;
-            node_send(n, id, &m);
         }
     }
+    node_bucket_send(n, c, 0);
     if (!c->base.armed) {
         rk_coord_table_arm(&n->coords, &c->base);
     }
@@ -240,16 +249,6 @@ static void node_bucket_check(rk_node *n, rk_coord_bucket *c)
         node_bucket_refuse(n, c, live == 1 ? RK_EBUSY : live, n->config.id);
         return;
     }
-    uint8_t bytes[RK_BUCKET_PROPS_BYTES];
-    rk_bucket_props_encode(&c->next, bytes);
-    rk_msg m = {.kind = RK_MSG_BUCKET_SET,
-                .flags = RK_MSG_BUCKET_CHECK,
-                .req_id = c->base.id,
-                .key = (const uint8_t *)c->name,
-                .key_len = c->name_len,
-                .object = bytes,
-                .object_len = sizeof(bytes),
-                .version = c->next.version};
     for (uint32_t slot = 0; slot < n->members.slot_end; slot++) {
         const rk_member *mb = rk_members_at(&n->members, slot);
         rk_node_id id = mb != NULL ? mb->addr.id : 0;
@@ -272,9 +271,7 @@ static void node_bucket_check(rk_node *n, rk_coord_bucket *c)
         node_bucket_push_change(n, c);
         return;
     }
-    for (uint32_t i = 0; i < c->sent_count; i++) {
-        node_send(n, c->sent_to[i], &m);
-    }
+    node_bucket_send(n, c, RK_MSG_BUCKET_CHECK);
     rk_coord_table_arm(&n->coords, &c->base);
 }
 

@@ -46,6 +46,11 @@ static const rk_policy *policy_of_tag(uint8_t tag, uint8_t bucket_policy)
     return bucket->type_tag == RK_POLICY_TAG_VALUES ? bucket : &rk_policy_siblings;
 }
 
+const rk_policy *rk_policy_of_state(uint8_t policy, const rk_dvvset *state)
+{
+    return policy_of_tag(state->type_tag, policy);
+}
+
 static bool policy_state_empty(const rk_dvvset *s)
 {
     return s->sibling_count == 0 && s->history.entry_count == 0;
@@ -118,6 +123,11 @@ static int policy_merge_across(rk_dvvset *state, const rk_dvvset *other)
 int rk_policy_merge(uint8_t policy, rk_dvvset *state, const rk_dvvset *other)
 {
     if (policy_state_empty(other)) {
+        /* Two never-written states (a remove of a key nobody added stores one) are equal
+         * whatever their tags: the higher tag, on either side, keeps merge commutative. */
+        if (policy_state_empty(state) && other->type_tag > state->type_tag) {
+            state->type_tag = other->type_tag;
+        }
         return 0;
     }
     if (policy_state_empty(state) || state->type_tag == other->type_tag) {

@@ -119,6 +119,9 @@ typedef struct rk_policy {
 
 /* The table of bucket policy `policy` (rk_bucket_policy). Never NULL for a valid policy. */
 const rk_policy *rk_policy_of(uint8_t policy);
+/* The table of the type `state` holds (its tag; values by the bucket's value policy, or keep-all
+ * siblings when the bucket `policy` holds a collection). */
+const rk_policy *rk_policy_of_state(uint8_t policy, const rk_dvvset *state);
 /* Whether any sibling of `state` is live (not a tombstone): the key exists. */
 bool rk_policy_live(const rk_dvvset *state);
 /* Whether `policy` may write `state`: of its type, or with nothing live (a key never written
@@ -165,6 +168,9 @@ bool rk_policy_values_reapable(const rk_dvvset *state);
  * rk_policy_read_deinit); GET and VGET answer WRONGTYPE. */
 void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count,
                            const rk_policy_query *q, rk_policy_read *out);
+/* Whether a collection policy takes `op`: SADD and SREM with a checked member list, or DEL;
+ * 0, RK_EWRONGTYPE for any other operation, or rk_policy_coll_arg's error; with `message`. */
+int rk_policy_coll_write_check(const rk_op *op, char *message, size_t message_bytes);
 /* The members of `arg` (an element list) checked: 0 with the count, or RK_EINVAL with a
  * message naming the problem (not an element list, empty, more than RK_COLL_MEMBERS_MAX). */
 int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, char *message,

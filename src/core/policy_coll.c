@@ -30,6 +30,18 @@ int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, 
     return 0;
 }
 
+int rk_policy_coll_write_check(const rk_op *op, char *message, size_t message_bytes)
+{
+    if (op->kind == RK_OP_DEL) {
+        return 0;
+    }
+    if (op->kind != RK_OP_SADD && op->kind != RK_OP_SREM) {
+        return rk_policy_wrongtype(message, message_bytes);
+    }
+    uint32_t count = 0;
+    return rk_policy_coll_arg(op->arg, op->arg_len, &count, message, message_bytes);
+}
+
 typedef struct coll_member {
     const uint8_t *bytes;
     size_t len;

@@ -67,8 +67,7 @@ static int set_clock_room(const rk_policy_write *w, const rk_dvvset *state, char
     uint32_t entries = state->history.entry_count + (new_entry ? 1u : 0u);
     if (entries > RK_SET_CLOCK_ENTRIES_MAX) {
         snprintf(message, message_bytes, "the set's clock would hold %u entries; a set's clock "
-                 "holds at most %u (set-clock-entries-max: never pruned, since pruning would "
-                 "undo removes)", entries, RK_SET_CLOCK_ENTRIES_MAX);
+                 "holds at most %u (it is never pruned: pruning would undo removes)", entries, RK_SET_CLOCK_ENTRIES_MAX);
         return RK_ETOOBIG;
     }
     return 0;
@@ -115,13 +114,7 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
 static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                      char *message, size_t message_bytes)
 {
-    if (w->op.kind != RK_OP_SADD && w->op.kind != RK_OP_SREM && w->op.kind != RK_OP_DEL) {
-        return rk_policy_wrongtype(message, message_bytes);
-    }
-    uint32_t arg_count = 0;
-    int rc = w->op.kind == RK_OP_DEL ? 0 : rk_policy_coll_arg(w->op.arg, w->op.arg_len,
-                                                              &arg_count, message,
-                                                              message_bytes);
+    int rc = rk_policy_coll_write_check(&w->op, message, message_bytes);
     if (rc != 0) {
         return rc;
     }
@@ -154,7 +147,7 @@ static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
 static int set_merge(rk_dvvset *state, const rk_dvvset *other)
 {
     if (rk_vv_union_count(&state->history, &other->history) > RK_VV_ENTRIES_MAX) {
-        return RK_ETOOBIG;      /* never pruned: refused (and counted by the caller) */
+        return RK_ETOOBIG;      /* never pruned: refused (the replica answers the error) */
     }
     return rk_dvvset_sync(state, other);
 }

@@ -170,13 +170,7 @@ static int union_write(const rk_policy_write *w, rk_dvvset *state, const uint8_t
 static int union_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                        char *message, size_t message_bytes)
 {
-    if (w->op.kind != RK_OP_SADD && w->op.kind != RK_OP_SREM && w->op.kind != RK_OP_DEL) {
-        return rk_policy_wrongtype(message, message_bytes);
-    }
-    uint32_t arg_count = 0;
-    int rc = w->op.kind == RK_OP_DEL ? 0 : rk_policy_coll_arg(w->op.arg, w->op.arg_len,
-                                                              &arg_count, message,
-                                                              message_bytes);
+    int rc = rk_policy_coll_write_check(&w->op, message, message_bytes);
     if (rc != 0) {
         return rc;
     }
