@@ -2,7 +2,8 @@
  * any command and print its reply the way redis-cli does on a terminal. Built on libringkv
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
  * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
- * dev_cluster.c's. */
+ * dev_cluster.c's; the admin subcommands (status, members, ring, preflist, bucket, top) are
+ * admin.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin.h"
 #include "dev_cluster.h"
 
 #define CLI_EXIT_OK          0
@@ -39,6 +41,10 @@ static const char usage_text[] =
     "                   \"quoted\" strings, (integer) 1, (nil), (error) ..., numbered arrays\n"
     "  dev-cluster ...  start K ringkvd processes on 127.0.0.1 as one cluster, in the\n"
     "                   foreground (ringkv dev-cluster --help)\n"
+    "\n";
+
+/* After the admin subcommands' lines (admin.h, rk_admin_usage_text). */
+static const char usage_text_tail[] =
     "\n"
     "Options:\n"
     "  --host H         server name or address (default " CLI_HOST_DEFAULT ")\n"
@@ -47,9 +53,10 @@ static const char usage_text[] =
     "                   (default 5000)\n"
     "  -h, --help       show this help\n"
     "\n"
-    "Exit status: 0 success (raw: any reply but an error); 1 the server answered an error\n"
-    "(its text on stderr; raw prints it as (error) on stdout); 2 bad usage, cannot connect,\n"
-    "timeout or malformed reply (a message on stderr); 3 get found no such key.\n";
+    "Exit status of get, set, del, ping and raw: 0 success (raw: any reply but an error);\n"
+    "1 the server answered an error (its text on stderr; raw prints it as (error) on\n"
+    "stdout); 2 bad usage, cannot connect, timeout or malformed reply (a message on\n"
+    "stderr); 3 get found no such key.\n";
 
 typedef struct cli_args {
     const char *host;
@@ -97,6 +104,8 @@ static int cli_parse_args(int argc, char **argv, cli_args *args)
         }
         if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
             fputs(usage_text, stdout);
+            fputs(rk_admin_usage_text, stdout);
+            fputs(usage_text_tail, stdout);
             return CLI_EXIT_OK;
         }
         const char *value = NULL;
@@ -468,6 +477,16 @@ int main(int argc, char **argv)
     const char *command = argv[args.command_index];
     int args_count = argc - args.command_index - 1;
     char **command_args = argv + args.command_index + 1;
+    if (rk_admin_is_command(command)) {
+        rk_admin_target target = {
+            .host = args.host, .port = args.port, .timeout_ms = args.timeout_ms};
+        status = rk_admin_main(&target, args_count + 1, argv + args.command_index);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "ringkv: writing to stdout: %s\n", strerror(errno));
+            return CLI_EXIT_USAGE;
+        }
+        return status;
+    }
     status = cli_check_command(command, args_count);
     if (status >= 0) {
         return status;
