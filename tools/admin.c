@@ -440,6 +440,7 @@ int rk_admin_main(const rk_admin_target *target, int argc, char **argv)
     const char *command = argv[0];
     admin_args a;
     int status = admin_parse_args(argc, argv, &a);
+    a.json = a.json || target->json;
     if (status < 0) {
         status = admin_check_args(command, &a);
     }

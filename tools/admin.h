@@ -21,6 +21,7 @@ typedef struct rk_admin_target {
     const char *host;
     uint16_t port;
     uint32_t timeout_ms; /* connect and reply timeout; 0 for none */
+    bool json;           /* --json before the subcommand, as after it */
 } rk_admin_target;
 
 /* True when `command` is an admin subcommand (status, members, ring, preflist, bucket, top). */

@@ -28,7 +28,7 @@
 #define CLI_PRINT_DEPTH_MAX  (RKC_DEPTH_MAX + 1u)
 
 static const char usage_text[] =
-    "usage: ringkv [--host H] [--port P] [--timeout-ms N] COMMAND [ARG...]\n"
+    "usage: ringkv [--host H] [--port P] [--timeout-ms N] [--json] COMMAND [ARG...]\n"
     "       ringkv dev-cluster --nodes K --base-port P [--data-dir D] [--engine E]\n"
     "\n"
     "Commands:\n"
@@ -51,6 +51,7 @@ static const char usage_text_tail[] =
     "  --port P         server port (default 7001)\n"
     "  --timeout-ms N   connect timeout and reply timeout in milliseconds, 0 for none\n"
     "                   (default 5000)\n"
+    "  --json           admin commands: one JSON document instead of a table\n"
     "  -h, --help       show this help\n"
     "\n"
     "Exit status of get, set, del, ping and raw: 0 success (raw: any reply but an error);\n"
@@ -62,6 +63,7 @@ typedef struct cli_args {
     const char *host;
     uint16_t port;
     uint32_t timeout_ms;
+    bool json;                /* --json: the admin commands print one JSON document */
     int command_index;        /* argv index of the command word */
 } cli_args;
 
@@ -69,7 +71,7 @@ static int cli_usage_error(const char *fmt, const char *what)
 {
     fprintf(stderr, "ringkv: ");
     fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n(ringkv --help for usage)\n");
+    fprintf(stderr, " (ringkv --help for usage)\n");
     return CLI_EXIT_USAGE;
 }
 
@@ -107,6 +109,11 @@ static int cli_parse_args(int argc, char **argv, cli_args *args)
             fputs(rk_admin_usage_text, stdout);
             fputs(usage_text_tail, stdout);
             return CLI_EXIT_OK;
+        }
+        if (strcmp(opt, "--json") == 0) {
+            args->json = true;
+            i++;
+            continue;
         }
         const char *value = NULL;
         const char *eq = strchr(opt, '=');
@@ -479,13 +486,17 @@ int main(int argc, char **argv)
     char **command_args = argv + args.command_index + 1;
     if (rk_admin_is_command(command)) {
         rk_admin_target target = {
-            .host = args.host, .port = args.port, .timeout_ms = args.timeout_ms};
+            .host = args.host, .port = args.port, .timeout_ms = args.timeout_ms,
+            .json = args.json};
         status = rk_admin_main(&target, args_count + 1, argv + args.command_index);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "ringkv: writing to stdout: %s\n", strerror(errno));
             return CLI_EXIT_USAGE;
         }
         return status;
+    }
+    if (args.json) {
+        return cli_usage_error("--json is for the admin commands, not \"%s\"", command);
     }
     status = cli_check_command(command, args_count);
     if (status >= 0) {
