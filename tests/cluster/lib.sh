@@ -204,6 +204,16 @@ wait_member_state() {
     return 1
 }
 
+# wait_cluster_up COUNT: until each of members 1..COUNT of start_cluster sees all COUNT up; a
+# check fails for each that does not.
+wait_cluster_up() {
+    local count=$1 id
+    for id in $(seq 1 "$count"); do
+        wait_members_up "${CLIENT_PORT[$id]}" "$count" ||
+            fail "node $id does not see $count members up"
+    done
+}
+
 # wait_members_up PORT COUNT: until the node on PORT sees COUNT members self-or-up (10 s).
 wait_members_up() {
     local port=$1 want=$2 got

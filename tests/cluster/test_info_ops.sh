@@ -7,9 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 start_cluster 3 --engine mem || exit 1
-for id in 1 2 3; do
-    wait_members_up "${CLIENT_PORT[$id]}" 3 || fail "node $id does not see 3 members up"
-done
+wait_cluster_up 3
 p1=${CLIENT_PORT[1]}
 cli() { redis-cli -p "$p1" "$@" 2>&1; }
 

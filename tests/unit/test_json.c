@@ -36,39 +36,59 @@ static void assert_string_json(const char *str, size_t len, const char *expected
     free(text);
 }
 
+/* A document written to memory: open, write through d->j, then json_doc_expect. */
+typedef struct json_doc {
+    char *text;
+    size_t text_len;
+    FILE *out;
+    rk_json j;
+} json_doc;
+
+static void json_doc_open(json_doc *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->out = open_memstream(&d->text, &d->text_len);
+    assert_non_null(d->out);
+    rk_json_init(&d->j, d->out);
+}
+
+/* Finish the document and check it is `expected` byte for byte. */
+static void json_doc_expect(json_doc *d, const char *expected)
+{
+    rk_json_finish(&d->j);
+    fclose(d->out);
+    assert_string_equal(d->text, expected);
+    free(d->text);
+}
+
 static void test_document_places_commas_and_colons(void **state)
 {
     (void)state;
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *out = open_memstream(&text, &text_len);
-    rk_json j;
-    rk_json_init(&j, out);
-    rk_json_object_begin(&j);
-    rk_json_key(&j, "members");
-    rk_json_array_begin(&j);
-    rk_json_object_begin(&j);
-    rk_json_key(&j, "id");
-    rk_json_int(&j, 1);
-    rk_json_key(&j, "up");
-    rk_json_bool(&j, true);
-    rk_json_object_end(&j);
-    rk_json_object_begin(&j);
-    rk_json_object_end(&j);
-    rk_json_array_end(&j);
-    rk_json_key(&j, "empty");
-    rk_json_array_begin(&j);
-    rk_json_array_end(&j);
-    rk_json_key(&j, "none");
-    rk_json_null(&j);
-    rk_json_key(&j, "name");
-    rk_json_string(&j, "n1");
-    rk_json_object_end(&j);
-    rk_json_finish(&j);
-    fclose(out);
-    assert_string_equal(text, "{\"members\":[{\"id\":1,\"up\":true},{}],\"empty\":[],"
+    json_doc d;
+    json_doc_open(&d);
+    rk_json *j = &d.j;
+    rk_json_object_begin(j);
+    rk_json_key(j, "members");
+    rk_json_array_begin(j);
+    rk_json_object_begin(j);
+    rk_json_key(j, "id");
+    rk_json_int(j, 1);
+    rk_json_key(j, "up");
+    rk_json_bool(j, true);
+    rk_json_object_end(j);
+    rk_json_object_begin(j);
+    rk_json_object_end(j);
+    rk_json_array_end(j);
+    rk_json_key(j, "empty");
+    rk_json_array_begin(j);
+    rk_json_array_end(j);
+    rk_json_key(j, "none");
+    rk_json_null(j);
+    rk_json_key(j, "name");
+    rk_json_string(j, "n1");
+    rk_json_object_end(j);
+    json_doc_expect(&d, "{\"members\":[{\"id\":1,\"up\":true},{}],\"empty\":[],"
                               "\"none\":null,\"name\":\"n1\"}\n");
-    free(text);
 }
 
 static void test_string_escapes_quote_backslash_and_controls(void **state)
@@ -107,22 +127,17 @@ static void test_string_replaces_invalid_utf8(void **state)
 static void test_numbers_at_their_limits(void **state)
 {
     (void)state;
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *out = open_memstream(&text, &text_len);
-    rk_json j;
-    rk_json_init(&j, out);
-    rk_json_array_begin(&j);
-    rk_json_int(&j, INT64_MIN);
-    rk_json_int(&j, INT64_MAX);
-    rk_json_double(&j, 12.5);
-    rk_json_double(&j, NAN);        /* JSON has no NaN */
-    rk_json_double(&j, INFINITY);
-    rk_json_array_end(&j);
-    rk_json_finish(&j);
-    fclose(out);
-    assert_string_equal(text, "[-9223372036854775808,9223372036854775807,12.5,null,null]\n");
-    free(text);
+    json_doc d;
+    json_doc_open(&d);
+    rk_json *j = &d.j;
+    rk_json_array_begin(j);
+    rk_json_int(j, INT64_MIN);
+    rk_json_int(j, INT64_MAX);
+    rk_json_double(j, 12.5);
+    rk_json_double(j, NAN);        /* JSON has no NaN */
+    rk_json_double(j, INFINITY);
+    rk_json_array_end(j);
+    json_doc_expect(&d, "[-9223372036854775808,9223372036854775807,12.5,null,null]\n");
 }
 
 int main(void)
