@@ -116,7 +116,8 @@ err=$(rkv bucket set carts n 99 2>&1 >/dev/null)
 check_eq "an error reply: exit 1" 1 $?
 check_contains "an error reply: the server's text" "ERR" "$err"
 for args in "frobnicate" "members --bogus" "preflist" "preflist a b" "bucket get" \
-        "bucket set carts n" "bucket drop carts" "top --interval-ms 0" "ring extra"; do
+        "bucket set carts n" "bucket drop carts" "top --interval-ms 0" "ring extra" \
+        "--json get cli:1"; do
     # shellcheck disable=SC2086
     err=$(rkv $args 2>&1 >/dev/null)
     check_eq "usage ($args): exit 2" 2 $?
