@@ -37,6 +37,9 @@ static const rk_http_header http_plain = {"Content-Type", "text/plain"};
 static void http_answer(rk_http_pending *p, int status, const rk_http_header *headers,
                         size_t count, const void *body, size_t body_len)
 {
+    if (status == 400) {
+        p->keep_alive = false;      /* a malformed request: answer it, then close */
+    }
     rk_http_respond(&p->out, status, headers, count, body, body_len, p->keep_alive);
     rk_http_server_pending_done(p);
 }
@@ -107,7 +110,8 @@ static void http_answer_set(rk_http_pending *p, const rk_reply *r)
 {
     rk_resp_out body;
     rk_resp_out_init(&body, 2);
-    rk_resp_out_append_raw(&body, (const uint8_t *)"{\"type\":\"set\",\"value\":[", 24);
+    static const char head[] = "{\"type\":\"set\",\"value\":[";
+    rk_resp_out_append_raw(&body, (const uint8_t *)head, sizeof(head) - 1);
     for (uint32_t i = 0; i < r->value_count; i++) {
         if (i > 0) {
             rk_resp_out_append_raw(&body, (const uint8_t *)",", 1);
