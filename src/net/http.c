@@ -227,7 +227,7 @@ static int http_on_message_complete(http_parser *hp)
         r->accept_json = strstr(p->accept, "application/json") != NULL;
         r->accept_multipart = strstr(p->accept, "multipart/mixed") != NULL;
     }
-    r->body = p->body;
+    r->body = p->body != NULL ? p->body : (const uint8_t *)"";    /* never NULL, even empty */
     r->body_len = p->body_len;
     r->keep_alive = http_should_keep_alive(hp) != 0;
     p->complete = true;

@@ -44,7 +44,7 @@ typedef struct rk_http_request {
     const char *context;        /* X-RingKV-Context, NUL-terminated, or NULL when absent */
     bool accept_json;           /* Accept names application/json */
     bool accept_multipart;      /* Accept names multipart/mixed (or nothing specific) */
-    const uint8_t *body;
+    const uint8_t *body;        /* never NULL */
     size_t body_len;
     bool keep_alive;
 } rk_http_request;

@@ -143,7 +143,9 @@ void rk_http_json_string(rk_resp_out *out, const uint8_t *s, size_t len)
         }
         rk_resp_out_append_raw(out, (const uint8_t *)esc, strlen(esc));
     }
-    rk_resp_out_append_raw(out, s + run, len - run);
+    if (len > run) {
+        rk_resp_out_append_raw(out, s + run, len - run);    /* s may be NULL when len is 0 */
+    }
     rk_resp_out_append_raw(out, (const uint8_t *)"\"", 1);
 }
 
@@ -209,7 +211,9 @@ void rk_http_multipart(rk_resp_out *out, const char *boundary, const uint8_t *co
         http_out_str(out, "--");
         http_out_str(out, boundary);
         http_out_str(out, "\r\nContent-Type: application/octet-stream\r\n\r\n");
-        rk_resp_out_append_raw(out, values[i], value_lens[i]);
+        if (value_lens[i] > 0) {
+            rk_resp_out_append_raw(out, values[i], value_lens[i]);
+        }
         http_out_str(out, "\r\n");
     }
     http_out_str(out, "--");

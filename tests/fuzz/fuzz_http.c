@@ -49,7 +49,8 @@ static void fuzz_request_extras(const rk_http_request *r)
     if (rk_http_utf8_valid(r->body, r->body_len)) {
         rk_http_json_string(&out, r->body, r->body_len);
     }
-    const uint8_t *values[2] = {r->body, r->body + r->body_len / 2};
+    const uint8_t *body = r->body != NULL ? r->body : (const uint8_t *)"";
+    const uint8_t *values[2] = {body, body + r->body_len / 2};
     size_t lens[2] = {r->body_len / 2, r->body_len - r->body_len / 2};
     char boundary[RK_HTTP_BOUNDARY_BYTES + 1];
     rk_http_multipart_boundary(values, lens, 2, 0, boundary);
