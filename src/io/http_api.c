@@ -232,6 +232,16 @@ void rk_http_api_pending_free(rk_http_pending *p)
     p->remove_list = NULL;
 }
 
+/* Open the body as a JSON reader; false when out of memory (then p is answered). */
+static bool http_json_open(rk_http_pending *p, const rk_http_request *req, rk_json_reader *reader)
+{
+    if (rk_json_reader_init(reader, req->body, req->body_len) != 0) {
+        http_answer_error(p, RK_ENOMEM, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* ---- parsing the request ------------------------------------------------------------- */
 
 typedef struct http_target {
@@ -399,8 +409,7 @@ static void http_props_put(rk_http_server *hs, rk_http_pending *p, const rk_http
     uint32_t pairs = 0;
     rk_json_reader reader;
     rk_json_member m;
-    if (rk_json_reader_init(&reader, req->body, req->body_len) != 0) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+    if (!http_json_open(p, req, &reader)) {
         return;
     }
     int rc = 0;
@@ -475,8 +484,7 @@ static void http_set_write(rk_http_server *hs, rk_http_pending *p, const rk_http
     size_t add_len = 0;
     rk_json_reader reader;
     rk_json_member m;
-    if (rk_json_reader_init(&reader, req->body, req->body_len) != 0) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+    if (!http_json_open(p, req, &reader)) {
         return;
     }
     int rc = 0;

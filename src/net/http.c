@@ -355,20 +355,6 @@ void rk_http_respond(rk_resp_out *out, int status, const rk_http_header *headers
     }
 }
 
-static int http_hex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int64_t rk_http_percent_decode(const char *in, size_t in_len, uint8_t *out)
 {
     size_t len = 0;
@@ -380,8 +366,8 @@ int64_t rk_http_percent_decode(const char *in, size_t in_len, uint8_t *out)
         if (in_len - i < 3) {
             return RK_EINVAL;
         }
-        int hi = http_hex(in[i + 1]);
-        int lo = http_hex(in[i + 2]);
+        int hi = rk_resp_hex_value((uint8_t)in[i + 1]);
+        int lo = rk_resp_hex_value((uint8_t)in[i + 2]);
         if (hi < 0 || lo < 0) {
             return RK_EINVAL;
         }

@@ -288,11 +288,7 @@ static int json_hex4(rk_json_reader *r, uint32_t *cp)
     }
     *cp = 0;
     for (int k = 0; k < 4; k++) {
-        char c = (char)r->text[r->pos++];
-        int v = c >= '0' && c <= '9' ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int v = rk_resp_hex_value(r->text[r->pos++]);
         if (v < 0) {
             return RK_EINVAL;
         }
