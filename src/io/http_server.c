@@ -286,6 +286,7 @@ static void http_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         return;
     }
     c->in_len += (size_t)nread;
+    c->last_active_ms = uv_now(c->server->loop);
     http_conn_process_input(c);
 }
 
@@ -298,6 +299,24 @@ static void http_on_check(uv_check_t *h)
         if (c->paused && !c->closed) {
             http_conn_resume(c);
         }
+    }
+}
+
+/* Once a second: close connections idle past `timeout` (config idle_timeout_s, as RESP
+ * clients); one waiting on the node is not idle. */
+static void http_on_cron(uv_timer_t *h)
+{
+    rk_http_server *hs = h->data;
+    uint64_t idle_ms = (uint64_t)hs->server->config->idle_timeout_s * 1000u;
+    uint64_t now_ms = uv_now(hs->loop);
+    rk_http_conn *c = hs->conns;
+    while (c != NULL) {
+        rk_http_conn *next = c->next;
+        if (idle_ms > 0 && !c->closed && c->head == NULL && !c->writing &&
+            now_ms - c->last_active_ms > idle_ms) {
+            http_conn_close(c, "idle timeout");
+        }
+        c = next;
     }
 }
 
@@ -325,6 +344,7 @@ static void http_on_connection(uv_stream_t *listener, int status)
     c->server = hs;
     c->handle.data = c;
     c->id = ++hs->next_conn_id;
+    c->last_active_ms = uv_now(hs->loop);
     rk_http_parser_init(&c->parser, hs->server->config->max_value_bytes);
     rk_resp_out_init(&c->out, 2);
     rk_resp_out_init(&c->wout, 2);
@@ -371,6 +391,9 @@ int rk_http_server_start(rk_http_server *hs, rk_server *server, char *err, size_
     uv_check_init(hs->loop, &hs->resume_check);
     hs->resume_check.data = hs;
     uv_check_start(&hs->resume_check, http_on_check);
+    uv_timer_init(hs->loop, &hs->cron);
+    hs->cron.data = hs;
+    uv_timer_start(&hs->cron, http_on_cron, 1000, 1000);
     hs->started = true;
     rk_log_info("HTTP API on %s:%u", config->bind, config->http_port);
     return 0;
@@ -413,5 +436,6 @@ void rk_http_server_close(rk_http_server *hs)
         uv_close((uv_handle_t *)&hs->listener, NULL);
     }
     uv_close((uv_handle_t *)&hs->resume_check, NULL);
+    uv_close((uv_handle_t *)&hs->cron, NULL);
     hs->started = false;
 }

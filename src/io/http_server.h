@@ -67,6 +67,7 @@ struct rk_http_conn {
     rk_resp_out out;
     rk_resp_out wout;
     uv_write_t write_req;
+    uint64_t last_active_ms;
 };
 
 struct rk_http_server {
@@ -74,6 +75,7 @@ struct rk_http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uv_check_t resume_check;
+    uv_timer_t cron;            /* closes idle connections, as RESP's `timeout` */
     bool started;
     bool stopping;
     rk_http_conn *conns;
