@@ -230,6 +230,16 @@ static void http_conn_process_input(rk_http_conn *c)
         int rc = rk_http_parse(&c->parser, c->in + c->in_start, c->in_len - c->in_start, &req,
                                &consumed);
         c->in_start += consumed;
+        if (c->parser.continue_wanted) {
+            /* Only with nothing owed before it: an interim response may not overtake them
+             * (the client then sends its body after its own wait, ~1 s for curl). */
+            c->parser.continue_wanted = false;
+            if (c->head == NULL && !c->replies_over) {
+                rk_resp_out_append_raw(&c->out, (const uint8_t *)rk_http_continue,
+                                       strlen(rk_http_continue));
+                http_conn_flush(c);
+            }
+        }
         if (rc == 0) {
             break;
         }

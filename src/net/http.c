@@ -12,7 +12,14 @@
 
 #include "../core/common.h"
 
-enum { HTTP_HEADER_NONE = 0, HTTP_HEADER_CONTEXT = 1, HTTP_HEADER_ACCEPT = 2 };
+enum {
+    HTTP_HEADER_NONE = 0,
+    HTTP_HEADER_CONTEXT = 1,
+    HTTP_HEADER_ACCEPT = 2,
+    HTTP_HEADER_EXPECT = 3,
+};
+
+const char rk_http_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static int http_fail(rk_http_parser *p, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -62,6 +69,8 @@ static int http_on_message_begin(http_parser *hp)
     p->context_len = 0;
     p->accept_len = 0;
     p->body_len = 0;
+    p->expect_continue = false;
+    p->continue_wanted = false;
     memset(&p->request, 0, sizeof(p->request));
     return 0;
 }
@@ -114,7 +123,16 @@ static int http_on_header_value(http_parser *hp, const char *at, size_t len)
                 return http_fail(p, 400, "ERR Accept is over %u bytes",
                                  RK_HTTP_HEADER_VALUE_BYTES_MAX);
             }
+        } else if (!p->header_name_long && strcasecmp(p->header_name, "expect") == 0) {
+            p->header_kind = HTTP_HEADER_EXPECT;
         }
+    }
+    if (p->header_kind == HTTP_HEADER_EXPECT) {
+        /* "100-continue" is the only expectation there is (RFC 9110 10.1.1) */
+        if (len >= 12 && strncasecmp(at, "100-continue", 12) == 0) {
+            p->expect_continue = true;
+        }
+        return 0;
     }
     if (p->header_kind == HTTP_HEADER_NONE) {
         return 0;
@@ -140,6 +158,7 @@ static int http_on_headers_complete(http_parser *hp)
                          (unsigned long long)hp->content_length,
                          (unsigned long long)p->body_bytes_max);
     }
+    p->continue_wanted = p->expect_continue;
     return 0;
 }
 
@@ -231,6 +250,7 @@ static int http_on_message_complete(http_parser *hp)
     r->body_len = p->body_len;
     r->keep_alive = http_should_keep_alive(hp) != 0;
     p->complete = true;
+    p->continue_wanted = false;     /* the body is already here */
     http_parser_pause(hp, 1);       /* one request per rk_http_parse: the rest waits */
     return 0;
 }

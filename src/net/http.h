@@ -69,6 +69,10 @@ typedef struct rk_http_parser {
     size_t body_len;
     size_t body_capacity;
     bool complete;
+    bool expect_continue;       /* this request's headers said Expect: 100-continue */
+    /* The headers asked "Expect: 100-continue" and the body is within the limit: the server
+     * should send rk_http_continue now (then clear it), or the client waits before sending. */
+    bool continue_wanted;
     /* why parsing failed: the HTTP status to answer (400, 413, 414) and the text */
     int error_status;
     char error[160];
@@ -86,6 +90,9 @@ void rk_http_parser_deinit(rk_http_parser *p);
  * p->error why. After an error the connection must be closed: a refused body is not read. */
 int rk_http_parse(rk_http_parser *p, const uint8_t *data, size_t len, rk_http_request *out,
                   size_t *consumed);
+
+/* The interim response that lets a client waiting on Expect: 100-continue send its body. */
+extern const char rk_http_continue[];
 
 /* A header line of a response. */
 typedef struct rk_http_header {

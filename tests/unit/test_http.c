@@ -116,6 +116,40 @@ static void test_target_limit_and_malformed(void **state)
                      -400);
 }
 
+/* Expect: 100-continue asks for the interim answer once the headers are in and the body is
+ * within the limit; not when the body is already here, nor when it is over the limit. */
+static void test_expect_continue_wanted(void **state)
+{
+    (void)state;
+    static const char head[] = "PUT /k HTTP/1.1\r\nExpect: 100-continue\r\n"
+                               "Content-Length: 3\r\n\r\n";
+    rk_http_parser p;
+    rk_http_request r;
+    size_t used = 0;
+    rk_http_parser_init(&p, 16);
+    assert_int_equal(rk_http_parse(&p, (const uint8_t *)head, sizeof(head) - 1, &r, &used), 0);
+    assert_true(p.continue_wanted);
+    p.continue_wanted = false;
+    assert_int_equal(rk_http_parse(&p, (const uint8_t *)"abc", 3, &r, &used), 1);
+    assert_int_equal(r.body_len, 3);
+    rk_http_parser_deinit(&p);
+
+    static const char whole[] = "PUT /k HTTP/1.1\r\nExpect: 100-continue\r\n"
+                                "Content-Length: 3\r\n\r\nabc";
+    rk_http_parser_init(&p, 16);
+    assert_int_equal(rk_http_parse(&p, (const uint8_t *)whole, sizeof(whole) - 1, &r, &used), 1);
+    assert_false(p.continue_wanted);
+    rk_http_parser_deinit(&p);
+
+    static const char over[] = "PUT /k HTTP/1.1\r\nExpect: 100-continue\r\n"
+                               "Content-Length: 17\r\n\r\n";
+    rk_http_parser_init(&p, 16);
+    assert_true(rk_http_parse(&p, (const uint8_t *)over, sizeof(over) - 1, &r, &used) < 0);
+    assert_false(p.continue_wanted);
+    assert_int_equal(p.error_status, 413);
+    rk_http_parser_deinit(&p);
+}
+
 static void test_respond_bytes(void **state)
 {
     (void)state;
@@ -266,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_same_at_every_split),
         cmocka_unit_test(test_body_limit_both_sides),
         cmocka_unit_test(test_target_limit_and_malformed),
+        cmocka_unit_test(test_expect_continue_wanted),
         cmocka_unit_test(test_respond_bytes),
         cmocka_unit_test(test_percent_decode_binary_safe),
         cmocka_unit_test(test_base64_round_trip_and_bad),
