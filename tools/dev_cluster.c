@@ -39,13 +39,13 @@ static const char dev_cluster_usage[] =
     "                          [--ringkvd PATH] [-- RINGKVD-FLAG...]\n"
     "\n"
     "Start K ringkvd processes on " DEV_CLUSTER_HOST " as one cluster and stay in the\n"
-    "foreground. Node i (1..K) has node id i, client port P+i-1, cluster port P+K+i-1, data\n"
-    "in D/n<i> and its log in D/n<i>.log. One line per node gives its id, pid and ports. A node\n"
+    "foreground. Node i (1..K) has node id i, client port P+i-1, cluster port P+K+i-1, HTTP\n"
+    "port P+2K+i-1, data in D/n<i> and its log in D/n<i>.log. One line per node gives its id, pid and ports. A node\n"
     "that exits is reported and not restarted; the others keep running. Ctrl-C (SIGINT),\n"
     "SIGTERM or SIGHUP stops every node (SIGTERM, then SIGKILL after 10 s) and exits.\n"
     "\n"
     "  --nodes K        how many nodes, 1..64\n"
-    "  --base-port P    the first client port; the cluster uses P .. P+2K-1\n"
+    "  --base-port P    the first client port; the cluster uses P .. P+3K-1\n"
     "  --data-dir D     parent of the nodes' data directories (default " DEV_CLUSTER_DATA_DIR_DEFAULT
     ")\n"
     "  --engine E       storage engine of every node: lmdb or mem (default: ringkvd's)\n"
@@ -154,10 +154,10 @@ static int dev_cluster_parse_args(int argc, char **argv, dev_cluster_opts *o)
     if (o->nodes == 0 || o->base_port == 0) {
         return dev_cluster_usage_error("%s are required", "--nodes and --base-port");
     }
-    if (o->base_port + 2u * o->nodes - 1u > UINT16_MAX) {
+    if (o->base_port + 3u * o->nodes - 1u > UINT16_MAX) {
         char text[96];
         snprintf(text, sizeof(text), "--base-port %u with %u nodes needs ports up to %u",
-                 o->base_port, o->nodes, o->base_port + 2u * o->nodes - 1u);
+                 o->base_port, o->nodes, o->base_port + 3u * o->nodes - 1u);
         return dev_cluster_usage_error("%s; the last port is 65535", text);
     }
     if (o->extra_count > (int)DEV_CLUSTER_EXTRA_ARGS_MAX) {
@@ -297,10 +297,12 @@ static void dev_cluster_exec(const dev_cluster *dc, const dev_cluster_node *node
     char id[16];
     char port[16];
     char cluster_port[16];
+    char http_port[16];
     snprintf(id, sizeof(id), "%u", node->id);
     snprintf(port, sizeof(port), "%u", o->base_port + node->id - 1u);
     snprintf(cluster_port, sizeof(cluster_port), "%u", o->base_port + o->nodes + node->id - 1u);
-    char *argv[16 + DEV_CLUSTER_EXTRA_ARGS_MAX + 1];
+    snprintf(http_port, sizeof(http_port), "%u", o->base_port + 2u * o->nodes + node->id - 1u);
+    char *argv[18 + DEV_CLUSTER_EXTRA_ARGS_MAX + 1];
     int argc = 0;
     argv[argc++] = (char *)dc->ringkvd;
     argv[argc++] = "--node-id";
@@ -311,6 +313,8 @@ static void dev_cluster_exec(const dev_cluster *dc, const dev_cluster_node *node
     argv[argc++] = port;
     argv[argc++] = "--cluster-port";
     argv[argc++] = cluster_port;
+    argv[argc++] = "--http-port";
+    argv[argc++] = http_port;
     argv[argc++] = "--members";
     argv[argc++] = (char *)dc->members;
     argv[argc++] = "--data-dir";
@@ -501,9 +505,10 @@ int rk_dev_cluster_main(int argc, char **argv)
     }
     for (uint32_t i = 0; i < o->nodes; i++) {
         const dev_cluster_node *node = &dc.nodes[i];
-        printf("node %u: pid %d, client port %u, cluster port %u, data %s, log %s\n", node->id,
-               (int)node->pid, o->base_port + i, o->base_port + o->nodes + i, node->data_dir,
-               node->log_path);
+        printf("node %u: pid %d, client port %u, cluster port %u, http port %u, data %s, "
+               "log %s\n",
+               node->id, (int)node->pid, o->base_port + i, o->base_port + o->nodes + i,
+               o->base_port + 2u * o->nodes + i, node->data_dir, node->log_path);
     }
     printf("ringkv dev-cluster: %u nodes on %s, members %s; Ctrl-C stops them all\n", o->nodes,
            DEV_CLUSTER_HOST, dc.members);

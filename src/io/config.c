@@ -33,6 +33,8 @@ typedef struct config_option {
 
 static const config_option config_options[] = {
     {"port", CONFIG_U16, CONFIG_FIELD(port), 1, 65535, "client port (RESP) [7001]"},
+    {"http-port", CONFIG_U16, CONFIG_FIELD(http_port), 0, 65535,
+     "HTTP API port on the bind address, 0 off [0]"},
     {"bind", CONFIG_STRING, CONFIG_FIELD(bind), 0, 0, "client listen address [127.0.0.1]"},
     {"data-dir", CONFIG_STRING, CONFIG_FIELD(data_dir), 0, 0,
      "data directory, created if missing [./data]"},

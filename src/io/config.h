@@ -35,6 +35,7 @@ typedef struct rk_config_member {
 typedef struct rk_config {
     char *bind;                     /* client listener address */
     uint16_t port;
+    uint16_t http_port;             /* 0: no HTTP API (http_server.h) */
     char *data_dir;
     char *engine;                   /* "lmdb" | "mem" */
     rk_sync_policy sync;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "runtime.h"
+#include "http_server.h"
 #include "server.h"
 #include "server_metrics.h"
 
@@ -36,6 +37,7 @@ typedef struct main_state {
     rk_node *node;
     rk_runtime runtime;
     rk_server server;
+    rk_http_server http;
     rk_peers peers;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -137,6 +139,7 @@ static void main_finish_shutdown(main_state *m)
     /* Peers stay up until here: in-flight writes wait for replicas' acknowledgements. */
     rk_peers_close(&m->peers);
     rk_runtime_close(&m->runtime);
+    rk_http_server_close(&m->http);
     rk_server_close(&m->server);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -190,7 +193,7 @@ static bool main_stop_mark(main_state *m)
 static void main_on_shutdown_tick(uv_timer_t *h)
 {
     main_state *m = h->data;
-    bool drained = rk_server_drained(&m->server);
+    bool drained = rk_server_drained(&m->server) && rk_http_server_drained(&m->http);
     bool settled = drained && main_stop_mark(m);
     if (!settled && uv_now(m->loop) < m->shutdown_deadline_ms) {
         return;
@@ -217,6 +220,7 @@ static void main_on_signal(uv_signal_t *h, int signum)
     rk_log_info("%s: stopping: no new clients, finishing in-flight writes",
                 signum == SIGTERM ? "SIGTERM" : "SIGINT");
     rk_server_stop_accepting(&m->server);
+    rk_http_server_stop_accepting(&m->http);
     m->shutdown_deadline_ms = uv_now(m->loop) + m->config.shutdown_timeout_ms;
     uv_timer_start(&m->shutdown_timer, main_on_shutdown_tick, 0, 10);
 }
@@ -278,6 +282,11 @@ static int main_start(main_state *m)
     m->runtime.node = m->node;
     rc = rk_server_start(&m->server, m->loop, &m->config, &m->runtime, m->node, m->store, err,
                          sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "ringkvd: %s\n", err);
+        return 1;
+    }
+    rc = rk_http_server_start(&m->http, &m->server, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "ringkvd: %s\n", err);
         return 1;

@@ -246,7 +246,9 @@ static void server_cmd_take_sub_reply(rk_cmd *cmd, uint32_t sub_index, const rk_
 {
     RK_ASSERT(cmd->waiting > 0);
     RK_ASSERT(sub_index < cmd->sub_count);
-    if (cmd->combine == RK_CMD_SINGLE) {
+    if (cmd->on_reply != NULL) {
+        cmd->on_reply(cmd->on_reply_ctx, sub_index, r);
+    } else if (cmd->combine == RK_CMD_SINGLE) {
         rk_server_encode_reply(&cmd->out, r);
     } else if (r->kind == RK_REPLY_ERROR && cmd->combine == RK_CMD_ARRAY &&
                r->error == RK_ECONFLICT) {
@@ -299,6 +301,21 @@ void rk_server_cmd_complete(rk_server *s, rk_cmd *cmd)
         server_client_collect(c);
         server_mark_dirty(c);
     }
+}
+
+rk_cmd *rk_server_cmd_new_detached(rk_latency_class latency_class, rk_cmd_on_reply on_reply,
+                                   void *ctx)
+{
+    rk_cmd *cmd = calloc(1, sizeof(*cmd));
+    if (cmd == NULL) {
+        return NULL;
+    }
+    cmd->latency_class = latency_class;
+    cmd->start_ns = uv_hrtime();
+    cmd->on_reply = on_reply;
+    cmd->on_reply_ctx = ctx;
+    rk_resp_out_init(&cmd->out, 2);
+    return cmd;
 }
 
 void rk_server_cmd_barrier(rk_cmd *cmd)

@@ -44,6 +44,10 @@ typedef enum rk_latency_class {
 } rk_latency_class;
 #define RK_LAT_CLASS_COUNT 3
 
+/* The node's reply to a sub-request of a command with no RESP client (rk_server_cmd_new_detached),
+ * borrowed for the call. */
+typedef void (*rk_cmd_on_reply)(void *ctx, uint32_t sub_index, const rk_reply *r);
+
 struct rk_cmd {
     rk_cmd *next;
     rk_client *client;          /* NULL once the client is gone */
@@ -62,6 +66,10 @@ struct rk_cmd {
      * answered, so a pipeline sees its own writes as in Redis (rk_server_cmd_barrier). */
     bool barrier;
     rk_resp_out out;            /* the encoded reply once complete */
+    /* Another front end's command (the HTTP API): each reply goes to on_reply(on_reply_ctx)
+     * as the node gave it, not encoded into out. Set to NULL when that front end lets go. */
+    rk_cmd_on_reply on_reply;
+    void *on_reply_ctx;
 };
 
 struct rk_client {
@@ -184,6 +192,12 @@ void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index,
 /* For commands that call the node themselves: an id for sub-request `sub_index` of `cmd`, to
  * pass as client_req. Returns 0, RK_EBUSY or RK_ENOMEM. */
 int rk_server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64_t *id_out);
+/* For front ends other than RESP (http_server.h): a command with no client, whose node replies
+ * go to on_reply(ctx) as they are; it is freed once complete (after its last reply, or at
+ * rk_server_cmd_complete). NULL when out of memory. Requests go through the same table, so
+ * they count wherever RESP commands count. */
+rk_cmd *rk_server_cmd_new_detached(rk_latency_class latency_class, rk_cmd_on_reply on_reply,
+                                   void *ctx);
 /* For commands.c: `cmd` is complete (its out holds the reply). */
 void rk_server_cmd_complete(rk_server *s, rk_cmd *cmd);
 /* Make `cmd` (not yet sent to the node) a barrier: the client's later commands are parsed only

@@ -222,7 +222,7 @@ static bool resp_is_blank(uint8_t c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static int resp_hex_value(uint8_t c)
+int rk_resp_hex_value(uint8_t c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -244,10 +244,10 @@ static bool resp_inline_double_quoted(const uint8_t *line, size_t n, size_t *i, 
     size_t k = *i;
     while (k < n) {
         uint8_t c = line[k];
-        if (c == '\\' && k + 3 < n && line[k + 1] == 'x' && resp_hex_value(line[k + 2]) >= 0 &&
-            resp_hex_value(line[k + 3]) >= 0) {
+        if (c == '\\' && k + 3 < n && line[k + 1] == 'x' && rk_resp_hex_value(line[k + 2]) >= 0 &&
+            rk_resp_hex_value(line[k + 3]) >= 0) {
             out[(*out_len)++] =
-                (uint8_t)(resp_hex_value(line[k + 2]) * 16 + resp_hex_value(line[k + 3]));
+                (uint8_t)(rk_resp_hex_value(line[k + 2]) * 16 + rk_resp_hex_value(line[k + 3]));
             k += 4;
         } else if (c == '\\' && k + 1 < n) {
             uint8_t e = line[k + 1];

@@ -97,6 +97,9 @@ typedef struct rk_resp_out {
     bool oom;           /* an append failed for lack of memory; the buffer is then unusable */
 } rk_resp_out;
 
+/* The value of a hex digit, or -1 (inline commands' "\xHH"; HTTP's "%HH" and "\uHHHH"). */
+int rk_resp_hex_value(uint8_t c);
+
 void rk_resp_out_init(rk_resp_out *o, int proto);
 void rk_resp_out_deinit(rk_resp_out *o);
 /* Append bytes that are already RESP (a reply encoded into another rk_resp_out). */

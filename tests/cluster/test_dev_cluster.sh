@@ -13,7 +13,7 @@ check_eq "dev-cluster with ports past 65535 is a usage error" "2" \
     "$("$RINGKV" dev-cluster --nodes 3 --base-port 65531 2>/dev/null; echo $?)"
 check_contains "ringkv --help lists dev-cluster" "dev-cluster" "$("$RINGKV" --help)"
 
-base=$(free_port_range 6) || { echo "no 6 free ports"; exit 1; }
+base=$(free_port_range 9) || { echo "no 9 free ports"; exit 1; }
 out="$TEST_TMP/dev-cluster.out"
 "$RINGKV" dev-cluster --nodes 3 --base-port "$base" --data-dir "$TEST_TMP/dc" --engine mem \
     --ringkvd "$RINGKVD" >"$out" 2>&1 &
@@ -31,7 +31,9 @@ for id in 1 2 3; do
     pid_of[$id]=$(echo "$line" | awk '{print $4}' | tr -d ,)
     NODE_PIDS+=("${pid_of[$id]}")
     check_contains "node $id's line names its ports" \
-        "client port $((base + id - 1)), cluster port $((base + 3 + id - 1))" "$line"
+        "client port $((base + id - 1)), cluster port $((base + 3 + id - 1)), http port $((base + 6 + id - 1))" "$line"
+    check_eq "node $id answers HTTP on its http port" "OK" \
+        "$(curl -s --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$((base + 6 + id - 1))/ping")"
     [ -d "$TEST_TMP/dc/n$id" ] && log "ok: node $id's data is in dc/n$id" ||
         fail "no data directory dc/n$id"
 done
