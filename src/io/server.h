@@ -44,6 +44,48 @@ typedef enum rk_latency_class {
 } rk_latency_class;
 #define RK_LAT_CLASS_COUNT 3
 
+/* What a node request does, for ringkv_requests_total{op} (prom.h): a bounded set, so the
+ * label never grows with what clients send. A SET is a put, RK.PUT a vput; requests the
+ * commands take themselves (RK.BUCKET SET) are `other`. */
+typedef enum rk_server_op {
+    RK_SERVER_OP_GET = 0,
+    RK_SERVER_OP_PUT,
+    RK_SERVER_OP_DEL,
+    RK_SERVER_OP_EXISTS,
+    RK_SERVER_OP_VGET,
+    RK_SERVER_OP_VPUT,
+    RK_SERVER_OP_VDEL,
+    RK_SERVER_OP_APPEND,
+    RK_SERVER_OP_GETDEL,
+    RK_SERVER_OP_SADD,
+    RK_SERVER_OP_SREM,
+    RK_SERVER_OP_SMEMBERS,
+    RK_SERVER_OP_SCARD,
+    RK_SERVER_OP_SISMEMBER,
+    RK_SERVER_OP_SMISMEMBER,
+    RK_SERVER_OP_TYPE,
+    RK_SERVER_OP_OTHER,
+    RK_SERVER_OP_COUNT
+} rk_server_op;
+
+/* How the node answered one request, for ringkv_requests_total{outcome}. */
+typedef enum rk_server_outcome {
+    RK_SERVER_OUTCOME_OK = 0,
+    RK_SERVER_OUTCOME_NOT_FOUND,
+    RK_SERVER_OUTCOME_UNAVAILABLE,
+    RK_SERVER_OUTCOME_TIMEOUT,
+    RK_SERVER_OUTCOME_CONFLICT,
+    RK_SERVER_OUTCOME_ERROR,
+    RK_SERVER_OUTCOME_COUNT
+} rk_server_outcome;
+
+/* The op a request counts as, and the outcome a reply counts as (server.c). */
+rk_server_op rk_server_op_of(const rk_request *r);
+rk_server_outcome rk_server_outcome_of(const rk_reply *r);
+/* The label values, indexed by rk_server_op and rk_server_outcome (server_metrics.c). */
+extern const char *const rk_server_op_names[RK_SERVER_OP_COUNT];
+extern const char *const rk_server_outcome_names[RK_SERVER_OUTCOME_COUNT];
+
 struct rk_cmd {
     rk_cmd *next;
     rk_client *client;          /* NULL once the client is gone */
@@ -116,12 +158,19 @@ typedef struct rk_server_stats {
     uint64_t ops_put;
     uint64_t ops_del;
     rk_latency latency[RK_LAT_CLASS_COUNT];
+    /* Every node request by op and outcome, and its time from taken to answered, counted in
+     * rk_server_on_reply: the one place every answer to a client passes, whatever the
+     * protocol. Per sub-request: an MGET of three keys counts three gets. */
+    uint64_t requests[RK_SERVER_OP_COUNT][RK_SERVER_OUTCOME_COUNT];
+    rk_latency request_latency[RK_SERVER_OP_COUNT];
 } rk_server_stats;
 
 typedef struct server_request {
     rk_cmd *cmd;
     uint32_t sub_index;
     uint32_t generation;
+    uint64_t start_ns;          /* when it was taken, for request_latency */
+    rk_server_op op;
 } server_request;
 
 struct rk_server {
