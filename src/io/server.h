@@ -79,7 +79,7 @@ typedef enum rk_server_outcome {
     RK_SERVER_OUTCOME_COUNT
 } rk_server_outcome;
 
-/* The op a request counts as, and the outcome a reply counts as (server.c). */
+/* The op a request counts as, and the outcome a reply counts as (server_metrics.c). */
 rk_server_op rk_server_op_of(const rk_request *r);
 rk_server_outcome rk_server_outcome_of(const rk_reply *r);
 /* The label values, indexed by rk_server_op and rk_server_outcome (server_metrics.c). */

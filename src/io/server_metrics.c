@@ -155,6 +155,62 @@ const char *const rk_server_outcome_names[RK_SERVER_OUTCOME_COUNT] = {
     [RK_SERVER_OUTCOME_ERROR] = "error",
 };
 
+/* The op and outcome a request counts as (server.h): bounded, whatever clients send. */
+rk_server_op rk_server_op_of(const rk_request *r)
+{
+    static const rk_server_op by_kind[RK_REQ_KIND_MAX + 1] = {
+        [RK_REQ_GET] = RK_SERVER_OP_GET,     [RK_REQ_PUT] = RK_SERVER_OP_PUT,
+        [RK_REQ_DEL] = RK_SERVER_OP_DEL,     [RK_REQ_EXISTS] = RK_SERVER_OP_EXISTS,
+        [RK_REQ_VGET] = RK_SERVER_OP_VGET,   [RK_REQ_VPUT] = RK_SERVER_OP_VPUT,
+        [RK_REQ_VDEL] = RK_SERVER_OP_VDEL,
+    };
+    static const rk_server_op by_write[RK_OP_KIND_MAX + 1] = {
+        [RK_OP_PUT] = RK_SERVER_OP_PUT,       [RK_OP_DEL] = RK_SERVER_OP_DEL,
+        [RK_OP_APPEND] = RK_SERVER_OP_APPEND, [RK_OP_GETDEL] = RK_SERVER_OP_GETDEL,
+        [RK_OP_SADD] = RK_SERVER_OP_SADD,     [RK_OP_SREM] = RK_SERVER_OP_SREM,
+    };
+    static const rk_server_op by_read[RK_READ_KIND_MAX + 1] = {
+        [RK_READ_SMEMBERS] = RK_SERVER_OP_SMEMBERS,
+        [RK_READ_SCARD] = RK_SERVER_OP_SCARD,
+        [RK_READ_SISMEMBER] = RK_SERVER_OP_SISMEMBER,
+        [RK_READ_SMISMEMBER] = RK_SERVER_OP_SMISMEMBER,
+        [RK_READ_TYPE] = RK_SERVER_OP_TYPE,
+    };
+    /* Index 0 of each table is RK_SERVER_OP_GET (0), never a valid kind: check it first. */
+    if (r->kind == RK_REQ_WRITE) {
+        return r->op >= 1 && r->op <= RK_OP_KIND_MAX ? by_write[r->op] : RK_SERVER_OP_OTHER;
+    }
+    if (r->kind == RK_REQ_READ) {
+        return r->op >= 1 && r->op <= RK_READ_KIND_MAX ? by_read[r->op] : RK_SERVER_OP_OTHER;
+    }
+    if (r->kind >= RK_REQ_GET && r->kind <= RK_REQ_VDEL) {
+        return by_kind[r->kind];
+    }
+    return RK_SERVER_OP_OTHER;
+}
+
+rk_server_outcome rk_server_outcome_of(const rk_reply *r)
+{
+    if (r->kind == RK_REPLY_ERROR) {
+        switch (r->error) {
+        case RK_EUNAVAIL:
+            return RK_SERVER_OUTCOME_UNAVAILABLE;
+        case RK_ETIMEDOUT:
+            return RK_SERVER_OUTCOME_TIMEOUT;
+        case RK_ECONFLICT:
+            return RK_SERVER_OUTCOME_CONFLICT;
+        case RK_ENOTFOUND:
+            return RK_SERVER_OUTCOME_NOT_FOUND;
+        default:
+            return RK_SERVER_OUTCOME_ERROR;
+        }
+    }
+    if (r->kind == RK_REPLY_NIL || (r->kind == RK_REPLY_VERSIONS && r->value_count == 0)) {
+        return RK_SERVER_OUTCOME_NOT_FOUND;
+    }
+    return RK_SERVER_OUTCOME_OK;
+}
+
 static const rk_metric_label server_label_op = {
     .name = "op", .values = rk_server_op_names, .value_count = RK_SERVER_OP_COUNT};
 static const rk_metric_label server_label_outcome = {
