@@ -3,8 +3,8 @@
  * though writes complete later than reads: each command is an rk_cmd in its client's queue and
  * its reply bytes go out only once every command before it has gone. Owns clients, commands
  * and the request table that maps the node's client_req ids back to commands; keeps the node,
- * runtime and config. Command semantics live in commands.c, INFO in info.c, the metrics
- * registry INFO prints from in server_metrics.c. */
+ * runtime and config. Command semantics live in commands.c, the replies' RESP shapes in
+ * server_reply.c, INFO in info.c, the metrics registry INFO prints from in server_metrics.c. */
 #ifndef RK_SERVER_H
 #define RK_SERVER_H
 
