@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
@@ -24,52 +23,31 @@ static const uint64_t prom_latency_bounds_us[] = {
 #define PROM_BUCKETS_DIRECT_MAX 16u
 #define PROM_POW2_BOUND_MAX 32u
 
+/* The text grows in an rk_resp_out used as a plain byte buffer (its growth and its sticky
+ * oom flag); one formatted piece is a name, a label pair or a number, well under this. */
+#define PROM_PIECE_BYTES_MAX 512u
+
 typedef struct prom_text {
-    char *data;
-    size_t len;
-    size_t capacity;
-    bool failed;            /* out of memory or past RK_PROM_TEXT_BYTES_MAX */
+    rk_resp_out out;
+    bool failed;            /* out of memory, past RK_PROM_TEXT_BYTES_MAX, or a piece too long */
 } prom_text;
 
 static void prom_add(prom_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static bool prom_reserve(prom_text *t, size_t more)
-{
-    if (t->failed || more > RK_PROM_TEXT_BYTES_MAX - t->len) {
-        t->failed = true;
-        return false;
-    }
-    if (t->len + more <= t->capacity) {
-        return true;
-    }
-    size_t capacity = t->capacity == 0 ? 16384u : t->capacity;
-    while (capacity < t->len + more) {
-        capacity *= 2u;
-    }
-    char *grown = realloc(t->data, capacity);
-    if (grown == NULL) {
-        t->failed = true;
-        return false;
-    }
-    t->data = grown;
-    t->capacity = capacity;
-    return true;
-}
-
 static void prom_add(prom_text *t, const char *fmt, ...)
 {
+    char piece[PROM_PIECE_BYTES_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(piece, sizeof(piece), fmt, ap);
     va_end(ap);
-    if (n < 0 || !prom_reserve(t, (size_t)n + 1u)) {
+    if (t->failed || n < 0 || (size_t)n >= sizeof(piece) ||
+        (size_t)n > RK_PROM_TEXT_BYTES_MAX - t->out.len) {
         t->failed = true;
         return;
     }
-    va_start(ap, fmt);
-    vsnprintf(t->data + t->len, (size_t)n + 1u, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
+    rk_resp_out_append_raw(&t->out, (const uint8_t *)piece, (size_t)n);
+    t->failed = t->out.oom;
 }
 
 /* Escape for HELP (backslash, newline) or, with quote, a label value (and double quote). */
@@ -265,18 +243,18 @@ static void prom_add_family(prom_text *t, const rk_metric *m)
 
 int rk_prom_render_registry(const rk_metrics_registry *reg, char **text_out, size_t *len_out)
 {
-    prom_text t = {.data = NULL};
-    prom_reserve(&t, 1u);
+    prom_text t = {.failed = false};
+    rk_resp_out_init(&t.out, 2);
     for (uint32_t i = 0; i < reg->count && !t.failed; i++) {
         prom_add_family(&t, &reg->metrics[i]);
     }
-    if (t.failed || t.data == NULL) {
-        free(t.data);
+    rk_resp_out_append_raw(&t.out, (const uint8_t *)"", 1);     /* the NUL, not counted */
+    if (t.failed || t.out.oom) {
+        rk_resp_out_deinit(&t.out);
         return RK_ENOMEM;
     }
-    t.data[t.len] = '\0';
-    *text_out = t.data;
-    *len_out = t.len;
+    *text_out = (char *)t.out.data;         /* the buffer's ownership moves to the caller */
+    *len_out = t.out.len - 1u;
     return 0;
 }
 
