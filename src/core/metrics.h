@@ -1,7 +1,8 @@
 /* metrics.h — the metrics registry: every counter, gauge and histogram a node shows, declared
  * once with its name, INFO section, kind, unit and one sentence of help (Prometheus's HELP),
- * and where its value lives. INFO (src/io/info.c) prints from it; the HTTP front end's
- * Prometheus /metrics is meant to print from the same registry.
+ * and where its value lives. INFO (src/io/info.c) prints from it, and so does the Prometheus
+ * exposition (src/io/prom.h: /metrics, RK.METRICS). A metric may carry up to two labels from
+ * fixed value lists (ringkv_requests_total{op,outcome}); those are Prometheus's only.
  *
  * A metric is updated where its event happens, in the struct that already holds it
  * (`n->stats.coord_puts++` in coord_put.c, `s->stats.ops_get++` in commands.c): the registry
