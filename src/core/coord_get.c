@@ -29,6 +29,13 @@ static void coord_get_reply(rk_node *n, rk_coord_get *c)
     rk_policy_query q = {.kind = c->req_kind, .op = c->read_op, .arg = c->arg,
                          .arg_len = c->arg_len};
     rk_policy_answer(c->policy, c->merged, &q, &answer);
+    /* Siblings per read (Dynamo 6.3 measured how often reads saw more than one version): the
+     * live versions of the merged state the client's answer came from. */
+    uint64_t live = 0;
+    for (uint32_t i = 0; c->merged != NULL && i < c->merged->sibling_count; i++) {
+        live += c->merged->siblings[i].tombstone ? 0u : 1u;
+    }
+    rk_metric_small_hist_record(&n->stats.read_siblings, live);
     rk_coord_reply(n, &c->base, &answer.reply);
     rk_policy_read_deinit(&answer);
 }

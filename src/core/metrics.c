@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "node.h"
 
 #define METRICS_NAME_BYTES_MAX 64u
 
@@ -83,6 +84,10 @@ static const rk_metric_desc metrics_node_table[] = {
                 "Writes accepted below W by the bucket's fallback_w."),
     NODE_METRIC(degraded_reads, "degraded_reads", "hints", RK_METRIC_COUNTER, "requests",
                 "Reads answered below R by the bucket's fallback_r."),
+    {.name = "read_siblings", .section = "stats", .kind = RK_METRIC_HISTOGRAM,
+     .unit = "siblings",
+     .help = "Live versions in each coordinated read's merged answer (0 when not found).",
+     .offset = offsetof(rk_node_stats, read_siblings), .hist_fn = rk_metric_small_hist_read},
     NODE_METRIC(peers_suspected, "peers_suspected", "hints", RK_METRIC_COUNTER, "events",
                 "Times a peer was suspected because requests to it went unanswered."),
 };
@@ -142,8 +147,33 @@ bool rk_metrics_name_valid(const char *name)
     return true;
 }
 
+static bool metrics_labels_valid(const rk_metric_desc *d)
+{
+    if (d->label_count == 0) {
+        return d->labels == NULL;
+    }
+    if (d->labels == NULL || d->label_count > RK_METRIC_LABELS_MAX || d->stride == 0) {
+        return false;
+    }
+    for (uint32_t l = 0; l < d->label_count; l++) {
+        const rk_metric_label *label = d->labels[l];
+        if (label == NULL || !rk_metrics_name_valid(label->name) || label->value_count == 0) {
+            return false;
+        }
+        for (uint32_t v = 0; v < label->value_count; v++) {
+            if (label->values[v] == NULL || label->values[v][0] == '\0') {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static bool metrics_desc_valid(const rk_metric_desc *d)
 {
+    if (!metrics_labels_valid(d)) {
+        return false;
+    }
     if (d->name == NULL || !rk_metrics_name_valid(d->name)) {
         return false;
     }
@@ -199,27 +229,101 @@ int rk_metrics_add(rk_metrics_registry *reg, const rk_metric_desc *table, uint32
     return 0;
 }
 
-uint64_t rk_metric_value(const rk_metric *m)
+uint32_t rk_metric_series_count(const rk_metric *m)
+{
+    uint32_t count = 1;
+    for (uint32_t l = 0; l < m->desc->label_count; l++) {
+        count *= m->desc->labels[l]->value_count;
+    }
+    return count;
+}
+
+void rk_metric_series_labels(const rk_metric *m, uint32_t series,
+                             uint32_t label_values_out[RK_METRIC_LABELS_MAX])
+{
+    RK_ASSERT(series < rk_metric_series_count(m));
+    for (uint32_t l = m->desc->label_count; l > 0; l--) {
+        uint32_t value_count = m->desc->labels[l - 1u]->value_count;
+        label_values_out[l - 1u] = series % value_count;
+        series /= value_count;
+    }
+}
+
+void rk_metric_series_hist(const rk_metric *m, uint32_t series, rk_metric_hist *out)
 {
     const rk_metric_desc *d = m->desc;
+    RK_ASSERT(d->kind == RK_METRIC_HISTOGRAM);
+    RK_ASSERT(series < rk_metric_series_count(m));
+    memset(out, 0, sizeof(*out));
+    d->hist_fn(m->base, d->offset + series * d->stride, out);
+}
+
+uint64_t rk_metric_series_value(const rk_metric *m, uint32_t series)
+{
+    const rk_metric_desc *d = m->desc;
+    RK_ASSERT(series < rk_metric_series_count(m));
+    size_t offset = d->offset + series * d->stride;
     if (d->kind == RK_METRIC_HISTOGRAM) {
         rk_metric_hist h;
-        d->hist_fn(m->base, d->offset, &h);
+        rk_metric_series_hist(m, series, &h);
         return h.count;
     }
     if (d->value_fn != NULL) {
-        return d->value_fn(m->base, d->offset);
+        return d->value_fn(m->base, offset);
     }
     uint64_t v;
-    memcpy(&v, (const uint8_t *)m->base + d->offset, sizeof(v));
+    memcpy(&v, (const uint8_t *)m->base + offset, sizeof(v));
     return v;
+}
+
+uint64_t rk_metric_value(const rk_metric *m)
+{
+    uint64_t total = 0;
+    uint32_t series_count = rk_metric_series_count(m);
+    for (uint32_t i = 0; i < series_count; i++) {
+        total += rk_metric_series_value(m, i);
+    }
+    return total;
 }
 
 void rk_metric_hist_get(const rk_metric *m, rk_metric_hist *out)
 {
-    RK_ASSERT(m->desc->kind == RK_METRIC_HISTOGRAM);
-    memset(out, 0, sizeof(*out));
-    m->desc->hist_fn(m->base, m->desc->offset, out);
+    rk_metric_series_hist(m, 0, out);
+}
+
+/* ---- small histograms ------------------------------------------------------------------- */
+
+static const uint64_t metrics_small_hist_tops[RK_METRIC_SMALL_HIST_BUCKETS] = {
+    0, 1, 2, 3, 4, 8, 16, 32, 64, UINT64_MAX,
+};
+
+uint64_t rk_metric_small_hist_top(uint32_t bucket)
+{
+    RK_ASSERT(bucket < RK_METRIC_SMALL_HIST_BUCKETS);
+    return metrics_small_hist_tops[bucket];
+}
+
+void rk_metric_small_hist_record(rk_metric_small_hist *h, uint64_t v)
+{
+    uint32_t bucket = 0;
+    while (v > metrics_small_hist_tops[bucket]) {
+        bucket++;       /* ends at the last bucket: its top is UINT64_MAX */
+    }
+    RK_ASSERT(bucket < RK_METRIC_SMALL_HIST_BUCKETS);
+    h->counts[bucket]++;
+    h->count++;
+    h->sum += v;
+}
+
+void rk_metric_small_hist_read(const void *base, size_t offset, rk_metric_hist *out)
+{
+    const rk_metric_small_hist *h =
+        (const rk_metric_small_hist *)((const uint8_t *)base + offset);
+    *out = (rk_metric_hist){.count = h->count,
+                            .sum = h->sum,
+                            .bucket_count = RK_METRIC_SMALL_HIST_BUCKETS,
+                            .bucket_counts = h->counts,
+                            .bucket_top = rk_metric_small_hist_top};
 }
 
 uint32_t rk_metrics_each(const rk_metrics_registry *reg, const char *section,

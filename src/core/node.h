@@ -17,6 +17,7 @@
 
 #include "env.h"
 #include "members.h"
+#include "metrics.h"
 #include "op.h"
 
 typedef enum rk_sync_policy {
@@ -176,6 +177,8 @@ typedef struct rk_node_stats {
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
     uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
     uint64_t set_clock_refused;     /* set writes refused: the set's clock at its bound */
+    /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
+    rk_metric_small_hist read_siblings;
 } rk_node_stats;
 
 /* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes

@@ -13,6 +13,7 @@
  *   RK.LOCAL key                     -> nil when nothing live, else [context, [value, ...]]
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
+ *   RK.METRICS                       -> the Prometheus text exposition (prom.h), one bulk
  *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
  *                                        self|up|suspect|connecting|down, ms since heard
  *                                        or -1], ...]
@@ -29,6 +30,7 @@
 #include "../core/ring.h"
 #include "commands.h"
 #include "peer.h"
+#include "prom.h"
 
 #define COMMANDS_RK_BUCKET_PROPS_MAX 8u
 
@@ -289,6 +291,22 @@ void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
         rk_resp_bulk_str(&cmd->out, cluster_addr);
         rk_resp_bulk_str(&cmd->out, state);
         rk_resp_integer(&cmd->out, heard_ms_ago);
+    }
+    rk_server_cmd_complete(s, cmd);
+}
+
+/* What /metrics will answer over HTTP, for RESP clients and tests until then. */
+void rk_commands_rk_metrics(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
+{
+    (void)c;
+    (void)a;
+    char *text = NULL;
+    size_t len = 0;
+    if (rk_prom_render(s, &text, &len) != 0) {
+        rk_resp_error(&cmd->out, "ERR out of memory rendering the metrics");
+    } else {
+        rk_resp_bulk(&cmd->out, (const uint8_t *)text, len);
+        free(text);
     }
     rk_server_cmd_complete(s, cmd);
 }

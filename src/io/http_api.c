@@ -17,6 +17,7 @@
 #include "../core/elems.h"
 #include "commands.h"
 #include "http_server.h"
+#include "prom.h"
 
 enum {
     HTTP_ROUTE_NONE = 0,

@@ -102,9 +102,4 @@ void rk_http_api_handle(rk_http_server *hs, rk_http_pending *p, const rk_http_re
 /* http_api.c: let go of a pending request whose connection closed. */
 void rk_http_api_pending_free(rk_http_pending *p);
 
-/* The Prometheus text of the node's metrics (src/io/prom.c, branch prom-metrics): 0 with
- * *text_out owned by the caller (free()), or RK_ENOMEM. Until prom.c lands, prom_stub.c
- * answers RK_EUNAVAIL and /metrics says 503. */
-int rk_prom_render(rk_server *s, char **text_out, size_t *len_out);
-
 #endif

@@ -116,10 +116,11 @@ typedef struct info_walk {
     info_text *t;
 } info_walk;
 
-/* A histogram in microseconds shows as its p50, p99 and p99.9 (within 1/16, latency.h). */
+/* A histogram shows as its p50, p99 and p99.9: in microseconds (within 1/16, latency.h) with
+ * a _us suffix, in other units (siblings) as the bucket top, without one. */
 static void info_histogram(const rk_metric *m, info_text *t)
 {
-    RK_ASSERT(strcmp(m->desc->unit, "microseconds") == 0);
+    bool us = strcmp(m->desc->unit, "microseconds") == 0;
     static const struct {
         const char *suffix;
         uint32_t permille;
@@ -127,7 +128,7 @@ static void info_histogram(const rk_metric *m, info_text *t)
     rk_metric_hist h;
     rk_metric_hist_get(m, &h);
     for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
-        info_add(t, "%s_%s_us:%llu\r\n", m->desc->name, points[i].suffix,
+        info_add(t, "%s_%s%s:%llu\r\n", m->desc->name, points[i].suffix, us ? "_us" : "",
                  (unsigned long long)rk_metric_hist_percentile(&h, points[i].permille));
     }
 }
@@ -135,6 +136,9 @@ static void info_histogram(const rk_metric *m, info_text *t)
 static void info_metric_line(const rk_metric *m, void *ctx)
 {
     info_walk *w = ctx;
+    if (m->desc->label_count > 0) {
+        return;     /* a Prometheus family (prom.h); INFO has its totals as ops_* already */
+    }
     if (m->desc->kind == RK_METRIC_HISTOGRAM) {
         info_histogram(m, w->t);
     } else {

@@ -121,7 +121,10 @@ static void runtime_sync_kick(rk_runtime *rt);
 static void runtime_sync_work(uv_work_t *w)
 {
     rk_runtime *rt = w->data;
+    /* On a pool thread: only this job's fields are written here, read back after the work. */
+    uint64_t start_ns = uv_hrtime();
     rt->sync_job_rc = rk_store_sync(rt->env.store, rt->sync_job_seq);
+    rt->sync_job_us = (uv_hrtime() - start_ns) / 1000u;
 }
 
 static void runtime_sync_done(rk_runtime *rt, uint64_t seq, int rc)
@@ -146,6 +149,9 @@ static void runtime_sync_after_work(uv_work_t *w, int status)
     rk_runtime *rt = w->data;
     RK_ASSERT(rt->sync_job_running);
     rt->sync_job_running = false;
+    if (status == 0) {
+        rk_latency_record(&rt->sync_latency, rt->sync_job_us);
+    }
     int rc = status == 0 ? rt->sync_job_rc : RK_EIO;
     runtime_sync_done(rt, rt->sync_job_seq, rc);
     runtime_sync_kick(rt);

@@ -14,6 +14,7 @@
 
 #include "../core/env.h"
 #include "../core/node.h"
+#include "latency.h"
 
 typedef struct rk_server rk_server;
 typedef struct runtime_timer runtime_timer;
@@ -35,6 +36,10 @@ typedef struct rk_runtime {
     bool sync_job_running;
     uv_work_t sync_work;
     uint64_t sync_jobs;         /* fsync jobs run (INFO) */
+    uint64_t sync_job_us;       /* the running job's rk_store_sync time, set by the worker */
+    /* Each thread-pool sync job's rk_store_sync time (the fsync and what the engine does with
+     * it), recorded on the loop thread once the job is back. */
+    rk_latency sync_latency;
     uint32_t timers_live;
     runtime_timer *timers;      /* live env timers (owned), closed by rk_runtime_close */
 } rk_runtime;

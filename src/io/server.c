@@ -57,6 +57,8 @@ int rk_server_request_take(rk_server *s, rk_cmd *cmd, uint32_t sub_index, uint64
     r->cmd = cmd;
     r->sub_index = sub_index;
     r->generation++;
+    r->start_ns = uv_hrtime();
+    r->op = RK_SERVER_OP_OTHER;     /* rk_server_node_request names it */
     *id_out = ((uint64_t)r->generation << 32) | index;
     return 0;
 }
@@ -127,72 +129,6 @@ static void server_client_collect(rk_client *c)
         }
         server_cmd_free(cmd);
     }
-}
-
-void rk_server_encode_reply(rk_resp_out *out, const rk_reply *r)
-{
-    switch (r->kind) {
-    case RK_REPLY_OK:
-        rk_resp_simple(out, "OK");
-        return;
-    case RK_REPLY_NIL:
-        rk_resp_null(out);
-        return;
-    case RK_REPLY_VALUE:
-        rk_resp_bulk(out, r->value, r->value_len);
-        return;
-    case RK_REPLY_INT:
-        rk_resp_integer(out, r->integer);
-        return;
-    case RK_REPLY_ERROR:
-        rk_commands_error(out, r->error, r->message);
-        return;
-    case RK_REPLY_VERSIONS:
-        /* RK.GET: [context, [value, ...]] */
-        rk_resp_array(out, 2);
-        rk_resp_bulk_str(out, r->context);
-        rk_resp_array(out, r->value_count);
-        for (uint32_t i = 0; i < r->value_count; i++) {
-            rk_resp_bulk(out, r->values[i], r->value_lens[i]);
-        }
-        return;
-    case RK_REPLY_WRITTEN:
-        /* RK.PUT / RK.DEL: [new context, replicas that acknowledged] */
-        rk_resp_array(out, 2);
-        rk_resp_bulk_str(out, r->context != NULL ? r->context : "");
-        rk_resp_integer(out, r->integer);
-        return;
-    case RK_REPLY_ARRAY:
-    case RK_REPLY_MAP:
-    case RK_REPLY_SET:
-        /* As Redis answers: a RESP3 map (%) or set (~); in RESP2 both are flat arrays. */
-        if (r->kind == RK_REPLY_MAP) {
-            rk_resp_map(out, r->value_count / 2);
-        } else if (r->kind == RK_REPLY_SET) {
-            rk_resp_set(out, r->value_count);
-        } else {
-            rk_resp_array(out, r->value_count);
-        }
-        for (uint32_t i = 0; i < r->value_count; i++) {
-            rk_resp_bulk(out, r->values[i], r->value_lens[i]);
-        }
-        return;
-    case RK_REPLY_INTS:
-        rk_resp_array(out, r->value_count);
-        for (uint32_t i = 0; i < r->value_count; i++) {
-            rk_resp_integer(out, r->integers[i]);
-        }
-        return;
-    case RK_REPLY_STATUS: {
-        char line[32];
-        size_t len = r->value_len < sizeof(line) - 1 ? r->value_len : sizeof(line) - 1;
-        memcpy(line, r->value, len);
-        line[len] = '\0';
-        rk_resp_simple(out, line);
-        return;
-    }
-    }
-    rk_resp_error(out, "ERR internal: unknown reply");
 }
 
 /* Encode the combined reply of a multi-key command once every sub-reply is in. */
@@ -332,6 +268,17 @@ bool rk_server_key_merge_typed(const rk_server *s, const uint8_t *key, size_t ke
     return RK_POLICY_IS_MERGE_TYPE(props->policy);
 }
 
+/* Count one answered request (server.h: requests, request_latency). */
+static void server_request_count(rk_server *s, rk_server_op op, uint64_t start_ns,
+                                 const rk_reply *r)
+{
+    RK_ASSERT(op < RK_SERVER_OP_COUNT);
+    rk_server_outcome outcome = rk_server_outcome_of(r);
+    RK_ASSERT(outcome < RK_SERVER_OUTCOME_COUNT);
+    s->stats.requests[op][outcome]++;
+    rk_latency_record(&s->stats.request_latency[op], (uv_hrtime() - start_ns) / 1000u);
+}
+
 void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r)
 {
     uint32_t index = (uint32_t)client_req;
@@ -344,6 +291,7 @@ void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r)
     uint32_t sub_index = req->sub_index;
     req->cmd = NULL;
     s->request_free[s->request_free_count++] = index;
+    server_request_count(s, req->op, req->start_ns, r);
 
     server_cmd_take_sub_reply(cmd, sub_index, r);
     if (cmd->waiting == 0) {
@@ -354,15 +302,18 @@ void rk_server_on_reply(rk_server *s, uint64_t client_req, const rk_reply *r)
 void rk_server_node_request(rk_server *s, rk_cmd *cmd, uint32_t sub_index, const rk_request *r)
 {
     uint64_t id = 0;
+    rk_server_op op = rk_server_op_of(r);
     int rc = rk_server_request_take(s, cmd, sub_index, &id);
     if (rc != 0) {
         rk_reply busy = {.kind = RK_REPLY_ERROR, .error = rc, .message = "too many requests"};
+        server_request_count(s, op, uv_hrtime(), &busy);    /* answered here, not by the node */
         server_cmd_take_sub_reply(cmd, sub_index, &busy);
         if (cmd->waiting == 0) {
             rk_server_cmd_complete(s, cmd);
         }
         return;
     }
+    s->requests[(uint32_t)id].op = op;
     rk_node_on_request(s->node, id, r);
 }
 

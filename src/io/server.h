@@ -3,8 +3,8 @@
  * though writes complete later than reads: each command is an rk_cmd in its client's queue and
  * its reply bytes go out only once every command before it has gone. Owns clients, commands
  * and the request table that maps the node's client_req ids back to commands; keeps the node,
- * runtime and config. Command semantics live in commands.c, INFO in info.c, the metrics
- * registry INFO prints from in server_metrics.c. */
+ * runtime and config. Command semantics live in commands.c, the replies' RESP shapes in
+ * server_reply.c, INFO in info.c, the metrics registry INFO prints from in server_metrics.c. */
 #ifndef RK_SERVER_H
 #define RK_SERVER_H
 
@@ -47,6 +47,48 @@ typedef enum rk_latency_class {
 /* The node's reply to a sub-request of a command with no RESP client (rk_server_cmd_new_detached),
  * borrowed for the call. */
 typedef void (*rk_cmd_on_reply)(void *ctx, uint32_t sub_index, const rk_reply *r);
+
+/* What a node request does, for ringkv_requests_total{op} (prom.h): a bounded set, so the
+ * label never grows with what clients send. A SET is a put, RK.PUT a vput; requests the
+ * commands take themselves (RK.BUCKET SET) are `other`. */
+typedef enum rk_server_op {
+    RK_SERVER_OP_GET = 0,
+    RK_SERVER_OP_PUT,
+    RK_SERVER_OP_DEL,
+    RK_SERVER_OP_EXISTS,
+    RK_SERVER_OP_VGET,
+    RK_SERVER_OP_VPUT,
+    RK_SERVER_OP_VDEL,
+    RK_SERVER_OP_APPEND,
+    RK_SERVER_OP_GETDEL,
+    RK_SERVER_OP_SADD,
+    RK_SERVER_OP_SREM,
+    RK_SERVER_OP_SMEMBERS,
+    RK_SERVER_OP_SCARD,
+    RK_SERVER_OP_SISMEMBER,
+    RK_SERVER_OP_SMISMEMBER,
+    RK_SERVER_OP_TYPE,
+    RK_SERVER_OP_OTHER,
+    RK_SERVER_OP_COUNT
+} rk_server_op;
+
+/* How the node answered one request, for ringkv_requests_total{outcome}. */
+typedef enum rk_server_outcome {
+    RK_SERVER_OUTCOME_OK = 0,
+    RK_SERVER_OUTCOME_NOT_FOUND,
+    RK_SERVER_OUTCOME_UNAVAILABLE,
+    RK_SERVER_OUTCOME_TIMEOUT,
+    RK_SERVER_OUTCOME_CONFLICT,
+    RK_SERVER_OUTCOME_ERROR,
+    RK_SERVER_OUTCOME_COUNT
+} rk_server_outcome;
+
+/* The op a request counts as, and the outcome a reply counts as (server_metrics.c). */
+rk_server_op rk_server_op_of(const rk_request *r);
+rk_server_outcome rk_server_outcome_of(const rk_reply *r);
+/* The label values, indexed by rk_server_op and rk_server_outcome (server_metrics.c). */
+extern const char *const rk_server_op_names[RK_SERVER_OP_COUNT];
+extern const char *const rk_server_outcome_names[RK_SERVER_OUTCOME_COUNT];
 
 struct rk_cmd {
     rk_cmd *next;
@@ -124,12 +166,19 @@ typedef struct rk_server_stats {
     uint64_t ops_put;
     uint64_t ops_del;
     rk_latency latency[RK_LAT_CLASS_COUNT];
+    /* Every node request by op and outcome, and its time from taken to answered, counted in
+     * rk_server_on_reply: the one place every answer to a client passes, whatever the
+     * protocol. Per sub-request: an MGET of three keys counts three gets. */
+    uint64_t requests[RK_SERVER_OP_COUNT][RK_SERVER_OUTCOME_COUNT];
+    rk_latency request_latency[RK_SERVER_OP_COUNT];
 } rk_server_stats;
 
 typedef struct server_request {
     rk_cmd *cmd;
     uint32_t sub_index;
     uint32_t generation;
+    uint64_t start_ns;          /* when it was taken, for request_latency */
+    rk_server_op op;
 } server_request;
 
 struct rk_server {

@@ -5,7 +5,10 @@
  * through a value_fn. */
 #include "server_metrics.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "peer.h"
 
@@ -94,6 +97,128 @@ static uint64_t server_metric_sync_jobs(const void *base, size_t offset)
      .offset = offsetof(rk_server, stats.latency) + (class) * sizeof(rk_latency),             \
      .hist_fn = server_metric_latency}
 
+/* Bytes the store's files take on disk: the regular files of data-dir, as allocated (a sparse
+ * LMDB map counts what it holds, not its map size). 0 for the mem engine or an unreadable
+ * directory. Read at each scrape: one readdir of a handful of files. */
+static uint64_t server_metric_store_disk_bytes(const void *base, size_t offset)
+{
+    (void)offset;
+    const rk_server *s = base;
+    const char *dir_name = s->config->data_dir;
+    if (!rk_store_is_durable(s->store) || dir_name == NULL) {
+        return 0;
+    }
+    DIR *dir = opendir(dir_name);
+    if (dir == NULL) {
+        return 0;
+    }
+    uint64_t total = 0;
+    for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
+        char path[4096];
+        struct stat st;
+        int len = snprintf(path, sizeof(path), "%s/%s", dir_name, e->d_name);
+        if (len > 0 && (size_t)len < sizeof(path) && stat(path, &st) == 0 &&
+            S_ISREG(st.st_mode)) {
+            total += (uint64_t)st.st_blocks * 512u;
+        }
+    }
+    closedir(dir);
+    return total;
+}
+
+static void server_metric_sync_latency(const void *base, size_t offset, rk_metric_hist *out)
+{
+    (void)offset;
+    rk_latency_hist(&((const rk_server *)base)->runtime->sync_latency, out);
+}
+
+/* ---- labelled: Prometheus families (INFO shows ops_* and latency_* instead) -------------- */
+
+const char *const rk_server_op_names[RK_SERVER_OP_COUNT] = {
+    [RK_SERVER_OP_GET] = "get",           [RK_SERVER_OP_PUT] = "put",
+    [RK_SERVER_OP_DEL] = "del",           [RK_SERVER_OP_EXISTS] = "exists",
+    [RK_SERVER_OP_VGET] = "vget",         [RK_SERVER_OP_VPUT] = "vput",
+    [RK_SERVER_OP_VDEL] = "vdel",         [RK_SERVER_OP_APPEND] = "append",
+    [RK_SERVER_OP_GETDEL] = "getdel",     [RK_SERVER_OP_SADD] = "sadd",
+    [RK_SERVER_OP_SREM] = "srem",         [RK_SERVER_OP_SMEMBERS] = "smembers",
+    [RK_SERVER_OP_SCARD] = "scard",       [RK_SERVER_OP_SISMEMBER] = "sismember",
+    [RK_SERVER_OP_SMISMEMBER] = "smismember", [RK_SERVER_OP_TYPE] = "type",
+    [RK_SERVER_OP_OTHER] = "other",
+};
+
+const char *const rk_server_outcome_names[RK_SERVER_OUTCOME_COUNT] = {
+    [RK_SERVER_OUTCOME_OK] = "ok",
+    [RK_SERVER_OUTCOME_NOT_FOUND] = "not_found",
+    [RK_SERVER_OUTCOME_UNAVAILABLE] = "unavailable",
+    [RK_SERVER_OUTCOME_TIMEOUT] = "timeout",
+    [RK_SERVER_OUTCOME_CONFLICT] = "conflict",
+    [RK_SERVER_OUTCOME_ERROR] = "error",
+};
+
+/* The op and outcome a request counts as (server.h): bounded, whatever clients send. */
+rk_server_op rk_server_op_of(const rk_request *r)
+{
+    static const rk_server_op by_kind[RK_REQ_KIND_MAX + 1] = {
+        [RK_REQ_GET] = RK_SERVER_OP_GET,     [RK_REQ_PUT] = RK_SERVER_OP_PUT,
+        [RK_REQ_DEL] = RK_SERVER_OP_DEL,     [RK_REQ_EXISTS] = RK_SERVER_OP_EXISTS,
+        [RK_REQ_VGET] = RK_SERVER_OP_VGET,   [RK_REQ_VPUT] = RK_SERVER_OP_VPUT,
+        [RK_REQ_VDEL] = RK_SERVER_OP_VDEL,
+    };
+    static const rk_server_op by_write[RK_OP_KIND_MAX + 1] = {
+        [RK_OP_PUT] = RK_SERVER_OP_PUT,       [RK_OP_DEL] = RK_SERVER_OP_DEL,
+        [RK_OP_APPEND] = RK_SERVER_OP_APPEND, [RK_OP_GETDEL] = RK_SERVER_OP_GETDEL,
+        [RK_OP_SADD] = RK_SERVER_OP_SADD,     [RK_OP_SREM] = RK_SERVER_OP_SREM,
+    };
+    static const rk_server_op by_read[RK_READ_KIND_MAX + 1] = {
+        [RK_READ_SMEMBERS] = RK_SERVER_OP_SMEMBERS,
+        [RK_READ_SCARD] = RK_SERVER_OP_SCARD,
+        [RK_READ_SISMEMBER] = RK_SERVER_OP_SISMEMBER,
+        [RK_READ_SMISMEMBER] = RK_SERVER_OP_SMISMEMBER,
+        [RK_READ_TYPE] = RK_SERVER_OP_TYPE,
+    };
+    /* Index 0 of each table is RK_SERVER_OP_GET (0), never a valid kind: check it first. */
+    if (r->kind == RK_REQ_WRITE) {
+        return r->op >= 1 && r->op <= RK_OP_KIND_MAX ? by_write[r->op] : RK_SERVER_OP_OTHER;
+    }
+    if (r->kind == RK_REQ_READ) {
+        return r->op >= 1 && r->op <= RK_READ_KIND_MAX ? by_read[r->op] : RK_SERVER_OP_OTHER;
+    }
+    if (r->kind >= RK_REQ_GET && r->kind <= RK_REQ_VDEL) {
+        return by_kind[r->kind];
+    }
+    return RK_SERVER_OP_OTHER;
+}
+
+rk_server_outcome rk_server_outcome_of(const rk_reply *r)
+{
+    if (r->kind == RK_REPLY_ERROR) {
+        switch (r->error) {
+        case RK_EUNAVAIL:
+            return RK_SERVER_OUTCOME_UNAVAILABLE;
+        case RK_ETIMEDOUT:
+            return RK_SERVER_OUTCOME_TIMEOUT;
+        case RK_ECONFLICT:
+            return RK_SERVER_OUTCOME_CONFLICT;
+        case RK_ENOTFOUND:
+            return RK_SERVER_OUTCOME_NOT_FOUND;
+        default:
+            return RK_SERVER_OUTCOME_ERROR;
+        }
+    }
+    if (r->kind == RK_REPLY_NIL || (r->kind == RK_REPLY_VERSIONS && r->value_count == 0)) {
+        return RK_SERVER_OUTCOME_NOT_FOUND;
+    }
+    return RK_SERVER_OUTCOME_OK;
+}
+
+static const rk_metric_label server_label_op = {
+    .name = "op", .values = rk_server_op_names, .value_count = RK_SERVER_OP_COUNT};
+static const rk_metric_label server_label_outcome = {
+    .name = "outcome", .values = rk_server_outcome_names, .value_count = RK_SERVER_OUTCOME_COUNT};
+static const rk_metric_label *const server_labels_op_outcome[] = {&server_label_op,
+                                                                  &server_label_outcome};
+static const rk_metric_label *const server_labels_op[] = {&server_label_op};
+
 /* After the node's table: INFO prints these after the node's fields of the same section. */
 static const rk_metric_desc server_metrics_after_node_table[] = {
     SERVER_LATENCY(RK_LAT_READ, "latency_read",
@@ -107,7 +232,27 @@ static const rk_metric_desc server_metrics_after_node_table[] = {
     SERVER_METRIC_FN(server_metric_sync_jobs, "sync_jobs", "persistence", RK_METRIC_COUNTER,
                      "syncs", "Sync jobs the runtime ran (one fsync each; several writes each "
                      "under sync = batch)."),
+    {.name = "sync_duration", .section = "persistence", .kind = RK_METRIC_HISTOGRAM,
+     .unit = "microseconds",
+     .help = "Time each sync job on the thread pool spent in the store's sync (the fsync).",
+     .hist_fn = server_metric_sync_latency},
+    SERVER_METRIC_FN(server_metric_store_disk_bytes, "store_disk_bytes", "persistence",
+                     RK_METRIC_GAUGE, "bytes",
+                     "Bytes the store's files in data-dir take on disk (0 for the mem engine)."),
+    {.name = "requests", .section = "stats", .kind = RK_METRIC_COUNTER, .unit = "requests",
+     .help = "Node requests answered to clients, by op and outcome (one per key of a "
+             "multi-key command).",
+     .offset = offsetof(rk_server, stats.requests), .stride = sizeof(uint64_t),
+     .labels = server_labels_op_outcome, .label_count = 2},
+    {.name = "request_duration", .section = "stats", .kind = RK_METRIC_HISTOGRAM,
+     .unit = "microseconds",
+     .help = "Time from a node request taken to its answer, by op.",
+     .offset = offsetof(rk_server, stats.request_latency), .stride = sizeof(rk_latency),
+     .hist_fn = server_metric_latency, .labels = server_labels_op, .label_count = 1},
 };
+_Static_assert(sizeof(((rk_server_stats *)0)->requests) ==
+                   RK_SERVER_OP_COUNT * RK_SERVER_OUTCOME_COUNT * sizeof(uint64_t),
+               "requests is read as op-major rows of outcomes, stride one uint64_t");
 
 /* ---- peers: base is the rk_peers ---------------------------------------------------------- */
 

@@ -113,8 +113,18 @@ check_eq "datatypes GET: strings, and base64 for bytes that are not UTF-8" \
     "$(curl -s "$base/buckets/t/datatypes/k")"
 check_eq "SMEMBERS agrees" "3" "$(cli smembers t:k | wc -l)"
 check_eq "bad datatypes JSON is 400" "400" "$(status POST /buckets/t/datatypes/k -d '{"add":[1]}')"
-check_eq "/metrics answers (503 until prom.c lands)" "1" \
-    "$(status GET /metrics | grep -cE '^(200|503)$')"
+# /metrics: the same exposition as RK.METRICS, strict (tools/prom_check.py lint), with the
+# Prometheus content type, and counting the HTTP requests this test sent (vput: a PUT is RK.PUT).
+curl -s -D "$TEST_TMP/hm" -o "$TEST_TMP/metrics.prom" "$base/metrics"
+check_contains "/metrics is Prometheus text" "text/plain; version=0.0.4" \
+    "$(header Content-Type "$TEST_TMP/hm"; tr -d '\r' <"$TEST_TMP/hm" | grep -i '^content-type')"
+if command -v python3 >/dev/null; then
+    python3 "$ROOT/tools/prom_check.py" lint "$TEST_TMP/metrics.prom" >"$TEST_TMP/lint" 2>&1
+    check_eq "/metrics passes every exposition rule" "0" "$?"
+    vputs=$(python3 "$ROOT/tools/prom_check.py" value "$TEST_TMP/metrics.prom" \
+        'ringkv_requests_total{op="vput",outcome="ok"}')
+    check_positive "HTTP PUTs counted as vput" "${vputs%.*}"
+fi
 
 # --- 503 and 504 from a two-node cluster -------------------------------------------------------
 p1=$(free_port)
