@@ -584,13 +584,11 @@ static void test_degraded_read(void **state)
     fx_free(fx);
 }
 
-
 /* A fallback coordinating the same key again after handing its copy back and dropping it must
  * mint a new dot (clock.h, rk_clock_dot_floor). Under `siblings` the second write, made without
  * seeing the first, is concurrent with it: the primaries must end with both values. A reused
- * dot would make them take one for the other and silently lose a write. With `stop_between`
- * the fallback stops cleanly and restarts between the two writes, keeping its epoch: only the
- * fallback counter its clean-stop mark carried keeps the second dot above the first. */
+ * dot would make them take one for the other and silently lose a write. `stop_between`: a clean
+ * restart between them keeps the epoch: only the mark's fallback counter helps. */
 static void fallback_coordinates_twice(bool stop_between)
 {
     rk_fixture *fx = fx_new();
