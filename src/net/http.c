@@ -176,8 +176,16 @@ static int http_on_body(http_parser *hp, const char *at, size_t len)
         while (capacity < p->body_len + len) {
             capacity *= 2;
         }
-        if (hp->content_length != ULLONG_MAX && capacity < p->body_len + len + hp->content_length) {
-            capacity = p->body_len + len + (size_t)hp->content_length;
+        /* A declared length reserves the whole body at once, never past the limit. In a chunked
+         * body content_length is what is left of the current chunk (any size the peer wrote),
+         * so it reserves nothing: found by fuzz_http, a 2 GiB reservation. */
+        bool declared = (hp->flags & F_CHUNKED) == 0 && hp->content_length != ULLONG_MAX;
+        uint64_t want = p->body_len + len + (declared ? hp->content_length : 0);
+        if (want > p->body_bytes_max) {
+            want = p->body_bytes_max;
+        }
+        if (capacity < want) {
+            capacity = (size_t)want;
         }
         uint8_t *grown = realloc(p->body, capacity);
         if (grown == NULL) {
