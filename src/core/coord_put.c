@@ -161,10 +161,10 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
                            rk_dvvset *local, char *message, size_t message_bytes)
 {
     const rk_policy *policy = rk_policy_of(c->policy);
-    if (!rk_policy_holds(policy, local) && coord_put_op(r).kind != RK_OP_DEL) {
-        return rk_policy_wrongtype(message, message_bytes);  /* Redis's text */
-    }
     if (!rk_policy_holds(policy, local)) {
+        if (coord_put_op(r).kind != RK_OP_DEL) {
+            return rk_policy_wrongtype(message, message_bytes);  /* Redis's text */
+        }
         /* DEL deletes a key of any type, as in Redis: by the table of the type it holds (a key
          * left by a write that raced a policy change, node_bucket.c). */
         policy = rk_policy_of_state(c->policy, local);

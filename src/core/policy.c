@@ -77,10 +77,9 @@ int rk_policy_wrongtype(char *message, size_t message_bytes)
     return RK_EWRONGTYPE;
 }
 
-/* Drop every sibling (all tombstones: nothing live), keeping the history. */
-static void policy_drop_siblings(rk_dvvset *state)
+void rk_policy_clear_siblings(rk_dvvset *state)
 {
-    RK_ASSERT(!rk_policy_live(state));
+    RK_ASSERT(!state->values_borrowed);
     for (uint32_t i = 0; i < state->sibling_count; i++) {
         free(state->siblings[i].value);
     }
@@ -112,7 +111,7 @@ static int policy_merge_across(rk_dvvset *state, const rk_dvvset *other)
         rk_dvvset_deinit(state);
         *state = copy;
     } else if (!state_live) {
-        policy_drop_siblings(state);
+        rk_policy_clear_siblings(state);    /* both dead: tombstones only */
         state->type_tag = state->type_tag > other->type_tag ? state->type_tag : other->type_tag;
     }
     state->history = history;

@@ -139,6 +139,9 @@ void rk_policy_answer(uint8_t policy, const rk_dvvset *state, const rk_policy_qu
                       rk_policy_read *out);
 /* Free what an answer allocated (safe on any answer, once). */
 void rk_policy_read_deinit(rk_policy_read *out);
+/* Drop every sibling of `state` (freeing its values), keeping its history and tag: a deleted
+ * state taken over by another type, a set's DEL. */
+void rk_policy_clear_siblings(rk_dvvset *state);
 /* Set `out` to Redis's WRONGTYPE error (for reads and applies alike). */
 int rk_policy_wrongtype(char *message, size_t message_bytes);
 
@@ -168,9 +171,11 @@ bool rk_policy_values_reapable(const rk_dvvset *state);
  * rk_policy_read_deinit); GET and VGET answer WRONGTYPE. */
 void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count,
                            const rk_policy_query *q, rk_policy_read *out);
-/* Whether a collection policy takes `op`: SADD and SREM with a checked member list, or DEL;
- * 0, RK_EWRONGTYPE for any other operation, or rk_policy_coll_arg's error; with `message`. */
-int rk_policy_coll_write_check(const rk_op *op, char *message, size_t message_bytes);
+/* Whether a collection policy takes `op`: SADD and SREM with a checked member list (its count
+ * in *count_out), or DEL (count 0); 0, RK_EWRONGTYPE for any other operation, or
+ * rk_policy_coll_arg's error; with `message`. */
+int rk_policy_coll_write_check(const rk_op *op, uint32_t *count_out, char *message,
+                               size_t message_bytes);
 /* The members of `arg` (an element list) checked: 0 with the count, or RK_EINVAL with a
  * message naming the problem (not an element list, empty, more than RK_COLL_MEMBERS_MAX). */
 int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, char *message,

@@ -30,16 +30,17 @@ int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, 
     return 0;
 }
 
-int rk_policy_coll_write_check(const rk_op *op, char *message, size_t message_bytes)
+int rk_policy_coll_write_check(const rk_op *op, uint32_t *count_out, char *message,
+                               size_t message_bytes)
 {
+    *count_out = 0;
     if (op->kind == RK_OP_DEL) {
         return 0;
     }
     if (op->kind != RK_OP_SADD && op->kind != RK_OP_SREM) {
         return rk_policy_wrongtype(message, message_bytes);
     }
-    uint32_t count = 0;
-    return rk_policy_coll_arg(op->arg, op->arg_len, &count, message, message_bytes);
+    return rk_policy_coll_arg(op->arg, op->arg_len, count_out, message, message_bytes);
 }
 
 typedef struct coll_member {

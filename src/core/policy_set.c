@@ -50,10 +50,7 @@ static void set_take_over(rk_dvvset *state)
         return;
     }
     RK_ASSERT(!rk_policy_live(state));
-    for (uint32_t i = 0; i < state->sibling_count; i++) {
-        free(state->siblings[i].value);
-    }
-    state->sibling_count = 0;
+    rk_policy_clear_siblings(state);
     state->type_tag = RK_POLICY_TAG_SET;
 }
 
@@ -114,7 +111,8 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
 static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                      char *message, size_t message_bytes)
 {
-    int rc = rk_policy_coll_write_check(&w->op, message, message_bytes);
+    uint32_t arg_count = 0;
+    int rc = rk_policy_coll_write_check(&w->op, &arg_count, message, message_bytes);
     if (rc != 0) {
         return rc;
     }
@@ -128,10 +126,7 @@ static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
     }
     if (w->op.kind == RK_OP_DEL) {
         out->integer = state->sibling_count > 0 ? 1 : 0;
-        for (uint32_t i = 0; i < state->sibling_count; i++) {
-            free(state->siblings[i].value);
-        }
-        state->sibling_count = 0;
+        rk_policy_clear_siblings(state);
         return 0;
     }
     rk_elems_iter it;

@@ -56,20 +56,18 @@ static int union_gather(const rk_dvvset *state, const uint8_t ***members_out, si
 
 /* The new member list of a write: the union it read, changed by `op`, into *members_out (count
  * in *count_out) with the reply count. Takes `current` (sorted unique, freed here). */
-static int union_changed(const rk_op *op, const uint8_t **current, size_t *current_lens,
-                         uint32_t current_count, const uint8_t ***members_out,
-                         size_t **lens_out, uint32_t *count_out, int64_t *reply_out)
+static int union_changed(const rk_op *op, uint32_t arg_total, const uint8_t **current,
+                         size_t *current_lens, uint32_t current_count,
+                         const uint8_t ***members_out, size_t **lens_out, uint32_t *count_out,
+                         int64_t *reply_out)
 {
     const uint8_t **args = NULL;
     size_t *arg_lens = NULL;
     uint32_t arg_count = 0;
     if (op->kind != RK_OP_DEL) {
-        rk_elems_iter it;
-        uint32_t count = 0;
-        int rc = rk_elems_check(op->arg, op->arg_len, &count);
-        RK_ASSERT(rc == 0);     /* union_apply checked it */
-        args = malloc(count * sizeof(*args));
-        arg_lens = malloc(count * sizeof(*arg_lens));
+        rk_elems_iter it;     /* union_apply checked the list: arg_total members */
+        args = malloc(arg_total * sizeof(*args));
+        arg_lens = malloc(arg_total * sizeof(*arg_lens));
         if (args == NULL || arg_lens == NULL) {
             free(args);
             free(arg_lens);
@@ -170,7 +168,8 @@ static int union_write(const rk_policy_write *w, rk_dvvset *state, const uint8_t
 static int union_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                        char *message, size_t message_bytes)
 {
-    int rc = rk_policy_coll_write_check(&w->op, message, message_bytes);
+    uint32_t arg_count = 0;
+    int rc = rk_policy_coll_write_check(&w->op, &arg_count, message, message_bytes);
     if (rc != 0) {
         return rc;
     }
@@ -186,8 +185,8 @@ static int union_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_app
     size_t *lens = NULL;
     uint32_t count = 0;
     int64_t reply = 0;
-    rc = union_changed(&w->op, current, current_lens, current_count, &members, &lens, &count,
-                       &reply);
+    rc = union_changed(&w->op, arg_count, current, current_lens, current_count, &members, &lens,
+                       &count, &reply);
     if (rc != 0) {
         snprintf(message, message_bytes, "out of memory");
         return rc;
