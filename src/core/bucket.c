@@ -82,8 +82,13 @@ int rk_bucket_props_set(rk_bucket_props *props, const char *prop, const char *va
             next.policy = RK_POLICY_UNION;
         } else if (strcmp(value, "set") == 0) {
             next.policy = RK_POLICY_SET;
+        } else if (strcmp(value, "counter") == 0) {
+            next.policy = RK_POLICY_COUNTER;
+        } else if (strcmp(value, "map") == 0) {
+            next.policy = RK_POLICY_MAP;
         } else {
-            snprintf(err, err_len, "policy '%s': expected lww, siblings, union or set", value);
+            snprintf(err, err_len,
+                     "policy '%s': expected lww, siblings, union, set, counter or map", value);
             return RK_EINVAL;
         }
     } else if (strcmp(prop, "sloppy") == 0) {
@@ -207,6 +212,10 @@ const char *rk_bucket_policy_name(uint8_t policy)
         return "union";
     case RK_POLICY_SET:
         return "set";
+    case RK_POLICY_COUNTER:
+        return "counter";
+    case RK_POLICY_MAP:
+        return "map";
     }
     return "unknown";
 }

@@ -38,11 +38,13 @@ typedef enum rk_bucket_policy {
     RK_POLICY_SIBLINGS = 1,  /* concurrent versions kept and returned with RK.GET */
     RK_POLICY_UNION = 2,     /* Dynamo's cart: a set of members, concurrent versions united */
     RK_POLICY_SET = 3,       /* an add-wins observed-remove set (ORSWOT): removes stay removed */
+    RK_POLICY_COUNTER = 4,   /* a PN-counter with observed reset (INCR, DECR, GET, DEL) */
+    RK_POLICY_MAP = 5,       /* fields, each a counter or an LWW register; observed remove */
 } rk_bucket_policy;
-#define RK_POLICY_MAX 3
+#define RK_POLICY_MAX 5
 /* Whether a policy's keys hold a merge type (not opaque values): a bucket changes to or from
  * one only while it holds no live key. */
-#define RK_POLICY_IS_MERGE_TYPE(p) ((p) == RK_POLICY_UNION || (p) == RK_POLICY_SET)
+#define RK_POLICY_IS_MERGE_TYPE(p) ((p) >= RK_POLICY_UNION && (p) <= RK_POLICY_MAX)
 
 typedef struct rk_bucket_props {
     uint64_t version;        /* 0: the defaults, never configured */

@@ -6,6 +6,7 @@
 
 static const uint8_t clock_epoch_key[] = "epoch";
 static const uint8_t clock_run_key[] = "run";
+static const uint8_t clock_store_id_key[] = "store-id";
 static const uint8_t clock_mark_key[] = RK_CLOCK_MARK_KEY;
 
 #define CLOCK_KEY_LEN(key) (sizeof(key) - 1u)
@@ -139,6 +140,10 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
         rc = clock_read_u64(env, clock_run_key, CLOCK_KEY_LEN(clock_run_key), &stored_run);
     }
     if (rc == 0) {
+        rc = clock_read_u64(env, clock_store_id_key, CLOCK_KEY_LEN(clock_store_id_key),
+                            &c->store_id);
+    }
+    if (rc == 0) {
         rc = clock_read_mark(env, stored_epoch, &mark);
     }
     if (rc == 0) {
@@ -151,13 +156,22 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     /* Stores from before the run record used the epoch in coordinator ids: start above both.
      * Only the low 16 bits reach an id, so a wrap of the 64-bit count is harmless. */
     c->run = (stored_run > stored_epoch ? stored_run : stored_epoch) + 1;
+    bool new_store_id = c->store_id == 0;
+    while (c->store_id == 0) {
+        c->store_id = env->random(env->ctx);   /* a store's first start (or from before ids) */
+    }
+    /* Every fallback dot of an earlier run is below this start's floor: no actor of theirs is
+     * this run's lineage (the copy may have been handed back and deleted). */
+    c->handback_floor = rk_clock_dot_floor(c, true) - 1;
     uint8_t epoch_bytes[8];
     uint8_t run_bytes[8];
+    uint8_t store_id_bytes[8];
     clock_put_u64(epoch_bytes, c->epoch);
     clock_put_u64(run_bytes, c->run);
+    clock_put_u64(store_id_bytes, c->store_id);
     /* One batch: the mark goes with the write that makes this start durable, so a crash of this
      * run can never find it again once a dot was minted. */
-    rk_batch_op ops[3] = {
+    rk_batch_op ops[4] = {
         {.kind = RK_BATCH_PUT,
          .db = RK_DB_META,
          .key = clock_epoch_key,
@@ -170,12 +184,23 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
          .key_len = CLOCK_KEY_LEN(clock_run_key),
          .value = run_bytes,
          .value_len = sizeof(run_bytes)},
-        {.kind = RK_BATCH_DEL,
-         .db = RK_DB_META,
-         .key = clock_mark_key,
-         .key_len = CLOCK_KEY_LEN(clock_mark_key)},
     };
-    rc = rk_local_write_records(local, ops, mark.present ? 3u : 2u, &c->epoch_seq);
+    uint32_t op_count = 2;
+    if (mark.present) {
+        ops[op_count++] = (rk_batch_op){.kind = RK_BATCH_DEL,
+                                        .db = RK_DB_META,
+                                        .key = clock_mark_key,
+                                        .key_len = CLOCK_KEY_LEN(clock_mark_key)};
+    }
+    if (new_store_id) {
+        ops[op_count++] = (rk_batch_op){.kind = RK_BATCH_PUT,
+                                        .db = RK_DB_META,
+                                        .key = clock_store_id_key,
+                                        .key_len = CLOCK_KEY_LEN(clock_store_id_key),
+                                        .value = store_id_bytes,
+                                        .value_len = sizeof(store_id_bytes)};
+    }
+    rc = rk_local_write_records(local, ops, op_count, &c->epoch_seq);
     if (rc != 0) {
         memset(c, 0, sizeof(*c));
         return rc;
@@ -262,6 +287,26 @@ void rk_clock_fallback_minted(rk_clock *c, uint64_t counter)
     RK_ASSERT(c->stop_seq == 0);
     RK_ASSERT(counter > c->fallback_dot_last);
     c->fallback_dot_last = counter;
+}
+
+uint64_t rk_clock_lineage(const rk_clock *c, bool durable_first)
+{
+    RK_ASSERT(c->store_id != 0);
+    if (durable_first) {
+        return c->store_id;
+    }
+    uint8_t bytes[16];
+    clock_put_u64(bytes, c->store_id);
+    clock_put_u64(bytes + 8, c->epoch);
+    uint64_t lineage = XXH3_64bits(bytes, sizeof(bytes));
+    return lineage != 0 ? lineage : 1;
+}
+
+void rk_clock_on_handback(rk_clock *c)
+{
+    if (c->fallback_dot_last > c->handback_floor) {
+        c->handback_floor = c->fallback_dot_last;
+    }
 }
 
 uint64_t rk_clock_stamp_above(rk_clock *c, uint64_t wall_us, uint64_t floor_us)

@@ -51,6 +51,10 @@ typedef struct rk_clock {
     uint64_t stop_seq;          /* the clean-stop mark's write; 0 while the clock mints */
     uint64_t stamp_last_us;     /* LWW stamps never go backwards on one node */
     uint64_t fallback_dot_last; /* dots minted as a fallback coordinator: node-wide increasing */
+    uint64_t store_id;          /* random, chosen when the store was created: a new (wiped)
+                                 * store is a new lineage of the copies it holds */
+    uint64_t handback_floor;    /* fallback dots at or below it were minted before this start
+                                 * or before a fallback copy was handed back and deleted */
 } rk_clock;
 
 /* Read the stored epoch, run and clean-stop mark; keep the epoch when the mark is valid, else
@@ -89,6 +93,14 @@ void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq);
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback);
 /* A fallback minted `counter`: the next floor is above it. */
 void rk_clock_fallback_minted(rk_clock *c, uint64_t counter);
+/* The lineage of this node's copies, which a counter's actor carries (policy_fields.h): a
+ * coordinator advances its own actor only while it holds the copy that actor was created in.
+ * The store's id: a wiped store is another lineage. With `durable_first` false (sync = none,
+ * where a crash may lose a tail the replicas hold) the epoch too: a start after a crash is. */
+uint64_t rk_clock_lineage(const rk_clock *c, bool durable_first);
+/* A fallback deleted a copy it handed back: actors it minted until now are no longer its
+ * lineage (their copies are gone), so handback_floor moves up to fallback_dot_last. */
+void rk_clock_on_handback(rk_clock *c);
 /* A write's LWW stamp: `wall_us`, but strictly above this node's last stamp and floor_us
  * (UINT64_MAX when one of them is already there: a stamp never wraps). */
 uint64_t rk_clock_stamp_above(rk_clock *c, uint64_t wall_us, uint64_t floor_us);

@@ -158,7 +158,8 @@ static rk_op coord_put_op(const rk_request *r)
  * and check the object still fits in an object (and so in a frame to the replicas and in a
  * handoff). 0, or an error with `message` for the client. */
 static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, bool fallback,
-                           rk_dvvset *local, char *message, size_t message_bytes)
+                           const rk_dvvset *own_base, rk_dvvset *local, char *message,
+                           size_t message_bytes)
 {
     const rk_policy *policy = rk_policy_of(c->policy);
     if (!rk_policy_holds(policy, local)) {
@@ -187,19 +188,26 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
                                           : rk_clock_dot_floor(&n->clock, fallback),
                          .stamp_us = coord_put_stamp(n, local),
                          .siblings_max = n->config.siblings_max,
-                         .value_bytes_max = n->config.value_bytes_max};
+                         .value_bytes_max = n->config.value_bytes_max,
+                         .lineage = rk_clock_lineage(&n->clock, coord_put_local_first(n, c)),
+                         .handback_floor = fallback ? n->clock.handback_floor : 0,
+                         .own_base = own_base};
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);
     if (rc == RK_ETOOBIG && applied.clock_full) {
         n->stats.set_clock_refused++;
+    } else if (rc == RK_ETOOBIG && applied.actors_full) {
+        n->stats.counter_actors_refused++;
     } else if (rc == RK_ETOOBIG && local->sibling_count >= n->config.siblings_max) {
         n->stats.siblings_refused++;
     }
     if (rc != 0) {
         return rc;
     }
-    if (fallback && applied.dot.counter != 0) {     /* a remove mints no dot */
+    n->stats.counter_actors_created += applied.actor_minted != 0 ? 1 : 0;
+    /* A remove mints no dot, and an actor advanced in place mints none either. */
+    if (fallback && applied.dot.counter != 0) {
         rk_clock_fallback_minted(&n->clock, applied.dot.counter);
     }
     c->reply_kind = applied.reply_kind;
@@ -229,6 +237,13 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
     int rc = rk_local_read(&n->local, &c->key, &local);
     c->was_live = rc == 0 && rk_local_set_live(&local);
     rk_node_id hint_owner = c->q.hint_for[self_index];
+    /* Counters advance this node's own actor only from its own copy (policy_fields.h). */
+    rk_dvvset own_base;
+    rk_dvvset_init(&own_base);
+    bool keep_base = rc == 0 && rk_policy_of(c->policy)->advances_actors;
+    if (keep_base) {
+        rc = rk_dvvset_copy(&local, &own_base);
+    }
     if (rc == 0 && c->read_merged != NULL) {
         /* What the read at R found, with whatever reached this node since. */
         rc = rk_policy_merge(c->policy, &local, c->read_merged);
@@ -240,15 +255,18 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
                      rk_strerror(rc));
         }
         if (rc != 0) {
+            rk_dvvset_deinit(&own_base);
             rk_dvvset_deinit(&local);
             return rc;
         }
     }
     if (rc == 0) {
-        rc = coord_put_apply(n, c, r, hint_owner != 0, &local, message, message_bytes);
+        rc = coord_put_apply(n, c, r, hint_owner != 0, keep_base ? &own_base : NULL, &local,
+                             message, message_bytes);
     } else {
         snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
     }
+    rk_dvvset_deinit(&own_base);
     if (rc == 0) {
         /* Encoded once: these bytes are stored and then sent to every replica. */
         rc = rk_local_encode(&n->local, &local, bytes_out, len_out);

@@ -366,6 +366,9 @@ void rk_handoff_on_ack(rk_node *n, rk_coord_handoff *c, int status)
             0) {
             n->stats.hints_delivered++;
             n->stats.handoff_dropped_copies += drop_copy ? 1 : 0;
+            if (drop_copy) {
+                rk_clock_on_handback(&n->clock);    /* its actors' copies are gone */
+            }
         }
     }
     rk_store_buf_free(&copy);

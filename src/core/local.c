@@ -7,7 +7,7 @@
 #include "hash.h"
 #include "node.h"
 
-#define LOCAL_BATCH_OPS_MAX 4u  /* an object and the few records that change with it */
+#define LOCAL_BATCH_OPS_MAX 5u  /* an object and the few records that change with it */
 
 int rk_local_init(rk_local *l, const rk_env *env, const rk_ring *ring, rk_node_stats *stats)
 {

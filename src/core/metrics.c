@@ -60,6 +60,11 @@ static const rk_metric_desc metrics_node_table[] = {
                 "objects", "Merges refused because the two objects hold different types."),
     NODE_METRIC(set_clock_refused, "set_clock_refused", "stats", RK_METRIC_COUNTER, "requests",
                 "Set writes refused because the set's clock is at its bound (never pruned)."),
+    NODE_METRIC(counter_actors_refused, "counter_actors_refused", "stats", RK_METRIC_COUNTER,
+                "requests", "Increments refused because the counter's actors are at their bound."),
+    NODE_METRIC(counter_actors_created, "counter_actors_created", "stats", RK_METRIC_COUNTER,
+                "actors", "Increments that started a fresh actor: no own actor could be advanced "
+                "from a base known to hold every replica's view of it."),
     /* keyspace */
     NODE_METRIC(keys_live, "keys", "keyspace", RK_METRIC_GAUGE, "keys",
                 "Live (not deleted) keys in this node's store, hinted copies included."),

@@ -51,9 +51,15 @@ typedef enum rk_read_kind {
     RK_READ_SCARD = 2,      /* RK_REPLY_INT: how many members */
     RK_READ_SISMEMBER = 3,  /* RK_REPLY_INT 1 or 0 for the member in `value` */
     RK_READ_SMISMEMBER = 4, /* RK_REPLY_INTS: 1 or 0 per member of the element list (elems.h) */
-    RK_READ_TYPE = 5,       /* RK_REPLY_STATUS: "none", "string" or "set" */
+    RK_READ_TYPE = 5,       /* RK_REPLY_STATUS: "none", "string", "set" or "hash" */
+    RK_READ_HGET = 6,       /* RK_REPLY_VALUE or _NIL: the field in `value` of a map */
+    RK_READ_HMGET = 7,      /* RK_REPLY_ARRAY: per field of the element list, its value or a
+                             * NULL entry (nil) */
+    RK_READ_HGETALL = 8,    /* RK_REPLY_MAP: field, value... sorted by field bytewise */
+    RK_READ_HLEN = 9,       /* RK_REPLY_INT: how many fields */
+    RK_READ_HEXISTS = 10,   /* RK_REPLY_INT 1 or 0 for the field in `value` */
 } rk_read_kind;
-#define RK_READ_KIND_MAX 5
+#define RK_READ_KIND_MAX 10
 
 /* A request's sloppy-quorum choice (bucket.h): the bucket's, or forced on or off. */
 typedef enum rk_sloppy_choice {
@@ -177,6 +183,8 @@ typedef struct rk_node_stats {
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
     uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
     uint64_t set_clock_refused;     /* set writes refused: the set's clock at its bound */
+    uint64_t counter_actors_refused; /* increments refused: the counter's actors at their bound */
+    uint64_t counter_actors_created; /* increments that started a fresh actor (policy_fields.h) */
     /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
     rk_metric_small_hist read_siblings;
 } rk_node_stats;

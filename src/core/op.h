@@ -21,13 +21,23 @@ typedef enum rk_op_kind {
     RK_OP_SADD = 5,     /* SADD (union, set): arg is an element list (elems.h) of members;
                          * reply how many were not members before */
     RK_OP_SREM = 6,     /* SREM (union, set): arg is an element list; reply how many were */
+    RK_OP_INCRBY = 7,   /* INCRBY, INCR, DECR, DECRBY (counter): arg is the int64 increment,
+                         * 8 bytes little-endian; reply the new value */
+    RK_OP_HSET = 8,     /* HSET (map): arg is an element list field, value, field, value...;
+                         * reply how many fields were new */
+    RK_OP_HDEL = 9,     /* HDEL (map): arg is an element list of fields; reply how many were */
+    RK_OP_HINCRBY = 10, /* HINCRBY (map): arg is an element list [field, int64 as 8 bytes
+                         * little-endian]; reply the field's new value */
 } rk_op_kind;
-#define RK_OP_KIND_MAX 6
+#define RK_OP_KIND_MAX 10
+/* The bytes of an INCRBY argument and of HINCRBY's increment. */
+#define RK_OP_INCREMENT_BYTES 8u
 
 typedef struct rk_op {
     rk_op_kind kind;
-    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; SADD, SREM: an
-                             * element list (elems.h); DEL, GETDEL: none */
+    const uint8_t *arg;     /* PUT: the value; APPEND: the bytes appended; SADD, SREM, HSET,
+                             * HDEL, HINCRBY: an element list (elems.h); INCRBY: 8 bytes;
+                             * DEL, GETDEL: none */
     size_t arg_len;
 } rk_op;
 
@@ -47,6 +57,14 @@ static inline const char *rk_op_name(rk_op_kind kind)
         return "sadd";
     case RK_OP_SREM:
         return "srem";
+    case RK_OP_INCRBY:
+        return "incrby";
+    case RK_OP_HSET:
+        return "hset";
+    case RK_OP_HDEL:
+        return "hdel";
+    case RK_OP_HINCRBY:
+        return "hincrby";
     }
     return "unknown";
 }

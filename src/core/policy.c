@@ -15,6 +15,8 @@ extern const rk_policy rk_policy_lww;
 extern const rk_policy rk_policy_siblings;
 extern const rk_policy rk_policy_union;
 extern const rk_policy rk_policy_set;
+extern const rk_policy rk_policy_counter;
+extern const rk_policy rk_policy_map;
 
 const rk_policy *rk_policy_of(uint8_t policy)
 {
@@ -27,6 +29,10 @@ const rk_policy *rk_policy_of(uint8_t policy)
         return &rk_policy_union;
     case RK_POLICY_SET:
         return &rk_policy_set;
+    case RK_POLICY_COUNTER:
+        return &rk_policy_counter;
+    case RK_POLICY_MAP:
+        return &rk_policy_map;
     }
     RK_ASSERT(!"unknown bucket policy");
     return NULL;
@@ -41,6 +47,12 @@ static const rk_policy *policy_of_tag(uint8_t tag, uint8_t bucket_policy)
     }
     if (tag == RK_POLICY_TAG_SET) {
         return &rk_policy_set;
+    }
+    if (tag == RK_POLICY_TAG_COUNTER) {
+        return &rk_policy_counter;
+    }
+    if (tag == RK_POLICY_TAG_MAP) {
+        return &rk_policy_map;
     }
     const rk_policy *bucket = rk_policy_of(bucket_policy);
     return bucket->type_tag == RK_POLICY_TAG_VALUES ? bucket : &rk_policy_siblings;
@@ -142,20 +154,24 @@ void rk_policy_answer(uint8_t policy, const rk_dvvset *state, const rk_policy_qu
     out->heap_values = NULL;
     out->heap_lens = NULL;
     out->heap_integers = NULL;
+    out->heap_text = NULL;
     const rk_policy *table = rk_policy_of(policy);
     bool live = rk_policy_live(state);
+    const rk_policy *held = policy_of_tag(state->type_tag, policy);
+    /* A counter reset by DEL keeps its actors (live siblings) but does not exist. */
+    bool exists = live && (held->exists == NULL || held->exists(state));
     if (q->kind == RK_REQ_READ && q->op == RK_READ_TYPE) {
-        const char *name = live ? policy_of_tag(state->type_tag, policy)->type_name : "none";
+        const char *name = exists ? held->type_name : "none";
         out->reply = (rk_reply){.kind = RK_REPLY_STATUS,
                                 .value = (const uint8_t *)name,
                                 .value_len = strlen(name)};
         return;
     }
+    if (q->kind == RK_REQ_EXISTS && (held != table || held->exists != NULL)) {
+        out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = exists ? 1 : 0};
+        return;
+    }
     if (live && state->type_tag != table->type_tag) {
-        if (q->kind == RK_REQ_EXISTS) {
-            out->reply = (rk_reply){.kind = RK_REPLY_INT, .integer = 1};
-            return;
-        }
         int rc = rk_policy_wrongtype(out->message, sizeof(out->message));
         out->reply = (rk_reply){.kind = RK_REPLY_ERROR, .error = rc, .message = out->message};
         return;
@@ -168,9 +184,11 @@ void rk_policy_read_deinit(rk_policy_read *out)
     free(out->heap_values);
     free(out->heap_lens);
     free(out->heap_integers);
+    free(out->heap_text);
     out->heap_values = NULL;
     out->heap_lens = NULL;
     out->heap_integers = NULL;
+    out->heap_text = NULL;
 }
 
 /* ---- the value policies --------------------------------------------------------------------- */

@@ -29,6 +29,8 @@
 #define RK_POLICY_TAG_VALUES 0u    /* siblings hold opaque values: lww, siblings */
 #define RK_POLICY_TAG_UNION 1u     /* siblings are versions of a member list (elems.h) */
 #define RK_POLICY_TAG_SET 2u       /* one member per sibling; the history is the set's clock */
+#define RK_POLICY_TAG_COUNTER 3u   /* one actor of the counter per sibling (policy_fields.h) */
+#define RK_POLICY_TAG_MAP 4u       /* fields: registers and counter actors (policy_fields.h) */
 /* A set's clock is never pruned: pruning forgets removes, and a replica still holding a removed
  * member would bring it back. A write that would leave more entries than this is refused (the
  * error names the bound); merges may go to RK_VV_ENTRIES_MAX, so that two replicas each under
@@ -51,6 +53,10 @@ typedef struct rk_policy_write {
     uint64_t stamp_us;          /* the write's LWW stamp (hybrid clock, above what it saw) */
     uint32_t siblings_max;      /* concurrent versions a client write may leave */
     uint64_t value_bytes_max;   /* the node's max-value-bytes: a value an op makes fits it */
+    /* Counters (policy_fields.h): which of the coordinator's actors it may advance. */
+    uint64_t lineage;           /* rk_clock_lineage: the copies this node's actors live in */
+    uint64_t handback_floor;    /* a fallback's: its actors at or below it are not its own */
+    const rk_dvvset *own_base;  /* this node's copy before the read's answers merged in */
 } rk_policy_write;
 
 /* What applying it gave: the reply of a plain (not versioned) write. The delta for the
@@ -62,6 +68,8 @@ typedef struct rk_policy_applied {
     uint8_t *value;             /* RK_REPLY_VALUE: owned by the caller (free) */
     size_t value_len;
     bool clock_full;            /* on RK_ETOOBIG: a set's clock is at its bound (counted) */
+    bool actors_full;           /* on RK_ETOOBIG: a counter's actors are at their bound */
+    uint64_t actor_minted;      /* a counter's fresh actor: its dot's counter (0: none) */
 } rk_policy_applied;
 
 /* What a read asks: GET, EXISTS, VGET, or RK_REQ_READ with its rk_read_kind and argument. */
@@ -83,6 +91,7 @@ typedef struct rk_policy_read {
     const uint8_t **heap_values;    /* owned: a collection's members */
     size_t *heap_lens;
     int64_t *heap_integers;
+    char *heap_text;                /* owned: counters' values as decimal text */
 } rk_policy_read;
 
 typedef struct rk_policy {
@@ -97,6 +106,12 @@ typedef struct rk_policy {
      * floor (clock.h), and a crash leaves no gap in the key's clock — which a set's clock,
      * never pruned, must not collect (unless sync = none, which makes nothing durable first). */
     bool durable_before_send;
+    /* Its writes may advance the coordinator's own actor, so the coordinator hands apply its
+     * copy from before the read (rk_policy_write.own_base). */
+    bool advances_actors;
+    /* Whether the key exists for EXISTS and TYPE; NULL: it has a live sibling (a counter keeps
+     * its actors after DEL, so live siblings do not make it exist). */
+    bool (*exists)(const rk_dvvset *state);
     /* Apply `w` to `state`, the coordinator's copy (owned, not a view): mint a dot, supersede
      * what the write's context saw, resolve. 0, or an error with a message for the client
      * (RK_ETOOBIG at siblings_max, RK_EINVAL for an op this policy does not take); the state
@@ -183,6 +198,10 @@ int rk_policy_coll_arg(const uint8_t *arg, size_t arg_len, uint32_t *count_out, 
 /* Sort members (pointers and lens in parallel) bytewise and drop duplicates; returns the new
  * count. */
 uint32_t rk_policy_coll_sort_unique(const uint8_t **members, size_t *lens, uint32_t count);
+/* Whether minting at `w`'s coordinator keeps `state`'s clock within RK_SET_CLOCK_ENTRIES_MAX
+ * (set, map: their clocks are never pruned). 0, or RK_ETOOBIG with a message naming it. */
+int rk_policy_clock_room(const rk_policy_write *w, const rk_dvvset *state, const char *what,
+                         char *message, size_t message_bytes);
 /* Whether `member` is among the sorted unique members[0..count). */
 bool rk_policy_coll_has(const uint8_t *const *members, const size_t *lens, uint32_t count,
                         const uint8_t *member, size_t member_len);

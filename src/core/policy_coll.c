@@ -43,6 +43,23 @@ int rk_policy_coll_write_check(const rk_op *op, uint32_t *count_out, char *messa
     return rk_policy_coll_arg(op->arg, op->arg_len, count_out, message, message_bytes);
 }
 
+int rk_policy_clock_room(const rk_policy_write *w, const rk_dvvset *state, const char *what,
+                         char *message, size_t message_bytes)
+{
+    /* Minting adds an entry when the coordinator has none, or when the dot floor leaves a gap
+     * above its last counter. */
+    uint64_t known = rk_vv_counter_max(&state->history, w->coordinator);
+    bool new_entry = known == 0 || w->dot_floor > known + 1;
+    uint32_t entries = state->history.entry_count + (new_entry ? 1u : 0u);
+    if (entries > RK_SET_CLOCK_ENTRIES_MAX) {
+        snprintf(message, message_bytes, "the %s's clock would hold %u entries; a %s's clock "
+                 "holds at most %u (it is never pruned: pruning would undo removes)", what,
+                 entries, what, RK_SET_CLOCK_ENTRIES_MAX);
+        return RK_ETOOBIG;
+    }
+    return 0;
+}
+
 typedef struct coll_member {
     const uint8_t *bytes;
     size_t len;
@@ -177,6 +194,13 @@ void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count
             break;
         case RK_READ_TYPE:
             RK_ASSERT(!"TYPE is answered by rk_policy_answer");
+            break;
+        case RK_READ_HGET:
+        case RK_READ_HMGET:
+        case RK_READ_HGETALL:
+        case RK_READ_HLEN:
+        case RK_READ_HEXISTS:
+            coll_error(out, RK_EWRONGTYPE, RK_POLICY_WRONGTYPE_MESSAGE);   /* a map's reads */
             break;
         }
     }

@@ -54,27 +54,11 @@ static void set_take_over(rk_dvvset *state)
     state->type_tag = RK_POLICY_TAG_SET;
 }
 
-/* Whether minting at `coordinator` keeps the clock within its bound (it adds an entry when the
- * coordinator has none, or when the dot floor leaves a gap above its last counter). */
-static int set_clock_room(const rk_policy_write *w, const rk_dvvset *state, char *message,
-                          size_t message_bytes)
-{
-    uint64_t known = rk_vv_counter_max(&state->history, w->coordinator);
-    bool new_entry = known == 0 || w->dot_floor > known + 1;
-    uint32_t entries = state->history.entry_count + (new_entry ? 1u : 0u);
-    if (entries > RK_SET_CLOCK_ENTRIES_MAX) {
-        snprintf(message, message_bytes, "the set's clock would hold %u entries; a set's clock "
-                 "holds at most %u (it is never pruned: pruning would undo removes)", entries, RK_SET_CLOCK_ENTRIES_MAX);
-        return RK_ETOOBIG;
-    }
-    return 0;
-}
-
 /* SADD: each member gets a fresh dot that supersedes the adds of it observed. */
 static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                    char *message, size_t message_bytes)
 {
-    int rc = set_clock_room(w, state, message, message_bytes);
+    int rc = rk_policy_clock_room(w, state, "set", message, message_bytes);
     if (rc != 0) {
         out->clock_full = true;
         return rc;

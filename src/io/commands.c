@@ -4,6 +4,7 @@
  * Redis counts calls; commands_rk.c counts RK.GET, RK.PUT and RK.DEL the same way. */
 #include "commands.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +85,13 @@ bool rk_commands_arg_int(const commands_args *a, uint32_t i, int64_t *out)
         return false;
     }
     rk_commands_arg_str(a, i, buf, sizeof(buf));
+    if (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9')) {
+        return false;   /* strtoll would take spaces and '+'; Redis does not */
+    }
     char *end = NULL;
+    errno = 0;
     long long v = strtoll(buf, &end, 10);
-    if (*end != '\0') {
+    if (*end != '\0' || errno == ERANGE) {
         return false;
     }
     *out = v;
@@ -460,6 +465,18 @@ static const commands_entry commands_table[] = {
     {"scard", 2, rk_commands_scard, "readonly fast", 1, 1, 1},
     {"sismember", 3, rk_commands_sismember, "readonly fast", 1, 1, 1},
     {"smismember", -3, rk_commands_smismember, "readonly fast", 1, 1, 1},
+    {"incr", 2, rk_commands_incr, "write denyoom fast", 1, 1, 1},
+    {"decr", 2, rk_commands_incr, "write denyoom fast", 1, 1, 1},
+    {"incrby", 3, rk_commands_incr, "write denyoom fast", 1, 1, 1},
+    {"decrby", 3, rk_commands_incr, "write denyoom fast", 1, 1, 1},
+    {"hset", -4, rk_commands_hset, "write denyoom fast", 1, 1, 1},
+    {"hdel", -3, rk_commands_hdel, "write fast", 1, 1, 1},
+    {"hincrby", 4, rk_commands_hincrby, "write denyoom fast", 1, 1, 1},
+    {"hget", 3, rk_commands_hread, "readonly fast", 1, 1, 1},
+    {"hmget", -3, rk_commands_hread, "readonly fast", 1, 1, 1},
+    {"hgetall", 2, rk_commands_hread, "readonly", 1, 1, 1},
+    {"hlen", 2, rk_commands_hread, "readonly fast", 1, 1, 1},
+    {"hexists", 3, rk_commands_hread, "readonly fast", 1, 1, 1},
     {"dbsize", 1, commands_dbsize, "readonly fast", 0, 0, 0},
     {"ping", -1, commands_ping, "fast stale", 0, 0, 0},
     {"echo", 2, commands_echo, "fast", 0, 0, 0},

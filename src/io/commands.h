@@ -42,6 +42,18 @@ void rk_commands_scard(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_a
 void rk_commands_sismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_smismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_type(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+/* One request for argv[1] carrying argv[first..argc) as an element list (none when first is
+ * argc), answered as the node answers it (commands_set.c). */
+void rk_commands_list_request(rk_server *s, rk_cmd *cmd, const commands_args *a,
+                              rk_request_kind kind, uint8_t op, uint32_t first);
+
+/* Redis's counter and hash commands (commands_hash.c), on `counter` and `map` buckets. INCR,
+ * DECR, INCRBY and DECRBY share a handler, as the hash reads do: the command's name decides. */
+void rk_commands_incr(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_hset(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_hdel(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_hincrby(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_hread(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 
 /* A new command at the tail of c's queue, its latency clock started. Returns NULL when out of
  * memory. */

@@ -10,10 +10,8 @@
 #include "../core/elems.h"
 #include "commands.h"
 
-/* One request for argv[1] carrying argv[first..argc) as an element list (none when first is
- * argc), answered as the node answers it. */
-static void commands_set_request(rk_server *s, rk_cmd *cmd, const commands_args *a,
-                                 rk_request_kind kind, uint8_t op, uint32_t first)
+void rk_commands_list_request(rk_server *s, rk_cmd *cmd, const commands_args *a,
+                              rk_request_kind kind, uint8_t op, uint32_t first)
 {
     cmd->combine = RK_CMD_SINGLE;
     cmd->sub_count = 1;
@@ -47,7 +45,7 @@ void rk_commands_sadd(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_ar
     (void)c;
     cmd->latency_class = RK_LAT_WRITE;
     rk_server_cmd_barrier(cmd);
-    commands_set_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SADD, 2);
+    rk_commands_list_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SADD, 2);
 }
 
 void rk_commands_srem(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
@@ -55,21 +53,21 @@ void rk_commands_srem(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_ar
     (void)c;
     cmd->latency_class = RK_LAT_WRITE;
     rk_server_cmd_barrier(cmd);
-    commands_set_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SREM, 2);
+    rk_commands_list_request(s, cmd, a, RK_REQ_WRITE, RK_OP_SREM, 2);
 }
 
 void rk_commands_smembers(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     (void)c;
     cmd->latency_class = RK_LAT_READ;
-    commands_set_request(s, cmd, a, RK_REQ_READ, RK_READ_SMEMBERS, a->argc);
+    rk_commands_list_request(s, cmd, a, RK_REQ_READ, RK_READ_SMEMBERS, a->argc);
 }
 
 void rk_commands_scard(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     (void)c;
     cmd->latency_class = RK_LAT_READ;
-    commands_set_request(s, cmd, a, RK_REQ_READ, RK_READ_SCARD, a->argc);
+    rk_commands_list_request(s, cmd, a, RK_REQ_READ, RK_READ_SCARD, a->argc);
 }
 
 /* SISMEMBER carries its one member bare, not as a list. */
@@ -93,12 +91,12 @@ void rk_commands_smismember(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
 {
     (void)c;
     cmd->latency_class = RK_LAT_READ;
-    commands_set_request(s, cmd, a, RK_REQ_READ, RK_READ_SMISMEMBER, 2);
+    rk_commands_list_request(s, cmd, a, RK_REQ_READ, RK_READ_SMISMEMBER, 2);
 }
 
 void rk_commands_type(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
     (void)c;
     cmd->latency_class = RK_LAT_READ;
-    commands_set_request(s, cmd, a, RK_REQ_READ, RK_READ_TYPE, a->argc);
+    rk_commands_list_request(s, cmd, a, RK_REQ_READ, RK_READ_TYPE, a->argc);
 }

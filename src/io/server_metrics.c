@@ -143,6 +143,11 @@ const char *const rk_server_op_names[RK_SERVER_OP_COUNT] = {
     [RK_SERVER_OP_SREM] = "srem",         [RK_SERVER_OP_SMEMBERS] = "smembers",
     [RK_SERVER_OP_SCARD] = "scard",       [RK_SERVER_OP_SISMEMBER] = "sismember",
     [RK_SERVER_OP_SMISMEMBER] = "smismember", [RK_SERVER_OP_TYPE] = "type",
+    [RK_SERVER_OP_INCRBY] = "incrby",     [RK_SERVER_OP_HSET] = "hset",
+    [RK_SERVER_OP_HDEL] = "hdel",         [RK_SERVER_OP_HINCRBY] = "hincrby",
+    [RK_SERVER_OP_HGET] = "hget",         [RK_SERVER_OP_HMGET] = "hmget",
+    [RK_SERVER_OP_HGETALL] = "hgetall",   [RK_SERVER_OP_HLEN] = "hlen",
+    [RK_SERVER_OP_HEXISTS] = "hexists",
     [RK_SERVER_OP_OTHER] = "other",
 };
 
@@ -168,6 +173,8 @@ rk_server_op rk_server_op_of(const rk_request *r)
         [RK_OP_PUT] = RK_SERVER_OP_PUT,       [RK_OP_DEL] = RK_SERVER_OP_DEL,
         [RK_OP_APPEND] = RK_SERVER_OP_APPEND, [RK_OP_GETDEL] = RK_SERVER_OP_GETDEL,
         [RK_OP_SADD] = RK_SERVER_OP_SADD,     [RK_OP_SREM] = RK_SERVER_OP_SREM,
+        [RK_OP_INCRBY] = RK_SERVER_OP_INCRBY, [RK_OP_HSET] = RK_SERVER_OP_HSET,
+        [RK_OP_HDEL] = RK_SERVER_OP_HDEL,     [RK_OP_HINCRBY] = RK_SERVER_OP_HINCRBY,
     };
     static const rk_server_op by_read[RK_READ_KIND_MAX + 1] = {
         [RK_READ_SMEMBERS] = RK_SERVER_OP_SMEMBERS,
@@ -175,6 +182,11 @@ rk_server_op rk_server_op_of(const rk_request *r)
         [RK_READ_SISMEMBER] = RK_SERVER_OP_SISMEMBER,
         [RK_READ_SMISMEMBER] = RK_SERVER_OP_SMISMEMBER,
         [RK_READ_TYPE] = RK_SERVER_OP_TYPE,
+        [RK_READ_HGET] = RK_SERVER_OP_HGET,
+        [RK_READ_HMGET] = RK_SERVER_OP_HMGET,
+        [RK_READ_HGETALL] = RK_SERVER_OP_HGETALL,
+        [RK_READ_HLEN] = RK_SERVER_OP_HLEN,
+        [RK_READ_HEXISTS] = RK_SERVER_OP_HEXISTS,
     };
     /* Index 0 of each table is RK_SERVER_OP_GET (0), never a valid kind: check it first. */
     if (r->kind == RK_REQ_WRITE) {

@@ -50,7 +50,11 @@ void rk_server_encode_reply(rk_resp_out *out, const rk_reply *r)
             rk_resp_array(out, r->value_count);
         }
         for (uint32_t i = 0; i < r->value_count; i++) {
-            rk_resp_bulk(out, r->values[i], r->value_lens[i]);
+            if (r->values[i] == NULL && r->kind == RK_REPLY_ARRAY) {
+                rk_resp_null(out);   /* HMGET's missing field */
+            } else {
+                rk_resp_bulk(out, r->values[i], r->value_lens[i]);
+            }
         }
         return;
     case RK_REPLY_INTS:

@@ -80,7 +80,7 @@ static void test_broken_sibling_merge_is_caught(void **state)
 {
     (void)state;
     uint64_t lost = 0;
-    for (uint64_t seed = 1; seed <= 3; seed++) {
+    for (uint64_t seed = 1; seed <= 12 && lost == 0; seed++) {
         rk_sim_config c;
         small_config(&c, seed);
         c.break_sibling_merge = true;

@@ -1,0 +1,500 @@
+/* policy_fields.c — entries of counter and map states: codec, merge, reads and the changes the
+ * two policies make (policy_fields.h). */
+#include "policy_fields.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fields_put_u64(uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(value >> (8 * i));
+    }
+}
+
+static uint64_t fields_get_u64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++) {
+        value |= (uint64_t)bytes[i] << (8 * i);
+    }
+    return value;
+}
+
+bool rk_fields_parse(const rk_sibling *s, rk_field_entry *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->tombstone || s->value_len < RK_FIELD_HEAD_BYTES) {
+        return false;
+    }
+    const uint8_t *v = s->value;
+    uint32_t name_len = (uint32_t)v[1] | (uint32_t)v[2] << 8 | (uint32_t)v[3] << 16 |
+                        (uint32_t)v[4] << 24;
+    if (name_len > s->value_len - RK_FIELD_HEAD_BYTES) {
+        return false;
+    }
+    out->kind = v[0];
+    out->name = v + RK_FIELD_HEAD_BYTES;
+    out->name_len = name_len;
+    const uint8_t *rest = out->name + name_len;
+    uint32_t rest_len = s->value_len - RK_FIELD_HEAD_BYTES - name_len;
+    if (out->kind == RK_FIELD_KIND_REGISTER) {
+        out->value = rest;
+        out->value_len = rest_len;
+        return true;
+    }
+    if (out->kind != RK_FIELD_KIND_COUNTER || rest_len != RK_FIELD_ACTOR_BYTES) {
+        return false;
+    }
+    out->lineage = fields_get_u64(rest);
+    out->p = fields_get_u64(rest + 8);
+    out->n = fields_get_u64(rest + 16);
+    out->rp = fields_get_u64(rest + 24);
+    out->rn = fields_get_u64(rest + 32);
+    return out->rp <= out->p && out->rn <= out->n;
+}
+
+bool rk_fields_valid(const rk_dvvset *state)
+{
+    rk_field_entry e;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        if (!rk_fields_parse(&state->siblings[i], &e)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool rk_fields_named(const rk_field_entry *e, const uint8_t *name, size_t name_len)
+{
+    return e->name_len == name_len && (name_len == 0 || memcmp(e->name, name, name_len) == 0);
+}
+
+/* The bytes of an entry's head and name into `out` (RK_FIELD_HEAD_BYTES + name_len). */
+static void fields_put_head(uint8_t kind, const uint8_t *name, size_t name_len, uint8_t *out)
+{
+    out[0] = kind;
+    for (int i = 0; i < 4; i++) {
+        out[1 + i] = (uint8_t)(name_len >> (8 * i));
+    }
+    if (name_len > 0) {
+        memcpy(out + RK_FIELD_HEAD_BYTES, name, name_len);
+    }
+}
+
+/* Rewrite an actor's sums in its sibling's own bytes (its length does not change). */
+static void fields_put_actor(rk_sibling *s, const rk_field_entry *e)
+{
+    RK_ASSERT(e->kind == RK_FIELD_KIND_COUNTER);
+    RK_ASSERT(e->rp <= e->p);
+    RK_ASSERT(e->rn <= e->n);
+    uint8_t *rest = s->value + RK_FIELD_HEAD_BYTES + e->name_len;
+    RK_ASSERT(rest + RK_FIELD_ACTOR_BYTES == s->value + s->value_len);
+    fields_put_u64(rest, e->lineage);
+    fields_put_u64(rest + 8, e->p);
+    fields_put_u64(rest + 16, e->n);
+    fields_put_u64(rest + 24, e->rp);
+    fields_put_u64(rest + 32, e->rn);
+}
+
+static uint64_t fields_max(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int fields_dot_cmp(rk_dot a, rk_dot b)
+{
+    if (a.node != b.node) {
+        return a.node < b.node ? -1 : 1;
+    }
+    return a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0;
+}
+
+/* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. Anything
+ * else (a dot reused across stores, which rk_clock tries hard to prevent) resolves by a fixed
+ * order so replicas converge: the later stamp, then the longer, then the greater bytes. Returns
+ * whether `theirs` replaces `mine` whole. */
+static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
+{
+    rk_field_entry a;
+    rk_field_entry b;
+    bool parsed = rk_fields_parse(mine, &a) && rk_fields_parse(theirs, &b);
+    if (parsed && a.kind == RK_FIELD_KIND_COUNTER && b.kind == RK_FIELD_KIND_COUNTER &&
+        a.lineage == b.lineage && rk_fields_named(&a, b.name, b.name_len)) {
+        a.p = fields_max(a.p, b.p);
+        a.n = fields_max(a.n, b.n);
+        a.rp = fields_max(a.rp, b.rp);
+        a.rn = fields_max(a.rn, b.rn);
+        fields_put_actor(mine, &a);
+        return false;
+    }
+    if (mine->timestamp_us != theirs->timestamp_us) {
+        return theirs->timestamp_us > mine->timestamp_us;
+    }
+    if (mine->value_len != theirs->value_len) {
+        return theirs->value_len > mine->value_len;
+    }
+    return mine->value_len > 0 && memcmp(theirs->value, mine->value, mine->value_len) > 0;
+}
+
+/* Whether an entry only one side holds stays: an actor always (actors are never dropped), a
+ * register unless the other side saw its dot (and so removed it). */
+static bool fields_keep_one_sided(const rk_sibling *s, const rk_vv *other_history)
+{
+    rk_field_entry e;
+    if (rk_fields_parse(s, &e) && e.kind == RK_FIELD_KIND_COUNTER) {
+        return true;
+    }
+    return !rk_vv_covers(other_history, s->dot);
+}
+
+static int fields_copy_sibling(const rk_sibling *from, rk_sibling *to)
+{
+    *to = *from;
+    to->value = NULL;
+    if (from->value_len > 0) {
+        to->value = malloc(from->value_len);
+        if (to->value == NULL) {
+            return RK_ENOMEM;
+        }
+        memcpy(to->value, from->value, from->value_len);
+    }
+    return 0;
+}
+
+/* The merged siblings of `state` and `other` into a fresh copy of state's (so state is left
+ * as it was on any error). 0 with *out and *count_out, or an error. */
+static int fields_merge_siblings(const rk_dvvset *state, const rk_dvvset *other, rk_sibling **out,
+                                 uint32_t *count_out)
+{
+    uint64_t total = (uint64_t)state->sibling_count + other->sibling_count;
+    rk_sibling *merged = calloc(total > 0 ? total : 1, sizeof(*merged));
+    if (merged == NULL) {
+        return RK_ENOMEM;
+    }
+    uint32_t count = 0;
+    uint32_t i = 0;
+    uint32_t j = 0;
+    int rc = 0;
+    while (rc == 0 && (i < state->sibling_count || j < other->sibling_count)) {
+        const rk_sibling *s = i < state->sibling_count ? &state->siblings[i] : NULL;
+        const rk_sibling *o = j < other->sibling_count ? &other->siblings[j] : NULL;
+        int order = s == NULL ? 1 : o == NULL ? -1 : fields_dot_cmp(s->dot, o->dot);
+        if (order < 0) {
+            i++;
+            rc = fields_keep_one_sided(s, &other->history) ? fields_copy_sibling(s, &merged[count++])
+                                                           : 0;
+        } else if (order > 0) {
+            j++;
+            rc = fields_keep_one_sided(o, &state->history) ? fields_copy_sibling(o, &merged[count++])
+                                                           : 0;
+        } else {
+            i++;
+            j++;
+            rc = fields_copy_sibling(s, &merged[count]);
+            if (rc == 0 && fields_merge_same_dot(&merged[count], o)) {
+                free(merged[count].value);
+                rc = fields_copy_sibling(o, &merged[count]);
+            }
+            count++;
+        }
+        if (rc != 0) {
+            count--;    /* the failed copy holds nothing */
+        }
+    }
+    if (rc == 0 && count > RK_COLL_MEMBERS_MAX) {
+        rc = RK_ETOOBIG;
+    }
+    if (rc != 0) {
+        for (uint32_t k = 0; k < count; k++) {
+            free(merged[k].value);
+        }
+        free(merged);
+        return rc;
+    }
+    *out = merged;
+    *count_out = count;
+    return 0;
+}
+
+int rk_fields_merge(rk_dvvset *state, const rk_dvvset *other)
+{
+    RK_ASSERT(!state->values_borrowed);
+    if (!rk_fields_valid(other) || !rk_fields_valid(state)) {
+        return RK_ECORRUPT;
+    }
+    if (rk_vv_union_count(&state->history, &other->history) > RK_VV_ENTRIES_MAX) {
+        return RK_ETOOBIG;      /* never pruned: refused (the replica answers the error) */
+    }
+    rk_vv history;
+    int rc = rk_vv_merge(&state->history, &other->history, NULL, NULL, 0, &history);
+    RK_ASSERT(rc == 0);     /* under the bound: nothing to prune */
+    rk_sibling *merged = NULL;
+    uint32_t count = 0;
+    rc = fields_merge_siblings(state, other, &merged, &count);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t tag = state->sibling_count == 0 && state->history.entry_count == 0 ? other->type_tag
+                                                                                : state->type_tag;
+    rk_dvvset_deinit(state);
+    state->siblings = merged;
+    state->sibling_count = count;
+    state->history = history;
+    state->type_tag = tag;
+    RK_ASSERT_SLOW(rk_dvvset_valid(state));
+    return 0;
+}
+
+void rk_fields_take_over(rk_dvvset *state, uint8_t tag)
+{
+    if (state->type_tag == tag) {
+        return;
+    }
+    RK_ASSERT(!rk_policy_live(state));
+    rk_policy_clear_siblings(state);
+    state->type_tag = tag;
+}
+
+rk_field_sum rk_fields_counter(const rk_dvvset *state, const uint8_t *name, size_t name_len,
+                               bool *live_out)
+{
+    rk_field_sum sum = 0;
+    bool live = false;
+    rk_field_entry e;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        if (rk_fields_parse(&state->siblings[i], &e) && e.kind == RK_FIELD_KIND_COUNTER &&
+            rk_fields_named(&e, name, name_len)) {
+            sum += (rk_field_sum)(e.p - e.rp) - (rk_field_sum)(e.n - e.rn);
+            live = live || e.p != e.rp || e.n != e.rn;
+        }
+    }
+    *live_out = live;
+    return sum;
+}
+
+const rk_sibling *rk_fields_register(const rk_dvvset *state, const uint8_t *name,
+                                     size_t name_len, rk_field_entry *entry_out)
+{
+    const rk_sibling *best = NULL;
+    rk_field_entry e;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        const rk_sibling *s = &state->siblings[i];
+        if (!rk_fields_parse(s, &e) || e.kind != RK_FIELD_KIND_REGISTER ||
+            !rk_fields_named(&e, name, name_len)) {
+            continue;
+        }
+        /* Siblings are in dot order: >= makes the later dot win a tie of stamps. */
+        if (best == NULL || s->timestamp_us >= best->timestamp_us) {
+            best = s;
+            *entry_out = e;
+        }
+    }
+    return best;
+}
+
+bool rk_fields_live(const rk_dvvset *state, const uint8_t *name, size_t name_len)
+{
+    rk_field_entry e;
+    bool counter_live = false;
+    (void)rk_fields_counter(state, name, name_len, &counter_live);
+    return counter_live || rk_fields_register(state, name, name_len, &e) != NULL;
+}
+
+/* Drop registers (of `name`, or all when NULL) and reset actors when `reset`; returns whether
+ * anything it touched made a field exist. */
+static bool fields_remove_where(rk_dvvset *state, const uint8_t *name, size_t name_len,
+                                bool reset)
+{
+    RK_ASSERT(!state->values_borrowed);
+    bool existed = false;
+    uint32_t kept = 0;
+    rk_field_entry e;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        rk_sibling *s = &state->siblings[i];
+        bool parsed = rk_fields_parse(s, &e);
+        bool match = parsed && (name == NULL || rk_fields_named(&e, name, name_len));
+        if (match && e.kind == RK_FIELD_KIND_REGISTER) {
+            existed = true;
+            free(s->value);
+            continue;
+        }
+        if (match && reset && (e.p != e.rp || e.n != e.rn)) {
+            existed = true;
+            e.rp = e.p;
+            e.rn = e.n;
+            fields_put_actor(s, &e);
+        }
+        state->siblings[kept++] = *s;
+    }
+    state->sibling_count = kept;
+    return existed;
+}
+
+bool rk_fields_remove(rk_dvvset *state, const uint8_t *name, size_t name_len)
+{
+    return fields_remove_where(state, name, name_len, true);
+}
+
+void rk_fields_drop_registers(rk_dvvset *state, const uint8_t *name, size_t name_len)
+{
+    (void)fields_remove_where(state, name, name_len, false);
+}
+
+/* Mint a fresh sibling for an entry whose bytes are in `bytes` (one dot, superseding nothing:
+ * the caller dropped what it supersedes). */
+static int fields_mint(const rk_policy_write *w, rk_dvvset *state, const uint8_t *bytes,
+                       size_t len, uint64_t stamp_us, rk_dot *dot_out, char *message,
+                       size_t message_bytes)
+{
+    rk_vv nothing;
+    rk_vv_init(&nothing);
+    rk_dvvset_write write = {.value = bytes, .value_len = len, .timestamp_us = stamp_us};
+    int rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
+                              RK_COLL_MEMBERS_MAX, dot_out);
+    if (rc == RK_ETOOBIG) {
+        snprintf(message, message_bytes, "a key holds at most %u fields and actors",
+                 RK_COLL_MEMBERS_MAX);
+    } else if (rc != 0) {
+        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+    }
+    return rc;
+}
+
+int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
+                           size_t name_len, const uint8_t *value, size_t value_len,
+                           char *message, size_t message_bytes)
+{
+    if (name_len > UINT32_MAX - RK_FIELD_HEAD_BYTES - value_len) {
+        snprintf(message, message_bytes, "field and value are too long");
+        return RK_ETOOBIG;
+    }
+    size_t len = RK_FIELD_HEAD_BYTES + name_len + value_len;
+    uint8_t *bytes = malloc(len);
+    if (bytes == NULL) {
+        snprintf(message, message_bytes, "out of memory");
+        return RK_ENOMEM;
+    }
+    fields_put_head(RK_FIELD_KIND_REGISTER, name, name_len, bytes);
+    if (value_len > 0) {
+        memcpy(bytes + RK_FIELD_HEAD_BYTES + name_len, value, value_len);
+    }
+    (void)fields_remove_where(state, name, name_len, true);   /* HSET replaces what it saw */
+    rk_dot dot;
+    int rc = fields_mint(w, state, bytes, len, w->stamp_us, &dot, message, message_bytes);
+    free(bytes);
+    return rc;
+}
+
+/* Whether the coordinator may advance actor `s` (policy_fields.h): its own, of its lineage,
+ * above a fallback's handback floor, and held by its own copy exactly as merged. */
+static bool fields_actor_own(const rk_policy_write *w, const rk_sibling *s,
+                             const rk_field_entry *e)
+{
+    if (s->dot.node != w->coordinator || e->lineage != w->lineage ||
+        s->dot.counter <= w->handback_floor || w->own_base == NULL) {
+        return false;
+    }
+    const rk_dvvset *base = w->own_base;
+    uint32_t low = 0;
+    uint32_t high = base->sibling_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        int order = fields_dot_cmp(base->siblings[mid].dot, s->dot);
+        if (order == 0) {
+            const rk_sibling *b = &base->siblings[mid];
+            return b->value_len == s->value_len &&
+                   memcmp(b->value, s->value, s->value_len) == 0;
+        }
+        if (order < 0) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return false;
+}
+
+/* Advance actor `s` by `delta` in place; false when a sum would pass UINT64_MAX. */
+static bool fields_actor_advance(rk_sibling *s, rk_field_entry *e, int64_t delta)
+{
+    uint64_t magnitude = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    uint64_t *sum = delta < 0 ? &e->n : &e->p;
+    if (*sum > UINT64_MAX - magnitude) {
+        return false;
+    }
+    *sum += magnitude;
+    fields_put_actor(s, e);
+    return true;
+}
+
+int rk_fields_increment(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
+                        size_t name_len, int64_t delta, rk_policy_applied *out, char *message,
+                        size_t message_bytes)
+{
+    uint32_t actors = 0;
+    rk_field_entry e;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        rk_sibling *s = &state->siblings[i];
+        if (!rk_fields_parse(s, &e) || e.kind != RK_FIELD_KIND_COUNTER ||
+            !rk_fields_named(&e, name, name_len)) {
+            continue;
+        }
+        actors++;
+        if (fields_actor_own(w, s, &e) && fields_actor_advance(s, &e, delta)) {
+            return 0;   /* advanced in place: no dot minted */
+        }
+    }
+    if (actors >= RK_FIELD_ACTORS_MAX) {
+        out->actors_full = true;
+        snprintf(message, message_bytes, "the counter has %u actors, the most a counter holds "
+                 "(they are never merged: that could count an increment twice)", actors);
+        return RK_ETOOBIG;
+    }
+    if (name_len > UINT32_MAX - RK_FIELD_HEAD_BYTES - RK_FIELD_ACTOR_BYTES) {
+        snprintf(message, message_bytes, "the field name is too long");
+        return RK_ETOOBIG;
+    }
+    size_t len = RK_FIELD_HEAD_BYTES + name_len + RK_FIELD_ACTOR_BYTES;
+    uint8_t *bytes = calloc(1, len);
+    if (bytes == NULL) {
+        snprintf(message, message_bytes, "out of memory");
+        return RK_ENOMEM;
+    }
+    fields_put_head(RK_FIELD_KIND_COUNTER, name, name_len, bytes);
+    rk_sibling fresh = {.value = bytes, .value_len = (uint32_t)len};
+    e = (rk_field_entry){.kind = RK_FIELD_KIND_COUNTER, .name_len = (uint32_t)name_len,
+                         .lineage = w->lineage};
+    bool advanced = fields_actor_advance(&fresh, &e, delta);
+    RK_ASSERT(advanced);    /* from zero, any int64 fits */
+    int rc = fields_mint(w, state, bytes, len, 0, &out->dot, message, message_bytes);
+    free(bytes);
+    if (rc == 0) {
+        out->actor_minted = out->dot.counter;
+    }
+    return rc;
+}
+
+int64_t rk_fields_increment_decode(const uint8_t *bytes)
+{
+    return (int64_t)fields_get_u64(bytes);
+}
+
+bool rk_fields_sum_fits(rk_field_sum sum)
+{
+    return sum >= (rk_field_sum)INT64_MIN && sum <= (rk_field_sum)INT64_MAX;
+}
+
+size_t rk_fields_decimal(int64_t value, char *out)
+{
+    int len = snprintf(out, RK_FIELD_DECIMAL_BYTES + 1, "%lld", (long long)value);
+    RK_ASSERT(len > 0 && (size_t)len <= RK_FIELD_DECIMAL_BYTES);
+    return (size_t)len;
+}
+
+int rk_fields_overflow(char *message, size_t message_bytes)
+{
+    snprintf(message, message_bytes, "increment or decrement would overflow");
+    return RK_EINVAL;
+}
