@@ -415,6 +415,12 @@ void rk_fixture_crash(rk_fixture *fx, rk_node_id id)
     sim_node_crash(fx->w, fixture_sim_node(fx, id));
 }
 
+void rk_fixture_wipe(rk_fixture *fx, rk_node_id id)
+{
+    int rc = sim_node_wipe(fx->w, fixture_sim_node(fx, id));
+    RK_ASSERT(rc == 0);
+}
+
 /* Ask node `sn` to write its clean-stop mark (`marked` false) or whether the mark is durable
  * (true), running the world between asks while the answer is RK_EBUSY. */
 static int fixture_stop_wait(rk_fixture *fx, sim_node *sn, bool marked, uint64_t limit_ms)

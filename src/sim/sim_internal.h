@@ -252,6 +252,9 @@ int sim_world_start(sim_world *w);
 void sim_world_stop(sim_world *w);
 void sim_node_dispatch(sim_world *w, sim_event *e);
 void sim_node_crash(sim_world *w, sim_node *sn);
+/* A crash that loses the whole disk: the node's store is replaced by an empty one. 0 or the
+ * store's error. */
+int sim_node_wipe(sim_world *w, sim_node *sn);
 int sim_node_restart(sim_world *w, sim_node *sn);
 void sim_faults_on_tick(sim_world *w);
 void sim_faults_on_heal(sim_world *w, sim_event *e);

@@ -345,6 +345,14 @@ void sim_node_crash(sim_world *w, sim_node *sn)
     sim_links_changed(w);
 }
 
+int sim_node_wipe(sim_world *w, sim_node *sn)
+{
+    sim_node_crash(w, sn);
+    rk_store_close(sn->store.inner);
+    sn->store.inner = NULL;
+    return rk_store_mem_open(&sn->store.inner);
+}
+
 int sim_node_restart(sim_world *w, sim_node *sn)
 {
     RK_ASSERT(sn->node == NULL);
