@@ -479,11 +479,6 @@ int rk_fields_increment(const rk_policy_write *w, rk_dvvset *state, const uint8_
     return rc;
 }
 
-int64_t rk_fields_increment_decode(const uint8_t *bytes)
-{
-    return (int64_t)fields_get_u64(bytes);
-}
-
 bool rk_fields_sum_fits(rk_field_sum sum)
 {
     return sum >= (rk_field_sum)INT64_MIN && sum <= (rk_field_sum)INT64_MAX;

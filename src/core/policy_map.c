@@ -119,7 +119,7 @@ static int map_hincrby(const rk_policy_write *w, rk_dvvset *state, rk_policy_app
     if (rc != 0) {
         return rc;
     }
-    int64_t delta = rk_fields_increment_decode(increment);
+    int64_t delta = rk_op_increment_decode(increment);
     bool counter_live = false;
     rk_field_sum value = rk_fields_counter(state, name, name_len, &counter_live);
     rk_field_entry reg;

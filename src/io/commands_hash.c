@@ -11,14 +11,6 @@
 #include "../core/elems.h"
 #include "commands.h"
 
-static void commands_hash_increment_bytes(int64_t increment, uint8_t out[RK_OP_INCREMENT_BYTES])
-{
-    uint64_t bits = (uint64_t)increment;
-    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
-        out[i] = (uint8_t)(bits >> (8 * i));
-    }
-}
-
 static void commands_hash_refuse(rk_server *s, rk_cmd *cmd, const char *error)
 {
     rk_resp_error(&cmd->out, error);
@@ -40,7 +32,7 @@ void rk_commands_incr(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_ar
         return;
     }
     uint8_t bytes[RK_OP_INCREMENT_BYTES];
-    commands_hash_increment_bytes(decrement ? -increment : increment, bytes);
+    rk_op_increment_encode(decrement ? -increment : increment, bytes);
     rk_server_cmd_barrier(cmd);
     cmd->combine = RK_CMD_SINGLE;
     cmd->sub_count = 1;
@@ -85,7 +77,7 @@ void rk_commands_hincrby(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
         return;
     }
     uint8_t bytes[RK_OP_INCREMENT_BYTES];
-    commands_hash_increment_bytes(increment, bytes);
+    rk_op_increment_encode(increment, bytes);
     const uint8_t *parts[2] = {a->argv[2], bytes};
     size_t lens[2] = {a->argv_len[2], sizeof(bytes)};
     size_t list_len = rk_elems_encoded_len(lens, 2);

@@ -21,9 +21,7 @@ static const fx_reply *counter_incr(rk_fixture *fx, rk_node_id id, const char *k
                                     int64_t delta)
 {
     uint8_t arg[RK_OP_INCREMENT_BYTES];
-    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
-        arg[i] = (uint8_t)((uint64_t)delta >> (8 * i));
-    }
+    rk_op_increment_encode(delta, arg);
     rk_request req = {.kind = RK_REQ_WRITE,
                       .op = RK_OP_INCRBY,
                       .key = (const uint8_t *)key,
