@@ -1,5 +1,6 @@
 # netns.sh — five ringkvd processes in a private network namespace, and a real partition
-# between them, for the tests that cut the network (test_partition.sh, test_cart_partition.sh).
+# between them, for the tests that cut the network (test_partition.sh, test_cart_partition.sh,
+# test_counter_partition.sh).
 # Sourced after lib.sh. The nodes bind 127.0.0.11 .. 127.0.0.15, all on the same ports (the
 # addresses differ, the namespace is private); outgoing cluster links leave from the bind
 # address, so nftables in the namespace can drop every packet between the majority {1,2,3} and
