@@ -120,6 +120,10 @@ static int clock_next_epoch(rk_clock *c, uint64_t stored_epoch, const clock_mark
         c->fallback_dot_last = mark->fallback_dot_last;
         return 0;
     }
+    if (stored_epoch == 0 && !mark->intact) {
+        c->epoch = rk_clock_birth_epoch(c);   /* a new store starts where no other one did */
+        return 0;
+    }
     uint64_t base = mark->intact && mark->epoch > stored_epoch ? mark->epoch : stored_epoch;
     /* Compared without adding: a stored UINT64_MAX would wrap base + 1 to 0. */
     if (base >= RK_EPOCH_LAST) {
@@ -143,6 +147,10 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
         rc = clock_read_u64(env, clock_store_id_key, CLOCK_KEY_LEN(clock_store_id_key),
                             &c->store_id);
     }
+    bool new_store_id = rc == 0 && c->store_id == 0;
+    while (rc == 0 && c->store_id == 0) {
+        c->store_id = env->random(env->ctx);   /* a store's first start (or from before ids) */
+    }
     if (rc == 0) {
         rc = clock_read_mark(env, stored_epoch, &mark);
     }
@@ -156,10 +164,6 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     /* Stores from before the run record used the epoch in coordinator ids: start above both.
      * Only the low 16 bits reach an id, so a wrap of the 64-bit count is harmless. */
     c->run = (stored_run > stored_epoch ? stored_run : stored_epoch) + 1;
-    bool new_store_id = c->store_id == 0;
-    while (c->store_id == 0) {
-        c->store_id = env->random(env->ctx);   /* a store's first start (or from before ids) */
-    }
     /* Every fallback dot of an earlier run is below this start's floor: no actor of theirs is
      * this run's lineage (the copy may have been handed back and deleted). */
     c->handback_floor = rk_clock_dot_floor(c, true) - 1;
@@ -287,6 +291,17 @@ void rk_clock_fallback_minted(rk_clock *c, uint64_t counter)
     RK_ASSERT(c->stop_seq == 0);
     RK_ASSERT(counter > c->fallback_dot_last);
     c->fallback_dot_last = counter;
+}
+
+uint64_t rk_clock_birth_epoch(const rk_clock *c)
+{
+    RK_ASSERT(c->store_id != 0);
+    return 1u + (c->store_id >> 32) % RK_EPOCH_BIRTH_SPAN;
+}
+
+uint64_t rk_clock_store_floor(const rk_clock *c)
+{
+    return rk_clock_birth_epoch(c) << RK_EPOCH_SHIFT;
 }
 
 uint64_t rk_clock_lineage(const rk_clock *c, bool durable_first)

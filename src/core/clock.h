@@ -33,6 +33,10 @@
 /* A dot minted in epoch e is at least e << RK_EPOCH_SHIFT: after a restart the node mints
  * above anything it may have handed out before a crash, 2^40 writes per key and epoch of room. */
 #define RK_EPOCH_SHIFT 40u
+/* A new store's first epoch is drawn from 1..RK_EPOCH_BIRTH_SPAN (rk_clock_birth_epoch): a node
+ * whose disk was wiped must not mint the dots its old store minted, which replicas still hold,
+ * and its new store knows nothing of them. Leaves 15 x 2^20 bumps of room. */
+#define RK_EPOCH_BIRTH_SPAN (1ull << 20)
 /* The last epoch whose floor fits in 64 bits; a start that would bump past it is refused. */
 #define RK_EPOCH_LAST ((1ull << (64u - RK_EPOCH_SHIFT)) - 1u)
 /* The clean-stop mark, under RK_CLOCK_MARK_KEY in RK_DB_META: [u8 format = 1][u64 epoch]
@@ -93,6 +97,14 @@ void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq);
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback);
 /* A fallback minted `counter`: the next floor is above it. */
 void rk_clock_fallback_minted(rk_clock *c, uint64_t counter);
+/* The epoch a new store starts at: from bits 32 and up of its random id, so one wiped and
+ * started again starts elsewhere. (Stores from before the id began at 1.) */
+uint64_t rk_clock_birth_epoch(const rk_clock *c);
+/* The floor of the dots a primary mints for a write that is durable on it before it is sent
+ * (durable_before_send, policy.h): such a dot cannot be lost by a crash, so it needs no epoch
+ * floor — but a wiped store must still not mint its old store's dots again, so it is floored at
+ * the store's birth epoch: constant for the store's life, another region for a new store. */
+uint64_t rk_clock_store_floor(const rk_clock *c);
 /* The lineage of this node's copies, which a counter's actor carries (policy_fields.h): a
  * coordinator advances its own actor only while it holds the copy that actor was created in.
  * The store's id: a wiped store is another lineage. With `durable_first` false (sync = none,

@@ -182,9 +182,10 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     rk_policy_write w = {.op = coord_put_op(r),
                          .context = c->versioned ? &context : NULL,
                          .coordinator = n->config.id,
-                         /* Durable before sent: a primary's dots need no epoch floor. */
+                         /* Durable before sent: a primary's dots need no epoch floor, only
+                          * the store's (a wiped store mints elsewhere). */
                          .dot_floor = coord_put_local_first(n, c) && !fallback
-                                          ? 0
+                                          ? rk_clock_store_floor(&n->clock)
                                           : rk_clock_dot_floor(&n->clock, fallback),
                          .stamp_us = coord_put_stamp(n, local),
                          .siblings_max = n->config.siblings_max,

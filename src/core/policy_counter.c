@@ -41,11 +41,11 @@ static int counter_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_a
     if (w->op.kind != RK_OP_INCRBY && w->op.kind != RK_OP_DEL) {
         return rk_policy_wrongtype(message, message_bytes);
     }
+    rk_fields_take_over(state, RK_POLICY_TAG_COUNTER);   /* a deleted value's tombstones go */
     if (!rk_fields_valid(state)) {
         snprintf(message, message_bytes, "the stored counter is damaged");
         return RK_ECORRUPT;
     }
-    rk_fields_take_over(state, RK_POLICY_TAG_COUNTER);
     out->reply_kind = RK_REPLY_INT;
     if (w->op.kind == RK_OP_DEL) {
         out->integer = rk_fields_remove(state, NULL, 0) ? 1 : 0;

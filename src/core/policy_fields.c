@@ -127,6 +127,9 @@ static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
         a.rp = fields_max(a.rp, b.rp);
         a.rn = fields_max(a.rn, b.rn);
         fields_put_actor(mine, &a);
+        /* Actors carry no stamp of their own (0); a peer's other one must not make the merge
+         * depend on its order. */
+        mine->timestamp_us = fields_max(mine->timestamp_us, theirs->timestamp_us);
         return false;
     }
     if (mine->timestamp_us != theirs->timestamp_us) {
@@ -348,10 +351,16 @@ static int fields_mint(const rk_policy_write *w, rk_dvvset *state, const uint8_t
                        size_t len, uint64_t stamp_us, rk_dot *dot_out, char *message,
                        size_t message_bytes)
 {
+    /* The clock is never pruned (registers are observed-remove): bounded as a set's. */
+    const char *what = state->type_tag == RK_POLICY_TAG_COUNTER ? "counter" : "map";
+    int rc = rk_policy_clock_room(w, state, what, message, message_bytes);
+    if (rc != 0) {
+        return rc;
+    }
     rk_vv nothing;
     rk_vv_init(&nothing);
     rk_dvvset_write write = {.value = bytes, .value_len = len, .timestamp_us = stamp_us};
-    int rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
+    rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
                               RK_COLL_MEMBERS_MAX, dot_out);
     if (rc == RK_ETOOBIG) {
         snprintf(message, message_bytes, "a key holds at most %u fields and actors",

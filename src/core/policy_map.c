@@ -68,6 +68,9 @@ static int map_fields_write(const rk_policy_write *w, rk_dvvset *state, rk_polic
     bool set = w->op.kind == RK_OP_HSET;
     uint32_t count = 0;
     int rc = map_args(&w->op, set ? 2 : 1, &count, message, message_bytes);
+    if (rc != 0) {
+        return rc;      /* a peer's argument is checked before it is walked */
+    }
     rk_elems_iter it;
     rk_elems_iter_init(&it, w->op.arg, w->op.arg_len);
     const uint8_t *name = NULL;
@@ -143,13 +146,14 @@ static int map_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
     if (kind != RK_OP_HSET && kind != RK_OP_HDEL && kind != RK_OP_HINCRBY && kind != RK_OP_DEL) {
         return rk_policy_wrongtype(message, message_bytes);
     }
+    /* The caller applies to a copy and keeps it only on success, so an error part-way through
+     * a multi-field HSET changes nothing. A deleted key of another type becomes an empty map
+     * (its tombstones go, its history stays) before the entries are checked. */
+    rk_fields_take_over(state, RK_POLICY_TAG_MAP);
     if (!rk_fields_valid(state)) {
         snprintf(message, message_bytes, "the stored map is damaged");
         return RK_ECORRUPT;
     }
-    /* The caller applies to a copy and keeps it only on success, so an error part-way through
-     * a multi-field HSET changes nothing. */
-    rk_fields_take_over(state, RK_POLICY_TAG_MAP);
     out->reply_kind = RK_REPLY_INT;
     out->integer = 0;
     switch (kind) {

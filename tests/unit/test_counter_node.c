@@ -95,6 +95,35 @@ static void test_counter_wiped_coordinator_loses_no_increment(void **state)
     fx_free(fx);
 }
 
+/* The first increment reaches p1 and p3 only; p1's disk is lost and p3 is down, so the read
+ * before the next increment hears nothing of the first (p2 never had it). A new store mints in
+ * another region (rk_clock_store_floor): its fresh actor cannot take the old actor's dot, which
+ * the merge would then count once. Both increments count. */
+static void test_counter_wiped_coordinator_that_read_nothing_mints_a_new_dot(void **state)
+{
+    (void)state;
+    rk_fixture *fx = counter_fixture();
+    fx_key k;
+    fx_key_find(fx, "cnt:", 0, &k);
+    rk_node_id p1 = k.p[0], p2 = k.p[1], p3 = k.p[2];
+    rk_fixture_filter(fx, RK_FIXTURE_DROP, RK_MSG_PUT_REQ, p1, p2, 0);
+    assert_int_equal(counter_incr(fx, p1, k.name, 1)->integer, 1);
+    rk_fixture_release(fx);
+    fx_pump(fx);
+    rk_dot first = fx_local_dot(fx, p3, k.name);
+    rk_fixture_wipe(fx, p1);
+    rk_fixture_restart(fx, p1);
+    fx_pump(fx);
+    fx_bucket_set(fx, p2, "cnt", "policy", "counter", 5);
+    fx_down(fx, p3);
+    assert_int_equal(counter_incr(fx, p1, k.name, 1)->integer, 1);   /* all it could see */
+    assert_true(fx_local_dot(fx, p1, k.name).counter != first.counter);
+    fx_up(fx, p3);
+    fx_pump(fx);
+    assert_int_equal(counter_get(fx, k.f[0], k.name, 3), 2);
+    fx_free(fx);
+}
+
 /* Every primary down: a fallback coordinates two increments, then hands the key back and
  * deletes its copy. Down again, its next increment cannot know what its old actor reached
  * (its copy is gone): it starts a fresh one. After the owners return, the total is 3. */
@@ -214,6 +243,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_counter_wiped_coordinator_loses_no_increment, fx_teardown),
+        cmocka_unit_test_teardown(test_counter_wiped_coordinator_that_read_nothing_mints_a_new_dot,
+                                  fx_teardown),
         cmocka_unit_test_teardown(test_counter_fallback_handback_loses_no_increment,
                                   fx_teardown),
         cmocka_unit_test_teardown(test_counter_incr_counts_the_quorum_and_survives_crashes,
