@@ -115,10 +115,12 @@ static int fields_dot_cmp(rk_dot a, rk_dot b)
     return a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0;
 }
 
-/* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. Anything
- * else (a dot reused across stores, which rk_clock tries hard to prevent) resolves by a fixed
- * order so replicas converge: the later stamp, then the longer, then the greater bytes. Returns
- * whether `theirs` replaces `mine` whole. */
+/* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. A register
+ * and the base made from it: the base. Anything else means one dot was minted twice, which the
+ * clock prevents (epochs, a fallback's node-wide counter, a new store's birth epoch); should it
+ * happen, a fixed order picks one — the later stamp, then the longer, then the greater bytes —
+ * which settles two replicas but is not associative over three, and loses one of the writes.
+ * Returns whether `theirs` replaces `mine` whole. */
 static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
 {
     rk_field_entry a;
