@@ -58,8 +58,10 @@ typedef enum rk_read_kind {
     RK_READ_HGETALL = 8,    /* RK_REPLY_MAP: field, value... sorted by field bytewise */
     RK_READ_HLEN = 9,       /* RK_REPLY_INT: how many fields */
     RK_READ_HEXISTS = 10,   /* RK_REPLY_INT 1 or 0 for the field in `value` */
+    RK_READ_HKEYS = 11,     /* RK_REPLY_ARRAY: the fields, sorted bytewise */
+    RK_READ_HVALS = 12,     /* RK_REPLY_ARRAY: their values, in the fields' order */
 } rk_read_kind;
-#define RK_READ_KIND_MAX 10
+#define RK_READ_KIND_MAX 12
 
 /* A request's sloppy-quorum choice (bucket.h): the bucket's, or forced on or off. */
 typedef enum rk_sloppy_choice {

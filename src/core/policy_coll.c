@@ -200,6 +200,8 @@ void rk_policy_coll_answer(const uint8_t **members, size_t *lens, uint32_t count
         case RK_READ_HGETALL:
         case RK_READ_HLEN:
         case RK_READ_HEXISTS:
+        case RK_READ_HKEYS:
+        case RK_READ_HVALS:
             coll_error(out, RK_EWRONGTYPE, RK_POLICY_WRONGTYPE_MESSAGE);   /* a map's reads */
             break;
         }

@@ -18,7 +18,7 @@ static int counter_incrby(const rk_policy_write *w, rk_dvvset *state, rk_policy_
         snprintf(message, message_bytes, "the increment is not %u bytes", RK_OP_INCREMENT_BYTES);
         return RK_EINVAL;
     }
-    int64_t delta = rk_fields_increment_decode(w->op.arg);
+    int64_t delta = rk_op_increment_decode(w->op.arg);
     bool live = false;
     rk_field_sum result = rk_fields_counter(state, counter_name, 0, &live) + delta;
     if (!rk_fields_sum_fits(result)) {

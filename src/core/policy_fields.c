@@ -388,7 +388,9 @@ int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uin
 }
 
 /* Whether the coordinator may advance actor `s` (policy_fields.h): its own, of its lineage,
- * above a fallback's handback floor, and held by its own copy exactly as merged. */
+ * above a fallback's handback floor, and held by its own copy with the sums the merge holds.
+ * Only P and N are compared: they are the coordinator's own; RP and RN are what removes saw,
+ * raised by any node, and a remove elsewhere must not cost a fresh actor. */
 static bool fields_actor_own(const rk_policy_write *w, const rk_sibling *s,
                              const rk_field_entry *e)
 {
@@ -403,9 +405,10 @@ static bool fields_actor_own(const rk_policy_write *w, const rk_sibling *s,
         uint32_t mid = low + (high - low) / 2;
         int order = fields_dot_cmp(base->siblings[mid].dot, s->dot);
         if (order == 0) {
-            const rk_sibling *b = &base->siblings[mid];
-            return b->value_len == s->value_len &&
-                   memcmp(b->value, s->value, s->value_len) == 0;
+            rk_field_entry b;
+            return rk_fields_parse(&base->siblings[mid], &b) && b.kind == e->kind &&
+                   b.lineage == e->lineage && rk_fields_named(&b, e->name, e->name_len) &&
+                   b.p == e->p && b.n == e->n;
         }
         if (order < 0) {
             low = mid + 1;
@@ -474,11 +477,6 @@ int rk_fields_increment(const rk_policy_write *w, rk_dvvset *state, const uint8_
         out->actor_minted = out->dot.counter;
     }
     return rc;
-}
-
-int64_t rk_fields_increment_decode(const uint8_t *bytes)
-{
-    return (int64_t)fields_get_u64(bytes);
 }
 
 bool rk_fields_sum_fits(rk_field_sum sum)

@@ -112,8 +112,6 @@ int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uin
 int rk_fields_increment(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
                         size_t name_len, int64_t delta, rk_policy_applied *out, char *message,
                         size_t message_bytes);
-/* The increment of INCRBY and HINCRBY (RK_OP_INCREMENT_BYTES, little-endian). */
-int64_t rk_fields_increment_decode(const uint8_t *bytes);
 /* Whether `sum` fits int64. */
 bool rk_fields_sum_fits(rk_field_sum sum);
 /* Write `value` in decimal into `out` (RK_FIELD_DECIMAL_BYTES + 1); returns its length. */

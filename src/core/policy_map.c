@@ -61,11 +61,13 @@ static int map_args(const rk_op *op, uint32_t per, uint32_t *count_out, char *me
     return rc;
 }
 
-static int map_hset(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
-                    char *message, size_t message_bytes)
+/* HSET (field, value pairs: how many fields are new) and HDEL (fields: how many existed). */
+static int map_fields_write(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
+                            char *message, size_t message_bytes)
 {
+    bool set = w->op.kind == RK_OP_HSET;
     uint32_t count = 0;
-    int rc = map_args(&w->op, 2, &count, message, message_bytes);
+    int rc = map_args(&w->op, set ? 2 : 1, &count, message, message_bytes);
     rk_elems_iter it;
     rk_elems_iter_init(&it, w->op.arg, w->op.arg_len);
     const uint8_t *name = NULL;
@@ -73,26 +75,14 @@ static int map_hset(const rk_policy_write *w, rk_dvvset *state, rk_policy_applie
     const uint8_t *value = NULL;
     size_t value_len = 0;
     while (rc == 0 && rk_elems_next(&it, &name, &name_len) &&
-           rk_elems_next(&it, &value, &value_len)) {
-        bool existed = rk_fields_live(state, name, name_len);
-        rc = rk_fields_set_register(w, state, name, name_len, value, value_len, message,
-                                    message_bytes);
-        out->integer += existed ? 0 : 1;
-    }
-    return rc;
-}
-
-static int map_hdel(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
-                    char *message, size_t message_bytes)
-{
-    uint32_t count = 0;
-    int rc = map_args(&w->op, 1, &count, message, message_bytes);
-    rk_elems_iter it;
-    rk_elems_iter_init(&it, w->op.arg, w->op.arg_len);
-    const uint8_t *name = NULL;
-    size_t name_len = 0;
-    while (rc == 0 && rk_elems_next(&it, &name, &name_len)) {
-        out->integer += rk_fields_remove(state, name, name_len) ? 1 : 0;
+           (!set || rk_elems_next(&it, &value, &value_len))) {
+        bool existed = set ? rk_fields_live(state, name, name_len)
+                           : rk_fields_remove(state, name, name_len);
+        if (set) {
+            rc = rk_fields_set_register(w, state, name, name_len, value, value_len, message,
+                                        message_bytes);
+        }
+        out->integer += existed == set ? 0 : 1;
     }
     return rc;
 }
@@ -119,7 +109,7 @@ static int map_hincrby(const rk_policy_write *w, rk_dvvset *state, rk_policy_app
     if (rc != 0) {
         return rc;
     }
-    int64_t delta = rk_fields_increment_decode(increment);
+    int64_t delta = rk_op_increment_decode(increment);
     bool counter_live = false;
     rk_field_sum value = rk_fields_counter(state, name, name_len, &counter_live);
     rk_field_entry reg;
@@ -164,9 +154,8 @@ static int map_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
     out->integer = 0;
     switch (kind) {
     case RK_OP_HSET:
-        return map_hset(w, state, out, message, message_bytes);
     case RK_OP_HDEL:
-        return map_hdel(w, state, out, message, message_bytes);
+        return map_fields_write(w, state, out, message, message_bytes);
     case RK_OP_HINCRBY:
         return map_hincrby(w, state, out, message, message_bytes);
     default:
@@ -243,7 +232,7 @@ static int64_t map_live_names(const rk_dvvset *state, const uint8_t ***names_out
     return live;
 }
 
-/* HGETALL (field, value, ...) and HLEN. */
+/* HGETALL (field, value, ...), HKEYS, HVALS and HLEN. */
 static void map_read_all(const rk_dvvset *state, const rk_policy_query *q, rk_policy_read *out)
 {
     const uint8_t **names = NULL;
@@ -269,18 +258,27 @@ static void map_read_all(const rk_dvvset *state, const rk_policy_query *q, rk_po
         map_error(out, RK_ENOMEM, "out of memory");
         return;
     }
+    bool keys = q->op != RK_READ_HVALS;
+    bool values = q->op != RK_READ_HKEYS;
+    uint32_t written = 0;
     for (int64_t i = 0; i < count; i++) {
         char *text = out->heap_text + i * (RK_FIELD_DECIMAL_BYTES + 1);
-        out->heap_values[2 * i] = names[i];
-        out->heap_lens[2 * i] = lens[i];
-        bool found = map_field_value(state, names[i], lens[i], text, &out->heap_values[2 * i + 1],
-                                     &out->heap_lens[2 * i + 1]);
-        RK_ASSERT(found);   /* the names are of fields that exist */
+        if (keys) {
+            out->heap_values[written] = names[i];
+            out->heap_lens[written] = lens[i];
+            written++;
+        }
+        if (values) {
+            bool found = map_field_value(state, names[i], lens[i], text,
+                                         &out->heap_values[written], &out->heap_lens[written]);
+            RK_ASSERT(found);   /* the names are of fields that exist */
+            written++;
+        }
     }
     free(names);
     free(lens);
-    out->reply = (rk_reply){.kind = RK_REPLY_MAP,
-                            .value_count = (uint32_t)slots,
+    out->reply = (rk_reply){.kind = keys && values ? RK_REPLY_MAP : RK_REPLY_ARRAY,
+                            .value_count = written,
                             .values = out->heap_values,
                             .value_lens = out->heap_lens};
 }
@@ -351,6 +349,8 @@ static void map_read(const rk_dvvset *state, const rk_policy_query *q, rk_policy
         map_read_hmget(state, q, out);
         return;
     case RK_READ_HGETALL:
+    case RK_READ_HKEYS:
+    case RK_READ_HVALS:
     case RK_READ_HLEN:
         map_read_all(state, q, out);
         return;

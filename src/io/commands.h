@@ -34,26 +34,21 @@ void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_metrics(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 
-/* Redis's set commands (commands_set.c), on buckets of a merge type. */
-void rk_commands_sadd(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_srem(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_smembers(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_scard(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_sismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_smismember(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_type(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-/* One request for argv[1] carrying argv[first..argc) as an element list (none when first is
- * argc), answered as the node answers it (commands_set.c). */
+/* The commands on merge types driven by commands_typed.c's table (SADD, SREM, SMEMBERS, SCARD,
+ * SISMEMBER, SMISMEMBER, TYPE, HSET, HDEL, HGET, HMGET, HGETALL, HKEYS, HVALS, HLEN, HEXISTS):
+ * the command's name picks the request. */
+void rk_commands_typed(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+/* One request of `kind` and `op` for the key argv[1] carrying `value` (borrowed), answered as
+ * the node answers it (commands_typed.c). */
+void rk_commands_key_request(rk_server *s, rk_cmd *cmd, const commands_args *a,
+                             rk_request_kind kind, uint8_t op, const uint8_t *value,
+                             size_t value_len);
+/* The same carrying argv[first..argc) as an element list (none when first is argc). */
 void rk_commands_list_request(rk_server *s, rk_cmd *cmd, const commands_args *a,
                               rk_request_kind kind, uint8_t op, uint32_t first);
-
-/* Redis's counter and hash commands (commands_hash.c), on `counter` and `map` buckets. INCR,
- * DECR, INCRBY and DECRBY share a handler, as the hash reads do: the command's name decides. */
+/* INCR, DECR, INCRBY, DECRBY (one handler: the name decides) and HINCRBY (commands_hash.c). */
 void rk_commands_incr(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_hset(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_hdel(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_hincrby(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
-void rk_commands_hread(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 
 /* A new command at the tail of c's queue, its latency clock started. Returns NULL when out of
  * memory. */

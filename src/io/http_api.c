@@ -7,7 +7,10 @@
  *   /metrics                      GET            Prometheus text (rk_prom_render)
  *   /buckets/B/keys/K, /keys/K    GET PUT DELETE the key "B:K" or "K"
  *   /buckets/B/props              GET PUT        bucket properties as JSON
- *   /buckets/B/datatypes/K        GET POST PUT   a set: {"type":"set","value":[...]}
+ *   /buckets/B/datatypes/K        GET POST PUT   by the bucket's policy: a set
+ *                                                {"type":"set","value":[...]}, a counter
+ *                                                {"type":"counter","value":N}, a map
+ *                                                {"type":"map","value":{"field":"value",...}}
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +19,17 @@
 #include "../core/bucket.h"
 #include "../core/elems.h"
 #include "commands.h"
+#include "http_api_parts.h"
 #include "http_server.h"
 #include "prom.h"
 
-enum {
-    HTTP_ROUTE_NONE = 0,
-    HTTP_ROUTE_KEY_GET = 1,
-    HTTP_ROUTE_KEY_WRITE = 2,       /* PUT and DELETE */
-    HTTP_ROUTE_PROPS_PUT = 3,
-    HTTP_ROUTE_SET_GET = 4,
-    HTTP_ROUTE_SET_WRITE = 5,
-};
-
-#define HTTP_SEGMENTS_MAX 6u
 #define HTTP_PROP_CHARS 16u
 
 static const rk_http_header http_plain = {"Content-Type", "text/plain"};
 
 /* ---- answering ------------------------------------------------------------------------ */
 
-static void http_answer(rk_http_pending *p, int status, const rk_http_header *headers,
+void rk_http_api_answer(rk_http_pending *p, int status, const rk_http_header *headers,
                         size_t count, const void *body, size_t body_len)
 {
     if (status == 400) {
@@ -45,13 +39,13 @@ static void http_answer(rk_http_pending *p, int status, const rk_http_header *he
     rk_http_server_pending_done(p);
 }
 
-static void http_answer_text(rk_http_pending *p, int status, const char *text)
+void rk_http_api_text(rk_http_pending *p, int status, const char *text)
 {
-    http_answer(p, status, &http_plain, 1, text, strlen(text));
+    rk_http_api_answer(p, status, &http_plain, 1, text, strlen(text));
 }
 
 /* RESP's error text for code (without '-' and CRLF), and the status it maps to. */
-static void http_answer_error(rk_http_pending *p, int code, const char *message)
+void rk_http_api_error(rk_http_pending *p, int code, const char *message)
 {
     rk_resp_out line;
     rk_resp_out_init(&line, 2);
@@ -69,7 +63,7 @@ static void http_answer_error(rk_http_pending *p, int code, const char *message)
         status = 409;
     }
     size_t len = line.len >= 3 ? line.len - 3 : 0;
-    http_answer(p, status, &http_plain, 1, line.len >= 3 ? line.data + 1 : line.data, len);
+    rk_http_api_answer(p, status, &http_plain, 1, line.len >= 3 ? line.data + 1 : line.data, len);
     rk_resp_out_deinit(&line);
 }
 
@@ -78,12 +72,12 @@ static void http_answer_versions(rk_http_pending *p, const rk_reply *r)
     rk_http_header h[2] = {{"X-RingKV-Context", r->context}, {"Content-Type", NULL}};
     if (r->value_count == 0) {
         h[1] = http_plain;
-        http_answer(p, 404, h, 2, "not found", 9);
+        rk_http_api_answer(p, 404, h, 2, "not found", 9);
         return;
     }
     if (r->value_count == 1) {
         h[1].value = "application/octet-stream";
-        http_answer(p, 200, h, 2, r->values[0], r->value_lens[0]);
+        rk_http_api_answer(p, 200, h, 2, r->values[0], r->value_lens[0]);
         return;
     }
     rk_resp_out body;
@@ -100,52 +94,17 @@ static void http_answer_versions(rk_http_pending *p, const rk_reply *r)
         h[1].value = content_type;
     }
     if (body.oom) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+        rk_http_api_error(p, RK_ENOMEM, "out of memory");
     } else {
-        http_answer(p, 300, h, 2, body.data, body.len);
+        rk_http_api_answer(p, 300, h, 2, body.data, body.len);
     }
     rk_resp_out_deinit(&body);
 }
 
-static void http_answer_set(rk_http_pending *p, const rk_reply *r)
-{
-    rk_resp_out body;
-    rk_resp_out_init(&body, 2);
-    static const char head[] = "{\"type\":\"set\",\"value\":[";
-    rk_resp_out_append_raw(&body, (const uint8_t *)head, sizeof(head) - 1);
-    for (uint32_t i = 0; i < r->value_count; i++) {
-        if (i > 0) {
-            rk_resp_out_append_raw(&body, (const uint8_t *)",", 1);
-        }
-        if (rk_http_utf8_valid(r->values[i], r->value_lens[i])) {
-            rk_http_json_string(&body, r->values[i], r->value_lens[i]);
-            continue;
-        }
-        /* Bytes that are not UTF-8 cannot be a JSON string: {"base64":"..."} instead. */
-        size_t encoded_len = rk_http_base64_encoded_len(r->value_lens[i]);
-        char *encoded = malloc(encoded_len + 1);
-        if (encoded == NULL) {
-            body.oom = true;
-            break;
-        }
-        rk_http_base64_encode(r->values[i], r->value_lens[i], encoded);
-        rk_resp_out_append_raw(&body, (const uint8_t *)"{\"base64\":", 10);
-        rk_http_json_string(&body, (const uint8_t *)encoded, encoded_len);
-        rk_resp_out_append_raw(&body, (const uint8_t *)"}", 1);
-        free(encoded);
-    }
-    rk_resp_out_append_raw(&body, (const uint8_t *)"]}", 2);
-    static const rk_http_header json = {"Content-Type", "application/json"};
-    if (body.oom) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
-    } else {
-        http_answer(p, 200, &json, 1, body.data, body.len);
-    }
-    rk_resp_out_deinit(&body);
-}
 
-static void http_send(rk_http_server *hs, rk_http_pending *p, rk_latency_class latency,
-                      const rk_request *r);
+
+
+
 
 /* The node's reply to the request of p's route. */
 static void http_on_reply(void *ctx, uint32_t sub_index, const rk_reply *r)
@@ -154,7 +113,10 @@ static void http_on_reply(void *ctx, uint32_t sub_index, const rk_reply *r)
     (void)sub_index;
     p->cmd = NULL;      /* freed by the server once this returns */
     if (r->kind == RK_REPLY_ERROR) {
-        http_answer_error(p, r->error, r->message);
+        rk_http_api_error(p, r->error, r->message);
+        return;
+    }
+    if (rk_http_datatype_on_reply(p, r)) {
         return;
     }
     switch (p->route) {
@@ -167,47 +129,24 @@ static void http_on_reply(void *ctx, uint32_t sub_index, const rk_reply *r)
     case HTTP_ROUTE_KEY_WRITE:
         if (r->kind == RK_REPLY_WRITTEN) {
             rk_http_header h = {"X-RingKV-Context", r->context != NULL ? r->context : ""};
-            http_answer(p, 204, &h, 1, NULL, 0);
+            rk_http_api_answer(p, 204, &h, 1, NULL, 0);
             return;
         }
         break;
     case HTTP_ROUTE_PROPS_PUT:
-        http_answer(p, 204, NULL, 0, NULL, 0);
-        return;
-    case HTTP_ROUTE_SET_GET:
-        if (r->kind == RK_REPLY_SET || r->kind == RK_REPLY_ARRAY) {
-            http_answer_set(p, r);
-            return;
-        }
-        break;
-    case HTTP_ROUTE_SET_WRITE:
-        if (p->remove_list != NULL) {
-            /* SADD is in; SREM's turn. */
-            rk_request next = {.kind = RK_REQ_WRITE,
-                               .op = RK_OP_SREM,
-                               .key = p->key,
-                               .key_len = p->key_len,
-                               .value = p->remove_list,
-                               .value_len = p->remove_list_len};
-            uint8_t *list = p->remove_list;
-            p->remove_list = NULL;
-            http_send(p->conn->server, p, RK_LAT_WRITE, &next);
-            free(list);
-            return;
-        }
-        http_answer(p, 204, NULL, 0, NULL, 0);
+        rk_http_api_answer(p, 204, NULL, 0, NULL, 0);
         return;
     }
-    http_answer_error(p, RK_EIO, "unexpected reply from the node");
+    rk_http_api_error(p, RK_EIO, "unexpected reply from the node");
 }
 
 /* Send one request to the node for p; its reply comes to http_on_reply. */
-static void http_send(rk_http_server *hs, rk_http_pending *p, rk_latency_class latency,
+void rk_http_api_send(rk_http_server *hs, rk_http_pending *p, rk_latency_class latency,
                       const rk_request *r)
 {
     rk_cmd *cmd = rk_server_cmd_new_detached(latency, http_on_reply, p);
     if (cmd == NULL) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+        rk_http_api_error(p, RK_ENOMEM, "out of memory");
         return;
     }
     cmd->combine = RK_CMD_SINGLE;
@@ -234,10 +173,10 @@ void rk_http_api_pending_free(rk_http_pending *p)
 }
 
 /* Open the body as a JSON reader; false when out of memory (then p is answered). */
-static bool http_json_open(rk_http_pending *p, const rk_http_request *req, rk_json_reader *reader)
+bool rk_http_api_json_open(rk_http_pending *p, const rk_http_request *req, rk_json_reader *reader)
 {
     if (rk_json_reader_init(reader, req->body, req->body_len) != 0) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+        rk_http_api_error(p, RK_ENOMEM, "out of memory");
         return false;
     }
     return true;
@@ -245,14 +184,6 @@ static bool http_json_open(rk_http_pending *p, const rk_http_request *req, rk_js
 
 /* ---- parsing the request ------------------------------------------------------------- */
 
-typedef struct http_target {
-    uint32_t segment_count;
-    uint8_t *segments[HTTP_SEGMENTS_MAX];   /* decoded, into one owned buffer */
-    size_t segment_lens[HTTP_SEGMENTS_MAX];
-    uint8_t *decoded;
-    uint32_t r;
-    uint32_t w;
-} http_target;
 
 /* Split the path at '/' and percent-decode each segment (so "%2F" is a byte of a key, not a
  * separator); read ?r= and ?w=. 0, or an error text for a 400. */
@@ -334,11 +265,11 @@ static const char *http_key(const http_target *t, bool bucketed, uint8_t **key, 
 
 /* ---- routes --------------------------------------------------------------------------- */
 
-static void http_method_not_allowed(rk_http_pending *p, const char *allow)
+void rk_http_api_not_allowed(rk_http_pending *p, const char *allow)
 {
     rk_http_header h[2] = {http_plain, {"Allow", allow}};
     static const char text[] = "ERR method not allowed";
-    http_answer(p, 405, h, 2, text, sizeof(text) - 1);
+    rk_http_api_answer(p, 405, h, 2, text, sizeof(text) - 1);
 }
 
 static void http_route_key(rk_http_server *hs, rk_http_pending *p, const rk_http_request *req,
@@ -348,22 +279,22 @@ static void http_route_key(rk_http_server *hs, rk_http_pending *p, const rk_http
     rk_request r = {.key = key, .key_len = key_len, .r = t->r, .w = t->w};
     if (req->method == RK_HTTP_GET) {
         if (t->w != 0) {
-            http_answer_text(p, 400, "ERR RK.GET takes R, not W");
+            rk_http_api_text(p, 400, "ERR RK.GET takes R, not W");
             return;
         }
         s->stats.ops_get++;
         p->route = HTTP_ROUTE_KEY_GET;
         p->accept_json = req->accept_json && !req->accept_multipart;
         r.kind = RK_REQ_VGET;
-        http_send(hs, p, RK_LAT_READ, &r);
+        rk_http_api_send(hs, p, RK_LAT_READ, &r);
         return;
     }
     if (req->method != RK_HTTP_PUT && req->method != RK_HTTP_DELETE) {
-        http_method_not_allowed(p, "GET, PUT, DELETE");
+        rk_http_api_not_allowed(p, "GET, PUT, DELETE");
         return;
     }
     if (t->r != 0) {
-        http_answer_text(p, 400, "ERR writes take W, not R");
+        rk_http_api_text(p, 400, "ERR writes take W, not R");
         return;
     }
     p->route = HTTP_ROUTE_KEY_WRITE;
@@ -379,7 +310,7 @@ static void http_route_key(rk_http_server *hs, rk_http_pending *p, const rk_http
         s->stats.ops_del++;
         r.kind = RK_REQ_VDEL;
     }
-    http_send(hs, p, RK_LAT_WRITE, &r);
+    rk_http_api_send(hs, p, RK_LAT_WRITE, &r);
 }
 
 static void http_props_get(rk_http_server *hs, rk_http_pending *p, const http_target *t)
@@ -394,7 +325,7 @@ static void http_props_get(rk_http_server *hs, rk_http_pending *p, const http_ta
                        b->n, b->r, b->w, rk_bucket_policy_name(b->policy),
                        b->sloppy ? "true" : "false", b->fallback_r, b->fallback_w);
     static const rk_http_header json = {"Content-Type", "application/json"};
-    http_answer(p, 200, &json, 1, body, (size_t)len);
+    rk_http_api_answer(p, 200, &json, 1, body, (size_t)len);
 }
 
 /* PUT /buckets/B/props {"n":3,"policy":"siblings",...}: RK.BUCKET SET B n 3 policy siblings. */
@@ -410,7 +341,7 @@ static void http_props_put(rk_http_server *hs, rk_http_pending *p, const rk_http
     uint32_t pairs = 0;
     rk_json_reader reader;
     rk_json_member m;
-    if (!http_json_open(p, req, &reader)) {
+    if (!rk_http_api_json_open(p, req, &reader)) {
         return;
     }
     int rc = 0;
@@ -440,14 +371,14 @@ static void http_props_put(rk_http_server *hs, rk_http_pending *p, const rk_http
     }
     rk_json_reader_deinit(&reader);
     if (rc != 0 || pairs == 0) {
-        http_answer_text(p, 400, "ERR syntax: expected a JSON object of n, r, w, policy, sloppy, "
+        rk_http_api_text(p, 400, "ERR syntax: expected a JSON object of n, r, w, policy, sloppy, "
                                  "fallback_r, fallback_w");
         return;
     }
     rk_cmd *cmd = rk_server_cmd_new_detached(RK_LAT_OTHER, http_on_reply, p);
     uint64_t id = 0;
     if (cmd == NULL) {
-        http_answer_error(p, RK_ENOMEM, "out of memory");
+        rk_http_api_error(p, RK_ENOMEM, "out of memory");
         return;
     }
     cmd->combine = RK_CMD_SINGLE;
@@ -457,7 +388,7 @@ static void http_props_put(rk_http_server *hs, rk_http_pending *p, const rk_http
         cmd->waiting = 0;
         cmd->on_reply = NULL;
         rk_server_cmd_complete(hs->server, cmd);
-        http_answer_error(p, RK_EBUSY, "too many requests");
+        rk_http_api_error(p, RK_EBUSY, "too many requests");
         return;
     }
     p->route = HTTP_ROUTE_PROPS_PUT;
@@ -466,70 +397,11 @@ static void http_props_put(rk_http_server *hs, rk_http_pending *p, const rk_http
                        value_ptrs, pairs);
 }
 
-/* The members of a JSON array as an element list (elems.h), owned. */
-static int http_elems(const rk_json_member *m, uint8_t **list, size_t *len)
-{
-    *len = rk_elems_encoded_len(m->item_lens, m->item_count);
-    *list = *len != SIZE_MAX ? malloc(*len > 0 ? *len : 1) : NULL;
-    if (*list == NULL) {
-        return RK_ENOMEM;
-    }
-    rk_elems_encode(m->items, m->item_lens, m->item_count, *list);
-    return 0;
-}
 
-/* POST/PUT /buckets/B/datatypes/K {"add":[...],"remove":[...]}: SADD, then SREM. */
-static void http_set_write(rk_http_server *hs, rk_http_pending *p, const rk_http_request *req)
-{
-    uint8_t *add = NULL;
-    size_t add_len = 0;
-    rk_json_reader reader;
-    rk_json_member m;
-    if (!http_json_open(p, req, &reader)) {
-        return;
-    }
-    int rc = 0;
-    while ((rc = rk_json_next(&reader, &m)) == 1) {
-        bool is_add = rk_json_name_is(&m, "add");
-        uint8_t **slot = is_add ? &add : &p->remove_list;
-        if ((!is_add && !rk_json_name_is(&m, "remove")) || m.kind != RK_JSON_ARRAY ||
-            *slot != NULL) {
-            rc = RK_EINVAL;
-            break;
-        }
-        if (m.item_count > 0 &&
-            http_elems(&m, slot, is_add ? &add_len : &p->remove_list_len) != 0) {
-            rc = RK_ENOMEM;
-            break;
-        }
-    }
-    rk_json_reader_deinit(&reader);
-    if (rc != 0 || (add == NULL && p->remove_list == NULL)) {
-        free(add);
-        http_answer_text(p, 400, "ERR syntax: expected {\"add\":[strings],\"remove\":[strings]}"
-                                 " with at least one member");
-        return;
-    }
-    /* A set's write reads at R before it applies: what the connection sends next waits for
-     * it, so a pipelined GET sees it (as RESP's barrier, rk_server_cmd_barrier). */
-    p->barrier = true;
-    p->conn->barriers++;
-    p->route = HTTP_ROUTE_SET_WRITE;
-    rk_request r = {.kind = RK_REQ_WRITE, .key = p->key, .key_len = p->key_len};
-    if (add != NULL) {
-        r.op = RK_OP_SADD;
-        r.value = add;
-        r.value_len = add_len;
-    } else {
-        r.op = RK_OP_SREM;
-        r.value = p->remove_list;
-        r.value_len = p->remove_list_len;
-        add = p->remove_list;
-        p->remove_list = NULL;
-    }
-    http_send(hs, p, RK_LAT_WRITE, &r);
-    free(add);
-}
+
+
+
+
 
 static void http_route_bucket(rk_http_server *hs, rk_http_pending *p, const rk_http_request *req,
                               const http_target *t)
@@ -540,32 +412,25 @@ static void http_route_bucket(rk_http_server *hs, rk_http_pending *p, const rk_h
         } else if (req->method == RK_HTTP_PUT) {
             http_props_put(hs, p, req, t);
         } else {
-            http_method_not_allowed(p, "GET, PUT");
+            rk_http_api_not_allowed(p, "GET, PUT");
         }
         return;
     }
     bool keys = t->segment_count == 4 && http_seg_is(t, 2, "keys");
     bool sets = t->segment_count == 4 && http_seg_is(t, 2, "datatypes");
     if (!keys && !sets) {
-        http_answer_text(p, 404, "ERR no such resource");
+        rk_http_api_text(p, 404, "ERR no such resource");
         return;
     }
     const char *bad = http_key(t, true, &p->key, &p->key_len);
     if (bad != NULL) {
-        http_answer_text(p, 400, bad);
+        rk_http_api_text(p, 400, bad);
         return;
     }
     if (keys) {
         http_route_key(hs, p, req, t, p->key, p->key_len);
-    } else if (req->method == RK_HTTP_GET) {
-        p->route = HTTP_ROUTE_SET_GET;
-        rk_request r = {.kind = RK_REQ_READ, .op = RK_READ_SMEMBERS, .key = p->key,
-                        .key_len = p->key_len, .r = t->r};
-        http_send(hs, p, RK_LAT_READ, &r);
-    } else if (req->method == RK_HTTP_POST || req->method == RK_HTTP_PUT) {
-        http_set_write(hs, p, req);
     } else {
-        http_method_not_allowed(p, "GET, POST, PUT");
+        rk_http_datatype_route(hs, p, req, t);
     }
 }
 
@@ -575,11 +440,11 @@ static void http_route_metrics(rk_http_server *hs, rk_http_pending *p)
     size_t len = 0;
     if (rk_prom_render(hs->server, &text, &len) != 0) {
         free(text);
-        http_answer_text(p, 503, "ERR metrics are not available");
+        rk_http_api_text(p, 503, "ERR metrics are not available");
         return;
     }
     static const rk_http_header prom = {"Content-Type", "text/plain; version=0.0.4"};
-    http_answer(p, 200, &prom, 1, text, len);
+    rk_http_api_answer(p, 200, &prom, 1, text, len);
     free(text);
 }
 
@@ -588,32 +453,32 @@ void rk_http_api_handle(rk_http_server *hs, rk_http_pending *p, const rk_http_re
     http_target t;
     const char *bad = http_target_parse(req, &t);
     if (bad != NULL) {
-        http_answer_text(p, strcmp(bad, "ERR no such resource") == 0 ? 404 : 400, bad);
+        rk_http_api_text(p, strcmp(bad, "ERR no such resource") == 0 ? 404 : 400, bad);
     } else if (req->method == RK_HTTP_OTHER || req->method == RK_HTTP_HEAD) {
-        http_method_not_allowed(p, "GET, PUT, POST, DELETE");
+        rk_http_api_not_allowed(p, "GET, PUT, POST, DELETE");
     } else if (t.segment_count == 1 && http_seg_is(&t, 0, "ping")) {
         if (req->method == RK_HTTP_GET) {
-            http_answer_text(p, 200, "OK");
+            rk_http_api_text(p, 200, "OK");
         } else {
-            http_method_not_allowed(p, "GET");
+            rk_http_api_not_allowed(p, "GET");
         }
     } else if (t.segment_count == 1 && http_seg_is(&t, 0, "metrics")) {
         if (req->method == RK_HTTP_GET) {
             http_route_metrics(hs, p);
         } else {
-            http_method_not_allowed(p, "GET");
+            rk_http_api_not_allowed(p, "GET");
         }
     } else if (t.segment_count == 2 && http_seg_is(&t, 0, "keys")) {
         bad = http_key(&t, false, &p->key, &p->key_len);
         if (bad != NULL) {
-            http_answer_text(p, 400, bad);
+            rk_http_api_text(p, 400, bad);
         } else {
             http_route_key(hs, p, req, &t, p->key, p->key_len);
         }
     } else if (t.segment_count >= 3 && http_seg_is(&t, 0, "buckets")) {
         http_route_bucket(hs, p, req, &t);
     } else {
-        http_answer_text(p, 404, "ERR no such resource");
+        rk_http_api_text(p, 404, "ERR no such resource");
     }
     free(t.decoded);
 }

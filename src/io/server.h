@@ -77,6 +77,8 @@ typedef enum rk_server_op {
     RK_SERVER_OP_HGETALL,
     RK_SERVER_OP_HLEN,
     RK_SERVER_OP_HEXISTS,
+    RK_SERVER_OP_HKEYS,
+    RK_SERVER_OP_HVALS,
     RK_SERVER_OP_OTHER,
     RK_SERVER_OP_COUNT
 } rk_server_op;

@@ -147,7 +147,8 @@ const char *const rk_server_op_names[RK_SERVER_OP_COUNT] = {
     [RK_SERVER_OP_HDEL] = "hdel",         [RK_SERVER_OP_HINCRBY] = "hincrby",
     [RK_SERVER_OP_HGET] = "hget",         [RK_SERVER_OP_HMGET] = "hmget",
     [RK_SERVER_OP_HGETALL] = "hgetall",   [RK_SERVER_OP_HLEN] = "hlen",
-    [RK_SERVER_OP_HEXISTS] = "hexists",
+    [RK_SERVER_OP_HEXISTS] = "hexists",   [RK_SERVER_OP_HKEYS] = "hkeys",
+    [RK_SERVER_OP_HVALS] = "hvals",
     [RK_SERVER_OP_OTHER] = "other",
 };
 
@@ -187,6 +188,8 @@ rk_server_op rk_server_op_of(const rk_request *r)
         [RK_READ_HGETALL] = RK_SERVER_OP_HGETALL,
         [RK_READ_HLEN] = RK_SERVER_OP_HLEN,
         [RK_READ_HEXISTS] = RK_SERVER_OP_HEXISTS,
+        [RK_READ_HKEYS] = RK_SERVER_OP_HKEYS,
+        [RK_READ_HVALS] = RK_SERVER_OP_HVALS,
     };
     /* Index 0 of each table is RK_SERVER_OP_GET (0), never a valid kind: check it first. */
     if (r->kind == RK_REQ_WRITE) {

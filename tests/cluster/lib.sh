@@ -153,6 +153,19 @@ info_field() {
     redis-cli -p "$1" info "${3:-all}" | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
 }
 
+# redis_py: print a python3 that imports redis-py (Debian's python3-redis serves
+# /usr/bin/python3; a python3 earlier on PATH, a virtualenv or pyenv, may lack it), or nothing.
+redis_py() {
+    local py
+    for py in /usr/bin/python3 python3; do
+        if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import redis' 2>/dev/null; then
+            echo "$py"
+            return 0
+        fi
+    done
+    return 1
+}
+
 finish() {
     if [ "$CHECKS_FAILED" -eq 0 ]; then
         exit 0

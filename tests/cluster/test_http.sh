@@ -113,6 +113,26 @@ check_eq "datatypes GET: strings, and base64 for bytes that are not UTF-8" \
     "$(curl -s "$base/buckets/t/datatypes/k")"
 check_eq "SMEMBERS agrees" "3" "$(cli smembers t:k | wc -l)"
 check_eq "bad datatypes JSON is 400" "400" "$(status POST /buckets/t/datatypes/k -d '{"add":[1]}')"
+# Counters and maps (issue 13): the same endpoint, by the bucket's policy.
+status PUT /buckets/q/props -d '{"policy":"counter"}' >/dev/null
+check_eq "counter absent: value null" '{"type":"counter","value":null}' \
+    "$(curl -s "$base/buckets/q/datatypes/hits")"
+check_eq "counter increment answers the value" '{"type":"counter","value":5}' \
+    "$(curl -s -X POST -d '{"increment":5}' "$base/buckets/q/datatypes/hits")"
+check_eq "INCR over RESP sees it" "6" "$(cli incr q:hits)"
+check_eq "counter decrement" '{"type":"counter","value":4}' \
+    "$(curl -s -X PUT -d '{"decrement":2}' "$base/buckets/q/datatypes/hits")"
+check_eq "a counter's bad JSON is 400" "400" "$(status POST /buckets/q/datatypes/hits -d '{"add":["x"]}')"
+status PUT /buckets/cart/props -d '{"policy":"map"}' >/dev/null
+check_eq "map HINCRBY" "204" "$(status POST /buckets/cart/datatypes/a -d '{"field":"pen","increment":2}')"
+check_eq "map HSET" "204" "$(status POST /buckets/cart/datatypes/a -d '{"field":"note","value":"gift"}')"
+check_eq "HINCRBY over RESP adds to it" "5" "$(cli hincrby cart:a pen 3)"
+check_eq "map GET: fields sorted, counters as text" '{"type":"map","value":{"note":"gift","pen":"5"}}' \
+    "$(curl -s "$base/buckets/cart/datatypes/a")"
+check_eq "map remove" "204" "$(status POST /buckets/cart/datatypes/a -d '{"remove":["pen"]}')"
+check_eq "HGETALL agrees" "note gift" "$(cli hgetall cart:a | tr '\n' ' ' | sed 's/ $//')"
+check_eq "HINCRBY over a text field is 400" "400" \
+    "$(status POST /buckets/cart/datatypes/a -d '{"field":"note","increment":1}')"
 # /metrics: the same exposition as RK.METRICS, strict (tools/prom_check.py lint), with the
 # Prometheus content type, and counting the HTTP requests this test sent (vput: a PUT is RK.PUT).
 curl -s -D "$TEST_TMP/hm" -o "$TEST_TMP/metrics.prom" "$base/metrics"

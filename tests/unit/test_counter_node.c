@@ -21,9 +21,7 @@ static const fx_reply *counter_incr(rk_fixture *fx, rk_node_id id, const char *k
                                     int64_t delta)
 {
     uint8_t arg[RK_OP_INCREMENT_BYTES];
-    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
-        arg[i] = (uint8_t)((uint64_t)delta >> (8 * i));
-    }
+    rk_op_increment_encode(delta, arg);
     rk_request req = {.kind = RK_REQ_WRITE,
                       .op = RK_OP_INCRBY,
                       .key = (const uint8_t *)key,
@@ -162,6 +160,27 @@ static void test_counter_incr_counts_the_quorum_and_survives_crashes(void **stat
     fx_free(fx);
 }
 
+/* A DEL through p2 resets p1's actor (RP = P); p1's next INCR still advances that actor — the
+ * sums it owns are unchanged — so removes elsewhere do not use up the actor bound, and the new
+ * value counts only what came after the DEL. */
+static void test_counter_remove_elsewhere_keeps_the_actor(void **state)
+{
+    (void)state;
+    rk_fixture *fx = counter_fixture();
+    fx_key k;
+    fx_key_find(fx, "cnt:", 0, &k);
+    for (uint32_t round = 0; round < 40; round++) {
+        assert_int_equal(counter_incr(fx, k.p[0], k.name, 3)->integer, 3);
+        const fx_reply *r =
+            fx_pumped(fx, fx_send(fx, k.p[1], RK_REQ_DEL, k.name, NULL, 0, RK_SLOPPY_BUCKET));
+        assert_int_equal(r->kind, RK_REPLY_INT);
+        assert_int_equal(r->integer, 1);
+        assert_int_equal(counter_get(fx, k.p[2], k.name, 0), INT64_MIN);
+    }
+    assert_int_equal(fx_stats(fx, k.p[0])->counter_actors_created, 1);
+    fx_free(fx);
+}
+
 /* HINCRBY on a map through two nodes, read through a third: quantities add up, HGET answers
  * the decimal, and a concurrent HDEL (p2 saw 2 of the 5) keeps the 3 it did not see. */
 static void test_map_hincrby_through_any_node(void **state)
@@ -199,6 +218,7 @@ int main(void)
                                   fx_teardown),
         cmocka_unit_test_teardown(test_counter_incr_counts_the_quorum_and_survives_crashes,
                                   fx_teardown),
+        cmocka_unit_test_teardown(test_counter_remove_elsewhere_keeps_the_actor, fx_teardown),
         cmocka_unit_test_teardown(test_map_hincrby_through_any_node, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
