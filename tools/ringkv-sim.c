@@ -4,11 +4,12 @@
  *
  *   ringkv-sim --seed S --nodes K --n N --r R --w W --ops M
  *              --faults none|partition|crash|pause|loss|skew|stop|all (or a comma list)
- *              [--workload values|cart] [--policy siblings|lww|union|set]
+ *              [--workload values|cart] [--policy siblings|lww|union|set|counter|map]
  *              [--sync always|batch|none] [--no-sloppy]
  *              [--break-sibling-merge] [--break-clean-stop] [--trace] [--scenario FILE]
  * See docs/simulator.md; --scenario replays a scripted fault schedule (src/sim/scenario.h);
- * --workload cart runs SADD/SREM/SMEMBERS on union or set buckets (issue 12). */
+ * --workload cart runs SADD/SREM/SMEMBERS on union or set buckets (issue 12), INCRBY/GET on
+ * counter buckets and HINCRBY/HSET/HDEL/HGETALL on map buckets (issue 13). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ringkv-sim [--seed S] [--nodes K] [--n N] [--r R] [--w W] [--ops M]\n"
             "                  [--faults none|partition|crash|pause|loss|skew|stop|all]\n"
-            "                  [--workload values|cart (cart: SADD/SREM/SMEMBERS)]\n"
-            "                  [--policy siblings|lww (values) | union|set (cart)]\n"
+            "                  [--workload values|cart (cart: sets, counters or maps)]\n"
+            "                  [--policy siblings|lww (values) | union|set|counter|map (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
             "                  [--break-sibling-merge (test only)]\n"
             "                  [--break-clean-stop (test only)] [--trace]\n"
@@ -58,7 +59,7 @@ static int parse_u32(const char *text, uint32_t *out)
     return 0;
 }
 
-/* siblings, lww, union or set: the names rk_bucket_policy_name gives. */
+/* siblings, lww, union, set, counter or map: the names rk_bucket_policy_name gives. */
 static int parse_policy(const char *text, uint8_t *out)
 {
     for (uint8_t p = 0; text != NULL && p <= RK_POLICY_MAX; p++) {
@@ -175,11 +176,27 @@ static void print_by_node(const char *name, const uint64_t *counts, uint32_t nod
 /* The pinned workload of c, one line. */
 static void print_workload(const rk_sim_config *c)
 {
+    uint32_t reads_pct = 100 - c->cart_add_pct - c->cart_remove_pct;
+    if (c->workload == RK_SIM_WORKLOAD_CART && c->policy == RK_POLICY_COUNTER) {
+        printf("workload: cart keys=%u clients=%u incrby=%u%% get=%u%% quantity=%d..%d "
+               "request_timeout_ms=%u\n",
+               c->keys, c->clients, c->cart_add_pct + c->cart_remove_pct, reads_pct,
+               RK_SIM_QUANTITY_MIN, RK_SIM_QUANTITY_MAX, c->request_timeout_ms);
+        return;
+    }
+    if (c->workload == RK_SIM_WORKLOAD_CART && c->policy == RK_POLICY_MAP) {
+        printf("workload: cart keys=%u clients=%u hincrby=%u%% hset_hdel=%u%% hgetall=%u%% "
+               "items=%u notes=%u quantity=%d..%d request_timeout_ms=%u\n",
+               c->keys, c->clients, c->cart_add_pct, c->cart_remove_pct, reads_pct,
+               RK_SIM_MAP_ITEMS, RK_SIM_MAP_NOTES, RK_SIM_QUANTITY_MIN, RK_SIM_QUANTITY_MAX,
+               c->request_timeout_ms);
+        return;
+    }
     if (c->workload == RK_SIM_WORKLOAD_CART) {
         printf("workload: cart keys=%u clients=%u sadd=%u%% srem=%u%% smembers=%u%% "
                "request_timeout_ms=%u\n",
-               c->keys, c->clients, c->cart_add_pct, c->cart_remove_pct,
-               100 - c->cart_add_pct - c->cart_remove_pct, c->request_timeout_ms);
+               c->keys, c->clients, c->cart_add_pct, c->cart_remove_pct, reads_pct,
+               c->request_timeout_ms);
         return;
     }
     printf("workload: keys=%u clients=%u reads=%u%% blind=%u%% rmw=%u%% deletes=%u%% "
@@ -190,7 +207,8 @@ static void print_workload(const rk_sim_config *c)
 
 /* The history checkers of the run's workload: the value checkers, or the cart's (the value
  * checkers do not run on a cart history). Under union resurrected_removes is counted, not
- * failed (docs/simulator.md). */
+ * failed (docs/simulator.md). Every cart run prints the three cart checkers; those that do
+ * not apply to its policy print 0 (sets have no counters; counters and maps no members). */
 static void print_checkers(const rk_sim_config *c, const rk_sim_result *r)
 {
     if (c->workload != RK_SIM_WORKLOAD_CART) {
@@ -201,10 +219,15 @@ static void print_checkers(const rk_sim_config *c, const rk_sim_result *r)
         printf("dots_reused: %" PRIu64 "\n", r->dots_reused);
         return;
     }
-    printf("acked_adds: %" PRIu64 "\n", r->acked_adds);
-    printf("acked_removes: %" PRIu64 "\n", r->acked_removes);
+    if (c->policy == RK_POLICY_COUNTER || c->policy == RK_POLICY_MAP) {
+        printf("acked_increments: %" PRIu64 "\n", r->acked_increments);
+    } else {
+        printf("acked_adds: %" PRIu64 "\n", r->acked_adds);
+        printf("acked_removes: %" PRIu64 "\n", r->acked_removes);
+    }
     printf("lost_adds: %" PRIu64 "\n", r->lost_adds);
     printf("resurrected_removes: %" PRIu64 "\n", r->resurrected_removes);
+    printf("counter_out_of_range: %" PRIu64 "\n", r->counter_out_of_range);
     printf("final_reads_failed: %" PRIu64 "\n", r->final_reads_failed);
 }
 

@@ -49,3 +49,34 @@ _Noreturn void rk_assert_fail(const char *expr, const char *file, int line)
     fflush(stderr);
     abort();
 }
+
+/* Parse `bytes` as Redis parses an integer argument: an optional '-', no leading zeros, no
+ * spaces, within int64. */
+bool rk_parse_int64(const uint8_t *bytes, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 20u) {
+        return false;
+    }
+    bool negative = bytes[0] == '-';
+    size_t i = negative ? 1 : 0;
+    if (i == len || (bytes[i] == '0' && len > i + 1) || (negative && bytes[i] == '0')) {
+        return false;
+    }
+    uint64_t magnitude = 0;
+    for (; i < len; i++) {
+        if (bytes[i] < '0' || bytes[i] > '9') {
+            return false;
+        }
+        uint64_t digit = (uint64_t)(bytes[i] - '0');
+        if (magnitude > (UINT64_MAX - digit) / 10) {
+            return false;
+        }
+        magnitude = magnitude * 10 + digit;
+    }
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (magnitude > limit) {
+        return false;
+    }
+    *out = negative ? (int64_t)(0 - magnitude) : (int64_t)magnitude;
+    return true;
+}

@@ -6,6 +6,7 @@
 #define RK_COMMON_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum {
@@ -61,5 +62,10 @@ void rk_assert_set_hook(void (*hook)(void *ctx), void *ctx);
 
 _Static_assert(RK_KEY_BYTES_MAX + RK_SKEY_PREFIX_BYTES <= RK_LMDB_KEY_BYTES_MAX,
                "storage keys must fit LMDB's key limit");
+
+/* Parse `bytes` as Redis parses an integer (string2ll): an optional '-', digits with no leading
+ * zero, no spaces or '+', within int64. False for anything else ("007", "-0", "1 ", "").
+ * For commands and for values a counter starts from (HINCRBY over a string). */
+bool rk_parse_int64(const uint8_t *bytes, size_t len, int64_t *out);
 
 #endif

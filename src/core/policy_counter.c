@@ -24,12 +24,15 @@ static int counter_incrby(const rk_policy_write *w, rk_dvvset *state, rk_policy_
     if (!rk_fields_sum_fits(result)) {
         return rk_fields_overflow(message, message_bytes);
     }
+    int rc = 0;
     if (delta != 0) {
-        int rc = rk_fields_increment(w, state, counter_name, 0, delta, out, message,
-                                     message_bytes);
-        if (rc != 0) {
-            return rc;
-        }
+        rc = rk_fields_increment(w, state, counter_name, 0, delta, out, message, message_bytes);
+    } else if (!live) {
+        /* INCRBY k 0 makes k exist with 0, as in Redis: a base of 0. */
+        rc = rk_fields_add_base(w, state, counter_name, 0, out, message, message_bytes);
+    }
+    if (rc != 0) {
+        return rc;
     }
     out->integer = (int64_t)result;
     return 0;

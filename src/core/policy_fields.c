@@ -44,6 +44,10 @@ bool rk_fields_parse(const rk_sibling *s, rk_field_entry *out)
         out->value_len = rest_len;
         return true;
     }
+    if (out->kind == RK_FIELD_KIND_BASE && rest_len == RK_FIELD_BASE_BYTES) {
+        out->base = (int64_t)fields_get_u64(rest);
+        return true;
+    }
     if (out->kind != RK_FIELD_KIND_COUNTER || rest_len != RK_FIELD_ACTOR_BYTES) {
         return false;
     }
@@ -111,10 +115,12 @@ static int fields_dot_cmp(rk_dot a, rk_dot b)
     return a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0;
 }
 
-/* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. Anything
- * else (a dot reused across stores, which rk_clock tries hard to prevent) resolves by a fixed
- * order so replicas converge: the later stamp, then the longer, then the greater bytes. Returns
- * whether `theirs` replaces `mine` whole. */
+/* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. A register
+ * and the base made from it: the base. Anything else means one dot was minted twice, which the
+ * clock prevents (epochs, a fallback's node-wide counter, a new store's birth epoch); should it
+ * happen, a fixed order picks one — the later stamp, then the longer, then the greater bytes —
+ * which settles two replicas but is not associative over three, and loses one of the writes.
+ * Returns whether `theirs` replaces `mine` whole. */
 static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
 {
     rk_field_entry a;
@@ -132,6 +138,13 @@ static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
         mine->timestamp_us = fields_max(mine->timestamp_us, theirs->timestamp_us);
         return false;
     }
+    /* A register turned into a counter's base (HINCRBY over it) keeps its dot: the base wins,
+     * and two conversions of one register are the same base. */
+    if (parsed && a.kind != b.kind &&
+        (a.kind == RK_FIELD_KIND_BASE || b.kind == RK_FIELD_KIND_BASE) &&
+        (a.kind == RK_FIELD_KIND_REGISTER || b.kind == RK_FIELD_KIND_REGISTER)) {
+        return b.kind == RK_FIELD_KIND_BASE;
+    }
     if (mine->timestamp_us != theirs->timestamp_us) {
         return theirs->timestamp_us > mine->timestamp_us;
     }
@@ -142,7 +155,7 @@ static bool fields_merge_same_dot(rk_sibling *mine, const rk_sibling *theirs)
 }
 
 /* Whether an entry only one side holds stays: an actor always (actors are never dropped), a
- * register unless the other side saw its dot (and so removed it). */
+ * register or a base unless the other side saw its dot (and so removed it). */
 static bool fields_keep_one_sided(const rk_sibling *s, const rk_vv *other_history)
 {
     rk_field_entry e;
@@ -267,10 +280,15 @@ rk_field_sum rk_fields_counter(const rk_dvvset *state, const uint8_t *name, size
     bool live = false;
     rk_field_entry e;
     for (uint32_t i = 0; i < state->sibling_count; i++) {
-        if (rk_fields_parse(&state->siblings[i], &e) && e.kind == RK_FIELD_KIND_COUNTER &&
-            rk_fields_named(&e, name, name_len)) {
+        if (!rk_fields_parse(&state->siblings[i], &e) || !rk_fields_named(&e, name, name_len)) {
+            continue;
+        }
+        if (e.kind == RK_FIELD_KIND_COUNTER) {
             sum += (rk_field_sum)(e.p - e.rp) - (rk_field_sum)(e.n - e.rn);
             live = live || e.p != e.rp || e.n != e.rn;
+        } else if (e.kind == RK_FIELD_KIND_BASE) {
+            sum += e.base;
+            live = true;    /* a base is there until a remove drops it, even at 0 */
         }
     }
     *live_out = live;
@@ -318,7 +336,9 @@ static bool fields_remove_where(rk_dvvset *state, const uint8_t *name, size_t na
         rk_sibling *s = &state->siblings[i];
         bool parsed = rk_fields_parse(s, &e);
         bool match = parsed && (name == NULL || rk_fields_named(&e, name, name_len));
-        if (match && e.kind == RK_FIELD_KIND_REGISTER) {
+        bool dropped_kind = e.kind == RK_FIELD_KIND_REGISTER ||
+                            (reset && e.kind == RK_FIELD_KIND_BASE);
+        if (match && dropped_kind) {
             existed = true;
             free(s->value);
             continue;
@@ -348,20 +368,22 @@ void rk_fields_drop_registers(rk_dvvset *state, const uint8_t *name, size_t name
 /* Mint a fresh sibling for an entry whose bytes are in `bytes` (one dot, superseding nothing:
  * the caller dropped what it supersedes). */
 static int fields_mint(const rk_policy_write *w, rk_dvvset *state, const uint8_t *bytes,
-                       size_t len, uint64_t stamp_us, rk_dot *dot_out, char *message,
+                       size_t len, uint64_t stamp_us, rk_policy_applied *out, char *message,
                        size_t message_bytes)
 {
     /* The clock is never pruned (registers are observed-remove): bounded as a set's. */
     const char *what = state->type_tag == RK_POLICY_TAG_COUNTER ? "counter" : "map";
     int rc = rk_policy_clock_room(w, state, what, message, message_bytes);
     if (rc != 0) {
+        out->clock_full = true;
         return rc;
     }
     rk_vv nothing;
     rk_vv_init(&nothing);
     rk_dvvset_write write = {.value = bytes, .value_len = len, .timestamp_us = stamp_us};
+    /* out->dot is the last dot minted: a fallback's node-wide counter moves past it. */
     rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
-                              RK_COLL_MEMBERS_MAX, dot_out);
+                          RK_COLL_MEMBERS_MAX, &out->dot);
     if (rc == RK_ETOOBIG) {
         snprintf(message, message_bytes, "a key holds at most %u fields and actors",
                  RK_COLL_MEMBERS_MAX);
@@ -373,7 +395,7 @@ static int fields_mint(const rk_policy_write *w, rk_dvvset *state, const uint8_t
 
 int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
                            size_t name_len, const uint8_t *value, size_t value_len,
-                           char *message, size_t message_bytes)
+                           rk_policy_applied *out, char *message, size_t message_bytes)
 {
     if (name_len > UINT32_MAX - RK_FIELD_HEAD_BYTES - value_len) {
         snprintf(message, message_bytes, "field and value are too long");
@@ -390,8 +412,7 @@ int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uin
         memcpy(bytes + RK_FIELD_HEAD_BYTES + name_len, value, value_len);
     }
     (void)fields_remove_where(state, name, name_len, true);   /* HSET replaces what it saw */
-    rk_dot dot;
-    int rc = fields_mint(w, state, bytes, len, w->stamp_us, &dot, message, message_bytes);
+    int rc = fields_mint(w, state, bytes, len, w->stamp_us, out, message, message_bytes);
     free(bytes);
     return rc;
 }
@@ -480,12 +501,77 @@ int rk_fields_increment(const rk_policy_write *w, rk_dvvset *state, const uint8_
                          .lineage = w->lineage};
     bool advanced = fields_actor_advance(&fresh, &e, delta);
     RK_ASSERT(advanced);    /* from zero, any int64 fits */
-    int rc = fields_mint(w, state, bytes, len, 0, &out->dot, message, message_bytes);
+    int rc = fields_mint(w, state, bytes, len, 0, out, message, message_bytes);
     free(bytes);
     if (rc == 0) {
         out->actor_minted = out->dot.counter;
     }
     return rc;
+}
+
+/* The bytes of a base entry of `name` holding `value` into `out` (fields_base_len bytes). */
+static size_t fields_base_len(size_t name_len)
+{
+    return RK_FIELD_HEAD_BYTES + name_len + RK_FIELD_BASE_BYTES;
+}
+
+static void fields_put_base(const uint8_t *name, size_t name_len, int64_t value, uint8_t *out)
+{
+    fields_put_head(RK_FIELD_KIND_BASE, name, name_len, out);
+    fields_put_u64(out + RK_FIELD_HEAD_BYTES + name_len, (uint64_t)value);
+}
+
+int rk_fields_add_base(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
+                       size_t name_len, rk_policy_applied *out, char *message,
+                       size_t message_bytes)
+{
+    size_t len = fields_base_len(name_len);
+    uint8_t *bytes = malloc(len);
+    if (bytes == NULL) {
+        snprintf(message, message_bytes, "out of memory");
+        return RK_ENOMEM;
+    }
+    fields_put_base(name, name_len, 0, bytes);
+    int rc = fields_mint(w, state, bytes, len, w->stamp_us, out, message, message_bytes);
+    free(bytes);
+    return rc;
+}
+
+int rk_fields_register_to_base(rk_dvvset *state, const rk_sibling *shown, int64_t value)
+{
+    RK_ASSERT(!state->values_borrowed);
+    rk_field_entry e;
+    bool parsed = rk_fields_parse(shown, &e);
+    RK_ASSERT(parsed);
+    RK_ASSERT(e.kind == RK_FIELD_KIND_REGISTER);
+    size_t len = fields_base_len(e.name_len);
+    uint8_t *bytes = malloc(len);
+    if (bytes == NULL) {
+        return RK_ENOMEM;
+    }
+    fields_put_base(e.name, e.name_len, value, bytes);
+    rk_dot keep = shown->dot;
+    uint8_t *name_copy = malloc(e.name_len > 0 ? e.name_len : 1);
+    if (name_copy == NULL) {
+        free(bytes);
+        return RK_ENOMEM;
+    }
+    memcpy(name_copy, e.name, e.name_len);
+    uint32_t name_len = e.name_len;
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        rk_sibling *s = &state->siblings[i];
+        if (s->dot.node == keep.node && s->dot.counter == keep.counter) {
+            free(s->value);
+            s->value = bytes;       /* the same dot and stamp: only what it holds changes */
+            s->value_len = (uint32_t)len;
+            bytes = NULL;
+        }
+    }
+    RK_ASSERT(bytes == NULL);
+    /* The other registers of the name, which the conversion saw, go. */
+    rk_fields_drop_registers(state, name_copy, name_len);
+    free(name_copy);
+    return 0;
 }
 
 bool rk_fields_sum_fits(rk_field_sum sum)

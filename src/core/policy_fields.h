@@ -18,6 +18,14 @@
  *             basho/riak_dt#98 and riak_dt PR #53, where an actor's absolute entry brought the
  *             removed increments back). Actors are never dropped: a replica still holding an
  *             older entry of a dropped actor would bring its whole sum back.
+ *   base      sibling dot = the register it was made from, or a fresh one; value = an int64 the
+ *             counter starts from. HINCRBY over a register holding an integer turns that very
+ *             sibling into a base of its value (same dot, same stamp): two coordinators that
+ *             convert one register concurrently make the same base, counted once, and a merge
+ *             that meets the register and its base under one dot keeps the base. An increment
+ *             of 0 on a field that does not exist adds a base of 0, so the field exists with
+ *             value 0 as in Redis. Observed-remove as a register: a remove drops the bases it
+ *             saw (so a concurrent HDEL removes the register's value, not the increments).
  *
  * Who may advance an actor. An actor's entry is absolute, so a coordinator that advanced its
  * own actor from a stale base (a copy lost and restored older: a wiped disk, a fallback that
@@ -45,6 +53,9 @@
 
 #define RK_FIELD_KIND_COUNTER 0x63u   /* 'c' */
 #define RK_FIELD_KIND_REGISTER 0x72u  /* 'r' */
+#define RK_FIELD_KIND_BASE 0x62u      /* 'b' */
+/* [i64 value], little-endian. */
+#define RK_FIELD_BASE_BYTES 8u
 /* [u8 kind][u32 LE name_len][name]... */
 #define RK_FIELD_HEAD_BYTES 5u
 /* [u64 lineage][u64 P][u64 N][u64 RP][u64 RN], little-endian. */
@@ -70,6 +81,7 @@ typedef struct rk_field_entry {
     uint64_t n;
     uint64_t rp;
     uint64_t rn;
+    int64_t base;               /* base: its value */
 } rk_field_entry;
 
 /* Parse `s` as an entry: false when its bytes are not one (damaged, or another type's). */
@@ -87,7 +99,7 @@ int rk_fields_merge(rk_dvvset *state, const rk_dvvset *other);
  * history. */
 void rk_fields_take_over(rk_dvvset *state, uint8_t tag);
 
-/* The counter `name`'s value; *live_out: it has an increment no remove saw (it exists). */
+/* The counter `name`'s value; *live_out: it exists (a base, or an increment no remove saw). */
 rk_field_sum rk_fields_counter(const rk_dvvset *state, const uint8_t *name, size_t name_len,
                                bool *live_out);
 /* The register `name` a read shows (the latest stamp, ties by the later dot), or NULL. */
@@ -95,8 +107,8 @@ const rk_sibling *rk_fields_register(const rk_dvvset *state, const uint8_t *name
                                      size_t name_len, rk_field_entry *entry_out);
 /* Whether field `name` exists: a register, or a counter with an increment no remove saw. */
 bool rk_fields_live(const rk_dvvset *state, const uint8_t *name, size_t name_len);
-/* Remove what `state` holds of field `name` (nothing when `name` is NULL: every field): drop its
- * registers, set its actors' RP = P and RN = N. Returns whether it existed. */
+/* Remove what `state` holds of field `name` (every field when `name` is NULL): drop its
+ * registers and bases, set its actors' RP = P and RN = N. Returns whether it existed. */
 bool rk_fields_remove(rk_dvvset *state, const uint8_t *name, size_t name_len);
 /* Drop field `name`'s registers only (HINCRBY turning a register into a counter). */
 void rk_fields_drop_registers(rk_dvvset *state, const uint8_t *name, size_t name_len);
@@ -104,7 +116,15 @@ void rk_fields_drop_registers(rk_dvvset *state, const uint8_t *name, size_t name
  * error with a message. */
 int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
                            size_t name_len, const uint8_t *value, size_t value_len,
-                           char *message, size_t message_bytes);
+                           rk_policy_applied *out, char *message, size_t message_bytes);
+/* Add a base of 0 to counter `name` (a fresh dot in out->dot): an increment of 0 makes it exist.
+ * 0 or an error with a message. */
+int rk_fields_add_base(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
+                       size_t name_len, rk_policy_applied *out, char *message,
+                       size_t message_bytes);
+/* Turn the register `shown` (a sibling of `state`, the one a read shows) into a base of `value`
+ * under its own dot, and drop the name's other registers. 0 or RK_ENOMEM (state unchanged). */
+int rk_fields_register_to_base(rk_dvvset *state, const rk_sibling *shown, int64_t value);
 /* Add `delta` to counter `name`: advance the coordinator's own actor where the rules above
  * allow, else create a fresh one (its dot's counter in out->actor_minted). The caller checked
  * the result fits int64. 0 or an error with a message (RK_ETOOBIG with out->actors_full at the

@@ -15,37 +15,6 @@
 #include "elems.h"
 #include "policy_fields.h"
 
-/* Parse `bytes` as Redis parses an integer argument: an optional '-', no leading zeros, no
- * spaces, within int64. */
-static bool map_parse_int64(const uint8_t *bytes, size_t len, int64_t *out)
-{
-    if (len == 0 || len > RK_FIELD_DECIMAL_BYTES) {
-        return false;
-    }
-    bool negative = bytes[0] == '-';
-    size_t i = negative ? 1 : 0;
-    if (i == len || (bytes[i] == '0' && len > i + 1) || (negative && bytes[i] == '0')) {
-        return false;
-    }
-    uint64_t magnitude = 0;
-    for (; i < len; i++) {
-        if (bytes[i] < '0' || bytes[i] > '9') {
-            return false;
-        }
-        uint64_t digit = (uint64_t)(bytes[i] - '0');
-        if (magnitude > (UINT64_MAX - digit) / 10) {
-            return false;
-        }
-        magnitude = magnitude * 10 + digit;
-    }
-    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    if (magnitude > limit) {
-        return false;
-    }
-    *out = negative ? (int64_t)(0 - magnitude) : (int64_t)magnitude;
-    return true;
-}
-
 /* The element list `arg`, checked: its count in *count_out, a multiple of `per` and at least
  * `per`. 0 or RK_EINVAL with a message. */
 static int map_args(const rk_op *op, uint32_t per, uint32_t *count_out, char *message,
@@ -82,7 +51,7 @@ static int map_fields_write(const rk_policy_write *w, rk_dvvset *state, rk_polic
         bool existed = set ? rk_fields_live(state, name, name_len)
                            : rk_fields_remove(state, name, name_len);
         if (set) {
-            rc = rk_fields_set_register(w, state, name, name_len, value, value_len, message,
+            rc = rk_fields_set_register(w, state, name, name_len, value, value_len, out, message,
                                         message_bytes);
         }
         out->integer += existed == set ? 0 : 1;
@@ -116,24 +85,28 @@ static int map_hincrby(const rk_policy_write *w, rk_dvvset *state, rk_policy_app
     bool counter_live = false;
     rk_field_sum value = rk_fields_counter(state, name, name_len, &counter_live);
     rk_field_entry reg;
-    const rk_sibling *shown = rk_fields_register(state, name, name_len, &reg);
-    rk_field_sum base = 0;      /* what a register the counter replaces held */
-    if (shown != NULL && !counter_live) {
-        int64_t parsed = 0;
-        if (!map_parse_int64(reg.value, reg.value_len, &parsed)) {
-            snprintf(message, message_bytes, "hash value is not an integer");
-            return RK_EINVAL;
-        }
-        base = parsed;
+    const rk_sibling *shown = counter_live ? NULL : rk_fields_register(state, name, name_len, &reg);
+    int64_t base = 0;       /* what a register the counter starts from holds */
+    if (shown != NULL && !rk_parse_int64(reg.value, reg.value_len, &base)) {
+        snprintf(message, message_bytes, "hash value is not an integer");
+        return RK_EINVAL;
     }
     rk_field_sum result = value + base + delta;
-    if (!rk_fields_sum_fits(result) || !rk_fields_sum_fits(base + delta)) {
+    if (!rk_fields_sum_fits(result)) {
         return rk_fields_overflow(message, message_bytes);
     }
-    rk_fields_drop_registers(state, name, name_len);
-    if (base + delta != 0) {
-        rc = rk_fields_increment(w, state, name, name_len, (int64_t)(base + delta), out, message,
-                                 message_bytes);
+    if (shown != NULL) {
+        rc = rk_fields_register_to_base(state, shown, base);    /* counted once, by its dot */
+    } else {
+        rk_fields_drop_registers(state, name, name_len);        /* the counter shows: they go */
+    }
+    if (rc == 0 && delta != 0) {
+        rc = rk_fields_increment(w, state, name, name_len, delta, out, message, message_bytes);
+    } else if (rc == 0 && !counter_live && shown == NULL) {
+        rc = rk_fields_add_base(w, state, name, name_len, out, message, message_bytes);
+    }
+    if (rc == RK_ENOMEM) {
+        snprintf(message, message_bytes, "out of memory");
     }
     out->integer = (int64_t)result;
     return rc;
@@ -369,8 +342,8 @@ static bool map_exists(const rk_dvvset *state)
     rk_field_entry e;
     for (uint32_t i = 0; i < state->sibling_count; i++) {
         if (rk_fields_parse(&state->siblings[i], &e) &&
-            (e.kind == RK_FIELD_KIND_REGISTER || e.p != e.rp || e.n != e.rn)) {
-            return true;
+            (e.kind != RK_FIELD_KIND_COUNTER || e.p != e.rp || e.n != e.rn)) {
+            return true;    /* a register, a base, or an increment no remove saw */
         }
     }
     return false;

@@ -4,7 +4,6 @@
  * Redis counts calls; commands_rk.c counts RK.GET, RK.PUT and RK.DEL the same way. */
 #include "commands.h"
 
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,22 +79,7 @@ const char *rk_commands_arg_str(const commands_args *a, uint32_t i, char *buf, s
 
 bool rk_commands_arg_int(const commands_args *a, uint32_t i, int64_t *out)
 {
-    char buf[32];
-    if (a->argv_len[i] == 0 || a->argv_len[i] >= sizeof(buf)) {
-        return false;
-    }
-    rk_commands_arg_str(a, i, buf, sizeof(buf));
-    if (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9')) {
-        return false;   /* strtoll would take spaces and '+'; Redis does not */
-    }
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE) {
-        return false;
-    }
-    *out = v;
-    return true;
+    return rk_parse_int64(a->argv[i], a->argv_len[i], out);
 }
 
 static void commands_done(rk_server *s, rk_cmd *cmd)

@@ -62,7 +62,9 @@ static void http_answer_collection(rk_http_pending *p, const rk_reply *r, bool m
         http_json_bytes(&body, r->values[i], r->value_lens[i]);
     }
     rk_resp_out_append_raw(&body, (const uint8_t *)(map ? "}}" : "]}"), 2);
-    http_answer_json(p, 200, &body);
+    /* A map that does not exist is 404, as Riak answers a missing datatype (a set keeps 200
+     * with an empty list, as SMEMBERS answers one). */
+    http_answer_json(p, map && r->value_count == 0 ? 404 : 200, &body);
 }
 
 /* {"type":"counter","value":N}, null for a counter that does not exist. */
@@ -82,7 +84,7 @@ static void http_answer_counter(rk_http_pending *p, const rk_reply *r)
     rk_resp_out body;
     rk_resp_out_init(&body, 2);
     rk_resp_out_append_raw(&body, (const uint8_t *)text, (size_t)len);
-    http_answer_json(p, 200, &body);
+    http_answer_json(p, r->kind == RK_REPLY_NIL ? 404 : 200, &body);     /* missing: 404 */
 }
 
 /* The members of a JSON array as an element list (elems.h), owned. */

@@ -26,8 +26,9 @@
  * may have happened, so they may cover but are never required.
  *
  * The cart workload (issue 12) is judged instead by lost_adds and resurrected_removes
- * (check_cart.h), over the history of what its clients saw and its final reads; the value
- * checkers above do not run on it. converged and handoff judge every run. */
+ * (check_cart.h), over the history of what its clients saw and its final reads, and under
+ * counter and map (issue 13) by counter_out_of_range; the value checkers above do not run on
+ * it. converged and handoff judge every run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,22 +254,11 @@ static void check_histories(sim_world *w, const check_final *final)
 
 static uint8_t check_cart_kind(const sim_op *op)
 {
-    switch ((sim_op_kind)op->kind) {
-    case SIM_OP_SADD:
+    RK_ASSERT(op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM || op->kind == SIM_OP_SMEMBERS);
+    if (op->kind == SIM_OP_SADD) {
         return RK_CART_SADD;
-    case SIM_OP_SREM:
-        return RK_CART_SREM;
-    case SIM_OP_SMEMBERS:
-        return RK_CART_SMEMBERS;
-    case SIM_OP_READ:
-    case SIM_OP_SET:
-    case SIM_OP_VPUT:
-    case SIM_OP_DEL:
-    case SIM_OP_VDEL:
-        break;
     }
-    RK_ASSERT(!"a value op in a cart history");
-    return 0;
+    return op->kind == SIM_OP_SREM ? RK_CART_SREM : RK_CART_SMEMBERS;
 }
 
 static uint8_t check_cart_outcome(const sim_op *op)
@@ -363,6 +353,146 @@ static void check_cart(sim_world *w)
     free(ops);
 }
 
+/* ---- the cart under counter and map --------------------------------------------------------- */
+
+/* Whether a map's final field is a counter of the workload's (item<i>), not a register
+ * (note<j>): registers are no quantity, and only counters are judged. */
+static bool check_counter_field(const uint8_t *field, size_t len)
+{
+    return len < 4 || memcmp(field, "note", 4) != 0;
+}
+
+/* The arrays every key's rk_counter_final points into. */
+typedef struct check_counter_strings {
+    const uint8_t **fields;
+    size_t *field_lens;
+    const uint8_t **values;
+    size_t *value_lens;
+} check_counter_strings;
+
+/* Every key's final read as check_cart.h takes it: its counters' fields and values, borrowed
+ * from the recorded pairs, in arrays *out holds (free them with free()). */
+static void check_counter_finals(const sim_world *w, rk_counter_final *finals,
+                                 check_counter_strings *out)
+{
+    size_t total = 0;
+    for (uint32_t k = 0; k < w->cfg.keys; k++) {
+        const sim_cart_final *f = &w->cart_finals[k];
+        uint32_t count = 0;
+        RK_ASSERT(!f->read || rk_elems_check(f->pairs, f->pairs_len, &count) == 0);
+        total += count / 2;
+    }
+    size_t slots = total > 0 ? total : 1;
+    const uint8_t **fields = calloc(slots, sizeof(*fields));
+    size_t *field_lens = calloc(slots, sizeof(*field_lens));
+    const uint8_t **values = calloc(slots, sizeof(*values));
+    size_t *value_lens = calloc(slots, sizeof(*value_lens));
+    RK_ASSERT(fields != NULL && field_lens != NULL && values != NULL && value_lens != NULL);
+    size_t used = 0;
+    for (uint32_t k = 0; k < w->cfg.keys; k++) {
+        const sim_cart_final *f = &w->cart_finals[k];
+        finals[k] = (rk_counter_final){.read = f->read, .fields = fields + used,
+                                       .field_lens = field_lens + used, .values = values + used,
+                                       .value_lens = value_lens + used};
+        rk_elems_iter it;
+        rk_elems_iter_init(&it, f->pairs, f->read ? f->pairs_len : 0);
+        while (f->read && rk_elems_next(&it, &fields[used], &field_lens[used])) {
+            RK_ASSERT(rk_elems_next(&it, &values[used], &value_lens[used]));
+            RK_ASSERT(used < total);    /* bounded by the count checked above */
+            if (check_counter_field(fields[used], field_lens[used])) {
+                used++;
+                finals[k].field_count++;
+            }
+        }
+    }
+    *out = (check_counter_strings){.fields = fields, .field_lens = field_lens, .values = values,
+                                   .value_lens = value_lens};
+}
+
+/* The names of a map's counter fields, item0 ... */
+typedef char check_item_names[RK_SIM_MAP_ITEMS][12];
+
+/* The counter an INCRBY or HINCRBY names: "" for a counter key, else its item's name. */
+static const char *check_counter_of(const sim_op *op, const check_item_names items)
+{
+    RK_ASSERT(op->kind == SIM_OP_INCRBY || op->kind == SIM_OP_HINCRBY);
+    RK_ASSERT(op->field < RK_SIM_MAP_ITEMS);
+    return op->kind == SIM_OP_HINCRBY ? items[op->field] : "";
+}
+
+/* --trace: every increment of the counter `v` reports first, to start a diagnosis from. */
+static void check_counter_trace(const sim_world *w, const check_item_names items,
+                                const rk_counter_verdict *v)
+{
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        const sim_op *op = &w->ops[i];
+        if (op->key != v->example_key ||
+            (op->kind != SIM_OP_INCRBY && op->kind != SIM_OP_HINCRBY)) {
+            continue;
+        }
+        const char *field = check_counter_of(op, items);
+        if (strlen(field) != v->example_field_len ||
+            memcmp(field, v->example_field, v->example_field_len) != 0) {
+            continue;
+        }
+        fprintf(stderr, "  op %u client %u node %u quantity %lld outcome %u error %d reply %lld "
+                "invoked %llu completed %llu\n", op->id, op->client, op->node + 1,
+                (long long)op->quantity, op->outcome, op->error, (long long)op->reply,
+                (unsigned long long)op->invoke_ms, (unsigned long long)op->complete_ms);
+    }
+}
+
+/* The quantities' history as check_cart.h takes it: every INCRBY and HINCRBY with its key,
+ * field, quantity and outcome, and every key's final read; reads, HSETs and HDELs (which
+ * change no counter) are left out. Nothing learnt from inside the nodes. */
+static void check_counter(sim_world *w)
+{
+    check_item_names items;
+    for (uint32_t i = 0; i < RK_SIM_MAP_ITEMS; i++) {
+        snprintf(items[i], sizeof(items[i]), "item%u", i);
+    }
+    rk_counter_op *ops = calloc(w->op_count + 1, sizeof(*ops));
+    rk_counter_final *finals = calloc(w->cfg.keys, sizeof(*finals));
+    RK_ASSERT(ops != NULL && finals != NULL);
+    size_t count = 0;
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        const sim_op *op = &w->ops[i];
+        if (op->kind != SIM_OP_INCRBY && op->kind != SIM_OP_HINCRBY) {
+            continue;
+        }
+        const char *field = check_counter_of(op, items);
+        ops[count++] = (rk_counter_op){.outcome = check_cart_outcome(op), .key = op->key,
+                                       .field = (const uint8_t *)field,
+                                       .field_len = strlen(field), .increment = op->quantity};
+    }
+    check_counter_strings strings;
+    check_counter_finals(w, finals, &strings);
+    rk_counter_history h = {.ops = ops, .op_count = count, .finals = finals,
+                            .key_count = w->cfg.keys};
+    rk_counter_verdict v;
+    RK_ASSERT(rk_counter_check(&h, &v) == 0);
+    w->res.acked_increments = v.acked_increments;
+    w->res.counter_out_of_range = v.out_of_range;
+    w->res.final_reads_failed = v.keys_unread;
+    if (v.example) {
+        fprintf(stderr, "counter out of range: %u of %u, first key k%u field '%.*s' read %.*s, "
+                "allowed %lld..%lld\n", (unsigned)v.out_of_range, (unsigned)v.counters,
+                v.example_key, (int)v.example_field_len, (const char *)v.example_field,
+                v.example_value != NULL ? (int)v.example_value_len : 4,
+                v.example_value != NULL ? (const char *)v.example_value : "none",
+                (long long)v.example_low, (long long)v.example_high);
+    }
+    if (v.example && w->cfg.trace) {
+        check_counter_trace(w, items, &v);
+    }
+    free(strings.fields);
+    free(strings.field_lens);
+    free(strings.values);
+    free(strings.value_lens);
+    free(finals);
+    free(ops);
+}
+
 /* One minted write for check_dots: its key and dot, and the op for a total order. */
 typedef struct check_mint {
     uint32_t key;
@@ -444,6 +574,11 @@ static void check_promises(sim_world *w)
     check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");
     check_promise(w, cart && c->policy == RK_POLICY_SET && w->res.resurrected_removes > 0,
                   "resurrected_removes");
+    /* A counter out of range lost an acknowledged increment or decrement (a lost decrement
+     * leaves it above) or counted one twice: promised, as a lost add, where acknowledged writes
+     * survive crashes. With --sync none a crash may drop both kinds, so neither side fails. */
+    check_promise(w, cart && w->res.promise_no_lost && w->res.counter_out_of_range > 0,
+                  "counter_out_of_range");
     check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
     check_promise(w, !w->res.converged, "converged");
     check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
@@ -491,7 +626,10 @@ void sim_check(sim_world *w)
         }
     }
     check_tally(w);
-    if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
+    bool counters = w->cfg.policy == RK_POLICY_COUNTER || w->cfg.policy == RK_POLICY_MAP;
+    if (w->cfg.workload == RK_SIM_WORKLOAD_CART && counters) {
+        check_counter(w);
+    } else if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
         check_cart(w);
     } else {
         check_histories(w, &final);

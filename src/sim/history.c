@@ -12,13 +12,30 @@
 
 bool sim_op_is_write(const sim_op *op)
 {
-    return op->kind == SIM_OP_SET || op->kind == SIM_OP_VPUT || op->kind == SIM_OP_DEL ||
-           op->kind == SIM_OP_VDEL || op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM;
+    switch ((sim_op_kind)op->kind) {
+    case SIM_OP_SET:
+    case SIM_OP_VPUT:
+    case SIM_OP_DEL:
+    case SIM_OP_VDEL:
+    case SIM_OP_SADD:
+    case SIM_OP_SREM:
+    case SIM_OP_INCRBY:
+    case SIM_OP_HINCRBY:
+    case SIM_OP_HSET:
+    case SIM_OP_HDEL:
+        return true;
+    case SIM_OP_READ:
+    case SIM_OP_SMEMBERS:
+    case SIM_OP_COUNTER_GET:
+    case SIM_OP_HGETALL:
+        break;
+    }
+    return false;
 }
 
 bool sim_op_is_cart(const sim_op *op)
 {
-    return op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM || op->kind == SIM_OP_SMEMBERS;
+    return op->kind >= SIM_OP_SADD && op->kind <= SIM_OP_HGETALL;
 }
 
 sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, uint32_t node)
@@ -114,6 +131,7 @@ void sim_history_free(sim_world *w)
     free(w->key_names);
     for (uint32_t k = 0; w->cart_finals != NULL && k < w->cfg.keys; k++) {
         free(w->cart_finals[k].members);
+        free(w->cart_finals[k].pairs);
     }
     free(w->cart_finals);
 }

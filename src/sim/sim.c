@@ -98,13 +98,14 @@ void rk_sim_config_default(rk_sim_config *c)
 const char *rk_sim_config_mismatch(const rk_sim_config *c)
 {
     bool values_policy = c->policy == RK_POLICY_SIBLINGS || c->policy == RK_POLICY_LWW;
-    bool cart_policy = c->policy == RK_POLICY_UNION || c->policy == RK_POLICY_SET;
+    bool cart_policy = c->policy == RK_POLICY_UNION || c->policy == RK_POLICY_SET ||
+                       c->policy == RK_POLICY_COUNTER || c->policy == RK_POLICY_MAP;
     if (c->workload == RK_SIM_WORKLOAD_VALUES && !values_policy) {
-        return "the values workload needs --policy siblings or lww (union and set hold sets: "
-               "use --workload cart)";
+        return "the values workload needs --policy siblings or lww (union, set, counter and map "
+               "hold merge types: use --workload cart)";
     }
     if (c->workload == RK_SIM_WORKLOAD_CART && !cart_policy) {
-        return "the cart workload needs --policy union or set";
+        return "the cart workload needs --policy union, set, counter or map";
     }
     if (c->workload != RK_SIM_WORKLOAD_VALUES && c->workload != RK_SIM_WORKLOAD_CART) {
         return "unknown workload";

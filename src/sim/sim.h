@@ -32,8 +32,18 @@
 /* What the clients do (workload.c). */
 typedef enum rk_sim_workload {
     RK_SIM_WORKLOAD_VALUES = 0, /* RK.GET, SET, RK.PUT, deletes: policies siblings and lww */
-    RK_SIM_WORKLOAD_CART = 1,   /* SADD, SREM, SMEMBERS (issue 12): policies union and set */
+    RK_SIM_WORKLOAD_CART = 1,   /* SADD, SREM, SMEMBERS (issue 12): policies union and set;
+                                 * INCRBY, GET (issue 13): policy counter; HINCRBY, HSET, HDEL,
+                                 * HGETALL: policy map */
 } rk_sim_workload;
+
+/* The cart's quantities under counter and map (workload.c), pinned and printed with every
+ * run: each change is a random quantity in [MIN, MAX] other than 0; a map changes the counter
+ * fields item0.. and sets or deletes the register fields note0.. */
+#define RK_SIM_QUANTITY_MIN (-3)
+#define RK_SIM_QUANTITY_MAX 5
+#define RK_SIM_MAP_ITEMS 4u
+#define RK_SIM_MAP_NOTES 2u
 
 #define RK_SIM_NODES_MAX 16u     /* fits RK_MEMBERS_MAX; pairs of links live in small arrays */
 #define RK_SIM_KEYS_MAX  1000u
@@ -49,7 +59,7 @@ typedef struct rk_sim_config {
     uint32_t faults;            /* RK_SIM_FAULT_* mask; 0 = none */
     uint8_t workload;           /* rk_sim_workload */
     uint8_t policy;             /* rk_bucket_policy: siblings or lww for the values workload,
-                                 * union or set for the cart workload */
+                                 * union, set, counter or map for the cart workload */
     rk_sync_policy sync;
     bool no_sloppy;             /* strict quorums: only primaries count (bucket sloppy false) */
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
@@ -66,8 +76,10 @@ typedef struct rk_sim_config {
     uint32_t read_pct;          /* reads (RK.GET) */
     uint32_t blind_pct;         /* blind writes (SET) */
     uint32_t rmw_pct;           /* RK.GET then RK.PUT with its context */
-    uint32_t cart_add_pct;      /* cart: SADD of a new member (the rest: SREM, SMEMBERS) */
-    uint32_t cart_remove_pct;   /* cart: SREM of a member the client last read, else SMEMBERS */
+    uint32_t cart_add_pct;      /* cart: SADD of a new member (the rest: SREM, SMEMBERS);
+                                 * counter: INCRBY; map: HINCRBY of a counter field */
+    uint32_t cart_remove_pct;   /* cart: SREM of a member the client last read, else SMEMBERS;
+                                 * counter: INCRBY too; map: HSET or HDEL of a register field */
     uint32_t request_timeout_ms;
     bool trace;                 /* print every event to stderr */
     /* A scripted fault schedule (scenario.h), borrowed for the run; NULL: none. Its steps run
@@ -79,8 +91,8 @@ typedef struct rk_sim_config {
 void rk_sim_config_default(rk_sim_config *c);
 
 /* Whether the workload and policy of c go together: the values workload needs siblings or
- * lww, the cart workload union or set. NULL if they do, else a sentence saying what is needed
- * (static text). rk_sim_run refuses the rest with RK_EINVAL. */
+ * lww, the cart workload union, set, counter or map. NULL if they do, else a sentence saying
+ * what is needed (static text). rk_sim_run refuses the rest with RK_EINVAL. */
 const char *rk_sim_config_mismatch(const rk_sim_config *c);
 
 /* Parse "none" | "partition" | "crash" | "pause" | "loss" | "skew" | "stop" | "all", or a
@@ -108,7 +120,11 @@ typedef struct rk_sim_result {
     uint64_t acked_removes;     /* SREMs answered 1: they observed the member and removed it */
     uint64_t lost_adds;
     uint64_t resurrected_removes;
-    uint64_t final_reads_failed;    /* keys whose final SMEMBERS at R = N did not answer */
+    /* Under counter and map (check_cart.h): INCRBYs and HINCRBYs answered, and counters whose
+     * final value lies outside what the acknowledged and unknown increments allow. */
+    uint64_t acked_increments;
+    uint64_t counter_out_of_range;
+    uint64_t final_reads_failed;    /* keys whose final read at R = N did not answer */
     bool converged;
     uint64_t keys_diverged;
     /* Hinted handoff after the heal: hint records still held, and copies still on nodes that

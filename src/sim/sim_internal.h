@@ -122,6 +122,12 @@ typedef enum sim_op_kind {
     SIM_OP_SADD = 6,    /* cart: SADD of the new member "m<op id>" */
     SIM_OP_SREM = 7,    /* cart: SREM of a member the client's last SMEMBERS of the key saw */
     SIM_OP_SMEMBERS = 8,    /* cart: a read of the members */
+    SIM_OP_INCRBY = 9,      /* cart under counter: INCRBY key quantity */
+    SIM_OP_COUNTER_GET = 10,    /* cart under counter: GET key, the decimal value */
+    SIM_OP_HINCRBY = 11,    /* cart under map: HINCRBY key item<field> quantity */
+    SIM_OP_HSET = 12,       /* cart under map: HSET key note<field> "v<op id>" */
+    SIM_OP_HDEL = 13,       /* cart under map: HDEL key note<field> */
+    SIM_OP_HGETALL = 14,    /* cart under map: a read of every field */
 } sim_op_kind;
 
 typedef enum sim_outcome {
@@ -155,9 +161,14 @@ typedef struct sim_op {
     uint32_t *seen;             /* READ: ops whose values it returned; SMEMBERS: the SADD ops
                                  * whose members it returned */
     uint32_t seen_count;
-    /* cart: the SADD op whose member "m<id>" this SADD or SREM names, and the INT reply */
+    /* cart: the SADD op whose member "m<id>" this SADD or SREM names, and the INT reply of any
+     * cart write */
     uint32_t member;
     int64_t reply;
+    /* cart under counter and map: INCRBY's and HINCRBY's quantity; the field HINCRBY (item<n>),
+     * HSET and HDEL (note<n>) name */
+    int64_t quantity;
+    uint32_t field;
 } sim_op;
 
 /* ---- the world ----------------------------------------------------------------------------- */
@@ -169,11 +180,15 @@ typedef struct sim_client {
     uint32_t *last_read;        /* cart: per key, the client's last answered SMEMBERS (0: none) */
 } sim_client;
 
-/* cart: the final SMEMBERS of one key at R = N, after heal and quiescence. */
+/* cart: the final read of one key at R = N, after heal and quiescence: SMEMBERS under union
+ * and set, GET under counter, HGETALL under map. */
 typedef struct sim_cart_final {
     bool read;                  /* it answered */
-    uint8_t *members;           /* what it answered, as an element list (elems.h) */
+    uint8_t *members;           /* union, set: the members, as an element list (elems.h) */
     size_t members_len;
+    uint8_t *pairs;             /* counter, map: field, value, ... as an element list; a
+                                 * counter's one field is "" (none when it read nil) */
+    size_t pairs_len;
 } sim_cart_final;
 
 struct sim_world {
@@ -278,9 +293,10 @@ sim_op *sim_op_new(sim_world *w, uint32_t client, uint8_t kind, uint32_t key, ui
 void sim_history_on_store_write(sim_world *w, sim_node *sn, const rk_dvvset *set);
 void sim_history_on_stamp(sim_world *w, sim_node *sn);
 void sim_history_free(sim_world *w);
-/* SET, RK.PUT, DEL, RK.DEL, SADD, SREM: what may change a key (refused, indeterminate). */
+/* SET, RK.PUT, DEL, RK.DEL, SADD, SREM, INCRBY, HINCRBY, HSET, HDEL: what may change a key
+ * (refused, indeterminate). */
 bool sim_op_is_write(const sim_op *op);
-/* SADD, SREM, SMEMBERS: judged by what the clients saw only (check_cart.h). */
+/* The cart's ops (SADD ... HGETALL): judged by what the clients saw only (check_cart.h). */
 bool sim_op_is_cart(const sim_op *op);
 
 /* scenario.c: the scripted steps of cfg.scenario, if any */

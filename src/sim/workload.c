@@ -19,7 +19,15 @@
  *   read      SMEMBERS key
  *
  * (defaults 50/25/25), each a read-modify-write at the bucket's R on the coordinator. Its final
- * reads are SMEMBERS at R = N, recorded for the cart checkers (check_cart.h). */
+ * reads are SMEMBERS at R = N, recorded for the cart checkers (check_cart.h).
+ *
+ * Under `counter` (issue 13) a cart is one quantity per key: 75% (the add and remove shares)
+ * INCRBY key q, q a random quantity in [RK_SIM_QUANTITY_MIN, RK_SIM_QUANTITY_MAX] other than 0,
+ * and 25% GET key; the final reads are GET at R = N. Under `map` a cart is item -> quantity:
+ * 50% HINCRBY key item<i> q on one of RK_SIM_MAP_ITEMS counter fields, 25% HSET key note<j>
+ * "v<op id>" or HDEL key note<j> on one of RK_SIM_MAP_NOTES register fields (half each: the
+ * registers' writes and removes go beside the counters, which nothing removes), 25% HGETALL
+ * key; the final reads are HGETALL at R = N. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +49,15 @@ typedef enum sim_plan {
     SIM_PLAN_BLIND = 2,
     SIM_PLAN_RMW = 3,
     SIM_PLAN_DELETE = 4,
-    SIM_PLAN_CART = 5,      /* one request: SADD, SREM or SMEMBERS */
+    SIM_PLAN_CART = 5,      /* one request of the cart's (SADD ... HGETALL) */
 } sim_plan;
 
-/* "m<op id>" and its element list (elems.h): one u32 count, one u32 length, the bytes. */
+/* A name the workload makes ("m<op id>", "v<op id>", "item<i>", "note<j>") with its NUL. The
+ * largest argument is an element list (elems.h) of two such strings, or of a field and an
+ * increment: one u32 count, then a u32 length and the bytes of each. */
 #define SIM_MEMBER_BYTES_MAX 12u
-#define SIM_MEMBER_ARG_BYTES_MAX (RK_ELEMS_HEAD_BYTES + RK_ELEMS_LEN_BYTES + SIM_MEMBER_BYTES_MAX)
+#define SIM_ARG_BYTES_MAX (RK_ELEMS_HEAD_BYTES + 2 * (RK_ELEMS_LEN_BYTES + SIM_MEMBER_BYTES_MAX))
+_Static_assert(RK_OP_INCREMENT_BYTES <= SIM_MEMBER_BYTES_MAX, "an increment fits a name's room");
 
 int sim_workload_start(sim_world *w)
 {
@@ -137,6 +148,41 @@ static void sim_cart_on_client(sim_world *w, uint32_t client)
     sim_op_send(w, op);
 }
 
+/* A quantity in [RK_SIM_QUANTITY_MIN, RK_SIM_QUANTITY_MAX] other than 0. */
+static int64_t sim_quantity(sim_world *w)
+{
+    _Static_assert(RK_SIM_QUANTITY_MIN < 0 && RK_SIM_QUANTITY_MAX > 0, "0 is skipped");
+    uint64_t span = (uint64_t)(RK_SIM_QUANTITY_MAX - RK_SIM_QUANTITY_MIN);  /* 0 left out */
+    int64_t q = RK_SIM_QUANTITY_MIN + (int64_t)sim_rng_below(&w->rng, span);
+    return q >= 0 ? q + 1 : q;
+}
+
+/* A cart of quantities: under counter INCRBY or GET, under map HINCRBY, HSET or HDEL of a
+ * note, or HGETALL. */
+static void sim_counter_on_client(sim_world *w, uint32_t client)
+{
+    const rk_sim_config *cfg = &w->cfg;
+    bool map = cfg->policy == RK_POLICY_MAP;
+    uint32_t roll = (uint32_t)sim_rng_below(&w->rng, 100);
+    uint32_t key = (uint32_t)sim_rng_below(&w->rng, cfg->keys);
+    uint8_t kind = map ? SIM_OP_HGETALL : SIM_OP_COUNTER_GET;
+    uint32_t field = 0;
+    if (roll < cfg->cart_add_pct || (!map && roll < cfg->cart_add_pct + cfg->cart_remove_pct)) {
+        kind = map ? SIM_OP_HINCRBY : SIM_OP_INCRBY;
+        field = map ? (uint32_t)sim_rng_below(&w->rng, RK_SIM_MAP_ITEMS) : 0;
+    } else if (roll < cfg->cart_add_pct + cfg->cart_remove_pct) {
+        kind = sim_rng_chance(&w->rng, 500) ? SIM_OP_HSET : SIM_OP_HDEL;
+        field = (uint32_t)sim_rng_below(&w->rng, RK_SIM_MAP_NOTES);
+    }
+    w->clients[client].plan = SIM_PLAN_CART;
+    sim_op *op = sim_op_new(w, client, kind, key, sim_pick_coordinator(w));
+    op->field = field;
+    if (kind == SIM_OP_INCRBY || kind == SIM_OP_HINCRBY) {
+        op->quantity = sim_quantity(w);
+    }
+    sim_op_send(w, op);
+}
+
 void sim_workload_on_client(sim_world *w, uint32_t client)
 {
     sim_client *c = &w->clients[client];
@@ -148,7 +194,12 @@ void sim_workload_on_client(sim_world *w, uint32_t client)
         return;
     }
     if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
-        sim_cart_on_client(w, client);
+        bool counters = w->cfg.policy == RK_POLICY_COUNTER || w->cfg.policy == RK_POLICY_MAP;
+        if (counters) {
+            sim_counter_on_client(w, client);
+        } else {
+            sim_cart_on_client(w, client);
+        }
         return;
     }
     uint32_t roll = (uint32_t)sim_rng_below(&w->rng, 100);
@@ -208,23 +259,92 @@ static void sim_op_complete(sim_world *w, sim_op *op, uint8_t outcome, int error
     sim_trace_u64(w, ((uint64_t)op->id << 32) | ((uint64_t)outcome << 16) | (uint16_t)error);
 }
 
-/* The argument of SADD/SREM naming member "m<member>": an element list of one, into arg. */
-static size_t sim_cart_member_arg(uint32_t member, uint8_t arg[SIM_MEMBER_ARG_BYTES_MAX])
+/* "<prefix><n>" into name; returns its length. */
+static size_t sim_name(const char *prefix, uint32_t n, char name[SIM_MEMBER_BYTES_MAX])
 {
-    char name[SIM_MEMBER_BYTES_MAX];
-    int len = snprintf(name, sizeof(name), "m%" PRIu32, member);
-    RK_ASSERT(len > 1 && (size_t)len < sizeof(name));
-    const uint8_t *elems[1] = {(const uint8_t *)name};
-    size_t lens[1] = {(size_t)len};
-    RK_ASSERT(rk_elems_encoded_len(lens, 1) <= SIM_MEMBER_ARG_BYTES_MAX);
-    return rk_elems_encode(elems, lens, 1, arg);
+    int len = snprintf(name, SIM_MEMBER_BYTES_MAX, "%s%" PRIu32, prefix, n);
+    RK_ASSERT(len > 1 && len < (int)SIM_MEMBER_BYTES_MAX);
+    return (size_t)len;
+}
+
+/* An increment as INCRBY and HINCRBY take it: 8 bytes little-endian (op.h). */
+static void sim_increment_bytes(int64_t quantity, uint8_t out[RK_OP_INCREMENT_BYTES])
+{
+    uint64_t bits = (uint64_t)quantity;
+    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
+        out[i] = (uint8_t)(bits >> (8 * i));
+    }
+}
+
+/* The element list of `first` and, when `second_len` is not 0, `second`, into arg. */
+static size_t sim_pair_arg(const char *first, size_t first_len, const uint8_t *second,
+                           size_t second_len, uint8_t arg[SIM_ARG_BYTES_MAX])
+{
+    const uint8_t *elems[2] = {(const uint8_t *)first, second};
+    size_t lens[2] = {first_len, second_len};
+    uint32_t count = second_len > 0 ? 2 : 1;
+    RK_ASSERT(rk_elems_encoded_len(lens, count) <= SIM_ARG_BYTES_MAX);
+    return rk_elems_encode(elems, lens, count, arg);
+}
+
+/* The request of a cart op: its kind, op and argument (written into arg). */
+static void sim_cart_request(const sim_op *op, rk_request *req, uint8_t arg[SIM_ARG_BYTES_MAX])
+{
+    char field[SIM_MEMBER_BYTES_MAX];
+    char value[SIM_MEMBER_BYTES_MAX];
+    uint8_t increment[RK_OP_INCREMENT_BYTES];
+    size_t field_len = 0;
+    if (op->kind == SIM_OP_COUNTER_GET) {
+        req->kind = RK_REQ_GET;
+        return;
+    }
+    if (op->kind == SIM_OP_SMEMBERS || op->kind == SIM_OP_HGETALL) {
+        req->kind = RK_REQ_READ;
+        req->op = op->kind == SIM_OP_SMEMBERS ? RK_READ_SMEMBERS : RK_READ_HGETALL;
+        return;
+    }
+    req->kind = RK_REQ_WRITE;
+    req->value = arg;
+    if (op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM) {
+        req->op = op->kind == SIM_OP_SADD ? RK_OP_SADD : RK_OP_SREM;
+        field_len = sim_name("m", op->member, field);
+        req->value_len = sim_pair_arg(field, field_len, NULL, 0, arg);
+    } else if (op->kind == SIM_OP_INCRBY) {
+        req->op = RK_OP_INCRBY;
+        sim_increment_bytes(op->quantity, arg);
+        req->value_len = RK_OP_INCREMENT_BYTES;
+    } else if (op->kind == SIM_OP_HINCRBY) {
+        req->op = RK_OP_HINCRBY;
+        field_len = sim_name("item", op->field, field);
+        sim_increment_bytes(op->quantity, increment);
+        req->value_len = sim_pair_arg(field, field_len, increment, sizeof(increment), arg);
+    } else {
+        RK_ASSERT(op->kind == SIM_OP_HSET || op->kind == SIM_OP_HDEL);
+        req->op = op->kind == SIM_OP_HSET ? RK_OP_HSET : RK_OP_HDEL;
+        field_len = sim_name("note", op->field, field);
+        size_t value_len = op->kind == SIM_OP_HSET ? sim_name("v", op->id, value) : 0;
+        req->value_len = sim_pair_arg(field, field_len, (const uint8_t *)value, value_len, arg);
+    }
+}
+
+/* The final read of a cart key at R = N: it merges every primary's copy (check_cart.h judges
+ * what it answers). */
+static void sim_cart_final_request(const sim_world *w, rk_request *req)
+{
+    req->r = w->cfg.n;
+    if (w->cfg.policy == RK_POLICY_COUNTER) {
+        req->kind = RK_REQ_GET;
+        return;
+    }
+    req->kind = RK_REQ_READ;
+    req->op = w->cfg.policy == RK_POLICY_MAP ? RK_READ_HGETALL : RK_READ_SMEMBERS;
 }
 
 void sim_workload_on_request(sim_world *w, sim_event *e)
 {
     sim_node *sn = &w->nodes[e->node];
     char value[24];
-    uint8_t arg[SIM_MEMBER_ARG_BYTES_MAX];
+    uint8_t arg[SIM_ARG_BYTES_MAX];
     rk_request req = {0};
     if ((e->a & SIM_REQ_INTERNAL) != 0) {
         uint32_t key = (uint32_t)(e->a & ~SIM_REQ_INTERNAL);
@@ -233,10 +353,7 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
         }
         req.kind = RK_REQ_VGET;
         if (w->cfg.workload == RK_SIM_WORKLOAD_CART) {
-            /* R = N: the final read merges every primary's copy (check_cart.h judges it). */
-            req.kind = RK_REQ_READ;
-            req.op = RK_READ_SMEMBERS;
-            req.r = w->cfg.n;
+            sim_cart_final_request(w, &req);
         }
         req.key = (const uint8_t *)w->key_names[key];
         req.key_len = strlen(w->key_names[key]);
@@ -272,14 +389,14 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
         break;
     case SIM_OP_SADD:
     case SIM_OP_SREM:
-        req.kind = RK_REQ_WRITE;
-        req.op = op->kind == SIM_OP_SADD ? RK_OP_SADD : RK_OP_SREM;
-        req.value_len = sim_cart_member_arg(op->member, arg);
-        req.value = arg;
-        break;
     case SIM_OP_SMEMBERS:
-        req.kind = RK_REQ_READ;
-        req.op = RK_READ_SMEMBERS;
+    case SIM_OP_INCRBY:
+    case SIM_OP_COUNTER_GET:
+    case SIM_OP_HINCRBY:
+    case SIM_OP_HSET:
+    case SIM_OP_HDEL:
+    case SIM_OP_HGETALL:
+        sim_cart_request(op, &req, arg);
         break;
     }
     if (op->ctx != NULL && op->kind != SIM_OP_READ) {
@@ -338,24 +455,80 @@ static void sim_cart_record_members(sim_world *w, sim_op *op, const rk_reply *r)
     w->clients[op->client].last_read[op->key] = op->id;
 }
 
-/* The final SMEMBERS of `key`: keep what it answered for the cart checkers. An error leaves
- * the key unread (check.c fails the run: nothing on that key could be judged). */
+/* strings[0..count) as an element list into *out (owned), its length in *len_out. */
+static void sim_keep_elems(const uint8_t *const *strings, const size_t *lens, uint32_t count,
+                           uint8_t **out, size_t *len_out)
+{
+    size_t len = rk_elems_encoded_len(lens, count);
+    RK_ASSERT(len != SIZE_MAX);
+    *out = malloc(len);
+    RK_ASSERT(*out != NULL);
+    *len_out = rk_elems_encode(strings, lens, count, *out);
+    RK_ASSERT(*len_out == len);
+}
+
+/* A counter's final GET as field, value pairs: ("", value), or none when it read nil. */
+static void sim_counter_record_final(sim_cart_final *final, const rk_reply *r)
+{
+    const uint8_t *strings[2] = {(const uint8_t *)"", r->value};
+    size_t lens[2] = {0, r->value_len};
+    uint32_t count = r->kind == RK_REPLY_VALUE ? 2 : 0;
+    sim_keep_elems(strings, lens, count, &final->pairs, &final->pairs_len);
+    final->read = true;
+}
+
+/* The final read of `key` (SMEMBERS, GET or HGETALL): keep what it answered for the cart
+ * checkers. An error leaves the key unread (check.c fails the run: nothing on that key could
+ * be judged). */
 static void sim_cart_record_final(sim_world *w, uint32_t key, const rk_reply *r)
 {
     RK_ASSERT(key < w->cfg.keys);
     sim_cart_final *final = &w->cart_finals[key];
     RK_ASSERT(!final->read);
-    if (r->kind != RK_REPLY_SET) {
-        return;
+    uint8_t policy = w->cfg.policy;
+    if (policy == RK_POLICY_COUNTER && (r->kind == RK_REPLY_VALUE || r->kind == RK_REPLY_NIL)) {
+        sim_counter_record_final(final, r);
+    } else if (policy == RK_POLICY_MAP && (r->kind == RK_REPLY_MAP || r->kind == RK_REPLY_NIL)) {
+        uint32_t count = r->kind == RK_REPLY_MAP ? r->value_count : 0;
+        RK_ASSERT(count % 2 == 0);  /* field, value, ... */
+        sim_keep_elems(r->values, r->value_lens, count, &final->pairs, &final->pairs_len);
+        final->read = true;
+    } else if (r->kind == RK_REPLY_SET) {
+        sim_keep_elems(r->values, r->value_lens, r->value_count, &final->members,
+                       &final->members_len);
+        final->read = true;
     }
-    size_t len = rk_elems_encoded_len(r->value_lens, r->value_count);
-    RK_ASSERT(len != SIZE_MAX);
-    final->members = malloc(len);
-    RK_ASSERT(final->members != NULL);
-    final->members_len = rk_elems_encode(r->values, r->value_lens, r->value_count,
-                                         final->members);
-    RK_ASSERT(final->members_len == len);
-    final->read = true;
+}
+
+/* Whether an error answering a write says the write did not happen: refused before anything
+ * was written or sent, or an increment refused because its result, in the coordinator's
+ * merged view, would leave int64 (nothing was written). Every other error came after, so the
+ * write may still take effect. */
+static bool sim_error_refused(const rk_reply *r)
+{
+    if (r->error == RK_EUNAVAIL || r->error == RK_EBUSY || r->error == RK_ETOOBIG ||
+        r->error == RK_EINVAL) {
+        return true;
+    }
+    return r->message != NULL && strstr(r->message, "would overflow") != NULL;
+}
+
+/* An answer to a cart op other than an error: what it says, kept or checked for shape. Every
+ * cart write answers how many it changed or the new value. */
+static void sim_cart_record_reply(sim_world *w, sim_op *op, const rk_reply *r)
+{
+    RK_ASSERT(sim_op_is_cart(op));
+    if (op->kind == SIM_OP_SMEMBERS) {
+        sim_cart_record_members(w, op, r);
+    } else if (sim_op_is_write(op)) {
+        RK_ASSERT(r->kind == RK_REPLY_INT);
+        op->reply = r->integer;
+    } else if (op->kind == SIM_OP_COUNTER_GET) {
+        RK_ASSERT(r->kind == RK_REPLY_VALUE || r->kind == RK_REPLY_NIL);
+    } else {
+        RK_ASSERT(op->kind == SIM_OP_HGETALL);
+        RK_ASSERT(r->kind == RK_REPLY_MAP || r->kind == RK_REPLY_NIL);
+    }
 }
 
 void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r)
@@ -374,21 +547,15 @@ void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r)
     if (r->kind == RK_REPLY_ERROR) {
         uint8_t outcome = SIM_FAILED;
         if (sim_op_is_write(op)) {
-            /* Refused before anything was written or sent; every other error came after. */
-            bool refused = r->error == RK_EUNAVAIL || r->error == RK_EBUSY ||
-                           r->error == RK_ETOOBIG || r->error == RK_EINVAL;
-            outcome = refused ? SIM_REFUSED : SIM_INDET;
+            outcome = sim_error_refused(r) ? SIM_REFUSED : SIM_INDET;
         }
         sim_op_complete(w, op, outcome, r->error);
     } else {
         if (op->kind == SIM_OP_READ) {
             RK_ASSERT(r->kind == RK_REPLY_VERSIONS);
             sim_op_record_read(op, r);
-        } else if (op->kind == SIM_OP_SMEMBERS) {
-            sim_cart_record_members(w, op, r);
-        } else if (op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM) {
-            RK_ASSERT(r->kind == RK_REPLY_INT);
-            op->reply = r->integer;
+        } else if (sim_op_is_cart(op)) {
+            sim_cart_record_reply(w, op, r);
         }
         sim_op_complete(w, op, SIM_OK, 0);
     }

@@ -117,6 +117,7 @@ check_eq "bad datatypes JSON is 400" "400" "$(status POST /buckets/t/datatypes/k
 status PUT /buckets/q/props -d '{"policy":"counter"}' >/dev/null
 check_eq "counter absent: value null" '{"type":"counter","value":null}' \
     "$(curl -s "$base/buckets/q/datatypes/hits")"
+check_eq "counter absent: 404, as Riak" "404" "$(status GET /buckets/q/datatypes/hits)"
 check_eq "counter increment answers the value" '{"type":"counter","value":5}' \
     "$(curl -s -X POST -d '{"increment":5}' "$base/buckets/q/datatypes/hits")"
 check_eq "INCR over RESP sees it" "6" "$(cli incr q:hits)"
@@ -131,6 +132,7 @@ check_eq "map GET: fields sorted, counters as text" '{"type":"map","value":{"not
     "$(curl -s "$base/buckets/cart/datatypes/a")"
 check_eq "map remove" "204" "$(status POST /buckets/cart/datatypes/a -d '{"remove":["pen"]}')"
 check_eq "HGETALL agrees" "note gift" "$(cli hgetall cart:a | tr '\n' ' ' | sed 's/ $//')"
+check_eq "a map that does not exist is 404" "404" "$(status GET /buckets/cart/datatypes/nobody)"
 check_eq "HINCRBY over a text field is 400" "400" \
     "$(status POST /buckets/cart/datatypes/a -d '{"field":"note","increment":1}')"
 # /metrics: the same exposition as RK.METRICS, strict (tools/prom_check.py lint), with the

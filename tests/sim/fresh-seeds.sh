@@ -11,6 +11,9 @@
 # 12) is EXTRA="--workload cart --policy set" (or union), whose runs print lost_adds and
 # resurrected_removes in place of lost_acked_writes; the totals line sums every one of them.
 # Under union resurrected_removes is expected and fails no seed; under set ringkv-sim fails it.
+# Its quantities (issue 13) are EXTRA="--workload cart --policy counter" (or map): the runs
+# print counter_out_of_range too (0 under set and union), summed in the totals line; a seed
+# with a counter out of range fails.
 #
 # Env: SIM (build-asan/ringkv-sim), COUNT (1000), OPS (1500), SEED_BASE (from the date), EXTRA
 # (more ringkv-sim flags: EXTRA=--break-sibling-merge shows the script failing).
@@ -29,7 +32,7 @@ value_of() { # name output
   sed -n "s/^$1: \([0-9]*\)$/\1/p" <<<"$2"
 }
 
-failed=0 lost=0 lost_adds=0 resurrected=0 diverged=0
+failed=0 lost=0 lost_adds=0 resurrected=0 out_of_range=0 diverged=0
 for ((i = 1; i <= COUNT; i++)); do
   seed=$((SEED_BASE + i))
   policy=siblings; ((i % 2)) && policy=lww
@@ -40,17 +43,20 @@ for ((i = 1; i <= COUNT; i++)); do
   l=$(value_of lost_acked_writes "$out")
   la=$(value_of lost_adds "$out")
   rr=$(value_of resurrected_removes "$out")
+  co=$(value_of counter_out_of_range "$out")
   lost=$((lost + ${l:-0}))
   lost_adds=$((lost_adds + ${la:-0}))
   resurrected=$((resurrected + ${rr:-0}))
+  out_of_range=$((out_of_range + ${co:-0}))
   grep -qx 'converged: yes' <<<"$out" || diverged=$((diverged + 1))
   # Each run prints the lost-data checker of its workload; neither means it did not finish.
-  if ((rc != 0)) || [[ -z $l$la ]] || ((${l:-0} + ${la:-0} > 0)) ||
+  if ((rc != 0)) || [[ -z $l$la ]] || ((${l:-0} + ${la:-0} + ${co:-0} > 0)) ||
      ! grep -qx 'converged: yes' <<<"$out"; then
     failed=$((failed + 1))
     echo "FAIL (exit $rc): $SIM ${args[*]}"
   fi
 done
 echo "fresh-seeds: $COUNT seeds, $failed failed, lost_acked_writes $lost, lost_adds $lost_adds," \
-  "resurrected_removes $resurrected, not converged $diverged"
+  "resurrected_removes $resurrected, counter_out_of_range $out_of_range," \
+  "not converged $diverged"
 ((failed == 0))

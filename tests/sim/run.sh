@@ -5,16 +5,18 @@
 #   2. fresh seeds across configurations: N=3 R=2 W=2 on 5 nodes, --faults none, crash,
 #      partition and all, policies siblings and lww, sync batch and always (the sloppy quorum
 #      on), plus strict quorums (--no-sloppy) and R=W=1, both under --faults all, clean
-#      stops (--faults all,stop) under siblings and lww, sync batch and none, and the cart
+#      stops (--faults all,stop) under siblings and lww, sync batch and none, the cart
 #      workload (issue 12: SADD/SREM/SMEMBERS) under --faults all,stop with policy set and
-#      --faults all with union;
+#      --faults all with union, and its quantities (issue 13) under --faults all with policies
+#      counter (INCRBY/GET) and map (HINCRBY/HSET/HDEL/HGETALL), and map with all,stop;
 #   3. determinism: one seed twice gives byte-identical output (values under all and all,stop,
-#      and the cart);
+#      the cart under set and under map);
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
 #      clock skew shows lww_dropped, the test-only --break-sibling-merge is caught as lost
 #      acknowledged writes, the test-only --break-clean-stop (crashes that leave a clean-stop
-#      mark) as reused dots, Dynamo's cart (union) shows resurrected_removes, and a set whose
-#      replicas drop members (--break-sibling-merge) shows lost_adds;
+#      mark) as reused dots, Dynamo's cart (union) shows resurrected_removes, a set whose
+#      replicas drop members (--break-sibling-merge) shows lost_adds, and counters acknowledged
+#      at W=1 by a node that crashes before syncing (--sync none) show counter_out_of_range;
 #   5. scripted scenarios (tests/sim/scenarios/*.scn, --scenario): one replays byte for byte, a
 #      3|2 partition under strict quorums refuses writes on the minority side only, a one-way
 #      cut is seen only by the cut side, and every file of scenarios/bad/ is refused with exit 2
@@ -46,7 +48,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # One run per line of arguments on stdin, JOBS at a time; prints PASS/FAIL lines.
 run_many() {
   xargs -P "$JOBS" -I{} bash -c 'if out=$($SIM {} 2>&1); then echo "PASS {}"; else
-    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged|final)|replay" |
+    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged|final|counter)|replay" |
     sed "s/^/    /"; fi'
 }
 tally() {
@@ -88,6 +90,12 @@ done
 # union no lost add.
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --workload cart --policy set")
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy union")
+# The cart's quantities (issue 13): every counter, and every counter field of a map, ends within
+# [acknowledged sum + unknown decrements, acknowledged sum + unknown increments]; clean stops
+# keep the epoch, so a map under all,stop also covers actors that survive a restart.
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy counter")
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy map")
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --workload cart --policy map")
 i=0
 for cfg in "${configs[@]}"; do
   for ((s = 0; s < SEEDS; s++)); do
@@ -103,8 +111,10 @@ for faults in all all,stop; do
   det="--seed $SEED_BASE --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults $faults"
   if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
 done
-det="$det --workload cart --policy set"
-if cmp -s <($SIM $det 2>&1) <($SIM $det 2>&1); then pass; else fail "determinism: $SIM $det"; fi
+for policy in set map; do
+  cart="$det --workload cart --policy $policy"
+  if cmp -s <($SIM $cart 2>&1) <($SIM $cart 2>&1); then pass; else fail "determinism: $SIM $cart"; fi
+done
 
 # 4. The checkers can fail. Sum a checker over seeds; expect it above zero.
 sum_over_seeds() { # checker count args...
@@ -134,6 +144,9 @@ proof "Dynamo's cart unites a removed member back" resurrected_removes 10 \
 proof "a set whose replicas drop members" lost_adds 3 \
   --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults none --workload cart --policy set \
   --break-sibling-merge
+proof "counters acknowledged by one unsynced replica, then crashed" counter_out_of_range 10 \
+  --nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults crash --sync none --workload cart \
+  --policy counter
 
 # 5. Scenarios. The strict-quorum runs give every key all five nodes as primaries, N=5 R=3 W=3:
 # a side of three holds a quorum for every key, a side of two for none.

@@ -239,6 +239,55 @@ static void test_map_hincrby_through_any_node(void **state)
     fx_free(fx);
 }
 
+/* HSET or HDEL of `field` (and `value`) on key through `id`, pumped to its reply. */
+static const fx_reply *map_write(rk_fixture *fx, rk_node_id id, const char *key, rk_op_kind op,
+                                 const char *field, const char *value)
+{
+    const uint8_t *parts[2] = {(const uint8_t *)field, (const uint8_t *)value};
+    size_t lens[2] = {strlen(field), value != NULL ? strlen(value) : 0};
+    uint8_t arg[128];
+    size_t len = rk_elems_encode(parts, lens, value != NULL ? 2 : 1, arg);
+    rk_request req = {.kind = RK_REQ_WRITE, .op = (uint8_t)op, .key = (const uint8_t *)key,
+                      .key_len = strlen(key), .value = arg, .value_len = len};
+    return fx_pumped(fx, rk_fixture_request(fx, id, &req));
+}
+
+/* A fallback's HSET, handed back and removed by an HDEL; a second HSET through the same
+ * fallback must not mint the first one's dot again (the removed dot would swallow it): every
+ * dot a fallback mints, registers included, moves its node-wide counter. Found in review. */
+static void test_map_fallback_hset_mints_a_new_dot_after_handback(void **state)
+{
+    (void)state;
+    rk_fixture *fx = fx_new();
+    fx_bucket_set(fx, 1, "cart", "policy", "map", 5);
+    fx_key k;
+    fx_key_find(fx, "cart:", 0, &k);
+    rk_node_id f1 = k.f[0];
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < 3; i++) {
+            fx_down(fx, k.p[i]);
+        }
+        const fx_reply *r = map_write(fx, f1, k.name, RK_OP_HSET, "f", round == 0 ? "a" : "b");
+        assert_int_equal(r->kind, RK_REPLY_INT);
+        for (uint32_t i = 0; i < 3; i++) {
+            fx_up(fx, k.p[i]);
+        }
+        for (uint32_t tick = 0; tick < 20 && fx_hints_everywhere(fx) > 0; tick++) {
+            fx_advance(fx, 350);
+        }
+        assert_int_equal(fx_hints_everywhere(fx), 0);
+        if (round == 0) {
+            assert_int_equal(map_write(fx, k.p[0], k.name, RK_OP_HDEL, "f", NULL)->integer, 1);
+            fx_pump(fx);
+        }
+    }
+    rk_request get = {.kind = RK_REQ_READ, .op = RK_READ_HGET, .key = (const uint8_t *)k.name,
+                      .key_len = strlen(k.name), .value = (const uint8_t *)"f", .value_len = 1,
+                      .r = 3};
+    fx_assert_value(fx_pumped(fx, rk_fixture_request(fx, k.p[1], &get)), "b");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +300,8 @@ int main(void)
                                   fx_teardown),
         cmocka_unit_test_teardown(test_counter_remove_elsewhere_keeps_the_actor, fx_teardown),
         cmocka_unit_test_teardown(test_map_hincrby_through_any_node, fx_teardown),
+        cmocka_unit_test_teardown(test_map_fallback_hset_mints_a_new_dot_after_handback,
+                                  fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
