@@ -17,23 +17,10 @@
 # past int64, DECRBY of INT64_MIN) is printed as "info:" lines, not asserted.
 # Last, a bucket holding a live set refuses to change its policy to or from a merge type, and
 # takes the change once DEL has emptied every key (polled: the third replica may take the
-# deletes a moment after W = 2 answered). Without redis-py the test says "skipped" and passes.
+# deletes a moment after W = 2 answered). Without redis-py (install-deps.sh test installs it) the test fails.
 source "$(dirname "$0")/lib.sh"
 
-# Debian's python3-redis serves /usr/bin/python3; a python3 earlier on PATH (a virtualenv,
-# pyenv) may lack it, so try that one first.
-PY=""
-for py in /usr/bin/python3 python3; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import redis' 2>/dev/null; then
-        PY=$py
-        break
-    fi
-done
-if [ -z "$PY" ]; then
-    echo "  skipped: no python3 with redis-py (scripts/install-deps.sh test installs" \
-        "python3-redis)"
-    exit 0
-fi
+PY=$(redis_py) || { fail "no python3 with redis-py (scripts/install-deps.sh test installs it)"; finish; }
 
 start_cluster 3 --engine mem || exit 1
 for id in 1 2 3; do
