@@ -36,6 +36,8 @@
 #   OUT_DIR/cart-ops-<time>.csv (one row per redis-benchmark run) and cart-ops-<time>.txt (the
 #   table). Needs redis-benchmark and redis-cli.
 set -euo pipefail
+BENCH_NAME=cart-ops
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQUESTS=${REQUESTS:-40000}
 CLIENTS=${CLIENTS:-50}
@@ -67,39 +69,6 @@ done
 RUN_REQUESTS=$((REQUESTS / FIELDS))          # per redis-benchmark run
 [[ $RUN_REQUESTS -gt 0 ]] || { echo "cart-ops: REQUESTS below FIELDS" >&2; exit 2; }
 
-free_port() {
-    local port
-    for _ in $(seq 1 200); do
-        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
-        port=$((10000 + RANDOM % 20000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
-    done
-    return 1
-}
-wait_ping() {
-    for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
-        sleep 0.05
-    done
-    echo "cart-ops: nothing answers on port $1; logs:" >&2
-    tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
-    return 1
-}
-# node_cpu_ms PID...: user + system CPU time the processes have used, in milliseconds.
-node_cpu_ms() {
-    local p ticks=0 hz
-    hz=$(getconf CLK_TCK)
-    for p in "$@"; do
-        ticks=$((ticks + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo $((ticks * 1000 / hz))
-}
-stop_all() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    PIDS=()
-}
 
 # command_of WORKLOAD I: the command redis-benchmark sends in run I (1..FIELDS).
 command_of() {

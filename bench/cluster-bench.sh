@@ -14,6 +14,8 @@
 #   used over each cluster's run, from /proc/<pid>/stat, for bench/ab-cluster.sh).
 # Needs redis-server, redis-cli, redis-benchmark, awk.
 set -euo pipefail
+BENCH_NAME=cluster-bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-50}
@@ -33,40 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local port
-    for _ in $(seq 1 200); do
-        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
-        port=$((10000 + RANDOM % 20000))
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
-    done
-    return 1
-}
-wait_ping() {
-    for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
-        sleep 0.05
-    done
-    echo "cluster-bench: nothing answers on port $1; logs:" >&2
-    tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
-    return 1
-}
-# node_cpu_ms PID...: user + system CPU time the processes have used, in milliseconds.
-node_cpu_ms() {
-    local p ticks=0 hz
-    hz=$(getconf CLK_TCK)
-    for p in "$@"; do
-        # Fields 14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the name.
-        ticks=$((ticks + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo $((ticks * 1000 / hz))
-}
-stop_all() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    PIDS=()
-}
 
 # measure NAME PORT: one line per (test, pipeline): name test pipeline rps p99 p999
 measure() {

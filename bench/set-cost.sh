@@ -65,6 +65,8 @@
 # - Counts are per SET with one request in flight; pipelined or concurrent SETs share read
 #   buffers and group commits, so their per-SET counts can differ (not measured here).
 set -euo pipefail
+BENCH_NAME=set-cost
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SETS=${SETS:-1000}
 WARMUP=${WARMUP:-200}
@@ -122,37 +124,6 @@ SHIM=$TMP/set-cost-shim.so
     -o "$SHIM" "$ROOT/bench/set-cost-shim.c" -ldl
 
 PORTS_TAKEN=" "
-# free_port: set PORT to a port nothing listens on and this run has not handed out yet.
-free_port() {
-    local port
-    for _ in $(seq 1 200); do
-        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
-        port=$((10000 + RANDOM % 20000))
-        [[ $PORTS_TAKEN == *" $port "* ]] && continue
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-            PORTS_TAKEN+="$port "
-            PORT=$port
-            return 0
-        fi
-    done
-    echo "set-cost: no free port found" >&2
-    return 1
-}
-wait_ping() {
-    for _ in $(seq 1 200); do
-        [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]] && return 0
-        sleep 0.05
-    done
-    echo "set-cost: nothing answers on port $1; logs:" >&2
-    tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
-    return 1
-}
-stop_all() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    PIDS=()
-}
 
 # snapshot TAG: every node dumps its counters to $TMP/n<id>.<TAG>.
 snapshot() {

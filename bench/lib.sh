@@ -1,0 +1,44 @@
+# bench/lib.sh — what the cluster benchmarks share (cart-ops.sh, cluster-bench.sh, set-cost.sh):
+# a free port, waiting for a node to answer, a node's CPU time, stopping what a script started.
+# The sourcing script sets BENCH_NAME (its messages' prefix), TMP (where node logs are) and the
+# array PIDS (what it started).
+
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
+        port=$((10000 + RANDOM % 20000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
+    done
+    return 1
+}
+
+# wait_ping PORT: until redis-cli gets PONG (10 s), else print the logs' tails and fail.
+wait_ping() {
+    for _ in $(seq 1 200); do
+        [ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
+        sleep 0.05
+    done
+    echo "${BENCH_NAME:-bench}: nothing answers on port $1; logs:" >&2
+    tail -n 5 "$TMP"/*.log >&2 2>/dev/null || true
+    return 1
+}
+
+# node_cpu_ms PID...: user + system CPU time the processes have used, in milliseconds.
+node_cpu_ms() {
+    local p ticks=0 hz
+    hz=$(getconf CLK_TCK)
+    for p in "$@"; do
+        # Fields 14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the name.
+        ticks=$((ticks + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo $((ticks * 1000 / hz))
+}
+
+# stop_all: SIGTERM what PIDS holds, wait for it, and empty PIDS.
+stop_all() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    PIDS=()
+}
