@@ -411,6 +411,14 @@ int rk_fields_set_register(const rk_policy_write *w, rk_dvvset *state, const uin
     if (value_len > 0) {
         memcpy(bytes + RK_FIELD_HEAD_BYTES + name_len, value, value_len);
     }
+    /* Refused before anything changes: the clock's bound is checked again when minting. */
+    const char *what = state->type_tag == RK_POLICY_TAG_COUNTER ? "counter" : "map";
+    int room = rk_policy_clock_room(w, state, what, message, message_bytes);
+    if (room != 0) {
+        free(bytes);
+        out->clock_full = true;
+        return room;
+    }
     (void)fields_remove_where(state, name, name_len, true);   /* HSET replaces what it saw */
     int rc = fields_mint(w, state, bytes, len, w->stamp_us, out, message, message_bytes);
     free(bytes);
