@@ -51,13 +51,7 @@ OUT_DIR=${OUT_DIR:-$ROOT/bench/out}
 WORKLOADS=(SET INCR HINCRBY SADD)
 TMP=$(mktemp -d /tmp/ringkv-cartops.XXXXXX)
 declare -a PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 if [[ $# -gt 0 ]]; then usage; [[ $1 == -h || $1 == --help ]] && exit 0; exit 2; fi
@@ -149,24 +143,7 @@ echo "engine,round,position,workload,run,requests,rps,p50_ms,p99_ms,load1" >"$CS
 started=$SECONDS
 failed=0
 for engine in $ENGINES; do
-    declare -a cp=() kp=()
-    members=""
-    for id in 1 2 3; do
-        cp[$id]=$(free_port)
-        kp[$id]=$(free_port)
-        members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
-    done
-    for id in 1 2 3; do
-        "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
-            --members "$members" --engine "$engine" --data-dir "$TMP/$engine-$id" \
-            --log-level warn >"$TMP/$engine-$id.log" 2>&1 &
-        PIDS+=($!)
-    done
-    for id in 1 2 3; do wait_ping "${cp[$id]}"; done
-    for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && break
-        sleep 0.05
-    done
+    start_three "$engine" || exit 1
     port=${cp[1]}
     for spec in "ctr counter" "hm map" "st set"; do
         set -- $spec

@@ -71,24 +71,7 @@ if [[ $REDIS == yes ]]; then
 fi
 
 for engine in $CLUSTERS; do
-    declare -a cp=() kp=()
-    members=""
-    for id in 1 2 3; do
-        cp[$id]=$(free_port)
-        kp[$id]=$(free_port)
-        members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
-    done
-    for id in 1 2 3; do
-        "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
-            --members "$members" --engine "$engine" --sync batch --data-dir "$TMP/$engine-$id" \
-            --log-level warn >"$TMP/$engine-$id.log" 2>&1 &
-        PIDS+=($!)
-    done
-    for id in 1 2 3; do wait_ping "${cp[$id]}"; done
-    for _ in $(seq 1 100); do
-        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && break
-        sleep 0.05
-    done
+    start_three "$engine" --sync batch || exit 1
     measure "ringkv-3-$engine" "${cp[1]}" >> "$results"
     if [[ $NODE_CPU == yes ]]; then
         node_cpu+="node-cpu ringkv-3-$engine $(node_cpu_ms "${PIDS[@]}") ms"

@@ -42,3 +42,36 @@ stop_all() {
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     PIDS=()
 }
+
+# bench_cleanup: the scripts' EXIT trap: kill -9 what PIDS holds, wait, remove TMP.
+bench_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+
+# start_three ENGINE [ringkvd flags...]: a 3-node cluster (N=3 R=2 W=2, the defaults) of
+# $RINGKVD on free ports, data in $TMP/ENGINE-ID, logs in $TMP/ENGINE-ID.log; the client ports
+# go to cp[1..3] and the pids to PIDS. Returns once every node answers and node 1 sees all three.
+start_three() {
+    local engine=$1 id members=""
+    shift
+    declare -ga cp=() kp=()
+    for id in 1 2 3; do
+        cp[$id]=$(free_port)
+        kp[$id]=$(free_port)
+        members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
+    done
+    for id in 1 2 3; do
+        "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
+            --members "$members" --engine "$engine" --data-dir "$TMP/$engine-$id" \
+            --log-level warn "$@" >"$TMP/$engine-$id.log" 2>&1 &
+        PIDS+=($!)
+    done
+    for id in 1 2 3; do wait_ping "${cp[$id]}" || return 1; done
+    for _ in $(seq 1 200); do
+        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && return 0
+        sleep 0.05
+    done
+}

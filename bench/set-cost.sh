@@ -109,13 +109,7 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ringkv-setcost.XXXXXX")
 declare -a PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
