@@ -549,6 +549,17 @@ static int dvvset_decode_sibling_head(const uint8_t *bytes, size_t len, size_t *
     return 0;
 }
 
+bool rk_dvvset_frame_ok(const uint8_t *bytes, size_t len)
+{
+    if (len < RK_DVVSET_HEAD_BYTES + RK_DVVSET_CHECKSUM_BYTES) {
+        return false;
+    }
+    size_t body_len = len - RK_DVVSET_CHECKSUM_BYTES;
+    return bytes[0] == RK_DVVSET_MAGIC && bytes[1] == RK_DVVSET_FORMAT &&
+           dvvset_get_le(bytes + body_len, RK_DVVSET_CHECKSUM_BYTES) ==
+               XXH3_64bits(bytes, body_len);
+}
+
 /* Check the frame (magic, format, checksum) and read the history and the sibling count. */
 static int dvvset_decode_head(const uint8_t *bytes, size_t len, rk_vv *history,
                               uint32_t *sibling_count, size_t *pos)

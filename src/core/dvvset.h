@@ -144,6 +144,11 @@ uint32_t rk_dvvset_values(const rk_dvvset *set, const rk_sibling **out, uint32_t
 /* Whether a and b have the same history and the same siblings, value bytes included. */
 bool rk_dvvset_equal(const rk_dvvset *a, const rk_dvvset *b);
 
+/* Whether `bytes` carry an intact frame: long enough, the magic and format, and the checksum of
+ * everything before it. What a store read checks before anything uses an object (local.c): a
+ * damaged one reads as missing and is repaired, never merged into the replicas. */
+bool rk_dvvset_frame_ok(const uint8_t *bytes, size_t len);
+
 /* Whether `set` keeps the invariants above. O(siblings * entries); for asserts and tests. */
 bool rk_dvvset_valid(const rk_dvvset *set);
 

@@ -91,8 +91,17 @@ int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
     }
     if (rc != 0) {
         l->stats->store_errors++;
+        return rc;
     }
-    return rc;
+    if (out->len > 0 && !rk_dvvset_frame_ok(out->data, out->len)) {
+        /* Damaged on disk: it reads as missing, so every path treats it as a copy this node
+         * lacks — a replica answers none, a write or read repair overwrites it — and its bytes
+         * are never sent or merged anywhere (issue 17: repaired, never spread). */
+        l->stats->aae_damaged_objects++;
+        rk_store_buf_free(out);
+        memset(out, 0, sizeof(*out));
+    }
+    return 0;
 }
 
 int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out)

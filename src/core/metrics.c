@@ -60,6 +60,9 @@ static const rk_metric_desc metrics_node_table[] = {
                 "objects", "Merges refused because the two objects hold different types."),
     NODE_METRIC(set_clock_refused, "set_clock_refused", "stats", RK_METRIC_COUNTER, "requests",
                 "Set writes refused because the set's clock is at its bound (never pruned)."),
+    NODE_METRIC(aae_damaged_objects, "aae_damaged_objects", "aae", RK_METRIC_COUNTER, "objects",
+                "Stored objects that failed their checksum on a read: each read as missing, to "
+                "be overwritten by a write or a repair, and never sent to another replica."),
     NODE_METRIC(counter_actors_refused, "counter_actors_refused", "stats", RK_METRIC_COUNTER,
                 "requests", "Increments refused because the counter's actors are at their bound."),
     NODE_METRIC(counter_actors_created, "counter_actors_created", "stats", RK_METRIC_COUNTER,

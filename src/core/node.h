@@ -186,6 +186,7 @@ typedef struct rk_node_stats {
     uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
     uint64_t set_clock_refused;     /* set writes refused: the set's clock at its bound */
     uint64_t counter_actors_refused; /* increments refused: the counter's actors at their bound */
+    uint64_t aae_damaged_objects;   /* stored objects that failed their checksum: read as missing */
     uint64_t counter_actors_created; /* increments that started a fresh actor (policy_fields.h) */
     /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
     rk_metric_small_hist read_siblings;

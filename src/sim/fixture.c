@@ -415,6 +415,58 @@ void rk_fixture_crash(rk_fixture *fx, rk_node_id id)
     sim_node_crash(fx->w, fixture_sim_node(fx, id));
 }
 
+#define FIXTURE_DAMAGE_MAX 4096u    /* objects one damage call flips: tests hold a few */
+
+typedef struct fixture_damage {
+    uint32_t count;
+    uint8_t *keys[FIXTURE_DAMAGE_MAX];
+    size_t key_lens[FIXTURE_DAMAGE_MAX];
+    uint8_t *values[FIXTURE_DAMAGE_MAX];
+    size_t value_lens[FIXTURE_DAMAGE_MAX];
+} fixture_damage;
+
+/* Collect a copy of each stored object with one bit flipped in its middle, as a disk might. */
+static int fixture_damage_collect(void *ctx, const uint8_t *key, size_t key_len,
+                                  const uint8_t *value, size_t value_len)
+{
+    fixture_damage *d = ctx;
+    if (value_len == 0) {
+        return 0;
+    }
+    RK_ASSERT(d->count < FIXTURE_DAMAGE_MAX);
+    d->keys[d->count] = fixture_copy(key, key_len);
+    d->key_lens[d->count] = key_len;
+    d->values[d->count] = fixture_copy(value, value_len);
+    d->values[d->count][value_len / 2] ^= 0x10;
+    d->value_lens[d->count] = value_len;
+    d->count++;
+    return 0;
+}
+
+uint32_t rk_fixture_damage(rk_fixture *fx, rk_node_id id)
+{
+    rk_store *store = fixture_sim_node(fx, id)->store.inner;
+    fixture_damage *d = calloc(1, sizeof(*d));
+    RK_ASSERT(d != NULL);
+    int rc = rk_store_iterate(store, RK_DB_DATA, NULL, 0, NULL, 0, fixture_damage_collect, d);
+    RK_ASSERT(rc == 0);
+    uint32_t count = d->count;
+    for (uint32_t i = 0; i < count; i++) {
+        rk_batch_op op = {.kind = RK_BATCH_PUT, .db = RK_DB_DATA, .key = d->keys[i],
+                          .key_len = d->key_lens[i], .value = d->values[i],
+                          .value_len = d->value_lens[i]};
+        uint64_t seq = 0;
+        rc = rk_store_write(store, &op, 1, &seq);
+        RK_ASSERT(rc == 0);
+        rc = rk_store_sync(store, seq);
+        RK_ASSERT(rc == 0);
+        free(d->keys[i]);
+        free(d->values[i]);
+    }
+    free(d);
+    return count;
+}
+
 void rk_fixture_wipe(rk_fixture *fx, rk_node_id id)
 {
     int rc = sim_node_wipe(fx->w, fixture_sim_node(fx, id));

@@ -113,6 +113,9 @@ void rk_fixture_reconnect(rk_fixture *fx, rk_node_id id);
 void rk_fixture_tell(rk_fixture *fx, rk_node_id observer, rk_node_id peer);
 /* kill -9: unsynced writes are gone, as are messages, timers and syncs of this incarnation. */
 void rk_fixture_crash(rk_fixture *fx, rk_node_id id);
+/* Flip a bit in every object node `id` stores, durably, behind its back (a damaged disk);
+ * returns how many. */
+uint32_t rk_fixture_damage(rk_fixture *fx, rk_node_id id);
 /* kill -9 and a lost disk: the node is gone and its store is empty (restart it next). */
 void rk_fixture_wipe(rk_fixture *fx, rk_node_id id);
 /* SIGTERM: node `id` records its clean stop (rk_node_stop_clean, asked again while its writes
