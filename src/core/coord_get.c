@@ -171,6 +171,10 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
     if (self_index >= 0) {
         rk_dvvset local;
         int rc = rk_local_read(&n->local, &c->key, &local);
+        /* A damaged copy answers as missing, so read repair writes this node an intact one. */
+        rc = rc == RK_ECORRUPT && local.sibling_count == 0 && local.history.entry_count == 0
+                 ? 0
+                 : rc;
         coord_get_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
     }
 }

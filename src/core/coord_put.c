@@ -264,6 +264,9 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
     if (rc == 0) {
         rc = coord_put_apply(n, c, r, hint_owner != 0, keep_base ? &own_base : NULL, &local,
                              message, message_bytes);
+    } else if (rc == RK_ECORRUPT) {
+        snprintf(message, message_bytes, "this node's copy of the key is damaged (it would mint "
+                 "from a history it lost); a read of the key repairs it");
     } else {
         snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
     }

@@ -82,9 +82,12 @@ void rk_local_key_copy(const rk_local_key *from, rk_local_key *to)
 
 /* ---- reads ---------------------------------------------------------------------------------- */
 
-int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
+/* Read an object's bytes; one that fails its frame or checksum (damaged on disk) is counted and
+ * comes back empty, with *damaged set. */
+static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged)
 {
     memset(out, 0, sizeof(*out));
+    *damaged = false;
     int rc = rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, out);
     if (rc == RK_ENOTFOUND) {
         return 0;
@@ -94,21 +97,32 @@ int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
         return rc;
     }
     if (out->len > 0 && !rk_dvvset_frame_ok(out->data, out->len)) {
-        /* Damaged on disk: it reads as missing, so every path treats it as a copy this node
-         * lacks — a replica answers none, a write or read repair overwrites it — and its bytes
-         * are never sent or merged anywhere (issue 17: repaired, never spread). */
         l->stats->aae_damaged_objects++;
         rk_store_buf_free(out);
         memset(out, 0, sizeof(*out));
+        *damaged = true;
     }
     return 0;
+}
+
+int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
+{
+    /* A damaged copy reads as missing on the replica's paths: it answers none, the incoming
+     * write or read repair overwrites it, and its bytes are never sent or merged anywhere
+     * (issue 17: repaired, never spread). */
+    bool damaged = false;
+    return local_read_checked(l, k, out, &damaged);
 }
 
 int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out)
 {
     rk_dvvset_init(out);
     rk_buf buf;
-    int rc = rk_local_read_raw(l, k, &buf);
+    bool damaged = false;
+    int rc = local_read_checked(l, k, &buf, &damaged);
+    if (damaged) {
+        return RK_ECORRUPT;     /* the coordinator must not mint from a history it lost */
+    }
     if (rc != 0 || buf.len == 0) {
         rk_store_buf_free(&buf);
         return rc;

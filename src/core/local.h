@@ -54,10 +54,13 @@ int rk_local_key_from_skey(const uint8_t *skey, size_t skey_len, rk_local_key *o
 void rk_local_key_copy(const rk_local_key *from, rk_local_key *to);
 
 /* Read and decode the local object of `k` into *out (initialised; empty when absent). 0, or a
- * store or decode error (counted). */
+ * store or decode error (counted); RK_ECORRUPT, *out empty, for an object damaged on disk (its
+ * checksum fails; counted in aae_damaged_objects): a coordinator refuses to write from it, since
+ * it lost the key's history and could mint a dot again, and a read takes it as missing. */
 int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out);
-/* The stored bytes of `k` into *out (owned: rk_store_buf_free), len 0 when absent. 0 or a store
- * error (counted). */
+/* The stored bytes of `k` into *out (owned: rk_store_buf_free), len 0 when absent or damaged
+ * (counted: it reads as missing, to be overwritten by a replica write or read repair, never
+ * sent). 0 or a store error (counted). */
 int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out);
 
 /* Encode `set` into the scratch buffer: valid until the next encode or write. 0 or

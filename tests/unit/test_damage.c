@@ -1,6 +1,7 @@
 /* test_damage.c — a stored object damaged on disk (a flipped bit: its checksum fails) reads as
- * missing on every path, is counted (INFO aae aae_damaged_objects), is repaired from the other
- * replicas by read repair or by the next write, and is never sent to them (issue 17, item 2:
+ * missing to replicas and reads, refuses a write coordinated from it, is counted (INFO aae
+ * aae_damaged_objects), is repaired from the other replicas by read repair or by the next
+ * write another node coordinates, and is never sent to them (issue 17, item 2:
  * damage is repaired, never spread). On whole core nodes (tests/unit/sim_fixture.h). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,10 +44,12 @@ static void test_damaged_copy_reads_as_missing_and_is_read_repaired(void **state
     fx_free(fx);
 }
 
-/* Every replica of a key damaged but one: a write through a damaged replica succeeds (its copy
- * reads as missing; before, the write failed), and the damaged bytes reach no other node: the
- * intact replica still decodes, and its value is the new write's. */
-static void test_write_through_a_damaged_copy_succeeds_and_spreads_nothing(void **state)
+/* A coordinator whose own copy is damaged refuses the write (it lost the key's history and could
+ * mint a dot again, which replicas would take for one they saw), sending nothing; a read
+ * through it answers from the others and repairs its copy, and the write then succeeds. A
+ * replica whose copy is damaged takes a write as if it had none. The damaged bytes reach no
+ * other node: every copy decodes at the end. */
+static void test_damaged_coordinator_refuses_until_a_read_repairs_it(void **state)
 {
     (void)state;
     rk_fixture *fx = fx_new();
@@ -57,6 +60,12 @@ static void test_write_through_a_damaged_copy_succeeds_and_spreads_nothing(void 
     rk_fixture_damage(fx, k.p[0]);
     rk_fixture_damage(fx, k.p[1]);
     const fx_reply *r = fx_set(fx, k.p[0], k.name, "v2", RK_SLOPPY_BUCKET);
+    assert_int_equal(r->kind, RK_REPLY_ERROR);
+    assert_non_null(strstr(r->message, "damaged"));
+    fx_assert_value(fx_get(fx, k.p[0], k.name, 3, RK_SLOPPY_BUCKET), "v1");
+    fx_pump(fx);
+    assert_true(damage_copy_intact(fx, k.p[0], k.name));
+    r = fx_set(fx, k.p[0], k.name, "v2", RK_SLOPPY_BUCKET);
     assert_int_equal(r->kind, RK_REPLY_OK);
     fx_pump(fx);
     for (uint32_t i = 0; i < 3; i++) {
@@ -72,7 +81,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_damaged_copy_reads_as_missing_and_is_read_repaired,
                                   fx_teardown),
-        cmocka_unit_test_teardown(test_write_through_a_damaged_copy_succeeds_and_spreads_nothing,
+        cmocka_unit_test_teardown(test_damaged_coordinator_refuses_until_a_read_repairs_it,
                                   fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,9 +277,10 @@ static void test_read_of_an_absent_key_is_empty(void **state)
     test_fixture_free(fx);
 }
 
-/* Bytes from disk are validated: an object that fails its checksum reads as missing (empty, no
- * error), counted as damaged, not as a store error: it is to be overwritten, never used. */
-static void test_read_of_a_corrupt_object_is_missing_and_counts(void **state)
+/* Bytes from disk are validated: an object that fails its checksum is damaged, counted as such
+ * (not as a store error). rk_local_read refuses it (a coordinator must not mint from the
+ * history it lost) and leaves the set empty; rk_local_read_raw reads it as missing. */
+static void test_read_of_a_corrupt_object_is_damaged_and_counts(void **state)
 {
     (void)state;
     test_fixture *fx = test_fixture_new();
@@ -291,12 +292,15 @@ static void test_read_of_a_corrupt_object_is_missing_and_counts(void **state)
         0);
     rk_dvvset set;
 
-    assert_int_equal(rk_local_read(&fx->local, &k, &set), 0);
-
+    assert_int_equal(rk_local_read(&fx->local, &k, &set), RK_ECORRUPT);
     assert_int_equal(set.sibling_count, 0);
-    assert_int_equal(set.history.entry_count, 0);
-    assert_int_equal(fx->stats.aae_damaged_objects, 1);
+    rk_buf raw;
+    assert_int_equal(rk_local_read_raw(&fx->local, &k, &raw), 0);
+    assert_int_equal(raw.len, 0);
+
+    assert_int_equal(fx->stats.aae_damaged_objects, 2);
     assert_int_equal(fx->stats.store_errors, 0);
+    rk_store_buf_free(&raw);
     rk_dvvset_deinit(&set);
     test_fixture_free(fx);
 }
@@ -661,7 +665,7 @@ int main(void)
         cmocka_unit_test(test_key_from_skey_refuses_corrupt_keys),
         cmocka_unit_test(test_write_then_read_gives_the_object_back),
         cmocka_unit_test(test_read_of_an_absent_key_is_empty),
-        cmocka_unit_test(test_read_of_a_corrupt_object_is_missing_and_counts),
+        cmocka_unit_test(test_read_of_a_corrupt_object_is_damaged_and_counts),
         cmocka_unit_test(test_remove_deletes_the_object),
         cmocka_unit_test(test_written_seq_strictly_increases),
         cmocka_unit_test(test_write_puts_extra_ops_in_the_same_batch),
