@@ -1,9 +1,10 @@
 /* test_sim.c — the simulator itself (src/sim): one seed gives one run, the fault names parse,
  * bad configs are refused, clean stops keep every promise, and the checkers can fail (a network
  * that strips siblings is caught as lost acknowledged writes, crashes that claim a clean stop
- * as reused dots). The cart workload (issue 12) likewise: it needs a union or set bucket, set
- * keeps both its promises, union shows resurrected removes without failing, and a set whose
- * replicas drop members is caught as lost adds. Whole-run suites live in tests/sim/run.sh;
+ * as reused dots). The cart workload (issue 12) likewise: it needs a merge-type bucket (union,
+ * set, and since issue 13 counter or map, whose runs test_sim_counter.c covers), set keeps both
+ * its promises, union shows resurrected removes without failing, and a set whose replicas drop
+ * members is caught as lost adds. Whole-run suites live in tests/sim/run.sh;
  * these pin the library's contract with small runs, so they stay fast under ASan; the cart
  * checkers' rules are pinned on hand-written histories in test_sim_cart.c. */
 #include <setjmp.h>
@@ -185,7 +186,8 @@ static void cart_config(rk_sim_config *c, uint64_t seed, uint8_t policy)
 }
 
 /* A workload runs only on the policies it is written for: values on siblings and lww, the cart
- * on union and set; rk_sim_config_mismatch says why, rk_sim_run refuses the rest. */
+ * on the merge types (union and set here); rk_sim_config_mismatch says why, rk_sim_run refuses
+ * the rest. */
 static void test_cart_workload_must_match_policy(void **state)
 {
     (void)state;
