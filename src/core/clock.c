@@ -23,22 +23,6 @@ typedef struct clock_mark {
     uint64_t fallback_dot_last;
 } clock_mark;
 
-static void clock_put_u64(uint8_t *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++) {
-        out[i] = (uint8_t)(value >> (8 * i));
-    }
-}
-
-static uint64_t clock_get_u64(const uint8_t *bytes)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++) {
-        value |= (uint64_t)bytes[i] << (8 * i);
-    }
-    return value;
-}
-
 /* An 8-byte record of RK_DB_META into *out (0 when absent). 0, RK_ECORRUPT or a store error. */
 static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out)
 {
@@ -52,7 +36,7 @@ static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len,
         return rc;
     }
     if (buf.len == 8) {
-        *out = clock_get_u64(buf.data);
+        *out = rk_le64_get(buf.data);
     } else {
         rc = RK_ECORRUPT;
     }
@@ -64,9 +48,9 @@ void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
                           uint8_t out[RK_CLOCK_MARK_BYTES])
 {
     out[0] = RK_CLOCK_MARK_FORMAT;
-    clock_put_u64(out + 1, epoch);
-    clock_put_u64(out + 9, fallback_dot_last);
-    clock_put_u64(out + CLOCK_MARK_BODY_BYTES, XXH3_64bits(out, CLOCK_MARK_BODY_BYTES));
+    rk_le64_put(out + 1, epoch);
+    rk_le64_put(out + 9, fallback_dot_last);
+    rk_le64_put(out + CLOCK_MARK_BODY_BYTES, XXH3_64bits(out, CLOCK_MARK_BODY_BYTES));
 }
 
 /* Judge the mark's bytes against the stored epoch. A mark is valid only if a clean stop of this
@@ -77,12 +61,12 @@ static void clock_mark_judge(const uint8_t *bytes, size_t len, uint64_t stored_e
                              clock_mark *mark)
 {
     if (len != RK_CLOCK_MARK_BYTES || bytes[0] != RK_CLOCK_MARK_FORMAT ||
-        clock_get_u64(bytes + CLOCK_MARK_BODY_BYTES) != XXH3_64bits(bytes, CLOCK_MARK_BODY_BYTES)) {
+        rk_le64_get(bytes + CLOCK_MARK_BODY_BYTES) != XXH3_64bits(bytes, CLOCK_MARK_BODY_BYTES)) {
         return;
     }
     mark->intact = true;
-    mark->epoch = clock_get_u64(bytes + 1);
-    mark->fallback_dot_last = clock_get_u64(bytes + 9);
+    mark->epoch = rk_le64_get(bytes + 1);
+    mark->fallback_dot_last = rk_le64_get(bytes + 9);
     bool epoch_ok = mark->epoch == stored_epoch && mark->epoch >= 1 && mark->epoch <= RK_EPOCH_LAST;
     bool fallback_ok = mark->fallback_dot_last == 0 ||
                        (mark->fallback_dot_last >= (mark->epoch << RK_EPOCH_SHIFT) &&
@@ -170,9 +154,9 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     uint8_t epoch_bytes[8];
     uint8_t run_bytes[8];
     uint8_t store_id_bytes[8];
-    clock_put_u64(epoch_bytes, c->epoch);
-    clock_put_u64(run_bytes, c->run);
-    clock_put_u64(store_id_bytes, c->store_id);
+    rk_le64_put(epoch_bytes, c->epoch);
+    rk_le64_put(run_bytes, c->run);
+    rk_le64_put(store_id_bytes, c->store_id);
     /* One batch: the mark goes with the write that makes this start durable, so a crash of this
      * run can never find it again once a dot was minted. */
     rk_batch_op ops[4] = {
@@ -311,8 +295,8 @@ uint64_t rk_clock_lineage(const rk_clock *c, bool durable_first)
         return c->store_id;
     }
     uint8_t bytes[16];
-    clock_put_u64(bytes, c->store_id);
-    clock_put_u64(bytes + 8, c->epoch);
+    rk_le64_put(bytes, c->store_id);
+    rk_le64_put(bytes + 8, c->epoch);
     uint64_t lineage = XXH3_64bits(bytes, sizeof(bytes));
     return lineage != 0 ? lineage : 1;
 }

@@ -63,6 +63,39 @@ void rk_assert_set_hook(void (*hook)(void *ctx), void *ctx);
 _Static_assert(RK_KEY_BYTES_MAX + RK_SKEY_PREFIX_BYTES <= RK_LMDB_KEY_BYTES_MAX,
                "storage keys must fit LMDB's key limit");
 
+/* Little-endian integers, as every format on the wire and the disk stores them. */
+static inline void rk_le32_put(uint8_t *out, uint32_t v)
+{
+    for (uint32_t i = 0; i < 4; i++) {
+        out[i] = (uint8_t)(v >> (8u * i));
+    }
+}
+
+static inline uint32_t rk_le32_get(const uint8_t *in)
+{
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        v |= (uint32_t)in[i] << (8u * i);
+    }
+    return v;
+}
+
+static inline void rk_le64_put(uint8_t *out, uint64_t v)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(v >> (8u * i));
+    }
+}
+
+static inline uint64_t rk_le64_get(const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        v |= (uint64_t)in[i] << (8u * i);
+    }
+    return v;
+}
+
 /* Parse `bytes` as Redis parses an integer (string2ll): an optional '-', digits with no leading
  * zero, no spaces or '+', within int64. False for anything else ("007", "-0", "1 ", "").
  * For commands and for values a counter starts from (HINCRBY over a string). */

@@ -5,17 +5,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-static int dvvset_dot_cmp(rk_dot a, rk_dot b)
-{
-    if (a.node != b.node) {
-        return a.node < b.node ? -1 : 1;
-    }
-    if (a.counter != b.counter) {
-        return a.counter < b.counter ? -1 : 1;
-    }
-    return 0;
-}
-
 /* A total order on a sibling's contents, for the one case two replicas hold different
  * contents under one dot (dvvset.h): any fixed order converges; this one prefers the later. */
 static int dvvset_content_cmp(const rk_sibling *a, const rk_sibling *b)
@@ -51,7 +40,7 @@ bool rk_dvvset_valid(const rk_dvvset *set)
         if (s->dot.counter == 0 || !rk_vv_covers(&set->history, s->dot)) {
             return false;
         }
-        if (i > 0 && dvvset_dot_cmp(set->siblings[i - 1].dot, s->dot) >= 0) {
+        if (i > 0 && rk_dot_cmp(set->siblings[i - 1].dot, s->dot) >= 0) {
             return false;
         }
         if (s->tombstone && s->value_len != 0) {
@@ -191,12 +180,12 @@ static uint32_t dvvset_update_place(const rk_dvvset *set, const rk_vv *context,
         if (rk_vv_covers(context, s->dot)) {
             continue;
         }
-        if (!placed && dvvset_dot_cmp(fresh->dot, s->dot) < 0) {
+        if (!placed && rk_dot_cmp(fresh->dot, s->dot) < 0) {
             *fresh_index = count;
             out[count++] = *fresh;
             placed = true;
         }
-        RK_ASSERT(dvvset_dot_cmp(fresh->dot, s->dot) != 0);
+        RK_ASSERT(rk_dot_cmp(fresh->dot, s->dot) != 0);
         out[count++] = *s;
     }
     if (!placed) {
@@ -288,7 +277,7 @@ static int dvvset_sync_pick(const rk_dvvset *set, const rk_dvvset *other, rk_sib
         const rk_sibling *s = set_index < set->sibling_count ? &set->siblings[set_index] : NULL;
         const rk_sibling *o =
             other_index < other->sibling_count ? &other->siblings[other_index] : NULL;
-        int order = s == NULL ? 1 : o == NULL ? -1 : dvvset_dot_cmp(s->dot, o->dot);
+        int order = s == NULL ? 1 : o == NULL ? -1 : rk_dot_cmp(s->dot, o->dot);
         const rk_sibling *pick = NULL;
         dvvset_source source = DVVSET_FROM_SET;
         if (order < 0) {
@@ -350,11 +339,11 @@ static void dvvset_sync_free_dropped(rk_dvvset *set, const rk_sibling *result,
     uint32_t result_index = 0;
     for (uint32_t i = 0; i < set->sibling_count; i++) {
         const rk_sibling *s = &set->siblings[i];
-        while (result_index < count && dvvset_dot_cmp(result[result_index].dot, s->dot) < 0) {
+        while (result_index < count && rk_dot_cmp(result[result_index].dot, s->dot) < 0) {
             result_index++;
         }
         bool moved = result_index < count &&
-                     dvvset_dot_cmp(result[result_index].dot, s->dot) == 0 &&
+                     rk_dot_cmp(result[result_index].dot, s->dot) == 0 &&
                      sources[result_index] == DVVSET_FROM_SET;
         if (!moved) {
             free(s->value);
@@ -445,7 +434,7 @@ bool rk_dvvset_equal(const rk_dvvset *a, const rk_dvvset *b)
     for (uint32_t i = 0; i < a->sibling_count; i++) {
         const rk_sibling *sa = &a->siblings[i];
         const rk_sibling *sb = &b->siblings[i];
-        if (dvvset_dot_cmp(sa->dot, sb->dot) != 0 || dvvset_content_cmp(sa, sb) != 0) {
+        if (rk_dot_cmp(sa->dot, sb->dot) != 0 || dvvset_content_cmp(sa, sb) != 0) {
             return false;
         }
     }
@@ -542,11 +531,30 @@ static int dvvset_decode_sibling_head(const uint8_t *bytes, size_t len, size_t *
         return RK_ECORRUPT;
     }
     if (set->sibling_count > 0 &&
-        dvvset_dot_cmp(set->siblings[set->sibling_count - 1].dot, out->dot) >= 0) {
+        rk_dot_cmp(set->siblings[set->sibling_count - 1].dot, out->dot) >= 0) {
         return RK_ECORRUPT;
     }
     out->value_len = (uint32_t)value_len;
     return 0;
+}
+
+const rk_sibling *rk_dvvset_find(const rk_dvvset *set, rk_dot dot)
+{
+    uint32_t low = 0;
+    uint32_t high = set->sibling_count;
+    while (low < high) {
+        uint32_t mid = low + (high - low) / 2;
+        int order = rk_dot_cmp(set->siblings[mid].dot, dot);
+        if (order == 0) {
+            return &set->siblings[mid];
+        }
+        if (order < 0) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return NULL;
 }
 
 bool rk_dvvset_frame_ok(const uint8_t *bytes, size_t len)

@@ -144,6 +144,9 @@ uint32_t rk_dvvset_values(const rk_dvvset *set, const rk_sibling **out, uint32_t
 /* Whether a and b have the same history and the same siblings, value bytes included. */
 bool rk_dvvset_equal(const rk_dvvset *a, const rk_dvvset *b);
 
+/* The sibling of `set` whose dot is `dot`, or NULL (a binary search: siblings are sorted). */
+const rk_sibling *rk_dvvset_find(const rk_dvvset *set, rk_dot dot);
+
 /* Whether `bytes` carry an intact frame: long enough, the magic and format, and the checksum of
  * everything before it. What a store read checks before anything uses an object (local.c): a
  * damaged one reads as missing and is repaired, never merged into the replicas. */

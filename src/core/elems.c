@@ -3,19 +3,6 @@
 
 #include <string.h>
 
-static uint32_t elems_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void elems_put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 size_t rk_elems_encoded_len(const size_t *lens, uint32_t count)
 {
     size_t total = RK_ELEMS_HEAD_BYTES;
@@ -32,11 +19,11 @@ size_t rk_elems_encode(const uint8_t *const *elems, const size_t *lens, uint32_t
                        uint8_t *out)
 {
     uint8_t *p = out;
-    elems_put_u32(p, count);
+    rk_le32_put(p, count);
     p += RK_ELEMS_HEAD_BYTES;
     for (uint32_t i = 0; i < count; i++) {
         RK_ASSERT(lens[i] <= UINT32_MAX);
-        elems_put_u32(p, (uint32_t)lens[i]);
+        rk_le32_put(p, (uint32_t)lens[i]);
         p += RK_ELEMS_LEN_BYTES;
         if (lens[i] > 0) {
             memcpy(p, elems[i], lens[i]);
@@ -51,13 +38,13 @@ int rk_elems_check(const uint8_t *bytes, size_t len, uint32_t *count_out)
     if (len < RK_ELEMS_HEAD_BYTES) {
         return RK_ECORRUPT;
     }
-    uint32_t count = elems_get_u32(bytes);
+    uint32_t count = rk_le32_get(bytes);
     size_t at = RK_ELEMS_HEAD_BYTES;
     for (uint32_t i = 0; i < count; i++) {
         if (len - at < RK_ELEMS_LEN_BYTES) {
             return RK_ECORRUPT;
         }
-        uint32_t elem_len = elems_get_u32(bytes + at);
+        uint32_t elem_len = rk_le32_get(bytes + at);
         at += RK_ELEMS_LEN_BYTES;
         if (len - at < elem_len) {
             return RK_ECORRUPT;
@@ -74,7 +61,7 @@ int rk_elems_check(const uint8_t *bytes, size_t len, uint32_t *count_out)
 void rk_elems_iter_init(rk_elems_iter *it, const uint8_t *bytes, size_t len)
 {
     RK_ASSERT(len >= RK_ELEMS_HEAD_BYTES);
-    it->left = elems_get_u32(bytes);
+    it->left = rk_le32_get(bytes);
     it->p = bytes + RK_ELEMS_HEAD_BYTES;
     it->end = bytes + len;
 }
@@ -85,7 +72,7 @@ bool rk_elems_next(rk_elems_iter *it, const uint8_t **elem, size_t *len)
         return false;
     }
     RK_ASSERT(it->end - it->p >= (ptrdiff_t)RK_ELEMS_LEN_BYTES);
-    uint32_t elem_len = elems_get_u32(it->p);
+    uint32_t elem_len = rk_le32_get(it->p);
     it->p += RK_ELEMS_LEN_BYTES;
     RK_ASSERT(it->end - it->p >= (ptrdiff_t)elem_len);
     *elem = it->p;

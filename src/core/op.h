@@ -44,18 +44,12 @@ typedef struct rk_op {
 /* The increment of INCRBY and HINCRBY as its RK_OP_INCREMENT_BYTES, little-endian. */
 static inline void rk_op_increment_encode(int64_t increment, uint8_t out[RK_OP_INCREMENT_BYTES])
 {
-    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
-        out[i] = (uint8_t)((uint64_t)increment >> (8 * i));
-    }
+    rk_le64_put(out, (uint64_t)increment);
 }
 
 static inline int64_t rk_op_increment_decode(const uint8_t bytes[RK_OP_INCREMENT_BYTES])
 {
-    uint64_t bits = 0;
-    for (uint32_t i = 0; i < RK_OP_INCREMENT_BYTES; i++) {
-        bits |= (uint64_t)bytes[i] << (8 * i);
-    }
-    return (int64_t)bits;
+    return (int64_t)rk_le64_get(bytes);
 }
 
 /* "put", "del", "append"; "unknown" otherwise. Never NULL. */

@@ -6,22 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fields_put_u64(uint8_t *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++) {
-        out[i] = (uint8_t)(value >> (8 * i));
-    }
-}
-
-static uint64_t fields_get_u64(const uint8_t *bytes)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++) {
-        value |= (uint64_t)bytes[i] << (8 * i);
-    }
-    return value;
-}
-
 bool rk_fields_parse(const rk_sibling *s, rk_field_entry *out)
 {
     memset(out, 0, sizeof(*out));
@@ -29,8 +13,7 @@ bool rk_fields_parse(const rk_sibling *s, rk_field_entry *out)
         return false;
     }
     const uint8_t *v = s->value;
-    uint32_t name_len = (uint32_t)v[1] | (uint32_t)v[2] << 8 | (uint32_t)v[3] << 16 |
-                        (uint32_t)v[4] << 24;
+    uint32_t name_len = rk_le32_get(v + 1);
     if (name_len > s->value_len - RK_FIELD_HEAD_BYTES) {
         return false;
     }
@@ -45,17 +28,17 @@ bool rk_fields_parse(const rk_sibling *s, rk_field_entry *out)
         return true;
     }
     if (out->kind == RK_FIELD_KIND_BASE && rest_len == RK_FIELD_BASE_BYTES) {
-        out->base = (int64_t)fields_get_u64(rest);
+        out->base = (int64_t)rk_le64_get(rest);
         return true;
     }
     if (out->kind != RK_FIELD_KIND_COUNTER || rest_len != RK_FIELD_ACTOR_BYTES) {
         return false;
     }
-    out->lineage = fields_get_u64(rest);
-    out->p = fields_get_u64(rest + 8);
-    out->n = fields_get_u64(rest + 16);
-    out->rp = fields_get_u64(rest + 24);
-    out->rn = fields_get_u64(rest + 32);
+    out->lineage = rk_le64_get(rest);
+    out->p = rk_le64_get(rest + 8);
+    out->n = rk_le64_get(rest + 16);
+    out->rp = rk_le64_get(rest + 24);
+    out->rn = rk_le64_get(rest + 32);
     return out->rp <= out->p && out->rn <= out->n;
 }
 
@@ -79,9 +62,7 @@ bool rk_fields_named(const rk_field_entry *e, const uint8_t *name, size_t name_l
 static void fields_put_head(uint8_t kind, const uint8_t *name, size_t name_len, uint8_t *out)
 {
     out[0] = kind;
-    for (int i = 0; i < 4; i++) {
-        out[1 + i] = (uint8_t)(name_len >> (8 * i));
-    }
+    rk_le32_put(out + 1, (uint32_t)name_len);
     if (name_len > 0) {
         memcpy(out + RK_FIELD_HEAD_BYTES, name, name_len);
     }
@@ -95,24 +76,16 @@ static void fields_put_actor(rk_sibling *s, const rk_field_entry *e)
     RK_ASSERT(e->rn <= e->n);
     uint8_t *rest = s->value + RK_FIELD_HEAD_BYTES + e->name_len;
     RK_ASSERT(rest + RK_FIELD_ACTOR_BYTES == s->value + s->value_len);
-    fields_put_u64(rest, e->lineage);
-    fields_put_u64(rest + 8, e->p);
-    fields_put_u64(rest + 16, e->n);
-    fields_put_u64(rest + 24, e->rp);
-    fields_put_u64(rest + 32, e->rn);
+    rk_le64_put(rest, e->lineage);
+    rk_le64_put(rest + 8, e->p);
+    rk_le64_put(rest + 16, e->n);
+    rk_le64_put(rest + 24, e->rp);
+    rk_le64_put(rest + 32, e->rn);
 }
 
 static uint64_t fields_max(uint64_t a, uint64_t b)
 {
     return a > b ? a : b;
-}
-
-static int fields_dot_cmp(rk_dot a, rk_dot b)
-{
-    if (a.node != b.node) {
-        return a.node < b.node ? -1 : 1;
-    }
-    return a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0;
 }
 
 /* Two entries under one dot. One actor on both sides: each sum's maximum, into `mine`. A register
@@ -196,7 +169,7 @@ static int fields_merge_siblings(const rk_dvvset *state, const rk_dvvset *other,
     while (rc == 0 && (i < state->sibling_count || j < other->sibling_count)) {
         const rk_sibling *s = i < state->sibling_count ? &state->siblings[i] : NULL;
         const rk_sibling *o = j < other->sibling_count ? &other->siblings[j] : NULL;
-        int order = s == NULL ? 1 : o == NULL ? -1 : fields_dot_cmp(s->dot, o->dot);
+        int order = s == NULL ? 1 : o == NULL ? -1 : rk_dot_cmp(s->dot, o->dot);
         if (order < 0) {
             i++;
             rc = fields_keep_one_sided(s, &other->history) ? fields_copy_sibling(s, &merged[count++])
@@ -436,25 +409,11 @@ static bool fields_actor_own(const rk_policy_write *w, const rk_sibling *s,
         s->dot.counter <= w->handback_floor || w->own_base == NULL) {
         return false;
     }
-    const rk_dvvset *base = w->own_base;
-    uint32_t low = 0;
-    uint32_t high = base->sibling_count;
-    while (low < high) {
-        uint32_t mid = low + (high - low) / 2;
-        int order = fields_dot_cmp(base->siblings[mid].dot, s->dot);
-        if (order == 0) {
-            rk_field_entry b;
-            return rk_fields_parse(&base->siblings[mid], &b) && b.kind == e->kind &&
-                   b.lineage == e->lineage && rk_fields_named(&b, e->name, e->name_len) &&
-                   b.p == e->p && b.n == e->n;
-        }
-        if (order < 0) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    return false;
+    const rk_sibling *held = rk_dvvset_find(w->own_base, s->dot);
+    rk_field_entry b;
+    return held != NULL && rk_fields_parse(held, &b) && b.kind == e->kind &&
+           b.lineage == e->lineage && rk_fields_named(&b, e->name, e->name_len) && b.p == e->p &&
+           b.n == e->n;
 }
 
 /* Advance actor `s` by `delta` in place; false when a sum would pass UINT64_MAX. */
@@ -526,7 +485,7 @@ static size_t fields_base_len(size_t name_len)
 static void fields_put_base(const uint8_t *name, size_t name_len, int64_t value, uint8_t *out)
 {
     fields_put_head(RK_FIELD_KIND_BASE, name, name_len, out);
-    fields_put_u64(out + RK_FIELD_HEAD_BYTES + name_len, (uint64_t)value);
+    rk_le64_put(out + RK_FIELD_HEAD_BYTES + name_len, (uint64_t)value);
 }
 
 int rk_fields_add_base(const rk_policy_write *w, rk_dvvset *state, const uint8_t *name,
@@ -548,8 +507,10 @@ int rk_fields_add_base(const rk_policy_write *w, rk_dvvset *state, const uint8_t
 int rk_fields_register_to_base(rk_dvvset *state, const rk_sibling *shown, int64_t value)
 {
     RK_ASSERT(!state->values_borrowed);
+    RK_ASSERT(shown >= state->siblings && shown < state->siblings + state->sibling_count);
+    rk_sibling *s = &state->siblings[shown - state->siblings];
     rk_field_entry e;
-    bool parsed = rk_fields_parse(shown, &e);
+    bool parsed = rk_fields_parse(s, &e);
     RK_ASSERT(parsed);
     RK_ASSERT(e.kind == RK_FIELD_KIND_REGISTER);
     size_t len = fields_base_len(e.name_len);
@@ -558,27 +519,12 @@ int rk_fields_register_to_base(rk_dvvset *state, const rk_sibling *shown, int64_
         return RK_ENOMEM;
     }
     fields_put_base(e.name, e.name_len, value, bytes);
-    rk_dot keep = shown->dot;
-    uint8_t *name_copy = malloc(e.name_len > 0 ? e.name_len : 1);
-    if (name_copy == NULL) {
-        free(bytes);
-        return RK_ENOMEM;
-    }
-    memcpy(name_copy, e.name, e.name_len);
-    uint32_t name_len = e.name_len;
-    for (uint32_t i = 0; i < state->sibling_count; i++) {
-        rk_sibling *s = &state->siblings[i];
-        if (s->dot.node == keep.node && s->dot.counter == keep.counter) {
-            free(s->value);
-            s->value = bytes;       /* the same dot and stamp: only what it holds changes */
-            s->value_len = (uint32_t)len;
-            bytes = NULL;
-        }
-    }
-    RK_ASSERT(bytes == NULL);
-    /* The other registers of the name, which the conversion saw, go. */
-    rk_fields_drop_registers(state, name_copy, name_len);
-    free(name_copy);
+    free(s->value);
+    s->value = bytes;       /* the same dot and stamp: only what it holds changes */
+    s->value_len = (uint32_t)len;
+    /* The name's other registers, which the conversion saw, go; the name is read from the
+     * base's own bytes, which stay. */
+    rk_fields_drop_registers(state, bytes + RK_FIELD_HEAD_BYTES, e.name_len);
     return 0;
 }
 

@@ -10,38 +10,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void ring_put_u32(uint8_t *out, uint32_t v)
-{
-    for (uint32_t i = 0; i < 4; i++) {
-        out[i] = (uint8_t)(v >> (8u * i));
-    }
-}
-
-static void ring_put_u64(uint8_t *out, uint64_t v)
-{
-    for (uint32_t i = 0; i < 8; i++) {
-        out[i] = (uint8_t)(v >> (8u * i));
-    }
-}
-
-static uint32_t ring_get_u32(const uint8_t *in)
-{
-    uint32_t v = 0;
-    for (uint32_t i = 0; i < 4; i++) {
-        v |= (uint32_t)in[i] << (8u * i);
-    }
-    return v;
-}
-
-static uint64_t ring_get_u64(const uint8_t *in)
-{
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < 8; i++) {
-        v |= (uint64_t)in[i] << (8u * i);
-    }
-    return v;
-}
-
 static size_t ring_encoded_bytes(uint32_t partition_count, uint32_t member_count)
 {
     size_t owner_bytes = member_count > 0 ? partition_count : 0;
@@ -187,17 +155,17 @@ int rk_ring_encode(const rk_ring *ring, uint8_t *out, size_t out_size)
     out[1] = (uint8_t)__builtin_ctz(ring->partition_count);
     out[2] = (uint8_t)member_count;
     out[3] = 0;
-    ring_put_u64(out + 4, ring->version);
+    rk_le64_put(out + 4, ring->version);
     uint8_t *cursor = out + RK_RING_HEADER_BYTES;
     for (uint32_t i = 0; i < member_count; i++) {
-        ring_put_u32(cursor, ring->members[i]);
+        rk_le32_put(cursor, ring->members[i]);
         cursor += 4;
     }
     if (member_count > 0) {
         memcpy(cursor, ring->owner_index, ring->partition_count);
         cursor += ring->partition_count;
     }
-    ring_put_u32(cursor, (uint32_t)rk_hash_key(out, (size_t)(cursor - out)));
+    rk_le32_put(cursor, (uint32_t)rk_hash_key(out, (size_t)(cursor - out)));
     cursor += RK_RING_CHECKSUM_BYTES;
     RK_ASSERT((size_t)(cursor - out) == encoded_bytes);
     return (int)encoded_bytes;
@@ -220,12 +188,12 @@ int rk_ring_decode(rk_ring *ring, const uint8_t *bytes, size_t len)
         return RK_ECORRUPT;
     }
     size_t body_bytes = len - RK_RING_CHECKSUM_BYTES;
-    if ((uint32_t)rk_hash_key(bytes, body_bytes) != ring_get_u32(bytes + body_bytes)) {
+    if ((uint32_t)rk_hash_key(bytes, body_bytes) != rk_le32_get(bytes + body_bytes)) {
         return RK_ECORRUPT;
     }
     const uint8_t *member_bytes = bytes + RK_RING_HEADER_BYTES;
     for (uint32_t i = 1; i < member_count; i++) {
-        if (ring_get_u32(member_bytes + 4u * (i - 1u)) >= ring_get_u32(member_bytes + 4u * i)) {
+        if (rk_le32_get(member_bytes + 4u * (i - 1u)) >= rk_le32_get(member_bytes + 4u * i)) {
             return RK_ECORRUPT;
         }
     }
@@ -244,10 +212,10 @@ int rk_ring_decode(rk_ring *ring, const uint8_t *bytes, size_t len)
     }
 
     (void)rk_ring_init(ring, partition_count);
-    ring->version = ring_get_u64(bytes + 4);
+    ring->version = rk_le64_get(bytes + 4);
     ring->member_count = member_count;
     for (uint32_t i = 0; i < member_count; i++) {
-        ring->members[i] = ring_get_u32(member_bytes + 4u * i);
+        ring->members[i] = rk_le32_get(member_bytes + 4u * i);
     }
     if (member_count > 0) {
         memcpy(ring->owner_index, owner_bytes, partition_count);

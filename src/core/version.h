@@ -80,6 +80,15 @@ typedef struct rk_dot {
     uint64_t counter;
 } rk_dot;
 
+/* The order siblings are kept in (dvvset.h): node, then counter. */
+static inline int rk_dot_cmp(rk_dot a, rk_dot b)
+{
+    if (a.node != b.node) {
+        return a.node < b.node ? -1 : 1;
+    }
+    return a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0;
+}
+
 /* The counters first..last (inclusive, 1 <= first <= last) of one node. */
 typedef struct rk_vv_entry {
     rk_node_id node;
