@@ -22,8 +22,14 @@ typedef enum rk_msg_kind {
     RK_MSG_FWD_RESP = 6,    /* replica -> origin: the client's answer */
     RK_MSG_BUCKET_SET = 7,  /* bucket properties, versioned; pushed to every member */
     RK_MSG_BUCKET_ACK = 8,  /* a member stored them */
+    RK_MSG_AAE_REQ = 9,     /* anti-entropy exchange (aae.h): `level` of `partition`'s tree */
+    RK_MSG_AAE_RESP = 10,   /* its hashes, keys with hashes, or objects; status RK_EBUSY: the
+                             * tree is not built here (try later) */
+    RK_MSG_EPOCH = 11,      /* a node's epoch (`version`; 0: not known yet), sent on every link
+                             * up; flag RK_MSG_EPOCH_ASK: answer with EPOCH_RESP */
+    RK_MSG_EPOCH_RESP = 12, /* `version`: the highest epoch the sender saw from the receiver */
 } rk_msg_kind;
-#define RK_MSG_KIND_MAX 8
+#define RK_MSG_KIND_MAX 12
 
 /* Flags of a put request. */
 #define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
@@ -31,6 +37,19 @@ typedef enum rk_msg_kind {
 /* Flags of a bucket set. */
 #define RK_MSG_BUCKET_CHECK 0x01u   /* store nothing; answer whether a live key of the bucket is
                                      * stored here (BUCKET_ACK error RK_EBUSY) or not (0) */
+/* Flags of an epoch message. */
+#define RK_MSG_EPOCH_ASK 0x01u      /* the sender lost its store: tell it what you saw from it */
+
+/* Levels of an anti-entropy request (aae.h has the tree's shape). */
+typedef enum rk_aae_level {
+    RK_AAE_BRANCHES = 1,    /* resp `hashes`: every branch hash of the partition's tree */
+    RK_AAE_SEGMENTS = 2,    /* req `indices`: branches; resp `hashes`: their segments in order */
+    RK_AAE_KEYS = 3,        /* req `indices`: segments; resp `values`: their keys, `hashes`: the
+                             * hash of each key's stored object */
+    RK_AAE_OBJECTS = 4,     /* req `values`: keys; resp `values`: the keys, `objects`: each
+                             * stored object (empty: absent or damaged here) */
+} rk_aae_level;
+#define RK_AAE_LEVEL_MAX 4
 
 /* A byte string inside a message, laid out as protobuf-c's ProtobufCBinaryData, so a decoded
  * repeated bytes field is used as it is (wire_msg.c asserts the layout). */
@@ -69,6 +88,15 @@ struct rk_msg {
      * keys and values of a map in turn. */
     const rk_msg_bytes *values;
     uint32_t value_count;
+    /* AAE_REQ / AAE_RESP (aae.h). */
+    uint32_t partition;
+    uint32_t level;             /* rk_aae_level */
+    const uint32_t *indices;
+    uint32_t index_count;
+    const uint64_t *hashes;
+    uint32_t hash_count;
+    const rk_msg_bytes *objects;
+    uint32_t object_count;
 };
 
 #endif

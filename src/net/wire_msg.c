@@ -21,7 +21,7 @@
 
 _Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
                "the largest object the core stores fits in a frame with its key");
-_Static_assert(RK_MSG_KIND_MAX == 8, "every rk_msg kind has a case below");
+_Static_assert(RK_MSG_KIND_MAX == 12, "every rk_msg kind has a case below");
 _Static_assert(RK_REPLY_VERSIONS == 6, "the last reply kind a forwarded reply may carry");
 _Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
                "RK_WIRE_STATUS_* mirror ringkv.proto");
@@ -33,6 +33,8 @@ const char *rk_wire_kind_name(rk_msg_kind kind)
         [RK_MSG_PUT_REQ] = "put_req",       [RK_MSG_PUT_RESP] = "put_resp",
         [RK_MSG_FWD_REQ] = "fwd_req",       [RK_MSG_FWD_RESP] = "fwd_resp",
         [RK_MSG_BUCKET_SET] = "bucket_set", [RK_MSG_BUCKET_ACK] = "bucket_ack",
+        [RK_MSG_AAE_REQ] = "aae_req",       [RK_MSG_AAE_RESP] = "aae_resp",
+        [RK_MSG_EPOCH] = "epoch",           [RK_MSG_EPOCH_RESP] = "epoch_resp",
     };
     if ((unsigned)kind > RK_MSG_KIND_MAX || names[kind] == NULL) {
         return "unknown";
@@ -162,6 +164,37 @@ static bool wire_msg_fwd_resp_ok(const rk_msg *m, char *why, size_t why_bytes)
                              RK_WIRE_CONTEXT_BYTES_MAX, why, why_bytes);
 }
 
+/* An anti-entropy message: a known level, every key in range, objects only beside keys. The
+ * partition's range is the core's to check (it knows the ring). */
+static bool wire_msg_aae_ok(const rk_msg *m, char *why, size_t why_bytes)
+{
+    const char *name = rk_wire_kind_name(m->kind);
+    if (m->level < 1 || m->level > RK_AAE_LEVEL_MAX) {
+        return wire_msg_refuse(why, why_bytes, "%s: level %u; levels are 1 to %u", name,
+                               m->level, RK_AAE_LEVEL_MAX);
+    }
+    if ((m->index_count > 0 && m->indices == NULL) || (m->hash_count > 0 && m->hashes == NULL) ||
+        (m->value_count > 0 && m->values == NULL) ||
+        (m->object_count > 0 && m->objects == NULL)) {
+        return wire_msg_refuse(why, why_bytes, "%s: a list has a count but no data", name);
+    }
+    for (uint32_t i = 0; i < m->value_count; i++) {
+        if (!wire_msg_key_ok(m->values[i].data, m->values[i].len, why, why_bytes)) {
+            return false;
+        }
+    }
+    if (m->object_count != 0 && m->object_count != m->value_count) {
+        return wire_msg_refuse(why, why_bytes, "%s: %u objects for %u keys", name,
+                               m->object_count, m->value_count);
+    }
+    for (uint32_t i = 0; i < m->object_count; i++) {
+        if (m->objects[i].len > 0 && m->objects[i].data == NULL) {
+            return wire_msg_refuse(why, why_bytes, "%s: object %u has no data", name, i);
+        }
+    }
+    return true;
+}
+
 /* The one check of an rk_msg, before encoding and after decoding. */
 static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
 {
@@ -202,6 +235,16 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
             return wire_msg_refuse(why, why_bytes, "bucket_ack: version %lld is negative",
                                    (long long)m->integer);
         }
+        return true;
+    case RK_MSG_AAE_REQ:
+    case RK_MSG_AAE_RESP:
+        return wire_msg_aae_ok(m, why, why_bytes);
+    case RK_MSG_EPOCH:
+        if ((m->flags & ~RK_MSG_EPOCH_ASK) != 0) {
+            return wire_msg_refuse(why, why_bytes, "epoch: flags 0x%x are unknown", m->flags);
+        }
+        return true;
+    case RK_MSG_EPOCH_RESP:
         return true;
     }
     return wire_msg_refuse(why, why_bytes, "message kind %d is not one this version knows",
@@ -326,6 +369,39 @@ static void wire_msg_pb_responses(Ringkv__Envelope *env, rk_wire_pb_body *body, 
     }
 }
 
+/* Anti-entropy and epoch messages: one protobuf message each for request and response. */
+static void wire_msg_pb_exchange(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m)
+{
+    if (m->kind == RK_MSG_EPOCH || m->kind == RK_MSG_EPOCH_RESP) {
+        ringkv__epoch__init(&body->epoch);
+        body->epoch.req_id = m->req_id;
+        body->epoch.response = m->kind == RK_MSG_EPOCH_RESP;
+        body->epoch.ask = (m->flags & RK_MSG_EPOCH_ASK) != 0;
+        body->epoch.epoch = m->version;
+        env->body_case = RINGKV__ENVELOPE__BODY_EPOCH;
+        env->epoch = &body->epoch;
+        return;
+    }
+    RK_ASSERT(m->kind == RK_MSG_AAE_REQ || m->kind == RK_MSG_AAE_RESP);
+    Ringkv__Aae *a = &body->aae;
+    ringkv__aae__init(a);
+    a->req_id = m->req_id;
+    a->response = m->kind == RK_MSG_AAE_RESP;
+    a->error = m->status;
+    a->partition = m->partition;
+    a->level = m->level;
+    a->n_indices = m->index_count;
+    a->indices = (uint32_t *)(uintptr_t)m->indices;
+    a->n_hashes = m->hash_count;
+    a->hashes = (uint64_t *)(uintptr_t)m->hashes;
+    a->n_keys = m->value_count;
+    a->keys = (ProtobufCBinaryData *)(uintptr_t)m->values;
+    a->n_objects = m->object_count;
+    a->objects = (ProtobufCBinaryData *)(uintptr_t)m->objects;
+    env->body_case = RINGKV__ENVELOPE__BODY_AAE;
+    env->aae = a;
+}
+
 int rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_msg *m,
                         char *why, size_t why_bytes)
 {
@@ -351,6 +427,12 @@ int rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_m
     case RK_MSG_FWD_RESP:
     case RK_MSG_BUCKET_ACK:
         wire_msg_pb_responses(env, body, &cut);
+        return 0;
+    case RK_MSG_AAE_REQ:
+    case RK_MSG_AAE_RESP:
+    case RK_MSG_EPOCH:
+    case RK_MSG_EPOCH_RESP:
+        wire_msg_pb_exchange(env, body, &cut);
         return 0;
     }
     RK_ASSERT(!"wire_msg_check let an unknown kind through");
@@ -489,6 +571,47 @@ static int wire_msg_responses_from_pb(rk_msg *out, const Ringkv__Envelope *env, 
     }
 }
 
+/* Anti-entropy and epoch bodies into *out. Returns 0, 1 when the body is neither, or
+ * RK_ECORRUPT (a list longer than a u32 counts). */
+static int wire_msg_exchange_from_pb(rk_msg *out, const Ringkv__Envelope *env, char *why,
+                                     size_t why_bytes)
+{
+    if (env->body_case == RINGKV__ENVELOPE__BODY_EPOCH) {
+        const Ringkv__Epoch *e = env->epoch;
+        out->kind = e->response ? RK_MSG_EPOCH_RESP : RK_MSG_EPOCH;
+        out->req_id = e->req_id;
+        out->flags = e->ask ? RK_MSG_EPOCH_ASK : 0;
+        out->version = e->epoch;
+        return 0;
+    }
+    if (env->body_case != RINGKV__ENVELOPE__BODY_AAE) {
+        return 1;
+    }
+    const Ringkv__Aae *a = env->aae;
+    if (a->n_indices > UINT32_MAX || a->n_hashes > UINT32_MAX || a->n_keys > UINT32_MAX ||
+        a->n_objects > UINT32_MAX) {
+        wire_msg_refuse(why, why_bytes, "aae: a list longer than 2^32-1");
+        return RK_ECORRUPT;
+    }
+    if (!wire_msg_error_ok("aae", a->error, why, why_bytes)) {
+        return RK_ECORRUPT;
+    }
+    out->kind = a->response ? RK_MSG_AAE_RESP : RK_MSG_AAE_REQ;
+    out->req_id = a->req_id;
+    out->status = a->error;
+    out->partition = a->partition;
+    out->level = a->level;
+    out->indices = a->indices;
+    out->index_count = (uint32_t)a->n_indices;
+    out->hashes = a->hashes;
+    out->hash_count = (uint32_t)a->n_hashes;
+    out->values = (const rk_msg_bytes *)a->keys;
+    out->value_count = (uint32_t)a->n_keys;
+    out->objects = (const rk_msg_bytes *)a->objects;
+    out->object_count = (uint32_t)a->n_objects;
+    return 0;
+}
+
 int rk_wire_pb_to_msg(rk_msg *out, const Ringkv__Envelope *env, char *why, size_t why_bytes)
 {
     RK_ASSERT(out != NULL);
@@ -496,6 +619,9 @@ int rk_wire_pb_to_msg(rk_msg *out, const Ringkv__Envelope *env, char *why, size_
     memset(out, 0, sizeof(*out));
     if (!wire_msg_requests_from_pb(out, env)) {
         int rc = wire_msg_responses_from_pb(out, env, why, why_bytes);
+        if (rc == 1) {
+            rc = wire_msg_exchange_from_pb(out, env, why, why_bytes);
+        }
         if (rc == 1) {
             wire_msg_refuse(why, why_bytes,
                             "envelope carries no message protocol version %u knows",

@@ -26,6 +26,8 @@ typedef union rk_wire_pb_body {
     Ringkv__FwdResp fwd_resp;
     Ringkv__BucketSet bucket_set;
     Ringkv__BucketAck bucket_ack;
+    Ringkv__Aae aae;
+    Ringkv__Epoch epoch;
 } rk_wire_pb_body;
 
 /* ---- control messages (wire_pb.c) --------------------------------------------------------- */

@@ -31,6 +31,12 @@ static const uint8_t test_value[] = {'v', 0x00, 'a', 'l'};
 static const uint8_t test_context[] = "AQDAdnLO";
 static const uint8_t test_message[] = "TIMEOUT: needed W=2, 1 answered";
 
+static const uint32_t test_indices[] = {0, 31, 7};
+static const uint64_t test_hashes[] = {UINT64_MAX, 1};
+static const rk_msg_bytes test_keys[] = {{.len = 10, .data = test_key}, {.len = 0, .data = NULL}};
+static const rk_msg_bytes test_objects[] = {{.len = 0, .data = NULL},
+                                            {.len = sizeof(test_object), .data = test_object}};
+
 #define TEST_KEY(m)     (m).key = test_key, (m).key_len = sizeof(test_key) - 1
 #define TEST_OBJECT(m)  (m).object = test_object, (m).object_len = sizeof(test_object)
 
@@ -84,6 +90,30 @@ static void sample(rk_msg_kind kind, rk_msg *m)
         m->integer = INT64_MAX;
         m->status = RK_EIO;
         return;
+    case RK_MSG_AAE_REQ:
+        m->partition = 63;
+        m->level = RK_AAE_SEGMENTS;
+        m->indices = test_indices;
+        m->index_count = 3;
+        return;
+    case RK_MSG_AAE_RESP:
+        m->partition = 7;
+        m->level = RK_AAE_OBJECTS;
+        m->status = RK_EBUSY;
+        m->hashes = test_hashes;
+        m->hash_count = 2;
+        m->values = test_keys;
+        m->value_count = 2;
+        m->objects = test_objects;
+        m->object_count = 2;
+        return;
+    case RK_MSG_EPOCH:
+        m->flags = RK_MSG_EPOCH_ASK;
+        m->version = 1ull << 20;
+        return;
+    case RK_MSG_EPOCH_RESP:
+        m->version = 77;
+        return;
     }
     fail_msg("kind %d has no sample", (int)kind);
 }
@@ -119,6 +149,21 @@ static void assert_same_msg(const rk_msg *want, const rk_msg *got)
     for (uint32_t i = 0; i < want->value_count; i++) {
         assert_bytes(want->values[i].data, want->values[i].len, got->values[i].data,
                      got->values[i].len);
+    }
+    assert_int_equal(got->partition, want->partition);
+    assert_int_equal(got->level, want->level);
+    assert_int_equal(got->index_count, want->index_count);
+    for (uint32_t i = 0; i < want->index_count; i++) {
+        assert_int_equal(got->indices[i], want->indices[i]);
+    }
+    assert_int_equal(got->hash_count, want->hash_count);
+    for (uint32_t i = 0; i < want->hash_count; i++) {
+        assert_int_equal(got->hashes[i], want->hashes[i]);
+    }
+    assert_int_equal(got->object_count, want->object_count);
+    for (uint32_t i = 0; i < want->object_count; i++) {
+        assert_bytes(want->objects[i].data, want->objects[i].len, got->objects[i].data,
+                     got->objects[i].len);
     }
 }
 
@@ -463,7 +508,7 @@ static void test_encode_refuses_core_bugs(void **state)
     rk_msg m;
     sample(RK_MSG_PUT_RESP, &m);
     m.kind = (rk_msg_kind)(RK_MSG_KIND_MAX + 1);
-    assert_encode_refused(&m, "message kind 9");
+    assert_encode_refused(&m, "message kind 13");
     m.kind = (rk_msg_kind)0;
     assert_encode_refused(&m, "message kind 0");
 
