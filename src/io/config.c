@@ -81,6 +81,16 @@ static const config_option config_options[] = {
      "a member silent this long (no frame, heartbeats every 250 ms) counts down [2000]"},
     {"handoff-rate", CONFIG_U32, CONFIG_FIELD(handoff_rate), 10, 1000000,
      "hinted copies handed back to a returning owner per second at most [1000]"},
+    {"aae", CONFIG_BOOL, CONFIG_FIELD(aae), 0, 0,
+     "anti-entropy: hash trees kept on every write, exchanged with the other replicas: on or "
+     "off [on]"},
+    {"aae-interval-ms", CONFIG_U32, CONFIG_FIELD(aae_interval_ms), 10, 86400000u,
+     "pause between two anti-entropy exchanges of this node [1000]"},
+    {"aae-rebuild-ms", CONFIG_U32, CONFIG_FIELD(aae_rebuild_ms), 1000, 604800000u,
+     "each partition's hash tree is rebuilt from the store (checking every checksum) this "
+     "often, spread out [3600000]"},
+    {"test-hooks", CONFIG_BOOL, CONFIG_FIELD(test_hooks), 0, 0,
+     "RK.DEBUG commands that damage data on purpose, for tests: yes or no [no]"},
     {"config", CONFIG_STRING, CONFIG_FIELD(config_file), 0, 0,
      "INI file with the same names (flags win)"},
 };
@@ -123,6 +133,9 @@ int rk_config_init(rk_config *c)
     c->request_timeout_ms = 5000;
     c->failure_timeout_ms = 2000;
     c->handoff_rate = 1000;
+    c->aae = true;
+    c->aae_interval_ms = 1000;
+    c->aae_rebuild_ms = 3600000u;
     if (config_strdup(&c->cluster_name, "ringkv") != 0 ||
         config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
         config_strdup(&c->engine, "lmdb") != 0) {
@@ -241,11 +254,12 @@ static int config_set_enum(rk_config *c, const config_option *o, const char *val
         return RK_EINVAL;
     }
     if (o->type == CONFIG_BOOL) {
-        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
-            *(bool *)(void *)field = strcmp(value, "yes") == 0;
+        bool yes = strcmp(value, "yes") == 0 || strcmp(value, "on") == 0;
+        if (yes || strcmp(value, "no") == 0 || strcmp(value, "off") == 0) {
+            *(bool *)(void *)field = yes;
             return 0;
         }
-        snprintf(err, err_len, "%s = \"%s\": expected yes or no", o->name, value);
+        snprintf(err, err_len, "%s = \"%s\": expected yes or no (on or off)", o->name, value);
         return RK_EINVAL;
     }
     RK_ASSERT(o->type == CONFIG_ENGINE);

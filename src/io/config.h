@@ -60,6 +60,10 @@ typedef struct rk_config {
     uint32_t request_timeout_ms;
     uint32_t handoff_rate;          /* hinted handoff objects per second */
     uint32_t failure_timeout_ms;    /* a member silent this long counts down (peer.h) */
+    bool aae;                       /* anti-entropy: hash trees and exchanges (aae.h) */
+    uint32_t aae_interval_ms;       /* between two exchanges of one node */
+    uint32_t aae_rebuild_ms;        /* each partition's tree rebuilt from the store this often */
+    bool test_hooks;                /* RK.DEBUG: commands that break things, for tests only */
     char *members_text;             /* "id=host:port:cluster_port,..." as given */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];
     uint32_t member_count;          /* derived by rk_config_finish */

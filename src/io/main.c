@@ -265,6 +265,9 @@ static int main_start(main_state *m)
     nc.partition_count = m->config.partitions;
     nc.request_timeout_ms = m->config.request_timeout_ms;
     nc.handoff_objects_per_s = m->config.handoff_rate;
+    nc.aae_on = m->config.aae;
+    nc.aae_interval_ms = m->config.aae_interval_ms;
+    nc.aae_rebuild_ms = m->config.aae_rebuild_ms;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
         const rk_config_member *cm = &m->config.members[i];
