@@ -30,6 +30,7 @@ static void usage(FILE *out)
             "                  [--workload values|cart (cart: sets, counters or maps)]\n"
             "                  [--policy siblings|lww (values) | union|set|counter|map (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
+            "                  [--aae] [--no-read-repair]\n"
             "                  [--break-sibling-merge (test only)]\n"
             "                  [--break-clean-stop (test only)] [--trace]\n"
             "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
@@ -111,6 +112,10 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
             takes = false;
             if (strcmp(a, "--no-sloppy") == 0) {
                 c->no_sloppy = true;
+            } else if (strcmp(a, "--aae") == 0) {
+                c->aae = true;
+            } else if (strcmp(a, "--no-read-repair") == 0) {
+                c->no_read_repair = true;
             } else if (strcmp(a, "--break-sibling-merge") == 0) {
                 c->break_sibling_merge = true;
             } else if (strcmp(a, "--break-clean-stop") == 0) {
@@ -290,7 +295,15 @@ int main(int argc, char **argv)
     printf("refused_writes: %" PRIu64 "\n", r.refused);
     print_checkers(&c, &r);
     printf("converged: %s\n", r.converged ? "yes" : "no");
-    printf("convergence_via: hinted-handoff+read-repair\n");
+    printf("convergence_via: %s\n", c.no_read_repair ? "anti-entropy"
+                                    : c.aae ? "hinted-handoff+read-repair+anti-entropy"
+                                            : "hinted-handoff+read-repair");
+    if (c.aae || c.no_read_repair) {
+        printf("aae_converged: %s\n", r.aae_converged ? "yes" : "no");
+        printf("aae_converge_ms: %" PRIu64 "\n", r.aae_converge_ms);
+        printf("aae_keys_repaired: %" PRIu64 "\n", r.aae_keys_repaired);
+        printf("aae_trees_mismatched: %" PRIu64 "\n", r.aae_trees_mismatched);
+    }
     printf("hints_left: %" PRIu64 "\n", r.hints_left);
     printf("hinted_copies_left: %" PRIu64 "\n", r.hinted_copies_left);
     print_share("unavailable_writes", r.indeterminate + r.refused, r.writes);

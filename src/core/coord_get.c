@@ -43,6 +43,9 @@ static void coord_get_reply(rk_node *n, rk_coord_get *c)
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
 static void coord_read_repair(rk_node *n, rk_coord_get *c)
 {
+    if (!n->config.read_repair) {
+        return;     /* the simulator's --no-read-repair: anti-entropy alone converges */
+    }
     if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
         return;
     }

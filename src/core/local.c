@@ -82,6 +82,46 @@ void rk_local_key_copy(const rk_local_key *from, rk_local_key *to)
 
 /* ---- reads ---------------------------------------------------------------------------------- */
 
+/* ---- anti-entropy's trees -------------------------------------------------------------------- */
+
+void rk_local_set_tree(rk_local *l, rk_aae_tree *tree)
+{
+    l->tree = tree;
+    l->last_skey_len = 0;
+}
+
+static void local_remember(rk_local *l, const rk_local_key *k, uint64_t hash)
+{
+    memcpy(l->last_skey, k->skey, k->skey_len);
+    l->last_skey_len = k->skey_len;
+    l->last_hash = hash;
+}
+
+/* The hash of the object now stored under `k`: remembered, or looked up. */
+static uint64_t local_stored_hash(rk_local *l, const rk_local_key *k)
+{
+    if (l->last_skey_len == k->skey_len && memcmp(l->last_skey, k->skey, k->skey_len) == 0) {
+        return l->last_hash;
+    }
+    rk_buf stored = {0};
+    uint64_t hash = 0;
+    if (rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, &stored) == 0 &&
+        rk_dvvset_frame_ok(stored.data, stored.len)) {
+        hash = rk_aae_object_hash(k->skey, k->skey_len, stored.data, stored.len);
+    }
+    rk_store_buf_free(&stored);
+    return hash;
+}
+
+/* The object of `k` changed to `bytes` (NULL: removed): update its tree. */
+static void local_tree_update(rk_local *l, const rk_local_key *k, uint64_t old_hash,
+                              const uint8_t *bytes, size_t len)
+{
+    uint64_t new_hash = bytes != NULL ? rk_aae_object_hash(k->skey, k->skey_len, bytes, len) : 0;
+    rk_aae_tree_update(l->tree, k->partition, k->skey, k->skey_len, old_hash, new_hash);
+    local_remember(l, k, new_hash);
+}
+
 /* Read an object's bytes; one that fails its frame or checksum (damaged on disk) is counted and
  * comes back empty, with *damaged set. */
 static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged)
@@ -90,6 +130,9 @@ static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, b
     *damaged = false;
     int rc = rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, out);
     if (rc == RK_ENOTFOUND) {
+        if (l->tree != NULL) {
+            local_remember(l, k, 0);
+        }
         return 0;
     }
     if (rc != 0) {
@@ -101,6 +144,16 @@ static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, b
         rk_store_buf_free(out);
         memset(out, 0, sizeof(*out));
         *damaged = true;
+        if (l->tree != NULL) {
+            /* Its tree took the object's hash when it was written intact: that tree no longer
+             * agrees with the store, and is rebuilt (aae.c) without the damaged object. */
+            rk_aae_tree_invalidate(l->tree, k->partition);
+            local_remember(l, k, 0);
+        }
+        return 0;
+    }
+    if (l->tree != NULL) {
+        local_remember(l, k, rk_aae_object_hash(k->skey, k->skey_len, out->data, out->len));
     }
     return 0;
 }
@@ -214,9 +267,13 @@ int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, siz
                       .key_len = k->skey_len,
                       .value = bytes,
                       .value_len = len};
+    uint64_t old_hash = l->tree != NULL ? local_stored_hash(l, k) : 0;
     int rc = local_batch(l, &op, extra, extra_count, seq_out);
     if (rc == 0) {
         local_count_live(l, was_live, live);
+        if (l->tree != NULL) {
+            local_tree_update(l, k, old_hash, bytes, len);
+        }
     }
     return rc;
 }
@@ -226,9 +283,13 @@ int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_
 {
     rk_batch_op op = {
         .kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = k->skey, .key_len = k->skey_len};
+    uint64_t old_hash = l->tree != NULL ? local_stored_hash(l, k) : 0;
     int rc = local_batch(l, &op, extra, extra_count, seq_out);
     if (rc == 0) {
         local_count_live(l, was_live, false);
+        if (l->tree != NULL) {
+            local_tree_update(l, k, old_hash, NULL, 0);
+        }
     }
     return rc;
 }
@@ -302,6 +363,10 @@ int rk_local_bucket_live(rk_local *l, const uint8_t *name, size_t name_len)
 
 int rk_local_recount(rk_local *l)
 {
+    if (l->tree != NULL) {
+        rk_aae_tree_invalidate_all(l->tree);
+        l->last_skey_len = 0;
+    }
     uint64_t count = 0;
     int rc = rk_store_iterate(l->env->store, RK_DB_DATA, NULL, 0, NULL, 0, local_count_one,
                               &count);

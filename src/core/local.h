@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aae_tree.h"
 #include "dvvset.h"
 #include "env.h"
 #include "ring.h"
@@ -40,6 +41,14 @@ typedef struct rk_local {
     uint64_t keys_live;         /* stored objects with a live sibling */
     uint8_t *scratch;           /* encoding buffer, grows to the largest object */
     size_t scratch_capacity;
+    /* Anti-entropy's trees (aae.c owns them; NULL: off): every object write and removal
+     * updates its partition's tree from the old and the new object's hash. The old one is
+     * usually the object just read; `last_*` remembers the last key read or written and its
+     * stored object's hash (0: absent or damaged), so a write after a read costs no lookup. */
+    rk_aae_tree *tree;
+    uint8_t last_skey[RK_SKEY_BYTES_MAX];
+    uint32_t last_skey_len;     /* 0: nothing remembered */
+    uint64_t last_hash;
 } rk_local;
 
 /* Keeps env, ring and stats. Counts the live keys in the store (one scan). 0 or a store
@@ -88,7 +97,11 @@ int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
  * one. 1, 0, or a store error. For RK.BUCKET's policy-change check, not a hot path. */
 int rk_local_bucket_live(rk_local *l, const uint8_t *name, size_t name_len);
 
-/* A failed sync rolled writes back: count the live keys again. */
+/* Keep `tree` up to date from now on (NULL: stop). */
+void rk_local_set_tree(rk_local *l, rk_aae_tree *tree);
+
+/* A failed sync rolled writes back: count the live keys again (and forget every tree, which
+ * no longer agrees with the store). */
 int rk_local_recount(rk_local *l);
 
 /* Whether `set` has a live (not deleted) sibling. Pure. */

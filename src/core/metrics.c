@@ -63,6 +63,26 @@ static const rk_metric_desc metrics_node_table[] = {
     NODE_METRIC(aae_damaged_objects, "aae_damaged_objects", "aae", RK_METRIC_COUNTER, "objects",
                 "Stored objects that failed their checksum on a read: each read as missing, to "
                 "be overwritten by a write or a repair, and never sent to another replica."),
+    NODE_METRIC(aae_trees_built, "aae_trees_built", "aae", RK_METRIC_COUNTER, "trees",
+                "Partition hash trees built or rebuilt from the store (at start-up, after a "
+                "damaged object or a failed sync, and periodically)."),
+    NODE_METRIC(aae_trees_ready, "aae_trees_ready", "aae", RK_METRIC_GAUGE, "trees",
+                "Partition hash trees built now and kept current by every write."),
+    NODE_METRIC(aae_exchanges, "aae_exchanges", "aae", RK_METRIC_COUNTER, "exchanges",
+                "Anti-entropy exchanges finished with another primary of a partition."),
+    NODE_METRIC(aae_exchanges_failed, "aae_exchanges_failed", "aae", RK_METRIC_COUNTER,
+                "exchanges", "Exchanges given up: the peer was gone, its tree not built, or an "
+                "answer did not come in time. The rotation tries again."),
+    NODE_METRIC(aae_keys_repaired, "aae_keys_repaired", "aae", RK_METRIC_COUNTER, "keys",
+                "Keys an exchange found differing twice and repaired with the read-repair "
+                "merge."),
+    NODE_METRIC(aae_keys_unconfirmed, "aae_keys_unconfirmed", "aae", RK_METRIC_COUNTER, "keys",
+                "Keys an exchange saw differ once but not the same way on its second look (a "
+                "write in flight): left alone."),
+    NODE_METRIC(aae_requests_served, "aae_requests_served", "aae", RK_METRIC_COUNTER,
+                "requests", "Exchange requests this node answered for its peers."),
+    NODE_METRIC(aae_repair_pending, "aae_repair_pending", "aae", RK_METRIC_GAUGE, "exchanges",
+                "Exchanges RK.REPAIR queued that have not started yet."),
     NODE_METRIC(counter_actors_refused, "counter_actors_refused", "stats", RK_METRIC_COUNTER,
                 "requests", "Increments refused because the counter's actors are at their bound."),
     NODE_METRIC(counter_actors_created, "counter_actors_created", "stats", RK_METRIC_COUNTER,

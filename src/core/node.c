@@ -59,6 +59,10 @@ void rk_node_config_default(rk_node_config *c)
     c->handoff_objects_per_s = 1000;
     c->handoff_interval_ms = 100;
     c->siblings_max = RK_DVVSET_SIBLINGS_DEFAULT;
+    c->aae_on = true;
+    c->aae_interval_ms = 1000;
+    c->aae_rebuild_ms = RK_AAE_REBUILD_MS_DEFAULT;
+    c->read_repair = true;
 }
 
 static int node_config_check(const rk_node_config *c)
@@ -94,6 +98,9 @@ static int node_config_check(const rk_node_config *c)
         return RK_EINVAL;
     }
     if (c->handoff_objects_per_s == 0 || c->handoff_interval_ms == 0) {
+        return RK_EINVAL;
+    }
+    if (c->aae_interval_ms == 0 || c->aae_rebuild_ms == 0) {
         return RK_EINVAL;
     }
     return 0;
@@ -308,6 +315,9 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
         rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.run);
         rc = rk_handoff_start(n);
     }
+    if (rc == 0) {
+        rc = rk_aae_start(n);
+    }
     if (rc != 0) {
         rk_node_free(n);
         return rc;
@@ -324,6 +334,7 @@ void rk_node_free(rk_node *n)
     if (n->coords.env != NULL) {
         rk_coord_table_deinit(&n->coords, rk_coord_deinit);
     }
+    rk_aae_deinit(&n->aae);
     rk_durable_deinit(&n->durable);
     rk_local_deinit(&n->local);
     free(n);
@@ -413,9 +424,11 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
         return;
     case RK_MSG_AAE_REQ:
     case RK_MSG_AAE_RESP:
+        rk_aae_on_message(n, from, m);
+        return;
     case RK_MSG_EPOCH:
     case RK_MSG_EPOCH_RESP:
-        return;     /* the exchange and the epoch's parts come in the next commits */
+        return;     /* the epoch's part comes in the next commits */
     }
 }
 
@@ -423,6 +436,8 @@ void rk_node_on_timer(rk_node *n, uint64_t timer_id)
 {
     if (timer_id == RK_TIMER_HANDOFF) {
         rk_handoff_on_timer(n);
+    } else if (timer_id == RK_TIMER_AAE) {
+        rk_aae_on_timer(n);
     } else if (timer_id == RK_TIMER_DEADLINES) {
         rk_coord_on_timer(n);
         n->stats.peers_suspected = n->members.suspected_total;

@@ -141,6 +141,12 @@ typedef struct rk_node_config {
     uint32_t handoff_objects_per_s;
     uint32_t handoff_interval_ms;
     uint32_t siblings_max;      /* concurrent versions a client write may leave (Riak: 100) */
+    /* Anti-entropy (aae.h): hash trees kept on every write and exchanged with the other
+     * primaries every aae_interval_ms; each tree rebuilt from the store every aae_rebuild_ms. */
+    bool aae_on;
+    uint32_t aae_interval_ms;
+    uint32_t aae_rebuild_ms;
+    bool read_repair;           /* off: replicas converge by handoff and anti-entropy alone */
 } rk_node_config;
 
 void rk_node_config_default(rk_node_config *c);
@@ -188,6 +194,15 @@ typedef struct rk_node_stats {
     uint64_t counter_actors_refused; /* increments refused: the counter's actors at their bound */
     uint64_t aae_damaged_objects;   /* stored objects that failed their checksum: read as missing */
     uint64_t counter_actors_created; /* increments that started a fresh actor (policy_fields.h) */
+    /* anti-entropy (aae.c) */
+    uint64_t aae_trees_built;       /* partition trees built or rebuilt from the store */
+    uint64_t aae_exchanges;         /* exchanges finished */
+    uint64_t aae_exchanges_failed;  /* exchanges given up: peer gone, tree not built, timeout */
+    uint64_t aae_keys_repaired;     /* keys found differing twice and repaired */
+    uint64_t aae_keys_unconfirmed;  /* keys that differed once, not the same way again */
+    uint64_t aae_requests_served;   /* exchange requests answered for peers */
+    uint64_t aae_repair_pending;    /* exchanges RK.REPAIR queued, not started yet */
+    uint64_t aae_trees_ready;       /* partition trees built now (aae.c copies it each tick) */
     /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
     rk_metric_small_hist read_siblings;
 } rk_node_stats;
@@ -263,6 +278,19 @@ bool rk_node_member_suspected(const rk_node *n, rk_node_id id);
 /* The member table: its addresses for the runtime, its entries for RK.MEMBERS. Borrowed until
  * the next event. */
 const rk_members *rk_node_members(const rk_node *n);
+/* RK.REPAIR: queue an anti-entropy exchange of `partition` (or of every partition, `all`) with
+ * each of its other primaries, ahead of the periodic rotation. Returns how many were queued,
+ * RK_EINVAL for a partition out of range, RK_EUNAVAIL when anti-entropy is off. */
+int rk_node_aae_repair(rk_node *n, bool all, uint32_t partition);
+/* RK.DEBUG DAMAGE (tests): flip a byte inside this node's stored copy of `key` without fixing
+ * its checksum, straight in the store and made durable, so the node's trees do not see it, as
+ * with a damaged disk. 0, RK_ENOTFOUND, RK_ETOOBIG (key) or a store error. */
+int rk_node_test_damage(rk_node *n, const uint8_t *key, size_t key_len);
+/* The simulator's checks: whether every built tree equals one rebuilt from the store now, and
+ * whether two nodes' trees of `partition` are both built and equal. */
+bool rk_node_aae_matches_store(rk_node *n);
+bool rk_node_aae_agrees(const rk_node *n, const rk_node *other, uint32_t partition);
+
 /* Set bucket properties cluster-wide: reply RK_REPLY_INT with how many members stored them
  * (this one included) once every member answered or the request timeout passed. */
 void rk_node_bucket_set(rk_node *n, uint64_t client_req, const uint8_t *name, size_t name_len,

@@ -5,6 +5,7 @@
 #ifndef RK_PARTS_H
 #define RK_PARTS_H
 
+#include "aae.h"
 #include "bucket.h"
 #include "clock.h"
 #include "coord.h"
@@ -33,6 +34,7 @@ struct rk_node {
     rk_coord_table coords;      /* coord_table.c */
     rk_handoff handoff;         /* handoff.c */
     rk_fwd_seen fwd_seen;       /* fwd_seen.c: the last forwarded writes taken */
+    rk_aae aae;                 /* aae.c, aae_keys.c: hash trees and exchanges */
 };
 
 /* node.c: messages, replies and the clock, for every part. */

@@ -482,6 +482,8 @@ static const commands_entry commands_table[] = {
     {"rk.ring", 1, rk_commands_rk_ring, "readonly", 0, 0, 0},
     {"rk.members", 1, rk_commands_rk_members, "readonly", 0, 0, 0},
     {"rk.metrics", 1, rk_commands_rk_metrics, "readonly loading stale", 0, 0, 0},
+    {"rk.repair", 2, rk_commands_rk_repair, "admin", 0, 0, 0},
+    {"rk.debug", -2, rk_commands_rk_debug, "admin", 0, 0, 0},
 };
 #define COMMANDS_COUNT (sizeof(commands_table) / sizeof(commands_table[0]))
 

@@ -33,6 +33,9 @@ void rk_commands_rk_preflist(rk_server *s, rk_client *c, rk_cmd *cmd, const comm
 void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_metrics(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+/* commands_repair.c */
+void rk_commands_rk_repair(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_debug(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 
 /* The commands on merge types driven by commands_typed.c's table (SADD, SREM, SMEMBERS, SCARD,
  * SISMEMBER, SMISMEMBER, TYPE, HSET, HDEL, HGET, HMGET, HGETALL, HKEYS, HVALS, HLEN, HEXISTS):

@@ -584,6 +584,21 @@ static void check_promises(sim_world *w)
     check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
 }
 
+void sim_check_aae(sim_world *w)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        rk_node *n = w->nodes[i].node;
+        w->res.aae_keys_repaired += rk_node_stats_get(n)->aae_keys_repaired;
+        if (!rk_node_aae_matches_store(n)) {
+            w->res.aae_trees_mismatched++;
+        }
+    }
+    /* Promised on top of sim_check's: the trees agreed when no read repaired anything, and
+     * every kept tree equals the store's. */
+    check_promise(w, w->cfg.no_read_repair && !w->res.aae_converged, "aae_converged");
+    check_promise(w, w->res.aae_trees_mismatched > 0, "aae_trees");
+}
+
 void sim_check(sim_world *w)
 {
     uint32_t keys = w->cfg.keys;

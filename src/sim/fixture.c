@@ -46,6 +46,7 @@ void rk_fixture_config_default(rk_fixture_config *c)
     c->seed = 1;
     c->nodes = 5;
     rk_node_config_default(&c->node);
+    c->node.aae_on = false;     /* tests that want anti-entropy switch it on */
 }
 
 static sim_node *fixture_sim_node(rk_fixture *fx, rk_node_id id)

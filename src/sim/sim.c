@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "../core/bucket.h"
+#include "../core/aae.h"
+#include "../core/ring.h"
 #include "sim_internal.h"
 
 /* A run that schedules more events than this is stuck in a loop; stop it rather than hang. */
@@ -212,6 +214,7 @@ void sim_schedule(sim_world *w, sim_event *e)
         w->heap_cap = cap;
     }
     e->seq = ++w->seq;
+    w->aae_timers += e->kind == SIM_EV_TIMER && e->a == RK_TIMER_AAE ? 1u : 0u;
     size_t i = w->heap_count++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -230,6 +233,10 @@ sim_event *sim_pop(sim_world *w)
         return NULL;
     }
     sim_event *top = w->heap[0];
+    if (top->kind == SIM_EV_TIMER && top->a == RK_TIMER_AAE) {
+        RK_ASSERT(w->aae_timers > 0);
+        w->aae_timers--;
+    }
     sim_event *last = w->heap[--w->heap_count];
     size_t i = 0;
     for (;;) {
@@ -324,10 +331,14 @@ void sim_event_run(sim_world *w, sim_event *e)
     w->current_tag = 0;
 }
 
-/* Run events until the queue is empty (quiescence) or `stop` says so. */
+/* Run events until the queue is empty (quiescence) or `stop` says so. Anti-entropy's ticks
+ * recur for ever, so a queue holding nothing else is quiet too. */
 static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
 {
     while (stop == NULL || !stop(w)) {
+        if (w->heap_count == w->aae_timers) {
+            return;
+        }
         sim_event *e = sim_pop(w);
         if (e == NULL) {
             return;
@@ -391,6 +402,51 @@ void sim_world_free(sim_world *w)
     free(w);
 }
 
+/* Whether the primaries of every partition hold built, equal trees. */
+static bool sim_trees_agree(const sim_world *w)
+{
+    const rk_ring *ring = rk_node_ring(w->nodes[0].node);
+    uint32_t n = w->cfg.n < w->cfg.nodes ? w->cfg.n : w->cfg.nodes;
+    for (uint32_t p = 0; p < ring->partition_count; p++) {
+        rk_node_id list[RK_N_MAX];
+        uint32_t primaries = 0;
+        int count = rk_ring_preflist(ring, p, n, list, RK_N_MAX, &primaries);
+        RK_ASSERT(count > 0);
+        for (uint32_t i = 1; i < primaries; i++) {
+            if (!rk_node_aae_agrees(w->nodes[list[0] - 1].node, w->nodes[list[i] - 1].node, p)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Run until every partition's trees agree, looking every 100 simulated ms, for at most
+ * RK_SIM_AAE_CONVERGE_MS. */
+static void sim_run_aae(sim_world *w)
+{
+    uint64_t start = w->now_ms;
+    uint64_t next_look = start;
+    for (;;) {
+        if (w->now_ms >= next_look) {
+            if (sim_trees_agree(w)) {
+                w->res.aae_converged = true;
+                break;
+            }
+            next_look = w->now_ms + 100;
+        }
+        if (w->now_ms >= start + RK_SIM_AAE_CONVERGE_MS) {
+            break;
+        }
+        sim_event *e = sim_pop(w);
+        if (e == NULL) {
+            break;
+        }
+        sim_event_run(w, e);
+    }
+    w->res.aae_converge_ms = w->now_ms - start;
+}
+
 int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -418,11 +474,17 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         w->faulting = false;
         sim_faults_heal_all(w);
         sim_run_until_quiet(w, NULL);
-        /* Phase 3: no anti-entropy yet, so read every key once: read repair converges it. */
+        /* Phase 3: without read repair, anti-entropy alone must make every partition's
+         * primaries equal; then every key is read once for the checkers (with read repair on,
+         * that read is what converges the replicas). */
+        if (c->no_read_repair) {
+            sim_run_aae(w);
+        }
         sim_workload_read_all(w);
         sim_run_until_quiet(w, NULL);
         w->res.simulated_ms = w->now_ms;
         sim_check(w);
+        sim_check_aae(w);
         w->res.trace_hash = XXH3_64bits_digest(w->trace);
         *out = w->res;
     }

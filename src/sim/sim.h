@@ -48,6 +48,8 @@ typedef enum rk_sim_workload {
 #define RK_SIM_NODES_MAX 16u     /* fits RK_MEMBERS_MAX; pairs of links live in small arrays */
 #define RK_SIM_KEYS_MAX  1000u
 #define RK_SIM_OPS_MAX   10000000u
+#define RK_SIM_AAE_CONVERGE_MS (30u * 60u * 1000u)  /* simulated time anti-entropy may take */
+#define RK_SIM_AAE_INTERVAL_MS 200u
 
 typedef struct rk_sim_config {
     uint64_t seed;
@@ -62,6 +64,11 @@ typedef struct rk_sim_config {
                                  * union, set, counter or map for the cart workload */
     rk_sync_policy sync;
     bool no_sloppy;             /* strict quorums: only primaries count (bucket sloppy false) */
+    /* Anti-entropy (aae.h) on every node; off by default, so runs without it replay as before.
+     * no_read_repair switches read repair off and anti-entropy on: after the heal the run goes
+     * on until every partition's primaries hold equal trees (capped, RK_SIM_AAE_CONVERGE_MS). */
+    bool aae;
+    bool no_read_repair;
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
      * delivers, as a replica that forgot to merge siblings would. The checkers must then
      * report lost acknowledged writes (tests/sim/run.sh proves it). */
@@ -127,6 +134,13 @@ typedef struct rk_sim_result {
     uint64_t final_reads_failed;    /* keys whose final read at R = N did not answer */
     bool converged;
     uint64_t keys_diverged;
+    /* Anti-entropy: whether every partition's primaries ended with equal trees (no_read_repair
+     * runs only), the simulated time that took after the heal, and the nodes whose kept trees
+     * differ from trees rebuilt from their stores at the end (promised 0). */
+    bool aae_converged;
+    uint64_t aae_converge_ms;
+    uint64_t aae_trees_mismatched;
+    uint64_t aae_keys_repaired;
     /* Hinted handoff after the heal: hint records still held, and copies still on nodes that
      * are not primaries of their key (both promised 0: every hint went home). */
     uint64_t hints_left;

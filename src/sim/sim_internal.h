@@ -198,6 +198,7 @@ struct sim_world {
     uint64_t seq;
     sim_event **heap;
     size_t heap_count;
+    size_t aae_timers;          /* of them, anti-entropy ticks: they never let a run go quiet */
     size_t heap_cap;
     XXH3_state_t *trace;
     uint32_t current_tag;       /* tag of the event being handled */
@@ -310,5 +311,7 @@ uint32_t sim_scenario_faults(const sim_world *w);
 
 /* check.c */
 void sim_check(sim_world *w);
+/* After sim_check: anti-entropy's promises (trees agreed, kept trees equal rebuilt ones). */
+void sim_check_aae(sim_world *w);
 
 #endif

@@ -233,6 +233,9 @@ int sim_world_start(sim_world *w)
         *c = *w->node_config_base;
     } else {
         rk_node_config_default(c);
+        c->aae_on = cfg->aae || cfg->no_read_repair;
+        c->aae_interval_ms = RK_SIM_AAE_INTERVAL_MS;
+        c->read_repair = !cfg->no_read_repair;
     }
     c->sync = cfg->sync;
     c->member_count = cfg->nodes;
