@@ -30,7 +30,7 @@ static void usage(FILE *out)
             "                  [--workload values|cart (cart: sets, counters or maps)]\n"
             "                  [--policy siblings|lww (values) | union|set|counter|map (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
-            "                  [--aae] [--no-read-repair]\n"
+            "                  [--aae] [--no-read-repair] [--break-aae (test only)]\n"
             "                  [--break-sibling-merge (test only)]\n"
             "                  [--break-clean-stop (test only)] [--trace]\n"
             "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
@@ -116,6 +116,8 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
                 c->aae = true;
             } else if (strcmp(a, "--no-read-repair") == 0) {
                 c->no_read_repair = true;
+            } else if (strcmp(a, "--break-aae") == 0) {
+                c->break_aae = true;
             } else if (strcmp(a, "--break-sibling-merge") == 0) {
                 c->break_sibling_merge = true;
             } else if (strcmp(a, "--break-clean-stop") == 0) {
@@ -145,11 +147,14 @@ static void build_replay(const rk_sim_config *c)
     rk_sim_faults_name(c->faults, faults, sizeof(faults));
     snprintf(replay_command, sizeof(replay_command),
              "build/ringkv-sim --seed %" PRIu64 " --nodes %u --n %u --r %u --w %u --ops %u "
-             "--faults %s%s --policy %s --sync %s%s%s%s%s%s",
+             "--faults %s%s --policy %s --sync %s%s%s%s%s%s%s%s",
              c->seed, c->nodes, c->n, c->r, c->w, c->ops, faults,
              c->workload == RK_SIM_WORKLOAD_CART ? " --workload cart" : "",
              rk_bucket_policy_name(c->policy), rk_sync_policy_name(c->sync),
-             c->no_sloppy ? " --no-sloppy" : "", c->break_sibling_merge ?
+             c->no_sloppy ? " --no-sloppy" : "",
+             c->no_read_repair ? " --no-read-repair" : c->aae ? " --aae" : "",
+             c->break_aae ? " --break-aae" : "",
+             c->break_sibling_merge ?
              " --break-sibling-merge" : "", c->break_clean_stop ? " --break-clean-stop" : "",
              scenario_path != NULL ? " --scenario " : "",
              scenario_path != NULL ? scenario_path : "");
@@ -295,6 +300,7 @@ int main(int argc, char **argv)
     printf("refused_writes: %" PRIu64 "\n", r.refused);
     print_checkers(&c, &r);
     printf("converged: %s\n", r.converged ? "yes" : "no");
+    printf("keys_diverged: %" PRIu64 "\n", r.keys_diverged);
     printf("convergence_via: %s\n", c.no_read_repair ? "anti-entropy"
                                     : c.aae ? "hinted-handoff+read-repair+anti-entropy"
                                             : "hinted-handoff+read-repair");

@@ -285,11 +285,15 @@ void aae_exchange_reset(rk_aae *a)
 static int aae_diff_push(aae_diff **d, uint32_t *count, const aae_key *k, uint64_t mine,
                          uint64_t theirs)
 {
-    aae_diff *grown = realloc(*d, (*count + 1) * sizeof(**d));
-    if (grown == NULL) {
-        return RK_ENOMEM;
+    /* The capacity is the next power of two: grow when the count reaches one. */
+    if ((*count & (*count - 1)) == 0) {
+        aae_diff *grown = realloc(*d, (*count == 0 ? 1 : *count * 2) * sizeof(**d));
+        if (grown == NULL) {
+            return RK_ENOMEM;
+        }
+        *d = grown;
     }
-    *d = grown;
+    aae_diff *grown = *d;
     uint8_t *skey = malloc(k->len);
     if (skey == NULL) {
         return RK_ENOMEM;

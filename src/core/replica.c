@@ -123,4 +123,9 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
         rk_msg resp = {.kind = RK_MSG_PUT_RESP, .req_id = m->req_id, .status = rc};
         node_send(n, from, &resp);
     }
+    if (rc == 0 && repair && n->local.written_seq > rk_durable_seq(&n->durable)) {
+        /* Nobody waits on a repair, so nothing else would ask for its sync: a node refilled by
+         * anti-entropy would keep every repaired object in memory until a client wrote. */
+        n->env->sync(n->env->ctx, n->local.written_seq);
+    }
 }

@@ -69,6 +69,9 @@ typedef struct rk_sim_config {
      * on until every partition's primaries hold equal trees (capped, RK_SIM_AAE_CONVERGE_MS). */
     bool aae;
     bool no_read_repair;
+    /* Test only: trees are kept but no exchange ever starts, so --no-read-repair runs must end
+     * diverged on some seeds (tests/sim/run.sh proves the convergence is anti-entropy's). */
+    bool break_aae;
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
      * delivers, as a replica that forgot to merge siblings would. The checkers must then
      * report lost acknowledged writes (tests/sim/run.sh proves it). */

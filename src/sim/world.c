@@ -234,7 +234,7 @@ int sim_world_start(sim_world *w)
     } else {
         rk_node_config_default(c);
         c->aae_on = cfg->aae || cfg->no_read_repair;
-        c->aae_interval_ms = RK_SIM_AAE_INTERVAL_MS;
+        c->aae_interval_ms = cfg->break_aae ? UINT32_MAX / 2 : RK_SIM_AAE_INTERVAL_MS;
         c->read_repair = !cfg->no_read_repair;
     }
     c->sync = cfg->sync;

@@ -65,6 +65,24 @@ static void fuzz_log_core(fuzz_log *log, const rk_msg *m)
     fuzz_log_u64(log, m->version);
     fuzz_log_u64(log, m->hint_owner);
     fuzz_log_u64(log, m->sloppy);
+    fuzz_log_u64(log, m->partition);
+    fuzz_log_u64(log, m->level);
+    fuzz_log_u64(log, m->index_count);
+    for (uint32_t i = 0; i < m->index_count; i++) {
+        fuzz_log_u64(log, m->indices[i]);
+    }
+    fuzz_log_u64(log, m->hash_count);
+    for (uint32_t i = 0; i < m->hash_count; i++) {
+        fuzz_log_u64(log, m->hashes[i]);
+    }
+    fuzz_log_u64(log, m->value_count);
+    for (uint32_t i = 0; i < m->value_count; i++) {
+        fuzz_log_bytes(log, m->values[i].data, m->values[i].len);
+    }
+    fuzz_log_u64(log, m->object_count);
+    for (uint32_t i = 0; i < m->object_count; i++) {
+        fuzz_log_bytes(log, m->objects[i].data, m->objects[i].len);
+    }
 }
 
 /* Every field of a decoded frame, so two logs are equal only if the messages are. */

@@ -9,6 +9,8 @@
 #      workload (issue 12: SADD/SREM/SMEMBERS) under --faults all,stop with policy set and
 #      --faults all with union, and its quantities (issue 13) under --faults all with policies
 #      counter (INCRBY/GET) and map (HINCRBY/HSET/HDEL/HGETALL), and map with all,stop;
+#      anti-entropy (issue 17) with read repair off (--no-read-repair: values, lww with
+#      clean stops, the set cart) and beside it (--aae, the map cart);
 #   3. determinism: one seed twice gives byte-identical output (values under all and all,stop,
 #      the cart under set and under map);
 #   4. proofs that the checkers can fail: R=W=1 under partitions shows stale reads, lww under
@@ -16,7 +18,9 @@
 #      acknowledged writes, the test-only --break-clean-stop (crashes that leave a clean-stop
 #      mark) as reused dots, Dynamo's cart (union) shows resurrected_removes, a set whose
 #      replicas drop members (--break-sibling-merge) shows lost_adds, and counters acknowledged
-#      at W=1 by a node that crashes before syncing (--sync none) show counter_out_of_range;
+#      at W=1 by a node that crashes before syncing (--sync none) show counter_out_of_range,
+#      and without read repair, nodes that build trees but never exchange (the test-only
+#      --break-aae) leave keys diverged;
 #   5. scripted scenarios (tests/sim/scenarios/*.scn, --scenario): one replays byte for byte, a
 #      3|2 partition under strict quorums refuses writes on the minority side only, a one-way
 #      cut is seen only by the cut side, and every file of scenarios/bad/ is refused with exit 2
@@ -48,7 +52,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # One run per line of arguments on stdin, JOBS at a time; prints PASS/FAIL lines.
 run_many() {
   xargs -P "$JOBS" -I{} bash -c 'if out=$($SIM {} 2>&1); then echo "PASS {}"; else
-    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged|final|counter)|replay" |
+    echo "FAIL $SIM {}"; echo "$out" | grep -E "^(lost|resurrected|stale|dots|converged|final|counter|aae|keys_diverged)|replay" |
     sed "s/^/    /"; fi'
 }
 tally() {
@@ -96,6 +100,12 @@ configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart -
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy counter")
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy map")
 configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --workload cart --policy map")
+# Anti-entropy (issue 17): without read repair, exchanges alone converge every replica (trees
+# agree, kept trees equal rebuilt ones); with it, anti-entropy runs beside read repair.
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --policy siblings --no-read-repair")
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all,stop --policy lww --no-read-repair")
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy set --no-read-repair")
+configs+=("--nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --workload cart --policy map --aae")
 i=0
 for cfg in "${configs[@]}"; do
   for ((s = 0; s < SEEDS; s++)); do
@@ -147,6 +157,8 @@ proof "a set whose replicas drop members" lost_adds 3 \
 proof "counters acknowledged by one unsynced replica, then crashed" counter_out_of_range 10 \
   --nodes 5 --n 3 --r 1 --w 1 --ops $OPS --faults crash --sync none --workload cart \
   --policy counter
+proof "no read repair and no exchanges" keys_diverged 10 \
+  --nodes 5 --n 3 --r 2 --w 2 --ops $OPS --faults all --no-read-repair --break-aae
 
 # 5. Scenarios. The strict-quorum runs give every key all five nodes as primaries, N=5 R=3 W=3:
 # a side of three holds a quorum for every key, a side of two for none.
