@@ -467,21 +467,6 @@ static void aae_on_keys(rk_node *n, const rk_msg *m, bool confirming)
 
 /* ---- repair ---------------------------------------------------------------------------------- */
 
-static bool aae_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id)
-{
-    const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, k->key, k->key_len);
-    rk_node_id list[RK_N_MAX];
-    uint32_t primaries = 0;
-    int count = rk_ring_preflist(&n->ring, k->partition, node_effective_n(n, props), list,
-                                 RK_N_MAX, &primaries);
-    for (int i = 0; i < count && (uint32_t)i < primaries; i++) {
-        if (list[i] == id) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The read-repair merge of one key: the peer's object into this node's, and this node's merged
  * object back to the peer when it holds something the peer's lacks. */
 static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_bytes *object)
@@ -489,7 +474,7 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
     rk_aae *a = &n->aae;
     rk_local_key k;
     if (rk_local_key_init(&n->local, key->data, key->len, &k) != 0 ||
-        !aae_key_primary(n, &k, n->config.id) || !aae_key_primary(n, &k, a->peer)) {
+        !node_is_primary(n, &k) || !node_key_primary(n, &k, a->peer)) {
         return;     /* a key of a bucket whose n leaves one of the two out */
     }
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, k.key, k.key_len);

@@ -123,7 +123,7 @@ uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props)
     return props->n < n->members.count ? props->n : n->members.count;
 }
 
-bool node_is_primary(const rk_node *n, const rk_local_key *k)
+bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id)
 {
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, k->key, k->key_len);
     rk_node_id list[RK_N_MAX];
@@ -131,11 +131,16 @@ bool node_is_primary(const rk_node *n, const rk_local_key *k)
     int count = rk_ring_preflist(&n->ring, k->partition, node_effective_n(n, props), list,
                                  RK_N_MAX, &primaries);
     for (int i = 0; i < count && (uint32_t)i < primaries; i++) {
-        if (list[i] == n->config.id) {
+        if (list[i] == id) {
             return true;
         }
     }
     return false;
+}
+
+bool node_is_primary(const rk_node *n, const rk_local_key *k)
+{
+    return node_key_primary(n, k, n->config.id);
 }
 
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m)

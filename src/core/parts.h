@@ -47,8 +47,9 @@ uint64_t node_now_ms(const rk_node *n);
 bool node_member_up(const rk_node *n, rk_node_id id);
 /* The bucket's n, capped at the member count (a cluster of one works). */
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props);
-/* True when this node is one of the key's primaries (its bucket's effective n). */
+/* True when this node (or `id`) is one of the key's primaries (its bucket's effective n). */
 bool node_is_primary(const rk_node *n, const rk_local_key *k);
+bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id);
 
 /* node_bucket.c: cluster-wide bucket properties (stored in RK_DB_META, pushed to members). */
 int node_bucket_load(rk_node *n);
