@@ -426,7 +426,7 @@ static int config_parse_member(const char *text, rk_config_member *m)
         return RK_EINVAL;
     }
     m->id = (uint32_t)id;
-    snprintf(m->host, sizeof(m->host), "%s", host);
+    memcpy(m->host, host, strlen(host) + 1);    /* checked above: it fits */
     m->client_port = (uint16_t)port;
     m->cluster_port = (uint16_t)cluster_port;
     return 0;
