@@ -25,9 +25,16 @@ int rk_aae_start(rk_node *n)
     a->rebuild_due_ms = calloc(q, sizeof(*a->rebuild_due_ms));
     a->repair_peers = calloc(q, sizeof(*a->repair_peers));
     a->marks = calloc(a->tree.segment_count, 1);
-    if (a->rebuild_due_ms == NULL || a->repair_peers == NULL || a->marks == NULL) {
+    a->reap_keys = calloc(RK_AAE_OBJECTS_PER_REQ, sizeof(*a->reap_keys));
+    if (a->rebuild_due_ms == NULL || a->repair_peers == NULL || a->marks == NULL ||
+        a->reap_keys == NULL) {
         rk_aae_deinit(a);
         return RK_ENOMEM;
+    }
+    rc = aae_reap_start(n);
+    if (rc != 0) {
+        rk_aae_deinit(a);
+        return rc;
     }
     /* The first exchange waits one interval: trees are built first, one partition a tick. */
     a->next_exchange_ms = node_now_ms(n) + n->config.aae_interval_ms;
@@ -39,6 +46,15 @@ int rk_aae_start(rk_node *n)
 void rk_aae_deinit(rk_aae *a)
 {
     aae_exchange_reset(a);
+    if (a->reap_keys != NULL) {
+        aae_reap_reset(a);
+    }
+    free(a->reap_keys);
+    free(a->reap_floor);
+    free(a->reap_seen);
+    a->reap_keys = NULL;
+    a->reap_floor = NULL;
+    a->reap_seen = NULL;
     rk_aae_tree_deinit(&a->tree);
     free(a->rebuild_due_ms);
     free(a->repair_peers);
@@ -240,6 +256,7 @@ void rk_aae_on_timer(rk_node *n)
     if (a->state == RK_AAE_IDLE && !aae_start_queued(n) && now >= a->next_exchange_ms) {
         aae_start_rotation(n);
     }
+    aae_reap_on_tick(n, now);
     aae_arm(n);
 }
 

@@ -37,6 +37,11 @@ typedef struct rk_node rk_node;
 typedef struct rk_msg rk_msg;
 typedef struct aae_diff aae_diff;     /* a key that differs: aae.c */
 
+typedef enum rk_aae_reap_state {
+    RK_AAE_REAP_IDLE = 0,
+    RK_AAE_REAP_CHECKING,       /* waiting for every other member's answer */
+} rk_aae_reap_state;
+
 typedef enum rk_aae_state {
     RK_AAE_IDLE = 0,
     RK_AAE_WAIT_BRANCHES,
@@ -71,6 +76,21 @@ typedef struct rk_aae {
     aae_diff *confirmed;            /* differed twice: to repair */
     uint32_t confirmed_count;
     uint32_t confirmed_cursor;      /* the next to ask the peer's object of */
+    /* Tombstone reaping (aae_reap.c). */
+    uint64_t *reap_floor;           /* [partition]: this node's highest counter in a tombstone
+                                     * it reaped there; every dot it mints there is above */
+    uint32_t *reap_seen;            /* [partition]: tombstones its last pass saw */
+    rk_aae_reap_state reap_state;
+    uint32_t reap_partition;
+    uint32_t reap_rotation;
+    uint64_t reap_next_ms;
+    uint64_t reap_req_id;
+    uint64_t reap_deadline_ms;
+    uint64_t reap_answers;          /* bit per member slot: answered the check */
+    aae_diff *reap_keys;            /* RK_AAE_OBJECTS_PER_REQ candidates: skey and hash */
+    uint32_t reap_count;
+    bool reap_ok[RK_AAE_OBJECTS_PER_REQ];       /* still reapable after the answers so far */
+    bool reap_ok_next[RK_AAE_OBJECTS_PER_REQ];
 } rk_aae;
 
 /* Set up the trees (every one not built) and hand them to local.c. 0 or RK_ENOMEM. With
@@ -79,5 +99,8 @@ int rk_aae_start(rk_node *n);
 void rk_aae_deinit(rk_aae *a);
 void rk_aae_on_timer(rk_node *n);
 void rk_aae_on_message(rk_node *n, rk_node_id from, const rk_msg *m);
+/* The partition's dot floor from reaped tombstones: every dot this node mints for a key of
+ * the partition must be above it (0: none reaped). */
+uint64_t rk_aae_reap_floor(const rk_node *n, uint32_t partition);
 
 #endif

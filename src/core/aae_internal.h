@@ -30,4 +30,15 @@ void aae_exchange_reset(rk_aae *a);
 /* The confirm pause is over: ask the peer again for the keys of the segments that differed. */
 void aae_confirm_send(rk_node *n);
 
+/* aae_reap.c */
+/* Allocate the reap state and load the partitions' dot floors from RK_DB_META. */
+int aae_reap_start(rk_node *n);
+void aae_reap_reset(rk_aae *a);
+void aae_reap_on_tick(rk_node *n, uint64_t now);
+/* Answer a peer's RK_AAE_REAP_CHECK or RK_AAE_REAP (`resp` prepared by the caller). */
+void aae_reap_serve(rk_node *n, rk_node_id from, const rk_msg *m, rk_msg *resp);
+void aae_reap_on_resp(rk_node *n, rk_node_id from, const rk_msg *m);
+/* Whether `bytes` are a tombstone (every sibling one) older than the grace delay. */
+bool aae_tombstone_expired(const rk_node *n, const uint8_t *bytes, size_t len);
+
 #endif

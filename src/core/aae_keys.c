@@ -196,6 +196,10 @@ static void aae_serve(rk_node *n, rk_node_id from, const rk_msg *m)
         return;
     }
     n->stats.aae_requests_served++;
+    if (m->level == RK_AAE_REAP_CHECK || m->level == RK_AAE_REAP) {
+        aae_reap_serve(n, from, m, &resp);
+        return;
+    }
     if (m->level == RK_AAE_OBJECTS) {
         aae_serve_objects(n, from, &resp, m);
         return;
@@ -477,6 +481,18 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
         !node_is_primary(n, &k) || !node_key_primary(n, &k, a->peer)) {
         return;     /* a key of a bucket whose n leaves one of the two out */
     }
+    rk_buf mine;
+    if (rk_local_read_raw(&n->local, &k, &mine) != 0) {
+        return;
+    }
+    /* An expired tombstone meets nothing: it is being reaped (aae_reap.c). Copying it either
+     * way would bring back what the reap removed. */
+    bool skip = (mine.len == 0 && aae_tombstone_expired(n, object->data, object->len)) ||
+                (object->len == 0 && aae_tombstone_expired(n, mine.data, mine.len));
+    rk_store_buf_free(&mine);
+    if (skip) {
+        return;
+    }
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, k.key, k.key_len);
     if (object->len > 0) {
         rk_dvvset incoming;
@@ -490,7 +506,6 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
             return;
         }
     }
-    rk_buf mine;
     if (rk_local_read_raw(&n->local, &k, &mine) != 0) {
         return;
     }
@@ -601,6 +616,10 @@ static void aae_on_branches(rk_node *n, const rk_msg *m)
 static void aae_on_resp(rk_node *n, rk_node_id from, const rk_msg *m)
 {
     rk_aae *a = &n->aae;
+    if (m->level == RK_AAE_REAP_CHECK || m->level == RK_AAE_REAP) {
+        aae_reap_on_resp(n, from, m);
+        return;
+    }
     if (a->state == RK_AAE_IDLE || a->state == RK_AAE_CONFIRM_PAUSE || from != a->peer ||
         m->req_id != a->req_id || m->partition != a->partition) {
         return;     /* late, duplicated or not ours */

@@ -100,6 +100,19 @@ static bool coord_put_local_first(const rk_node *n, const rk_coord_put *c)
     return rk_policy_of(c->policy)->durable_before_send && n->config.sync != RK_SYNC_NONE;
 }
 
+/* The floor of the dot this write mints. Durable before sent: a primary's dots need no epoch
+ * floor, only the store's (a wiped store mints elsewhere). Above every counter of this node in
+ * a tombstone reaped in the key's partition, so a re-created key never gets a dot of its first
+ * life, which a late copy may still carry (aae_reap.c). */
+static uint64_t coord_put_dot_floor(const rk_node *n, const rk_coord_put *c, bool fallback)
+{
+    uint64_t floor = coord_put_local_first(n, c) && !fallback
+                         ? rk_clock_store_floor(&n->clock)
+                         : rk_clock_dot_floor(&n->clock, fallback);
+    uint64_t reaped = rk_aae_reap_floor(n, c->key.partition);
+    return reaped >= floor ? reaped + 1 : floor;
+}
+
 void rk_coord_put_expire(rk_node *n, rk_coord_put *c)
 {
     if (c->reading) {
@@ -182,11 +195,7 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
     rk_policy_write w = {.op = coord_put_op(r),
                          .context = c->versioned ? &context : NULL,
                          .coordinator = n->config.id,
-                         /* Durable before sent: a primary's dots need no epoch floor, only
-                          * the store's (a wiped store mints elsewhere). */
-                         .dot_floor = coord_put_local_first(n, c) && !fallback
-                                          ? rk_clock_store_floor(&n->clock)
-                                          : rk_clock_dot_floor(&n->clock, fallback),
+                         .dot_floor = coord_put_dot_floor(n, c, fallback),
                          .stamp_us = coord_put_stamp(n, local),
                          .siblings_max = n->config.siblings_max,
                          .value_bytes_max = n->config.value_bytes_max,

@@ -81,6 +81,12 @@ static const rk_metric_desc metrics_node_table[] = {
                 "write in flight): left alone."),
     NODE_METRIC(aae_requests_served, "aae_requests_served", "aae", RK_METRIC_COUNTER,
                 "requests", "Exchange requests this node answered for its peers."),
+    NODE_METRIC(tombstones_reaped, "tombstones_reaped", "aae", RK_METRIC_COUNTER, "objects",
+                "Tombstones this node removed: older than the grace delay, held by every "
+                "primary, every member up and no hint held anywhere."),
+    NODE_METRIC(tombstones_pending, "tombstones_pending", "aae", RK_METRIC_GAUGE, "objects",
+                "Tombstones this node holds, as its last reap pass over each partition counted "
+                "them, less those reaped since."),
     NODE_METRIC(aae_repair_pending, "aae_repair_pending", "aae", RK_METRIC_GAUGE, "exchanges",
                 "Exchanges RK.REPAIR queued that have not started yet."),
     NODE_METRIC(counter_actors_refused, "counter_actors_refused", "stats", RK_METRIC_COUNTER,

@@ -48,8 +48,12 @@ typedef enum rk_aae_level {
                              * hash of each key's stored object */
     RK_AAE_OBJECTS = 4,     /* req `values`: keys; resp `values`: the keys, `objects`: each
                              * stored object (empty: absent or damaged here) */
+    RK_AAE_REAP_CHECK = 5,  /* req `values`: keys of expired tombstones, `hashes`: their hashes;
+                             * resp `hashes`: per key 1 the same object here, 2 none, 0 another;
+                             * status RK_EBUSY: a hint held or a member down here */
+    RK_AAE_REAP = 6,        /* the same lists: remove each key whose object is that tombstone */
 } rk_aae_level;
-#define RK_AAE_LEVEL_MAX 4
+#define RK_AAE_LEVEL_MAX 6
 
 /* A byte string inside a message, laid out as protobuf-c's ProtobufCBinaryData, so a decoded
  * repeated bytes field is used as it is (wire_msg.c asserts the layout). */

@@ -63,6 +63,7 @@ void rk_node_config_default(rk_node_config *c)
     c->aae_interval_ms = 1000;
     c->aae_rebuild_ms = RK_AAE_REBUILD_MS_DEFAULT;
     c->read_repair = true;
+    c->tombstone_grace_ms = 3600u * 1000u;
 }
 
 static int node_config_check(const rk_node_config *c)

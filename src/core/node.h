@@ -147,6 +147,9 @@ typedef struct rk_node_config {
     uint32_t aae_interval_ms;
     uint32_t aae_rebuild_ms;
     bool read_repair;           /* off: replicas converge by handoff and anti-entropy alone */
+    /* A tombstone is reaped (aae_reap.c) once this old, held by every primary, with every
+     * member up and no hint held anywhere; 0: never. Needs aae_on. */
+    uint32_t tombstone_grace_ms;
 } rk_node_config;
 
 void rk_node_config_default(rk_node_config *c);
@@ -203,6 +206,9 @@ typedef struct rk_node_stats {
     uint64_t aae_requests_served;   /* exchange requests answered for peers */
     uint64_t aae_repair_pending;    /* exchanges RK.REPAIR queued, not started yet */
     uint64_t aae_trees_ready;       /* partition trees built now (aae.c copies it each tick) */
+    uint64_t tombstones_reaped;     /* tombstones this node removed (aae_reap.c) */
+    uint64_t tombstones_pending;    /* tombstones held, as the last pass over each partition
+                                     * counted them, less those reaped since */
     /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
     rk_metric_small_hist read_siblings;
 } rk_node_stats;
