@@ -62,6 +62,11 @@ typedef struct admin_table {
 
 /* ---- admin_node.c: talking to nodes ---- */
 
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t admin_now_ms(void);
+/* Sleep ms milliseconds, resumed after a signal interrupts it. */
+void admin_sleep_ms(uint32_t ms);
+
 /* Connect to host:port with target's timeouts. Returns 0 with *conn_out owned
  * (rkc_conn_free), or an exit status after a message on stderr (quiet: no message, for
  * members that status and top show as unreachable). */
