@@ -137,10 +137,13 @@ check_eq "ringkv repair all on node 2: exit 0" 0 $?
 check_contains "ringkv repair all says it is done" "repair: done:" "$out"
 log "$(printf '%s\n' "$out" | tail -1)"
 # The repair's last exchange may end just after the CLI's counters say done (admin_repair.c).
-for _ in $(seq 1 100); do
-    [ "$(cli 2 rk.local "$KEY" | tail -1)" == "good-value" ] && break
+waited=0
+while [ "$(cli 2 rk.local "$KEY" | tail -1)" != "good-value" ] && [ "$waited" -lt 100 ]; do
     sleep 0.1
+    waited=$((waited + 1))
 done
+log "node 2's copy read back $waited polls after repair said done; aae_keys_repaired" \
+    "$(field 1 aae_keys_repaired) $(field 2 aae_keys_repaired) $(field 3 aae_keys_repaired)"
 check_eq "node 2: the damaged copy was repaired" "good-value" "$(cli 2 rk.local "$KEY" | tail -1)"
 check_positive "node 2: aae_damaged_objects" "$(field 2 aae_damaged_objects)"
 check_eq "node 1: its copy is what it was" "$before1" "$(cli 1 rk.local "$KEY")"
