@@ -23,6 +23,9 @@ const char rk_admin_usage_text[] =
     "  top [--once] [--interval-ms N] [--json]\n"
     "                               ops/s and p99 latency per node from two INFO samples N ms\n"
     "                               apart (default 1000); without --once, repeats until killed\n"
+    "  repair [all|PARTITION] [--json]\n"
+    "                               anti-entropy exchanges of every partition (or one) with\n"
+    "                               the other replicas now (RK.REPAIR), followed until over\n"
     "Admin exit status: 0 ok; 1 the node answered an error; 2 bad usage (one line on stderr);\n"
     "3 the node is unreachable (cannot connect, timeout).\n";
 
@@ -360,8 +363,8 @@ static int admin_bucket_set(rkc_conn *conn, const admin_args *a)
 
 /* ---- arguments and dispatch --------------------------------------------------------------- */
 
-static const char *const admin_commands[] = {"status",   "members", "ring",
-                                             "preflist", "bucket",  "top"};
+static const char *const admin_commands[] = {"status", "members", "ring",  "preflist",
+                                             "bucket", "top",     "repair"};
 
 bool rk_admin_is_command(const char *command)
 {
@@ -429,6 +432,14 @@ static int admin_check_args(const char *command, const admin_args *a)
                                 : admin_usage("bucket: expected get NAME or set NAME PROP "
                                               "VALUE [PROP VALUE...]");
     }
+    if (strcmp(command, "repair") == 0) {
+        const char *what = n >= 1 ? a->positional[0] : "all";
+        bool digits = what[0] != '\0' && strspn(what, "0123456789") == strlen(what);
+        if (n > 1 || (strcmp(what, "all") != 0 && !digits)) {
+            return admin_usage("repair: expected all or a partition number");
+        }
+        return -1;
+    }
     if (n != 0) {
         return admin_usage("%s: unexpected argument \"%s\"", command, a->positional[0]);
     }
@@ -464,6 +475,8 @@ int rk_admin_main(const rk_admin_target *target, int argc, char **argv)
         status = admin_bucket_get(conn, &a);
     } else if (strcmp(command, "bucket") == 0) {
         status = admin_bucket_set(conn, &a);
+    } else if (strcmp(command, "repair") == 0) {
+        status = admin_cmd_repair(target, conn, &a);
     } else {
         status = admin_cmd_top(target, conn, &a);
     }

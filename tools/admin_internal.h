@@ -1,7 +1,7 @@
 /* admin_internal.h — what the admin subcommands' files share (admin.h is the API): the
  * connections to nodes and the INFO and RK.MEMBERS parsing (admin_node.c), the table printer
- * (admin_node.c), and the multi-node subcommands status and top (admin_top.c), which admin.c
- * dispatches to. Not for other tools. */
+ * (admin_node.c), the multi-node subcommands status and top (admin_top.c) and repair
+ * (admin_repair.c), which admin.c dispatches to. Not for other tools. */
 #ifndef RK_ADMIN_INTERNAL_H
 #define RK_ADMIN_INTERNAL_H
 
@@ -62,6 +62,11 @@ typedef struct admin_table {
 
 /* ---- admin_node.c: talking to nodes ---- */
 
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t admin_now_ms(void);
+/* Sleep ms milliseconds, resumed after a signal interrupts it. */
+void admin_sleep_ms(uint32_t ms);
+
 /* Connect to host:port with target's timeouts. Returns 0 with *conn_out owned
  * (rkc_conn_free), or an exit status after a message on stderr (quiet: no message, for
  * members that status and top show as unreachable). */
@@ -120,5 +125,11 @@ void admin_table_print(const admin_table *t);
 int admin_cmd_status(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
 /* top: ops/s and p99 per member from two INFO samples a->interval_ms apart. */
 int admin_cmd_top(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
+
+/* ---- admin_repair.c ---- */
+
+/* repair [all|PARTITION]: RK.REPAIR, then INFO aae every 250 ms until the exchanges it queued
+ * are over (exit 3 after --timeout-ms, or 10 minutes without it). */
+int admin_cmd_repair(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
 
 #endif

@@ -4,6 +4,7 @@
  * tables every subcommand prints for people. */
 #include "admin_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,18 @@
 
 /* ---- talking to nodes --------------------------------------------------------------------- */
 
-static uint64_t admin_now_ms(void)
+uint64_t admin_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void admin_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* Connect to host:port (admin_internal.h). */

@@ -4,11 +4,9 @@
  * unreachable; the subcommand still succeeds. */
 #include "admin_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- status ------------------------------------------------------------------------------- */
 
@@ -236,13 +234,6 @@ static void admin_top_table(const admin_member *members, const admin_rate *rates
     }
     admin_table_print(&t);
     admin_table_deinit(&t);
-}
-
-static void admin_sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 /* Two INFO samples of every member interval_ms apart, one table (or document) of the rates;

@@ -2,8 +2,8 @@
  * any command and print its reply the way redis-cli does on a terminal. Built on libringkv
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
  * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
- * dev_cluster.c's; the admin subcommands (status, members, ring, preflist, bucket, top) are
- * admin.c's. */
+ * dev_cluster.c's; the admin subcommands (status, members, ring, preflist, bucket, top,
+ * repair) are admin.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
@@ -50,7 +50,8 @@ static const char usage_text_tail[] =
     "  --host H         server name or address (default " CLI_HOST_DEFAULT ")\n"
     "  --port P         server port (default 7001)\n"
     "  --timeout-ms N   connect timeout and reply timeout in milliseconds, 0 for none\n"
-    "                   (default 5000)\n"
+    "                   (default 5000); for repair also how long to follow it (default\n"
+    "                   10 minutes)\n"
     "  --json           admin commands: one JSON document instead of a table\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -63,6 +64,7 @@ typedef struct cli_args {
     const char *host;
     uint16_t port;
     uint32_t timeout_ms;
+    bool timeout_set;         /* --timeout-ms given (repair's limit; else its own default) */
     bool json;                /* --json: the admin commands print one JSON document */
     int command_index;        /* argv index of the command word */
 } cli_args;
@@ -143,6 +145,7 @@ static int cli_parse_args(int argc, char **argv, cli_args *args)
                                        value != NULL ? value : "");
             }
             args->timeout_ms = number;
+            args->timeout_set = true;
         } else {
             return cli_usage_error("unknown option %s", opt);
         }
@@ -487,7 +490,7 @@ int main(int argc, char **argv)
     if (rk_admin_is_command(command)) {
         rk_admin_target target = {
             .host = args.host, .port = args.port, .timeout_ms = args.timeout_ms,
-            .json = args.json};
+            .timeout_set = args.timeout_set, .json = args.json};
         status = rk_admin_main(&target, args_count + 1, argv + args.command_index);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "ringkv: writing to stdout: %s\n", strerror(errno));

@@ -122,6 +122,20 @@ static void local_tree_update(rk_local *l, const rk_local_key *k, uint64_t old_h
     local_remember(l, k, new_hash);
 }
 
+/* Count a damaged object once, however often it is read before a repair overwrites it. */
+static void local_count_damaged(rk_local *l, const rk_local_key *k)
+{
+    uint64_t h = rk_hash_key(k->skey, k->skey_len) | 1u;    /* 0 marks a free entry */
+    for (uint32_t i = 0; i < 16; i++) {
+        if (l->damaged_seen[i] == h) {
+            return;
+        }
+    }
+    l->damaged_seen[l->damaged_next] = h;
+    l->damaged_next = (l->damaged_next + 1) % 16;
+    l->stats->aae_damaged_objects++;
+}
+
 /* Read an object's bytes; one that fails its frame or checksum (damaged on disk) is counted and
  * comes back empty, with *damaged set. */
 static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged)
@@ -140,7 +154,7 @@ static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, b
         return rc;
     }
     if (out->len > 0 && !rk_dvvset_frame_ok(out->data, out->len)) {
-        l->stats->aae_damaged_objects++;
+        local_count_damaged(l, k);
         rk_store_buf_free(out);
         memset(out, 0, sizeof(*out));
         *damaged = true;

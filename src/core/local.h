@@ -46,6 +46,10 @@ typedef struct rk_local {
      * usually the object just read; `last_*` remembers the last key read or written and its
      * stored object's hash (0: absent or damaged), so a write after a read costs no lookup. */
     rk_aae_tree *tree;
+    /* Damaged objects counted lately (hashes of their storage keys): each is counted once,
+     * not at every read, until it is repaired (or falls out of this ring). */
+    uint64_t damaged_seen[16];
+    uint32_t damaged_next;
     uint8_t last_skey[RK_SKEY_BYTES_MAX];
     uint32_t last_skey_len;     /* 0: nothing remembered */
     uint64_t last_hash;

@@ -61,8 +61,8 @@ static const rk_metric_desc metrics_node_table[] = {
     NODE_METRIC(set_clock_refused, "set_clock_refused", "stats", RK_METRIC_COUNTER, "requests",
                 "Set writes refused because the set's clock is at its bound (never pruned)."),
     NODE_METRIC(aae_damaged_objects, "aae_damaged_objects", "aae", RK_METRIC_COUNTER, "objects",
-                "Stored objects that failed their checksum on a read: each read as missing, to "
-                "be overwritten by a write or a repair, and never sent to another replica."),
+                "Stored objects that failed their checksum (each counted once): read as "
+                "missing, overwritten by a write or a repair, never sent to another replica."),
     NODE_METRIC(aae_trees_built, "aae_trees_built", "aae", RK_METRIC_COUNTER, "trees",
                 "Partition hash trees built or rebuilt from the store (at start-up, after a "
                 "damaged object or a failed sync, and periodically)."),

@@ -666,6 +666,13 @@ static void server_on_connection(uv_stream_t *listener, int status)
 static void server_on_cron(uv_timer_t *h)
 {
     rk_server *s = h->data;
+    uint64_t damaged = rk_node_stats_get(s->node)->aae_damaged_objects;
+    if (damaged != s->damaged_logged) {
+        rk_log_warn("%llu stored objects failed their checksum so far: each reads as missing "
+                    "and is repaired from the other replicas (INFO aae)",
+                    (unsigned long long)damaged);
+        s->damaged_logged = damaged;
+    }
     uint32_t idle_s = s->config->idle_timeout_s;
     if (idle_s == 0) {
         return;

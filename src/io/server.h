@@ -195,6 +195,7 @@ typedef struct server_request {
 struct rk_server {
     uv_loop_t *loop;
     const rk_config *config;
+    uint64_t damaged_logged;    /* INFO aae_damaged_objects when the cron last logged it */
     rk_runtime *runtime;
     rk_node *node;
     rk_store *store;

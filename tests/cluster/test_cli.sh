@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_cli.sh — the admin subcommands of build/ringkv (issue 19 part 3) against a 3-node
-# cluster on the mem engine: status, members, ring, preflist, bucket get|set and top --once,
-# each as a table (the ids and fields people look for) and with --json (one document that
-# python3's json module parses, with the keys scripts use), then every exit status: 1 for an
-# error reply, 2 for bad usage (one line on stderr), 3 for a port nobody listens on and for a
-# node that accepts but never answers.
+# cluster on the mem engine: status, members, ring, preflist, bucket get|set, top --once and
+# repair (issue 17), each as a table (the ids and fields people look for) and with --json (one
+# document that python3's json module parses, with the keys scripts use), then every exit
+# status: 1 for an error reply, 2 for bad usage (one line on stderr), 3 for a port nobody
+# listens on, for a node that accepts but never answers, and for a repair that waits past
+# --timeout-ms on a replica that is down.
 source "$(dirname "$0")/lib.sh"
 
 start_cluster 3 --engine mem || exit 1
@@ -71,6 +72,15 @@ check_contains "top has ops/s and p99 columns" "OPS/S" "$out"
 check_contains "top has p99 columns" "WRITE_P99_US" "$out"
 check_eq "top: a row per node and a header" 4 "$(printf '%s\n' "$out" | wc -l)"
 
+# repair (issue 17): RK.REPAIR, followed in INFO aae until the exchanges it queued are over.
+out=$(rkv repair 0)
+check_eq "repair 0: exit 0" 0 $?
+check_contains "repair 0: says how many it queued" "repair: 2 exchanges queued" "$out"
+check_contains "repair 0: says it is done" "repair: done: 2 exchanges" "$out"
+out=$(rkv repair)
+check_eq "repair (all by default): exit 0" 0 $?
+check_contains "repair: every partition with both other replicas" "128 exchanges queued" "$out"
+
 # ---- --json ----
 json_check "members --json lists 3 members" \
     'len(d["members"]) == 3 and sorted(m["id"] for m in d["members"]) == [1, 2, 3] and
@@ -100,6 +110,9 @@ json_check "top --once --json: a rate and p99s per node" \
     'len(d["nodes"]) == 3 and all(n["reachable"] and n["ops_per_s"] >= 0 and
      "read_p99_us" in n and "write_p99_us" in n for n in d["nodes"])' \
     "$(rkv top --once --json --interval-ms=200)"
+json_check "repair all --json: what it queued, what ended, keys repaired" \
+    'd["queued"] == 128 and d["exchanges"] >= 128 and d["keys_repaired"] >= 0 and d["done"]' \
+    "$(rkv repair all --json)"
 
 # A member that is down shows as such; the command still succeeds.
 stop_node "${PID_OF[3]}" KILL
@@ -110,14 +123,21 @@ json_check "status --json with node 3 killed" \
 out=$(rkv top --once --interval-ms 100)
 check_eq "top with node 3 killed: exit 0" 0 $?
 check_contains "top shows node 3 unreachable" "unreachable" "$(printf '%s\n' "$out" | grep '^3 ')"
+# Exchanges with node 3 wait for it to come back: repair gives up after --timeout-ms, exit 3.
+err=$("$RINGKV" --port "$p1" --timeout-ms 1500 repair 5 2>&1 >/dev/null)
+check_eq "repair with a replica down: exit 3 after --timeout-ms" 3 $?
+check_contains "repair with a replica down: says it gave up" "gave up after 1500 ms" "$err"
 
 # ---- exit statuses ----
 err=$(rkv bucket set carts n 99 2>&1 >/dev/null)
 check_eq "an error reply: exit 1" 1 $?
 check_contains "an error reply: the server's text" "ERR" "$err"
+err=$(rkv repair 64 2>&1 >/dev/null)
+check_eq "repair of a partition past the ring: exit 1" 1 $?
+check_contains "repair of a partition past the ring: the server's text" "from 0 to 63" "$err"
 for args in "frobnicate" "members --bogus" "preflist" "preflist a b" "bucket get" \
         "bucket set carts n" "bucket drop carts" "top --interval-ms 0" "ring extra" \
-        "--json get cli:1"; do
+        "--json get cli:1" "repair bogus" "repair 1 2" "repair -1"; do
     # shellcheck disable=SC2086
     err=$(rkv $args 2>&1 >/dev/null)
     check_eq "usage ($args): exit 2" 2 $?
@@ -127,7 +147,7 @@ check_contains "--help lists the admin commands" "top [--once]" "$("$RINGKV" --h
 check_contains "--help lists exit status 3" "3 the node is unreachable" "$("$RINGKV" --help)"
 
 nobody=$(free_port)
-for args in members status "top --once" "--json ring"; do
+for args in members status "top --once" "--json ring" "repair all"; do
     # shellcheck disable=SC2086
     "$RINGKV" --port "$nobody" $args >/dev/null 2>&1
     check_eq "nobody on port $nobody ($args): exit 3" 3 $?

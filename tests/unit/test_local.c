@@ -278,8 +278,9 @@ static void test_read_of_an_absent_key_is_empty(void **state)
 }
 
 /* Bytes from disk are validated: an object that fails its checksum is damaged, counted as such
- * (not as a store error). rk_local_read refuses it (a coordinator must not mint from the
- * history it lost) and leaves the set empty; rk_local_read_raw reads it as missing. */
+ * (not as a store error), once however often it is read. rk_local_read refuses it (a
+ * coordinator must not mint from the history it lost) and leaves the set empty;
+ * rk_local_read_raw reads it as missing. */
 static void test_read_of_a_corrupt_object_is_damaged_and_counts(void **state)
 {
     (void)state;
@@ -298,7 +299,7 @@ static void test_read_of_a_corrupt_object_is_damaged_and_counts(void **state)
     assert_int_equal(rk_local_read_raw(&fx->local, &k, &raw), 0);
     assert_int_equal(raw.len, 0);
 
-    assert_int_equal(fx->stats.aae_damaged_objects, 2);
+    assert_int_equal(fx->stats.aae_damaged_objects, 1);
     assert_int_equal(fx->stats.store_errors, 0);
     rk_store_buf_free(&raw);
     rk_dvvset_deinit(&set);
