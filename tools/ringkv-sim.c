@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "                  [--policy siblings|lww (values) | union|set|counter|map (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
             "                  [--aae] [--no-read-repair] [--break-aae (test only)]\n"
+            "                  [--reap-grace-ms MS (reap tombstones this old)]\n"
             "                  [--break-sibling-merge (test only)]\n"
             "                  [--break-clean-stop (test only)] [--trace]\n"
             "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
@@ -105,6 +106,11 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
             }
         } else if (strcmp(a, "--sync") == 0) {
             rc = v != NULL ? rk_sync_policy_parse(v, &c->sync) : -1;
+        } else if (strcmp(a, "--reap-grace-ms") == 0) {
+            char *end = NULL;
+            unsigned long ms = v != NULL ? strtoul(v, &end, 10) : 0;
+            rc = v != NULL && *v != '\0' && *end == '\0' && ms > 0 && ms <= 86400000ul ? 0 : -1;
+            c->reap_grace_ms = (uint32_t)ms;
         } else if (strcmp(a, "--scenario") == 0) {
             scenario_path = v;
             rc = v != NULL ? 0 : -1;
@@ -145,15 +151,19 @@ static void build_replay(const rk_sim_config *c)
 {
     char faults[64];
     rk_sim_faults_name(c->faults, faults, sizeof(faults));
+    char reap[40] = "";
+    if (c->reap_grace_ms > 0) {
+        snprintf(reap, sizeof(reap), " --reap-grace-ms %u", c->reap_grace_ms);
+    }
     snprintf(replay_command, sizeof(replay_command),
              "build/ringkv-sim --seed %" PRIu64 " --nodes %u --n %u --r %u --w %u --ops %u "
-             "--faults %s%s --policy %s --sync %s%s%s%s%s%s%s%s",
+             "--faults %s%s --policy %s --sync %s%s%s%s%s%s%s%s%s",
              c->seed, c->nodes, c->n, c->r, c->w, c->ops, faults,
              c->workload == RK_SIM_WORKLOAD_CART ? " --workload cart" : "",
              rk_bucket_policy_name(c->policy), rk_sync_policy_name(c->sync),
              c->no_sloppy ? " --no-sloppy" : "",
              c->no_read_repair ? " --no-read-repair" : c->aae ? " --aae" : "",
-             c->break_aae ? " --break-aae" : "",
+             c->break_aae ? " --break-aae" : "", reap,
              c->break_sibling_merge ?
              " --break-sibling-merge" : "", c->break_clean_stop ? " --break-clean-stop" : "",
              scenario_path != NULL ? " --scenario " : "",
@@ -304,7 +314,12 @@ int main(int argc, char **argv)
     printf("convergence_via: %s\n", c.no_read_repair ? "anti-entropy"
                                     : c.aae ? "hinted-handoff+read-repair+anti-entropy"
                                             : "hinted-handoff+read-repair");
-    if (c.aae || c.no_read_repair) {
+    if (c.reap_grace_ms > 0) {
+        printf("reap_grace_ms: %u\n", c.reap_grace_ms);
+        printf("tombstones_reaped: %" PRIu64 "\n", r.tombstones_reaped);
+        printf("tombstones_left: %" PRIu64 "\n", r.tombstones_left);
+    }
+    if (c.aae || c.no_read_repair || c.reap_grace_ms > 0) {
         printf("aae_converged: %s\n", r.aae_converged ? "yes" : "no");
         printf("aae_converge_ms: %" PRIu64 "\n", r.aae_converge_ms);
         printf("aae_keys_repaired: %" PRIu64 "\n", r.aae_keys_repaired);

@@ -89,6 +89,9 @@ static const config_option config_options[] = {
     {"aae-rebuild-ms", CONFIG_U32, CONFIG_FIELD(aae_rebuild_ms), 1000, 604800000u,
      "each partition's hash tree is rebuilt from the store (checking every checksum) this "
      "often, spread out [3600000]"},
+    {"tombstone-grace-ms", CONFIG_U32, CONFIG_FIELD(tombstone_grace_ms), 0, 0xffffffffu,
+     "a deleted key's tombstone is removed once this old, held by every replica, every member "
+     "up and no hint held anywhere (needs --aae on); 0 never [3600000]"},
     {"test-hooks", CONFIG_BOOL, CONFIG_FIELD(test_hooks), 0, 0,
      "RK.DEBUG commands that damage data on purpose, for tests: yes or no [no]"},
     {"config", CONFIG_STRING, CONFIG_FIELD(config_file), 0, 0,
@@ -136,6 +139,7 @@ int rk_config_init(rk_config *c)
     c->aae = true;
     c->aae_interval_ms = 1000;
     c->aae_rebuild_ms = 3600000u;
+    c->tombstone_grace_ms = 3600000u;
     if (config_strdup(&c->cluster_name, "ringkv") != 0 ||
         config_strdup(&c->bind, "127.0.0.1") != 0 || config_strdup(&c->data_dir, "./data") != 0 ||
         config_strdup(&c->engine, "lmdb") != 0) {

@@ -63,6 +63,7 @@ typedef struct rk_config {
     bool aae;                       /* anti-entropy: hash trees and exchanges (aae.h) */
     uint32_t aae_interval_ms;       /* between two exchanges of one node */
     uint32_t aae_rebuild_ms;        /* each partition's tree rebuilt from the store this often */
+    uint32_t tombstone_grace_ms;    /* a tombstone is reaped no sooner; 0: never (aae_reap.c) */
     bool test_hooks;                /* RK.DEBUG: commands that break things, for tests only */
     char *members_text;             /* "id=host:port:cluster_port,..." as given */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];

@@ -268,6 +268,7 @@ static int main_start(main_state *m)
     nc.aae_on = m->config.aae;
     nc.aae_interval_ms = m->config.aae_interval_ms;
     nc.aae_rebuild_ms = m->config.aae_rebuild_ms;
+    nc.tombstone_grace_ms = m->config.tombstone_grace_ms;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
         const rk_config_member *cm = &m->config.members[i];

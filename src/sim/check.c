@@ -149,6 +149,15 @@ static void check_key(sim_world *w, const rk_dvvset *final, const uint32_t *ids,
         }
         bool above = !lww || winner == NULL || !op->ts_known ||
                      op->ts_us > winner->timestamp_us;
+        bool is_delete = op->kind == SIM_OP_DEL || op->kind == SIM_OP_VDEL;
+        /* A reaped tombstone leaves no trace: its delete held if nothing it deleted is left
+         * (what resurrected_deletes judges). */
+        if (!present && !covered && is_delete && w->cfg.reap_grace_ms > 0 && ctx_ok[i]) {
+            covered = true;
+            for (uint32_t s = 0; s < final->sibling_count && covered; s++) {
+                covered = !rk_vv_covers(&ctx[i], final->siblings[s].dot);
+            }
+        }
         if (!present && !covered && above) {
             w->res.lost_acked_writes++;
             if (w->cfg.trace) {
@@ -174,7 +183,6 @@ static void check_key(sim_world *w, const rk_dvvset *final, const uint32_t *ids,
             }
         }
         /* resurrected: a delete whose context covered a sibling still live. */
-        bool is_delete = op->kind == SIM_OP_DEL || op->kind == SIM_OP_VDEL;
         for (uint32_t s = 0; is_delete && ctx_ok[i] && s < final->sibling_count; s++) {
             const rk_sibling *sib = &final->siblings[s];
             bool own = op->dot_known && sib->dot.node == op->dot.node &&
@@ -589,6 +597,7 @@ void sim_check_aae(sim_world *w)
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         rk_node *n = w->nodes[i].node;
         w->res.aae_keys_repaired += rk_node_stats_get(n)->aae_keys_repaired;
+        w->res.tombstones_reaped += rk_node_stats_get(n)->tombstones_reaped;
         if (!rk_node_aae_matches_store(n)) {
             w->res.aae_trees_mismatched++;
         }
@@ -597,6 +606,8 @@ void sim_check_aae(sim_world *w)
      * every kept tree equals the store's. */
     check_promise(w, w->cfg.no_read_repair && !w->res.aae_converged, "aae_converged");
     check_promise(w, w->res.aae_trees_mismatched > 0, "aae_trees");
+    /* Reaping: the sweep after the heal (sim.c) leaves no tombstone behind. */
+    check_promise(w, w->cfg.reap_grace_ms > 0 && w->res.tombstones_left > 0, "tombstones_left");
 }
 
 void sim_check(sim_world *w)
@@ -629,6 +640,11 @@ void sim_check(sim_world *w)
             const rk_dvvset *copy = &final.sets[i * keys + k];
             bool held = copy->sibling_count > 0 || copy->history.entry_count > 0;
             w->res.hinted_copies_left += !primary && held ? 1 : 0;
+            bool live = false;
+            for (uint32_t s = 0; s < copy->sibling_count; s++) {
+                live = live || !copy->siblings[s].tombstone;
+            }
+            w->res.tombstones_left += copy->sibling_count > 0 && !live ? 1 : 0;
         }
         bool equal = true;
         for (uint32_t i = 1; i < count; i++) {

@@ -402,6 +402,16 @@ void sim_world_free(sim_world *w)
     free(w);
 }
 
+/* Run every event due in the next `ms` of simulated time (anti-entropy's ticks keep coming). */
+static void sim_run_for(sim_world *w, uint64_t ms)
+{
+    uint64_t until = w->now_ms + ms;
+    while (w->heap_count > 0 && w->heap[0]->at_ms <= until) {
+        sim_event_run(w, sim_pop(w));
+    }
+    w->now_ms = until > w->now_ms ? until : w->now_ms;
+}
+
 /* Whether the primaries of every partition hold built, equal trees. */
 static bool sim_trees_agree(const sim_world *w)
 {
@@ -477,6 +487,9 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         /* Phase 3: without read repair, anti-entropy alone must make every partition's
          * primaries equal; then every key is read once for the checkers (with read repair on,
          * that read is what converges the replicas). */
+        if (c->reap_grace_ms > 0) {
+            sim_run_for(w, (uint64_t)c->reap_grace_ms + RK_SIM_REAP_SWEEP_MS);
+        }
         if (c->no_read_repair) {
             sim_run_aae(w);
         }

@@ -50,6 +50,9 @@ typedef enum rk_sim_workload {
 #define RK_SIM_OPS_MAX   10000000u
 #define RK_SIM_AAE_CONVERGE_MS (30u * 60u * 1000u)  /* simulated time anti-entropy may take */
 #define RK_SIM_AAE_INTERVAL_MS 200u
+/* After the heal, a run that reaps lets the grace delay and this much more pass, so every
+ * tombstone left is reaped before the checkers look (a pass per partition per interval). */
+#define RK_SIM_REAP_SWEEP_MS 30000u
 
 typedef struct rk_sim_config {
     uint64_t seed;
@@ -72,6 +75,9 @@ typedef struct rk_sim_config {
     /* Test only: trees are kept but no exchange ever starts, so --no-read-repair runs must end
      * diverged on some seeds (tests/sim/run.sh proves the convergence is anti-entropy's). */
     bool break_aae;
+    /* Tombstone reaping (aae_reap.c) once a tombstone is this old; 0: never. Turns anti-entropy
+     * on. */
+    uint32_t reap_grace_ms;
     /* Test only: the network strips every sibling but the newest from PUT_REQ objects it
      * delivers, as a replica that forgot to merge siblings would. The checkers must then
      * report lost acknowledged writes (tests/sim/run.sh proves it). */
@@ -144,6 +150,8 @@ typedef struct rk_sim_result {
     uint64_t aae_converge_ms;
     uint64_t aae_trees_mismatched;
     uint64_t aae_keys_repaired;
+    uint64_t tombstones_reaped;     /* summed over the nodes */
+    uint64_t tombstones_left;       /* stored tombstones at the end, every node's copies */
     /* Hinted handoff after the heal: hint records still held, and copies still on nodes that
      * are not primaries of their key (both promised 0: every hint went home). */
     uint64_t hints_left;

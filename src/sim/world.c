@@ -233,7 +233,8 @@ int sim_world_start(sim_world *w)
         *c = *w->node_config_base;
     } else {
         rk_node_config_default(c);
-        c->aae_on = cfg->aae || cfg->no_read_repair;
+        c->aae_on = cfg->aae || cfg->no_read_repair || cfg->reap_grace_ms > 0;
+        c->tombstone_grace_ms = cfg->reap_grace_ms;
         c->aae_interval_ms = cfg->break_aae ? UINT32_MAX / 2 : RK_SIM_AAE_INTERVAL_MS;
         c->read_repair = !cfg->no_read_repair;
     }
