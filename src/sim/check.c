@@ -150,6 +150,16 @@ static void check_key(sim_world *w, const rk_dvvset *final, const uint32_t *ids,
         bool above = !lww || winner == NULL || !op->ts_known ||
                      op->ts_us > winner->timestamp_us;
         bool is_delete = op->kind == SIM_OP_DEL || op->kind == SIM_OP_VDEL;
+        /* Under lww a delete with a later stamp wins; once its tombstone is reaped the final
+         * object is gone, so the winner's stamp comes from the history instead. */
+        for (uint32_t j = 0; lww && winner == NULL && w->cfg.reap_grace_ms > 0 && j < count; j++) {
+            const sim_op *del = &w->ops[ids[j]];
+            if ((del->kind == SIM_OP_DEL || del->kind == SIM_OP_VDEL) &&
+                check_may_have_happened(del) && del->ts_known && op->ts_known &&
+                del->ts_us > op->ts_us) {
+                above = false;
+            }
+        }
         /* A reaped tombstone leaves no trace: its delete held if nothing it deleted is left
          * (what resurrected_deletes judges). */
         if (!present && !covered && is_delete && w->cfg.reap_grace_ms > 0 && ctx_ok[i]) {
