@@ -166,9 +166,13 @@ void aae_exchange_done(rk_node *n, bool failed)
         n->stats.aae_exchanges++;
     }
     uint64_t now = node_now_ms(n);
-    /* One that repaired goes on at once with the next: a node that lost its data fills at the
-     * pace of requests, not of the interval. */
-    a->next_exchange_ms = now + (a->repaired > 0 ? 0 : n->config.aae_interval_ms);
+    /* After one that repaired, exchanges follow each other at once for a while (ten intervals
+     * since the last repair), found differences or not: a node that lost its data fills at the
+     * pace of requests, not of the interval, even where a peer's exchange got there first. */
+    if (a->repaired > 0) {
+        a->busy_until_ms = now + 10u * (uint64_t)n->config.aae_interval_ms;
+    }
+    a->next_exchange_ms = now < a->busy_until_ms ? now : now + n->config.aae_interval_ms;
     aae_exchange_reset(a);
 }
 

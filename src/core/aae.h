@@ -59,6 +59,7 @@ typedef struct rk_aae {
     uint64_t *rebuild_due_ms;       /* [partition]: 0 = build as soon as a tick comes */
     uint32_t build_cursor;
     uint64_t next_exchange_ms;
+    uint64_t busy_until_ms;         /* exchanges follow at once until then (one repaired) */
     uint32_t rotation;              /* next (partition, peer) pair of the periodic rotation */
     uint8_t *repair_peers;          /* [partition]: bit i = exchange with preflist entry i */
     uint32_t repair_pending;        /* exchanges RK.REPAIR asked for, not done yet */
