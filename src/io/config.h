@@ -60,6 +60,7 @@ typedef struct rk_config {
     uint32_t request_timeout_ms;
     uint32_t handoff_rate;          /* hinted handoff objects per second */
     uint32_t failure_timeout_ms;    /* a member silent this long counts down (peer.h) */
+    uint32_t epoch_learn_ms_max;    /* a wiped node's wait for every member (epochs.h) */
     char *members_text;             /* "id=host:port:cluster_port,..." as given */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];
     uint32_t member_count;          /* derived by rk_config_finish */

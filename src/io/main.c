@@ -265,6 +265,7 @@ static int main_start(main_state *m)
     nc.partition_count = m->config.partitions;
     nc.request_timeout_ms = m->config.request_timeout_ms;
     nc.handoff_objects_per_s = m->config.handoff_rate;
+    nc.epoch_learn_ms_max = m->config.epoch_learn_ms_max;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
         const rk_config_member *cm = &m->config.members[i];
