@@ -184,10 +184,12 @@ void rk_epochs_on_timer(rk_node *n)
     if (!e->learning) {
         return;
     }
-    /* Past the bound, this node and the members that answered, a majority, will do. */
+    /* Past the bound, this node and the members that answered, a majority, will do. Everyone
+     * answered already only when finishing failed (a store error): try again. */
+    bool all = e->answered_count + 1 == n->members.count;
     bool majority = 2 * (e->answered_count + 1) > n->members.count;
-    if (now_ms - e->learn_start_ms >= n->config.epoch_learn_ms_max && majority) {
-        epochs_finish(n, true);
+    if (all || (now_ms - e->learn_start_ms >= n->config.epoch_learn_ms_max && majority)) {
+        epochs_finish(n, !all);
     }
     if (!e->learning) {
         return;
