@@ -53,7 +53,8 @@ bench_cleanup() {
 
 # start_three ENGINE [ringkvd flags...]: a 3-node cluster (N=3 R=2 W=2, the defaults) of
 # $RINGKVD on free ports, data in $TMP/ENGINE-ID, logs in $TMP/ENGINE-ID.log; the client ports
-# go to cp[1..3] and the pids to PIDS. Returns once every node answers and node 1 sees all three.
+# go to cp[1..3] and the pids to PIDS. Returns once every node answers, node 1 sees all three and
+# every node learned its epoch (a new store takes writes only then: docs/cluster.md).
 start_three() {
     local engine=$1 id members=""
     shift
@@ -71,7 +72,13 @@ start_three() {
     done
     for id in 1 2 3; do wait_ping "${cp[$id]}" || return 1; done
     for _ in $(seq 1 200); do
-        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && return 0
+        [ "$(redis-cli -p "${cp[1]}" rk.members | grep -cE '^(self|up)$')" -ge 3 ] && break
         sleep 0.05
+    done
+    for id in 1 2 3; do
+        for _ in $(seq 1 800); do
+            redis-cli -p "${cp[$id]}" info server | grep -q '^epoch_learning:0' && break
+            sleep 0.05
+        done
     done
 }

@@ -8,6 +8,7 @@ static const uint8_t clock_epoch_key[] = "epoch";
 static const uint8_t clock_run_key[] = "run";
 static const uint8_t clock_store_id_key[] = "store-id";
 static const uint8_t clock_mark_key[] = RK_CLOCK_MARK_KEY;
+static const uint8_t clock_store_floor_key[] = "store-floor-epoch";
 
 #define CLOCK_KEY_LEN(key) (sizeof(key) - 1u)
 #define CLOCK_MARK_BODY_BYTES (RK_CLOCK_MARK_BYTES - 8u)
@@ -106,6 +107,7 @@ static int clock_next_epoch(rk_clock *c, uint64_t stored_epoch, const clock_mark
     }
     if (stored_epoch == 0 && !mark->intact) {
         c->epoch = rk_clock_birth_epoch(c);   /* a new store starts where no other one did */
+        c->store_new = true;
         return 0;
     }
     uint64_t base = mark->intact && mark->epoch > stored_epoch ? mark->epoch : stored_epoch;
@@ -117,7 +119,9 @@ static int clock_next_epoch(rk_clock *c, uint64_t stored_epoch, const clock_mark
     return 0;
 }
 
-int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
+/* rk_clock_start and rk_clock_start_learning: `may_learn` leaves a new store's epoch unwritten
+ * and the clock learning. */
+static int clock_start(rk_clock *c, rk_local *local, const rk_env *env, bool may_learn)
 {
     memset(c, 0, sizeof(*c));
     uint64_t stored_epoch = 0;
@@ -134,6 +138,10 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     bool new_store_id = rc == 0 && c->store_id == 0;
     while (rc == 0 && c->store_id == 0) {
         c->store_id = env->random(env->ctx);   /* a store's first start (or from before ids) */
+    }
+    if (rc == 0) {
+        rc = clock_read_u64(env, clock_store_floor_key, CLOCK_KEY_LEN(clock_store_floor_key),
+                            &c->store_floor_epoch);
     }
     if (rc == 0) {
         rc = clock_read_mark(env, stored_epoch, &mark);
@@ -162,18 +170,23 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     rk_batch_op ops[4] = {
         {.kind = RK_BATCH_PUT,
          .db = RK_DB_META,
-         .key = clock_epoch_key,
-         .key_len = CLOCK_KEY_LEN(clock_epoch_key),
-         .value = epoch_bytes,
-         .value_len = sizeof(epoch_bytes)},
-        {.kind = RK_BATCH_PUT,
-         .db = RK_DB_META,
          .key = clock_run_key,
          .key_len = CLOCK_KEY_LEN(clock_run_key),
          .value = run_bytes,
          .value_len = sizeof(run_bytes)},
     };
-    uint32_t op_count = 2;
+    uint32_t op_count = 1;
+    /* A learning store leaves its epoch unwritten: a start after a crash while learning finds
+     * the store still new and learns again, instead of bumping a birth epoch nobody checked. */
+    c->learning = may_learn && c->store_new;
+    if (!c->learning) {
+        ops[op_count++] = (rk_batch_op){.kind = RK_BATCH_PUT,
+                                        .db = RK_DB_META,
+                                        .key = clock_epoch_key,
+                                        .key_len = CLOCK_KEY_LEN(clock_epoch_key),
+                                        .value = epoch_bytes,
+                                        .value_len = sizeof(epoch_bytes)};
+    }
     if (mark.present) {
         ops[op_count++] = (rk_batch_op){.kind = RK_BATCH_DEL,
                                         .db = RK_DB_META,
@@ -197,9 +210,69 @@ int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
     return 0;
 }
 
+int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env)
+{
+    return clock_start(c, local, env, false);
+}
+
+int rk_clock_start_learning(rk_clock *c, rk_local *local, const rk_env *env)
+{
+    return clock_start(c, local, env, true);
+}
+
+bool rk_clock_learning(const rk_clock *c)
+{
+    return c->learning;
+}
+
+int rk_clock_learned(rk_clock *c, rk_local *local, const rk_env *env, uint64_t seen_epoch)
+{
+    RK_ASSERT(c->learning);
+    RK_ASSERT(c->stop_seq == 0);
+    /* Compared without adding: seen_epoch + 1 could wrap. */
+    if (seen_epoch >= RK_EPOCH_LAST) {
+        return RK_ETOOBIG;
+    }
+    uint64_t epoch = rk_clock_birth_epoch(c);
+    if (seen_epoch + 1 > epoch) {
+        epoch = seen_epoch + 1;
+    }
+    uint8_t epoch_bytes[8];
+    rk_le64_put(epoch_bytes, epoch);
+    /* The same value twice: the epoch moves on at later starts, the store's floor stays (the
+     * dots of durable_before_send writes sit on it, rk_clock_store_floor). */
+    rk_batch_op ops[2] = {
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_epoch_key,
+         .key_len = CLOCK_KEY_LEN(clock_epoch_key),
+         .value = epoch_bytes,
+         .value_len = sizeof(epoch_bytes)},
+        {.kind = RK_BATCH_PUT,
+         .db = RK_DB_META,
+         .key = clock_store_floor_key,
+         .key_len = CLOCK_KEY_LEN(clock_store_floor_key),
+         .value = epoch_bytes,
+         .value_len = sizeof(epoch_bytes)},
+    };
+    uint64_t seq = 0;
+    int rc = rk_local_write_records(local, ops, 2, &seq);
+    if (rc != 0) {
+        return rc;
+    }
+    c->epoch = epoch;
+    c->store_floor_epoch = epoch;
+    c->epoch_seq = seq;
+    c->learning = false;
+    /* Nothing was minted yet: the floor of every earlier fallback dot is the new epoch's. */
+    c->handback_floor = rk_clock_dot_floor(c, true) - 1;
+    env->sync(env->ctx, seq);
+    return 0;
+}
+
 bool rk_clock_ready(const rk_clock *c, uint64_t durable_seq)
 {
-    return durable_seq >= c->epoch_seq && c->stop_seq == 0;
+    return durable_seq >= c->epoch_seq && c->stop_seq == 0 && !c->learning;
 }
 
 bool rk_clock_stopping(const rk_clock *c)
@@ -223,6 +296,13 @@ int rk_clock_stop(rk_clock *c, rk_local *local, const rk_env *env, uint64_t dura
         return RK_EBUSY;
     }
     RK_ASSERT(durable_seq >= c->epoch_seq);
+    if (c->learning) {
+        /* Nothing was minted and no epoch stored: no mark, so the next start finds the store
+         * new and learns again. Stopped once this start's own write is durable (it is). */
+        RK_ASSERT(c->epoch_seq > 0);
+        c->stop_seq = c->epoch_seq;
+        return 0;
+    }
     uint8_t bytes[RK_CLOCK_MARK_BYTES];
     rk_clock_mark_encode(c->epoch, c->fallback_dot_last, bytes);
     rk_batch_op op = {.kind = RK_BATCH_PUT,
@@ -285,6 +365,9 @@ uint64_t rk_clock_birth_epoch(const rk_clock *c)
 
 uint64_t rk_clock_store_floor(const rk_clock *c)
 {
+    if (c->store_floor_epoch != 0) {
+        return c->store_floor_epoch << RK_EPOCH_SHIFT;   /* learned (rk_clock_learned) */
+    }
     return rk_clock_birth_epoch(c) << RK_EPOCH_SHIFT;
 }
 

@@ -19,6 +19,15 @@
  * and bumps. No mark (first start, kill -9, a crash, a stop with writes not yet durable or after
  * a failed sync) or one that fails validation: bump, as always safe.
  *
+ * A wiped node (its data directory lost) starts a new store, and with it lost the stored epoch;
+ * its birth epoch (rk_clock_birth_epoch) is only probably above what the old store minted. So in
+ * a cluster of more than one member a new store learns (rk_clock_start_learning): it records no
+ * epoch and mints nothing until its peers told it the highest epoch they saw from it (epochs.h
+ * runs the asking); rk_clock_learned then sets the epoch to max(birth epoch, highest seen + 1),
+ * records it as the store's floor too, and dots wait for that write to be durable as for any
+ * start. A crash or a clean stop while learning leaves the store new: the next start learns
+ * again.
+ *
  * The run is bumped at every start, clean or not: coordinator ids carry it (coord_table.h), so
  * a late answer to, or a remembered forward of, the last run's requests never matches a new
  * one. It is stored apart from the epoch because a clean start keeps the epoch. */
@@ -59,6 +68,9 @@ typedef struct rk_clock {
                                  * store is a new lineage of the copies it holds */
     uint64_t handback_floor;    /* fallback dots at or below it were minted before this start
                                  * or before a fallback copy was handed back and deleted */
+    bool store_new;             /* this start found no stored epoch: a new (or wiped) store */
+    bool learning;              /* a new store waiting for rk_clock_learned: mints nothing */
+    uint64_t store_floor_epoch; /* learned by this store (rk_clock_learned); 0: the birth epoch */
 } rk_clock;
 
 /* Read the stored epoch, run and clean-stop mark; keep the epoch when the mark is valid, else
@@ -67,13 +79,24 @@ typedef struct rk_clock {
  * that is not 8 bytes; a damaged mark is no error, it only means a bump), RK_ETOOBIG (epochs
  * exhausted) or a store error; on an error nothing was written and *c is zeroed. */
 int rk_clock_start(rk_clock *c, rk_local *local, const rk_env *env);
-/* Whether dots may be minted: this start's write is durable at durable_seq, and no clean-stop
- * mark was written. */
+/* As rk_clock_start, but a new store (no stored epoch) writes no epoch and starts learning:
+ * not ready until rk_clock_learned. For a node with peers that may hold its old store's dots. */
+int rk_clock_start_learning(rk_clock *c, rk_local *local, const rk_env *env);
+/* Whether the clock waits for rk_clock_learned. */
+bool rk_clock_learning(const rk_clock *c);
+/* Learning is over: `seen_epoch` is the highest epoch peers saw from this node (0: none). The
+ * epoch becomes max(birth epoch, seen_epoch + 1), also the store's floor for good; both are
+ * written in one batch through `local` and env asked for its sync (dots wait for it). 0,
+ * RK_ETOOBIG (seen_epoch is the last epoch; the clock keeps learning) or a store error (idem). */
+int rk_clock_learned(rk_clock *c, rk_local *local, const rk_env *env, uint64_t seen_epoch);
+/* Whether dots may be minted: not learning, this start's write (or the learned epoch's) is
+ * durable at durable_seq, and no clean-stop mark was written. */
 bool rk_clock_ready(const rk_clock *c, uint64_t durable_seq);
 /* Whether rk_clock_stop wrote its mark: the clock mints no more in this run. */
 bool rk_clock_stopping(const rk_clock *c);
 /* Write the clean-stop mark through `local` and ask env for its sync; from then on the clock is
- * not ready. Call it when the node takes no more client requests. 0; RK_EBUSY when a write is
+ * not ready. While learning there is no epoch to keep: no mark is written (the next start learns
+ * again) and the stop is done at once. Call it when the node takes no more client requests. 0; RK_EBUSY when a write is
  * not durable yet at durable_seq (its sync is asked for: call again once it is); RK_EIO when a
  * sync failed in this run (the writes it rolled back may have carried dots other nodes hold);
  * RK_EINVAL when the mark was written already; or a store error. Without a mark the next start
@@ -103,7 +126,8 @@ uint64_t rk_clock_birth_epoch(const rk_clock *c);
 /* The floor of the dots a primary mints for a write that is durable on it before it is sent
  * (durable_before_send, policy.h): such a dot cannot be lost by a crash, so it needs no epoch
  * floor — but a wiped store must still not mint its old store's dots again, so it is floored at
- * the store's birth epoch: constant for the store's life, another region for a new store. */
+ * the store's birth epoch, or the epoch it learned (rk_clock_learned): constant for the store's
+ * life once it mints, another region for a new store. */
 uint64_t rk_clock_store_floor(const rk_clock *c);
 /* The lineage of this node's copies, which a counter's actor carries (policy_fields.h): a
  * coordinator advances its own actor only while it holds the copy that actor was created in.

@@ -305,10 +305,13 @@ static void coord_put_write(rk_node *n, rk_coord_put *c, const rk_request *r)
     RK_ASSERT(self_index >= 0);
     /* Checked again here: a read-modify-write may have read while the node began to stop. */
     if (!rk_clock_ready(&n->clock, rk_durable_seq(&n->durable))) {
-        rk_coord_reply_error(n, &c->base, RK_EBUSY,
-                             rk_clock_stopping(&n->clock)
-                                 ? "node stopping: it coordinates no more writes"
-                                 : "node starting: its epoch is not durable yet");
+        const char *why = "node starting: its epoch is not durable yet";
+        if (rk_clock_stopping(&n->clock)) {
+            why = "node stopping: it coordinates no more writes";
+        } else if (rk_clock_learning(&n->clock)) {
+            why = "node starting: learning its epoch from its peers (epoch_learning in INFO)";
+        }
+        rk_coord_reply_error(n, &c->base, RK_EBUSY, why);
         rk_coord_free(n, &c->base);
         return;
     }

@@ -20,6 +20,12 @@ static const rk_metric_desc metrics_node_table[] = {
                 "clean stop."),
     NODE_METRIC(epoch_kept, "epoch_kept", "server", RK_METRIC_GAUGE, "starts",
                 "1 when this start kept the epoch of a clean stop, 0 when it bumped it."),
+    NODE_METRIC(epoch_learning, "epoch_learning", "server", RK_METRIC_GAUGE, "starts",
+                "1 while a new (wiped) store learns from its peers the highest epoch they saw "
+                "from it; it coordinates no write until then."),
+    NODE_METRIC(epoch_learned_partial, "epoch_learned_partial", "server", RK_METRIC_GAUGE,
+                "starts", "1 when this start's learning ended with the answers of a majority "
+                "only, after epoch-learn-ms-max."),
     /* persistence */
     NODE_METRIC(sync_calls, "sync_calls", "persistence", RK_METRIC_COUNTER, "syncs",
                 "Syncs the node asked the runtime for."),

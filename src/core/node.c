@@ -1,8 +1,8 @@
 /* node.c — one node as a pure state machine (node.h): it builds the parts at start and
  * dispatches every event to the part that owns it. It owns the configuration, the counters'
  * struct and the node-wide helpers of parts.h (sending, replying, reachability). The parts:
- * members.c, local.c, clock.c, durable.c, coord_table.c, coord.c (+ coord_get.c, coord_put.c),
- * replica.c, handoff.c, node_bucket.c, fwd_seen.c; the policies in policy*.c. */
+ * members.c, local.c, clock.c, epochs.c, durable.c, coord_table.c, coord.c (+ coord_get.c,
+ * coord_put.c), replica.c, handoff.c, node_bucket.c, fwd_seen.c; the policies in policy*.c. */
 #include "node.h"
 
 #include <stdio.h>
@@ -64,6 +64,7 @@ void rk_node_config_default(rk_node_config *c)
     c->aae_rebuild_ms = RK_AAE_REBUILD_MS_DEFAULT;
     c->read_repair = true;
     c->tombstone_grace_ms = 3600u * 1000u;
+    c->epoch_learn_ms_max = RK_EPOCH_LEARN_MS_DEFAULT;
 }
 
 static int node_config_check(const rk_node_config *c)
@@ -98,7 +99,8 @@ static int node_config_check(const rk_node_config *c)
     if (c->siblings_max == 0 || c->siblings_max > RK_DVVSET_SIBLINGS_MAX) {
         return RK_EINVAL;
     }
-    if (c->handoff_objects_per_s == 0 || c->handoff_interval_ms == 0) {
+    if (c->handoff_objects_per_s == 0 || c->handoff_interval_ms == 0 ||
+        c->epoch_learn_ms_max == 0) {
         return RK_EINVAL;
     }
     if (c->aae_interval_ms == 0 || c->aae_rebuild_ms == 0) {
@@ -313,9 +315,14 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
         rc = rk_local_init(&n->local, env, &n->ring, &n->stats);
     }
     if (rc == 0) {
-        rc = rk_clock_start(&n->clock, &n->local, env);
+        /* Alone, a node has nobody who could hold its old store's dots. */
+        rc = config->member_count > 1 ? rk_clock_start_learning(&n->clock, &n->local, env)
+                                      : rk_clock_start(&n->clock, &n->local, env);
         n->stats.epoch = n->clock.epoch;
         n->stats.epoch_kept = n->clock.epoch_kept ? 1 : 0;
+    }
+    if (rc == 0) {
+        rc = rk_epochs_start(n);
     }
     if (rc == 0) {
         rk_coord_table_init(&n->coords, env, config->request_timeout_ms, n->clock.run);
@@ -434,7 +441,8 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
         return;
     case RK_MSG_EPOCH:
     case RK_MSG_EPOCH_RESP:
-        return;     /* the epoch's part comes in the next commits */
+        rk_epochs_on_message(n, from, m);
+        return;
     }
 }
 
@@ -447,6 +455,8 @@ void rk_node_on_timer(rk_node *n, uint64_t timer_id)
     } else if (timer_id == RK_TIMER_DEADLINES) {
         rk_coord_on_timer(n);
         n->stats.peers_suspected = n->members.suspected_total;
+    } else if (timer_id == RK_TIMER_EPOCH) {
+        rk_epochs_on_timer(n);
     }
 }
 
@@ -460,6 +470,7 @@ void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
         /* A member that missed a change catches up on every (re)connect: peers count up from
          * the start, so the first handshake is an up call without a down before it. */
         node_bucket_push_all(n, peer);
+        rk_epochs_on_peer_up(n, peer);
     }
 }
 

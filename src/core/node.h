@@ -150,6 +150,9 @@ typedef struct rk_node_config {
     /* A tombstone is reaped (aae_reap.c) once this old, held by every primary, with every
      * member up and no hint held anywhere; 0: never. Needs aae_on. */
     uint32_t tombstone_grace_ms;
+    /* A new store waits this long for every member to say which epoch it saw from this node,
+     * then makes do with a majority (epochs.h). */
+    uint32_t epoch_learn_ms_max;
 } rk_node_config;
 
 void rk_node_config_default(rk_node_config *c);
@@ -180,6 +183,8 @@ typedef struct rk_node_stats {
     uint64_t objects_refused;       /* writes refused: the object would pass its size limit */
     uint64_t epoch;                 /* this run's dot floor epoch (kv679; clock.c) */
     uint64_t epoch_kept;            /* 1: this start kept the epoch of a clean stop (clock.c) */
+    uint64_t epoch_learning;        /* 1: a new store learning its epoch from peers (epochs.c) */
+    uint64_t epoch_learned_partial; /* 1: learning ended with a majority only (epochs.c) */
     /* sloppy quorum and hinted handoff (issue 6) */
     uint64_t fallback_writes;       /* writes coordinated with at least one fallback */
     uint64_t fallback_reads;        /* reads that asked at least one fallback */

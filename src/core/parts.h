@@ -11,6 +11,7 @@
 #include "coord.h"
 #include "coord_table.h"
 #include "durable.h"
+#include "epochs.h"
 #include "fwd_seen.h"
 #include "handoff.h"
 #include "local.h"
@@ -30,6 +31,7 @@ struct rk_node {
     rk_members members;         /* members.c */
     rk_local local;             /* local.c */
     rk_clock clock;             /* clock.c */
+    rk_epochs epochs;           /* epochs.c: members' epochs, learning a new store's */
     rk_durable durable;         /* durable.c */
     rk_coord_table coords;      /* coord_table.c */
     rk_handoff handoff;         /* handoff.c */

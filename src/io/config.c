@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/epochs.h"
+
 typedef enum config_type {
     CONFIG_STRING,
     CONFIG_U16,
@@ -79,6 +81,8 @@ static const config_option config_options[] = {
      "how long a coordinator waits for R or W replicas [5000]"},
     {"failure-timeout-ms", CONFIG_U32, CONFIG_FIELD(failure_timeout_ms), 500, 60000,
      "a member silent this long (no frame, heartbeats every 250 ms) counts down [2000]"},
+    {"epoch-learn-ms-max", CONFIG_U32, CONFIG_FIELD(epoch_learn_ms_max), 1, 3600000,
+     "a wiped node waits this long for every member's epoch answer, then a majority's [30000]"},
     {"handoff-rate", CONFIG_U32, CONFIG_FIELD(handoff_rate), 10, 1000000,
      "hinted copies handed back to a returning owner per second at most [1000]"},
     {"aae", CONFIG_BOOL, CONFIG_FIELD(aae), 0, 0,
@@ -135,6 +139,7 @@ int rk_config_init(rk_config *c)
     c->node_id = 1;
     c->request_timeout_ms = 5000;
     c->failure_timeout_ms = 2000;
+    c->epoch_learn_ms_max = RK_EPOCH_LEARN_MS_DEFAULT;
     c->handoff_rate = 1000;
     c->aae = true;
     c->aae_interval_ms = 1000;
@@ -430,7 +435,8 @@ static int config_parse_member(const char *text, rk_config_member *m)
         return RK_EINVAL;
     }
     m->id = (uint32_t)id;
-    memcpy(m->host, host, strlen(host) + 1);    /* checked above: it fits */
+    _Static_assert(RK_CONFIG_HOST_BYTES_MAX < sizeof(m->host), "a checked host fits");
+    memcpy(m->host, host, strlen(host) + 1);  /* snprintf here made gcc 12 -O0 warn */
     m->client_port = (uint16_t)port;
     m->cluster_port = (uint16_t)cluster_port;
     return 0;

@@ -65,6 +65,7 @@ typedef struct rk_config {
     uint32_t aae_rebuild_ms;        /* each partition's tree rebuilt from the store this often */
     uint32_t tombstone_grace_ms;    /* a tombstone is reaped no sooner; 0: never (aae_reap.c) */
     bool test_hooks;                /* RK.DEBUG: commands that break things, for tests only */
+    uint32_t epoch_learn_ms_max;    /* a wiped node's wait for every member (epochs.h) */
     char *members_text;             /* "id=host:port:cluster_port,..." as given */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];
     uint32_t member_count;          /* derived by rk_config_finish */

@@ -179,7 +179,9 @@ static bool main_stop_mark(main_state *m)
     if (rc == RK_EBUSY) {
         return false;
     }
-    if (rc == 0) {
+    if (rc == 0 && rk_node_stats_get(m->node)->epoch_learning) {
+        rk_log_info("stopped while learning its epoch from peers: the next start learns again");
+    } else if (rc == 0) {
         rk_log_info("clean-stop mark durable: the next start keeps epoch %llu",
                     (unsigned long long)rk_node_stats_get(m->node)->epoch);
     } else {
@@ -269,6 +271,7 @@ static int main_start(main_state *m)
     nc.aae_interval_ms = m->config.aae_interval_ms;
     nc.aae_rebuild_ms = m->config.aae_rebuild_ms;
     nc.tombstone_grace_ms = m->config.tombstone_grace_ms;
+    nc.epoch_learn_ms_max = m->config.epoch_learn_ms_max;
     nc.member_count = m->config.member_count;
     for (uint32_t i = 0; i < m->config.member_count; i++) {
         const rk_config_member *cm = &m->config.members[i];
@@ -319,7 +322,9 @@ static int main_start(main_state *m)
                 m->config.bind, m->config.port, m->config.cluster_port, m->config.engine,
                 rk_sync_policy_name(m->config.sync), m->config.data_dir,
                 (unsigned long long)stats->keys_live, (unsigned long long)stats->epoch,
-                stats->epoch_kept ? "kept after a clean stop" : "bumped");
+                stats->epoch_learning ? "to learn from peers: a new store"
+                : stats->epoch_kept   ? "kept after a clean stop"
+                                      : "bumped");
     return -1;
 }
 

@@ -347,6 +347,19 @@ static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
     }
 }
 
+/* A fresh cluster's stores are all new: each node learns its epoch from the others (epochs.h)
+ * and refuses writes until then, one round trip. The workload starts after it, as
+ * tests/cluster/lib.sh waits for epoch_learning:0 before a test's first write. */
+static bool sim_epochs_learned(const sim_world *w)
+{
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        if (w->nodes[i].node != NULL && rk_node_stats_get(w->nodes[i].node)->epoch_learning) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The workload phase ends when the clients are done and every scripted step has run. */
 static bool sim_workload_done(const sim_world *w)
 {
@@ -470,6 +483,7 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
     }
     rc = sim_world_start(w);
     if (rc == 0) {
+        sim_run_until_quiet(w, sim_epochs_learned);
         rc = sim_workload_start(w);
     }
     if (rc == 0) {

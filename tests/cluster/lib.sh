@@ -189,16 +189,40 @@ start_cluster() {
         MEMBERS+="${MEMBERS:+,}$id=127.0.0.1:${CLIENT_PORT[$id]}:${CLUSTER_PORT[$id]}"
     done
     for id in $(seq 1 "$count"); do
-        restart_member "$id" || return 1
+        launch_member "$id" || return 1
+    done
+    # A new store learns its epoch from the others before it takes writes (cluster.md): all
+    # must be running for any to finish.
+    for id in $(seq 1 "$count"); do
+        wait_learned "${CLIENT_PORT[$id]}" || return 1
     done
 }
 
-# restart_member ID: (re)start member ID of the cluster start_cluster made, same data dir.
-restart_member() {
+# launch_member ID: (re)start member ID of the cluster start_cluster made, same data dir; returns
+# once it answers PING, maybe still learning its epoch.
+launch_member() {
     local id=$1
     start_node "node$id" "${CLIENT_PORT[$id]}" --node-id "$id" \
         --cluster-port "${CLUSTER_PORT[$id]}" --members "$MEMBERS" "${CLUSTER_FLAGS[@]}" || return 1
     PID_OF[$id]=$NODE_PID
+}
+
+# restart_member ID: launch_member, then wait until it takes writes (wait_learned).
+restart_member() {
+    launch_member "$1" && wait_learned "${CLIENT_PORT[$1]}"
+}
+
+# wait_learned PORT [SECONDS]: until the node on PORT is done learning its epoch (INFO server
+# epoch_learning:0; a node whose store is not new never learns). 40 s by default: above the
+# 30 s epoch-learn-ms-max after which a majority of answers will do.
+wait_learned() {
+    local port=$1 limit=${2:-40} i
+    for i in $(seq 1 $((limit * 20))); do
+        [ "$(info_field "$port" epoch_learning server 2>/dev/null)" == "0" ] && return 0
+        sleep 0.05
+    done
+    echo "ringkvd on port $port still learning its epoch after ${limit} s"
+    return 1
 }
 
 # member_state PORT ID: how the node on PORT sees member ID in RK.MEMBERS (self, up,

@@ -118,6 +118,15 @@ wait_ping() {
     return 1
 }
 
+# learned ID: node ID is done learning its epoch (INFO server epoch_learning:0; cluster.md).
+learned() {
+    [ "$(cli "$1" info server | tr -d '\r' | awk -F: '$1 == "epoch_learning" {print $2}')" == "0" ]
+}
+all_learned() {
+    local id
+    for id in $ALL; do learned "$id" || return 1; done
+}
+
 # states ID: how node ID sees the members, "1:self 2:up 3:down ...".
 states() { cli "$1" rk.members | paste -d' ' - - - - - | awk '{printf "%s:%s ", $1, $4}'; }
 
@@ -181,6 +190,8 @@ netns_start_all() {
     local id
     for id in $ALL; do start_member "$id" "$@"; done
     for id in $ALL; do wait_ping "$id" || exit 1; done
+    # New stores learn their epochs from each other before taking writes (cluster.md).
+    wait_for 40 "every node learned its epoch" all_learned || exit 1
     for id in $ALL; do
         [ "$(cat "/proc/${PID_OF[$id]}/comm" 2>/dev/null)" == "ringkvd" ] ||
             fail "pid ${PID_OF[$id]} of node $id is not ringkvd"

@@ -44,6 +44,7 @@ for id in 1 2 3; do
     else
         fail "node $id: $(redis-cli -p $((base + id - 1)) rk.members | tr '\n' ' ')"
     fi
+    wait_learned $((base + id - 1)) || fail "node $id still learning its epoch"
 done
 # RK.MEMBERS: [id, client address, cluster address, state, ms since heard] per member.
 members=$(redis-cli -p "$base" rk.members | paste -d' ' - - - - -)

@@ -159,6 +159,7 @@ start_node c2 "$p2" --engine mem --node-id 2 --members "$members" \
     --request-timeout-ms 500 --failure-timeout-ms 60000 || exit 1
 pid2=$NODE_PID
 wait_members_up "$p1" 2 || fail "the two nodes do not see each other"
+wait_learned "$p1" && wait_learned "$p2" || fail "a node is still learning its epoch"
 curl -s -X PUT -d '{"n":2,"w":2,"r":2,"sloppy":false}' "http://127.0.0.1:$h1/buckets/strict/props"
 kill -STOP "$pid2"
 check_eq "a W=2 write with the other replica frozen is 504" "504" \

@@ -4,16 +4,25 @@
 # that needs that peer waits for the handshake (its messages queue on the link and reach the
 # peer once it answers) instead of being refused as unavailable. Node 2 is started, then frozen
 # with SIGSTOP: its kernel still accepts node 1's connection, but no Hello comes back until
-# SIGCONT.
+# SIGCONT. Node 1 starts on a store it used before: a new one would wait for node 2.
 source "$(dirname "$0")/lib.sh"
 
 p1=$(free_port); c1=$(free_port); p2=$(free_port); c2=$(free_port)
 members="1=127.0.0.1:$p1:$c1,2=127.0.0.1:$p2:$c2"
-# Two members: N is 2, and W=2 needs both nodes.
+# Two members: N is 2, and W=2 needs both nodes. Node 1 keeps its store (lmdb) from a first
+# run with node 2: a new store would learn its epoch from node 2 before taking any write
+# (cluster.md), and node 2 is to be frozen from the start.
+start_node node1 "$p1" --node-id 1 --cluster-port "$c1" --members "$members" || exit 1
+pid1=$NODE_PID
+start_node node2 "$p2" --engine mem --node-id 2 --cluster-port "$c2" --members "$members" || exit 1
+pid2=$NODE_PID
+wait_learned "$p1" && wait_learned "$p2" || fail "the first run did not learn its epochs"
+stop_node "$pid1"
+stop_node "$pid2"
 start_node node2 "$p2" --engine mem --node-id 2 --cluster-port "$c2" --members "$members" || exit 1
 pid2=$NODE_PID
 kill -STOP "$pid2"
-start_node node1 "$p1" --engine mem --node-id 1 --cluster-port "$c1" --members "$members" || exit 1
+start_node node1 "$p1" --node-id 1 --cluster-port "$c1" --members "$members" || exit 1
 
 state=$(redis-cli -p "$p1" rk.members | paste -d' ' - - - - - | awk '$1 == 2 {print $4, $5}')
 check_eq "node 1 sees frozen node 2 connecting, never heard" "connecting -1" "$state"
