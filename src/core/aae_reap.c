@@ -200,6 +200,7 @@ void aae_reap_serve(rk_node *n, rk_node_id from, const rk_msg *m, rk_msg *resp)
 
 typedef struct reap_scan {
     rk_node *n;
+    bool collect;           /* false: only count the tombstones (a member down, a hint held) */
     uint32_t tombstones;
     int error;
 } reap_scan;
@@ -222,7 +223,8 @@ static int reap_scan_one(void *ctx, const uint8_t *skey, size_t skey_len, const 
     }
     s->tombstones++;
     rk_local_key k;
-    if (a->reap_count == RK_AAE_OBJECTS_PER_REQ || !aae_tombstone_expired(n, value, value_len) ||
+    if (!s->collect || a->reap_count == RK_AAE_OBJECTS_PER_REQ ||
+        !aae_tombstone_expired(n, value, value_len) ||
         rk_local_key_from_skey(skey, skey_len, &k) != 0) {
         return 0;
     }
@@ -379,15 +381,17 @@ void aae_reap_on_tick(rk_node *n, uint64_t now)
     for (uint32_t i = 0; i < primaries; i++) {
         primary = primary || list[i] == n->config.id;
     }
-    if (!primary || !reap_cluster_quiet(n)) {
+    if (!primary) {
         a->reap_next_ms = now + RK_AAE_TICK_MS;     /* the next partition on the next tick */
         return;
     }
+    /* While the cluster is not quiet nothing is reaped, but the pass still counts the
+     * partition's tombstones: tombstones_pending is most wanted when reaping is held back. */
     uint8_t start[2];
     uint8_t end[2];
     size_t end_len = 0;
     rk_aae_partition_range(a->reap_partition, q, start, end, &end_len);
-    reap_scan s = {.n = n};
+    reap_scan s = {.n = n, .collect = reap_cluster_quiet(n)};
     int rc = rk_store_iterate(n->env->store, RK_DB_DATA, start, 2, end_len > 0 ? end : NULL,
                               end_len, reap_scan_one, &s);
     n->stats.tombstones_pending -= a->reap_seen[a->reap_partition];
