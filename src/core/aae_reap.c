@@ -38,7 +38,8 @@ static int reap_floor_load_one(void *ctx, const uint8_t *key, size_t key_len,
                                const uint8_t *value, size_t value_len)
 {
     rk_aae *a = ctx;
-    if (key_len != REAP_FLOOR_KEY_BYTES || memcmp(key, REAP_FLOOR_PREFIX, REAP_FLOOR_PREFIX_BYTES)) {
+    if (key_len != REAP_FLOOR_KEY_BYTES ||
+        memcmp(key, REAP_FLOOR_PREFIX, REAP_FLOOR_PREFIX_BYTES) != 0) {
         return 1;   /* past the prefix */
     }
     uint32_t p = ((uint32_t)key[REAP_FLOOR_PREFIX_BYTES] << 8) | key[REAP_FLOOR_PREFIX_BYTES + 1];

@@ -24,26 +24,6 @@ typedef struct clock_mark {
     uint64_t fallback_dot_last;
 } clock_mark;
 
-/* An 8-byte record of RK_DB_META into *out (0 when absent). 0, RK_ECORRUPT or a store error. */
-static int clock_read_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out)
-{
-    *out = 0;
-    rk_buf buf = {0};
-    int rc = rk_store_get(env->store, RK_DB_META, key, key_len, &buf);
-    if (rc == RK_ENOTFOUND) {
-        return 0;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (buf.len == 8) {
-        *out = rk_le64_get(buf.data);
-    } else {
-        rc = RK_ECORRUPT;
-    }
-    rk_store_buf_free(&buf);
-    return rc;
-}
 
 void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
                           uint8_t out[RK_CLOCK_MARK_BYTES])
@@ -127,21 +107,22 @@ static int clock_start(rk_clock *c, rk_local *local, const rk_env *env, bool may
     uint64_t stored_epoch = 0;
     uint64_t stored_run = 0;
     clock_mark mark;
-    int rc = clock_read_u64(env, clock_epoch_key, CLOCK_KEY_LEN(clock_epoch_key), &stored_epoch);
+    int rc =
+        rk_local_meta_u64(env, clock_epoch_key, CLOCK_KEY_LEN(clock_epoch_key), &stored_epoch);
     if (rc == 0) {
-        rc = clock_read_u64(env, clock_run_key, CLOCK_KEY_LEN(clock_run_key), &stored_run);
+        rc = rk_local_meta_u64(env, clock_run_key, CLOCK_KEY_LEN(clock_run_key), &stored_run);
     }
     if (rc == 0) {
-        rc = clock_read_u64(env, clock_store_id_key, CLOCK_KEY_LEN(clock_store_id_key),
-                            &c->store_id);
+        rc = rk_local_meta_u64(env, clock_store_id_key, CLOCK_KEY_LEN(clock_store_id_key),
+                               &c->store_id);
     }
     bool new_store_id = rc == 0 && c->store_id == 0;
     while (rc == 0 && c->store_id == 0) {
         c->store_id = env->random(env->ctx);   /* a store's first start (or from before ids) */
     }
     if (rc == 0) {
-        rc = clock_read_u64(env, clock_store_floor_key, CLOCK_KEY_LEN(clock_store_floor_key),
-                            &c->store_floor_epoch);
+        rc = rk_local_meta_u64(env, clock_store_floor_key, CLOCK_KEY_LEN(clock_store_floor_key),
+                               &c->store_floor_epoch);
     }
     if (rc == 0) {
         rc = clock_read_mark(env, stored_epoch, &mark);

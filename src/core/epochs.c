@@ -20,24 +20,9 @@ static void epochs_record_key(rk_node_id id, uint8_t key[RK_EPOCH_RECORD_KEY_BYT
 /* The stored record of `id` into *out (0 when absent). 0, RK_ECORRUPT or a store error. */
 static int epochs_read_record(const rk_env *env, rk_node_id id, uint64_t *out)
 {
-    *out = 0;
     uint8_t key[RK_EPOCH_RECORD_KEY_BYTES];
     epochs_record_key(id, key);
-    rk_buf buf = {0};
-    int rc = rk_store_get(env->store, RK_DB_META, key, sizeof(key), &buf);
-    if (rc == RK_ENOTFOUND) {
-        return 0;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (buf.len == 8) {
-        *out = rk_le64_get(buf.data);
-    } else {
-        rc = RK_ECORRUPT;
-    }
-    rk_store_buf_free(&buf);
-    return rc;
+    return rk_local_meta_u64(env, key, sizeof(key), out);
 }
 
 static void epochs_arm(rk_node *n, uint64_t at_ms)

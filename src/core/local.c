@@ -308,6 +308,26 @@ int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_
     return rc;
 }
 
+int rk_local_meta_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out)
+{
+    *out = 0;
+    rk_buf buf = {0};
+    int rc = rk_store_get(env->store, RK_DB_META, key, key_len, &buf);
+    if (rc == RK_ENOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (buf.len == 8) {
+        *out = rk_le64_get(buf.data);
+    } else {
+        rc = RK_ECORRUPT;
+    }
+    rk_store_buf_free(&buf);
+    return rc;
+}
+
 int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
                            uint64_t *seq_out)
 {

@@ -91,6 +91,10 @@ int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, siz
 /* Remove the object of `k` (`was_live` as above) with `extra` ops in the same batch. */
 int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,
                     uint32_t extra_count, uint64_t *seq_out);
+/* An 8-byte little-endian record of RK_DB_META into *out (0 when absent): the epoch, the run,
+ * what peers saw. 0, RK_ECORRUPT (not 8 bytes) or a store error. Needs only env (clock.c reads
+ * before local is set up). */
+int rk_local_meta_u64(const rk_env *env, const uint8_t *key, size_t key_len, uint64_t *out);
 /* Records alone (never RK_DB_DATA: objects go through rk_local_write / _remove, which keep
  * keys_live). 0 or a store error (counted). */
 int rk_local_write_records(rk_local *l, const rk_batch_op *ops, uint32_t count,
