@@ -261,3 +261,40 @@ wait_members_up() {
     done
     return 1
 }
+
+# Member helpers for tests that run a start_cluster cluster (test_aae.sh, test_reap.sh).
+# member_cli ID ARGS...: redis-cli against member ID. member_field ID NAME: its INFO field.
+member_cli() { local id=$1; shift; timeout 30 redis-cli -p "${CLIENT_PORT[$id]}" "$@" 2>&1; }
+member_field() { info_field "${CLIENT_PORT[$1]}" "$2"; }
+now_s() { date +%s.%N; }
+# elapsed START: seconds since START (a now_s value), one decimal.
+elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN {printf "%.1f", b - a}'; }
+
+# wait_dbsize ID COUNT SECONDS: poll member ID's DBSIZE until it is COUNT (a progress line every
+# 30 s); 1 if it never was.
+wait_dbsize() {
+    local id=$1 want=$2 limit=$3 started got="" next_log=30
+    started=$(date +%s)
+    while [ $(( $(date +%s) - started )) -lt "$limit" ]; do
+        got=$(member_cli "$id" dbsize)
+        [ "$got" == "$want" ] && return 0
+        if [ $(( $(date +%s) - started )) -ge "$next_log" ]; then
+            log "node $id: DBSIZE $got of $want after $next_log s"
+            next_log=$((next_log + 30))
+        fi
+        sleep 0.25
+    done
+    log "node $id: DBSIZE $got, expected $want"
+    return 1
+}
+
+# sum_field NAME ID...: the INFO field NAME added up over the members.
+sum_field() {
+    local name=$1 id total=0 value
+    shift
+    for id in "$@"; do
+        value=$(member_field "$id" "$name")
+        total=$((total + ${value:-0}))
+    done
+    echo "$total"
+}

@@ -22,38 +22,10 @@ case "$RINGKVD" in
 esac
 RESTORE_LIMIT_S=420 # run.sh gives a test 600 s in all
 
-cli() { local id=$1; shift; timeout 30 redis-cli -p "${CLIENT_PORT[$id]}" "$@" 2>&1; }
-field() { info_field "${CLIENT_PORT[$1]}" "$2"; }
-now_s() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN {printf "%.1f", b - a}'; }
+cli() { member_cli "$@"; }
+field() { member_field "$@"; }
 
-# wait_dbsize ID COUNT SECONDS: poll node ID's DBSIZE until it is COUNT; 1 if it never was.
-wait_dbsize() {
-    local id=$1 want=$2 limit=$3 started got="" next_log=30
-    started=$(date +%s)
-    while [ $(( $(date +%s) - started )) -lt "$limit" ]; do
-        got=$(cli "$id" dbsize)
-        [ "$got" == "$want" ] && return 0
-        if [ $(( $(date +%s) - started )) -ge "$next_log" ]; then
-            log "node $id: DBSIZE $got of $want after $next_log s"
-            next_log=$((next_log + 30))
-        fi
-        sleep 0.25
-    done
-    log "node $id: DBSIZE $got, expected $want"
-    return 1
-}
 
-# sum_field NAME ID...: the INFO field NAME added up over the nodes.
-sum_field() {
-    local name=$1 id total=0 value
-    shift
-    for id in "$@"; do
-        value=$(field "$id" "$name")
-        total=$((total + ${value:-0}))
-    done
-    echo "$total"
-}
 
 # check_local_all ID: RK.LOCAL of every key on node ID, pipelined through one connection;
 # prints "ok" or how many keys were missing or wrong, with the first few.

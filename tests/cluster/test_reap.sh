@@ -25,37 +25,13 @@ esac
 GRACE_MS=3000
 REAP_LIMIT_S=300 # run.sh gives a test 600 s in all
 
-cli() { local id=$1; shift; timeout 30 redis-cli -p "${CLIENT_PORT[$id]}" "$@" 2>&1; }
-field() { info_field "${CLIENT_PORT[$1]}" "$2"; }
-now_s() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN {printf "%.1f", b - a}'; }
+cli() { member_cli "$@"; }
+field() { member_field "$@"; }
 mdb_bytes() { du -b "$TEST_TMP/node$1/data.mdb" 2>/dev/null | cut -f1; }
 # stored ID: the objects node ID holds, live keys plus the tombstones its passes counted.
 stored() { echo $(( $(cli "$1" dbsize) + $(field "$1" tombstones_pending) )); }
 
-# wait_dbsize ID COUNT SECONDS: poll node ID's DBSIZE until it is COUNT; 1 if it never was.
-wait_dbsize() {
-    local id=$1 want=$2 limit=$3 started got=""
-    started=$(date +%s)
-    while [ $(( $(date +%s) - started )) -lt "$limit" ]; do
-        got=$(cli "$id" dbsize)
-        [ "$got" == "$want" ] && return 0
-        sleep 0.25
-    done
-    log "node $id: DBSIZE $got, expected $want"
-    return 1
-}
 
-# sum_field NAME ID...: the INFO field NAME added up over the nodes.
-sum_field() {
-    local name=$1 id total=0 value
-    shift
-    for id in "$@"; do
-        value=$(field "$id" "$name")
-        total=$((total + ${value:-0}))
-    done
-    echo "$total"
-}
 
 # pipe_file COMMAND PREFIX COUNT FILE: COUNT commands "COMMAND PREFIX%06d [value-%06d]" in RESP.
 pipe_file() {
