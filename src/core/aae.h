@@ -84,6 +84,7 @@ typedef struct rk_aae {
     rk_aae_reap_state reap_state;
     uint32_t reap_partition;
     uint32_t reap_rotation;
+    bool reap_again;                /* the last pass reaped a full batch: its partition again */
     uint64_t reap_next_ms;
     uint64_t reap_req_id;
     uint64_t reap_deadline_ms;

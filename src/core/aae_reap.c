@@ -327,7 +327,13 @@ static void reap_commit(rk_node *n)
     if (removed) {
         n->env->sync(n->env->ctx, n->local.written_seq);
     }
+    /* A full batch may leave more behind: the same partition again at once. */
+    bool full = a->reap_count == RK_AAE_OBJECTS_PER_REQ && removed;
     reap_done(n);   /* the answers to the order are not waited for: a miss is reaped later */
+    if (full) {
+        a->reap_again = true;
+        a->reap_next_ms = node_now_ms(n);
+    }
 }
 
 void aae_reap_on_resp(rk_node *n, rk_node_id from, const rk_msg *m)
@@ -375,7 +381,10 @@ void aae_reap_on_tick(rk_node *n, uint64_t now)
         return;
     }
     uint32_t q = a->tree.partition_count;
-    a->reap_partition = a->reap_rotation++ % q;
+    if (!a->reap_again) {
+        a->reap_partition = a->reap_rotation++ % q;
+    }
+    a->reap_again = false;
     rk_node_id list[RK_N_MAX];
     uint32_t primaries = aae_partition_primaries(n, a->reap_partition, list);
     bool primary = false;
