@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_aae.sh — issue 17: active anti-entropy on real processes. Three nodes on the lmdb engine
 # (N = 3), exchanges every 200 ms (--aae-interval-ms) and --test-hooks yes:
-#   1. AAE_KEYS keys (100,000; 20,000 against the ASan build, whose nodes run several times
+#   1. AAE_KEYS keys (100,000; 10,000 against the ASan build, whose nodes run several times
 #      slower) loaded with redis-cli --pipe; node 3 killed with -9, its data directory deleted,
 #      restarted empty. With no client reads at all, node 3's DBSIZE reaches AAE_KEYS, then
 #      RK.LOCAL on node 3 (its own copy, no read repair) answers every key with its value; INFO
@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 
 case "$RINGKVD" in
-    *build-asan*) AAE_KEYS=${AAE_KEYS:-20000} ;;
+    *build-asan*) AAE_KEYS=${AAE_KEYS:-10000} ;;
     *) AAE_KEYS=${AAE_KEYS:-100000} ;;
 esac
 RESTORE_LIMIT_S=420 # run.sh gives a test 600 s in all

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_reap.sh — issue 18: tombstones reaped on real processes without letting the dead come back.
 # Three nodes on the lmdb engine (N = 3), --aae-interval-ms 50, --tombstone-grace-ms 3000:
-#   1. REAP_KEYS keys (10,000; 3,000 against the ASan build, whose nodes run several times slower)
+#   1. REAP_KEYS keys (10,000; 1,500 against the ASan build, whose nodes run several times slower)
 #      loaded with redis-cli --pipe; node 3 killed with -9; every key deleted through node 1 (every
 #      DEL acknowledged: W = 2 is met by nodes 1 and 2; with three members there is no fallback,
 #      so node 1 keeps hints for node 3). Past the grace, with node 3 still down, nothing is
@@ -19,7 +19,7 @@
 source "$(dirname "$0")/lib.sh"
 
 case "$RINGKVD" in
-    *build-asan*) REAP_KEYS=${REAP_KEYS:-3000} ;;
+    *build-asan*) REAP_KEYS=${REAP_KEYS:-1500} ;;
     *) REAP_KEYS=${REAP_KEYS:-10000} ;;
 esac
 GRACE_MS=3000
