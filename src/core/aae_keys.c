@@ -487,9 +487,18 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
     }
     /* An expired tombstone meets nothing: it is being reaped (aae_reap.c). Copying it either
      * way would bring back what the reap removed. */
-    bool skip = (mine.len == 0 && aae_tombstone_expired(n, object->data, object->len)) ||
+    bool mine_empty = mine.len == 0;
+    bool skip = (mine_empty && aae_tombstone_expired(n, object->data, object->len)) ||
                 (object->len == 0 && aae_tombstone_expired(n, mine.data, mine.len));
     rk_store_buf_free(&mine);
+    if (skip && mine_empty) {
+        /* Nothing here, or a damaged copy that reads as nothing: only the first is left alone
+         * (a damaged copy would block the reap for ever: it answers "different"). */
+        rk_buf stored = {0};
+        skip = rk_store_get(n->env->store, RK_DB_DATA, k.skey, k.skey_len, &stored) ==
+               RK_ENOTFOUND;
+        rk_store_buf_free(&stored);
+    }
     if (skip) {
         return;
     }
