@@ -157,6 +157,11 @@ static int reap_look(rk_node *n, const rk_msg_bytes *key, uint64_t hash, rk_loca
     if (rc == RK_ENOTFOUND) {
         return REAP_NONE;
     }
+    if (rc == 0 && !rk_dvvset_frame_ok(out->data, out->len)) {
+        /* Damaged: its tree still holds the intact hash, so no exchange would look at it.
+         * Rebuilt, the tree leaves it out, and an exchange repairs it. */
+        rk_aae_tree_invalidate(&n->aae.tree, k->partition);
+    }
     if (rc != 0 || !rk_dvvset_frame_ok(out->data, out->len)) {
         return REAP_DIFFERENT;      /* unreadable or damaged: not known to be the tombstone */
     }

@@ -158,6 +158,28 @@ static void test_recreated_key_is_not_taken_for_its_first_life(void **state)
     fx_free(fx);
 }
 
+/* A replica whose tombstone is damaged answers "different" to the reap check, which finds the
+ * damage: its tree is rebuilt without it, an exchange copies the tombstone back in, and the
+ * reap goes through on every replica. */
+static void test_damaged_tombstone_is_repaired_then_reaped(void **state)
+{
+    (void)state;
+    rk_fixture *fx = reap_fixture();
+    fx_key k;
+    fx_key_find(fx, "", 0, &k);
+    fx_set(fx, k.p[0], k.name, "v1", RK_SLOPPY_BUCKET);
+    reap_del(fx, k.p[0], k.name);
+    fx_pump(fx);
+    fx_advance(fx, 5000);
+    assert_true(rk_fixture_damage(fx, k.p[1]) >= 1);
+    fx_advance(fx, 3 * REAP_SWEEP_MS);
+    assert_int_equal(reap_holders(fx, k.name), 0);
+    assert_true(fx_stats(fx, k.p[1])->aae_damaged_objects >= 1);
+    /* The damaged replica reaped a repaired tombstone: nothing damaged is left behind. */
+    assert_int_equal(fx_stats(fx, k.p[1])->tombstones_reaped, 1);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +188,7 @@ int main(void)
                                   fx_teardown),
         cmocka_unit_test_teardown(test_recreated_key_is_not_taken_for_its_first_life,
                                   fx_teardown),
+        cmocka_unit_test_teardown(test_damaged_tombstone_is_repaired_then_reaped, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
