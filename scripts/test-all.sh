@@ -16,13 +16,13 @@
 #
 #   scripts/test-all.sh              all suites
 #   scripts/test-all.sh --fuzz-only  build and run only the fuzzers (make fuzz)
-# Env: JOBS (2), BUILD_TYPE (RelWithDebInfo), FUZZ_TIME (20 s per fuzzer).
+# Env: JOBS (2), BUILD_TYPE (RelWithDebInfo), FUZZ_TIME (15 s per fuzzer).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS=${JOBS:-2}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
-FUZZ_TIME=${FUZZ_TIME:-20}
+FUZZ_TIME=${FUZZ_TIME:-15}
 fuzz_only=0
 [[ ${1:-} == --fuzz-only ]] && fuzz_only=1
 

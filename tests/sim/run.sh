@@ -29,13 +29,13 @@
 # Each run is one test; a failing one prints its replay command. Closes with
 # `sim: N passed, N failed` and exits non-zero if any failed.
 #
-# Env: SIM (build/ringkv-sim), SEEDS per configuration (20), OPS per run (1500), JOBS (2),
+# Env: SIM (build/ringkv-sim), SEEDS per configuration (15), OPS per run (1500), JOBS (2),
 # SEED_BASE (derived from the date, printed; set it to replay a whole suite run).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SIM=${SIM:-build/ringkv-sim}
-SEEDS=${SEEDS:-20}
+SEEDS=${SEEDS:-15}
 OPS=${OPS:-1500}
 JOBS=${JOBS:-2}
 SEED_BASE=${SEED_BASE:-$(( $(date +%Y%m%d) * 1000 ))}
