@@ -482,23 +482,17 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
         return;     /* a key of a bucket whose n leaves one of the two out */
     }
     rk_buf mine;
-    if (rk_local_read_raw(&n->local, &k, &mine) != 0) {
+    bool damaged = false;
+    if (rk_local_read_checked(&n->local, &k, &mine, &damaged) != 0) {
         return;
     }
     /* An expired tombstone meets nothing: it is being reaped (aae_reap.c). Copying it either
-     * way would bring back what the reap removed. */
-    bool mine_empty = mine.len == 0;
-    bool skip = (mine_empty && aae_tombstone_expired(n, object->data, object->len)) ||
+     * way would bring back what the reap removed. A damaged copy is not nothing: it is
+     * repaired (it would answer "different" to every reap check). */
+    bool skip = (mine.len == 0 && !damaged &&
+                 aae_tombstone_expired(n, object->data, object->len)) ||
                 (object->len == 0 && aae_tombstone_expired(n, mine.data, mine.len));
     rk_store_buf_free(&mine);
-    if (skip && mine_empty) {
-        /* Nothing here, or a damaged copy that reads as nothing: only the first is left alone
-         * (a damaged copy would block the reap for ever: it answers "different"). */
-        rk_buf stored = {0};
-        skip = rk_store_get(n->env->store, RK_DB_DATA, k.skey, k.skey_len, &stored) ==
-               RK_ENOTFOUND;
-        rk_store_buf_free(&stored);
-    }
     if (skip) {
         return;
     }

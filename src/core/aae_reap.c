@@ -153,17 +153,15 @@ static int reap_look(rk_node *n, const rk_msg_bytes *key, uint64_t hash, rk_loca
     if (rk_local_key_init(&n->local, key->data, key->len, k) != 0) {
         return REAP_DIFFERENT;
     }
-    int rc = rk_store_get(n->env->store, RK_DB_DATA, k->skey, k->skey_len, out);
-    if (rc == RK_ENOTFOUND) {
+    /* A damaged copy is not known to be the tombstone; reading it drops its tree, whose rebuild
+     * leaves it out, so an exchange repairs it (local.c). */
+    bool damaged = false;
+    int rc = rk_local_read_checked(&n->local, k, out, &damaged);
+    if (rc != 0 || damaged) {
+        return REAP_DIFFERENT;
+    }
+    if (out->len == 0) {
         return REAP_NONE;
-    }
-    if (rc == 0 && !rk_dvvset_frame_ok(out->data, out->len)) {
-        /* Damaged: its tree still holds the intact hash, so no exchange would look at it.
-         * Rebuilt, the tree leaves it out, and an exchange repairs it. */
-        rk_aae_tree_invalidate(&n->aae.tree, k->partition);
-    }
-    if (rc != 0 || !rk_dvvset_frame_ok(out->data, out->len)) {
-        return REAP_DIFFERENT;      /* unreadable or damaged: not known to be the tombstone */
     }
     return rk_aae_object_hash(k->skey, k->skey_len, out->data, out->len) == hash
                ? REAP_SAME

@@ -136,9 +136,7 @@ static void local_count_damaged(rk_local *l, const rk_local_key *k)
     l->stats->aae_damaged_objects++;
 }
 
-/* Read an object's bytes; one that fails its frame or checksum (damaged on disk) is counted and
- * comes back empty, with *damaged set. */
-static int local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged)
+int rk_local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged)
 {
     memset(out, 0, sizeof(*out));
     *damaged = false;
@@ -178,7 +176,7 @@ int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out)
      * write or read repair overwrites it, and its bytes are never sent or merged anywhere
      * (issue 17: repaired, never spread). */
     bool damaged = false;
-    return local_read_checked(l, k, out, &damaged);
+    return rk_local_read_checked(l, k, out, &damaged);
 }
 
 int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out)
@@ -186,7 +184,7 @@ int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out)
     rk_dvvset_init(out);
     rk_buf buf;
     bool damaged = false;
-    int rc = local_read_checked(l, k, &buf, &damaged);
+    int rc = rk_local_read_checked(l, k, &buf, &damaged);
     if (damaged) {
         return RK_ECORRUPT;     /* the coordinator must not mint from a history it lost */
     }

@@ -75,6 +75,10 @@ int rk_local_read(rk_local *l, const rk_local_key *k, rk_dvvset *out);
  * (counted: it reads as missing, to be overwritten by a replica write or read repair, never
  * sent). 0 or a store error (counted). */
 int rk_local_read_raw(rk_local *l, const rk_local_key *k, rk_buf *out);
+/* The same, saying which: *damaged is set when the copy failed its checksum (counted once, and
+ * its partition's tree dropped for a rebuild that leaves it out), for callers to whom damaged
+ * and absent differ (anti-entropy: a damaged copy is repaired, an absent key may be reaped). */
+int rk_local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool *damaged);
 
 /* Encode `set` into the scratch buffer: valid until the next encode or write. 0 or
  * RK_ENOMEM. */
