@@ -242,7 +242,7 @@ void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error)
     rk_clock_on_sync_failed(&n->clock, rk_durable_seq(&n->durable));
     char message[96];
     if (error == RK_ENOSPC) {
-        snprintf(message, sizeof(message), "store full: raise map-size; write not stored");
+        snprintf(message, sizeof(message), "store full: the disk, or a set map-size, is full; write not stored");
     } else {
         snprintf(message, sizeof(message), "sync failed: %s; write not stored",
                  rk_strerror(error));
