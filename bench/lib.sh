@@ -55,6 +55,7 @@ bench_cleanup() {
 # $RINGKVD on free ports, data in $TMP/ENGINE-ID, logs in $TMP/ENGINE-ID.log; the client ports
 # go to cp[1..3] and the pids to PIDS. Returns once every node answers, node 1 sees all three and
 # every node learned its epoch (a new store takes writes only then: docs/cluster.md).
+# NODE1_WRAP, if set, is a command that node 1 runs under (instr.sh: valgrind's callgrind).
 start_three() {
     local engine=$1 id members=""
     shift
@@ -65,7 +66,10 @@ start_three() {
         members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
     done
     for id in 1 2 3; do
-        "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
+        local wrap=""
+        [ "$id" = 1 ] && wrap=${NODE1_WRAP:-}
+        # shellcheck disable=SC2086 # NODE1_WRAP is a command and its arguments
+        $wrap "$RINGKVD" --node-id "$id" --port "${cp[$id]}" --cluster-port "${kp[$id]}" \
             --members "$members" --engine "$engine" --data-dir "$TMP/$engine-$id" \
             --log-level warn "$@" >"$TMP/$engine-$id.log" 2>&1 &
         PIDS+=($!)
