@@ -2,13 +2,16 @@
 # compare.sh): a free port, waiting for a node to answer, a node's CPU time, stopping what a
 # script started, reading redis-benchmark's output. The sourcing script sets BENCH_NAME (its
 # messages' prefix), TMP (where node logs are) and the array PIDS (what it started); PORT_MIN and
-# PORT_MAX (default 10000-29999) bound the ports free_port picks from.
+# PORT_MAX (default 10000-29999) bound the ports free_port picks from; free_port skips the array
+# TAKEN_PORTS (ports handed out whose servers may not be listening yet; start_three fills it).
 
 free_port() {
     local port
     for _ in $(seq 1 200); do
         # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
         port=$((${PORT_MIN:-10000} + RANDOM % (${PORT_MAX:-29999} - ${PORT_MIN:-10000} + 1)))
+        # Not one handed out already for a server that has not bound it yet.
+        [[ " ${TAKEN_PORTS[*]:-} " == *" $port "* ]] && continue
         if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return 0; fi
     done
     return 1
@@ -42,12 +45,14 @@ node_cpu_ms() {
     echo $((ticks * 1000 / hz))
 }
 
-# stop_all: SIGTERM what PIDS holds, wait for it, and empty PIDS.
+# stop_all: SIGTERM what PIDS holds, wait for it, and empty PIDS (and TAKEN_PORTS: their
+# servers are gone).
 stop_all() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     PIDS=()
+    TAKEN_PORTS=()
 }
 
 # bench_cleanup: the scripts' EXIT trap: kill -9 what PIDS holds, wait, remove TMP.
@@ -79,7 +84,9 @@ start_three() {
     declare -ga cp=() kp=()
     for id in 1 2 3; do
         cp[$id]=$(free_port)
+        TAKEN_PORTS+=("${cp[$id]}")
         kp[$id]=$(free_port)
+        TAKEN_PORTS+=("${kp[$id]}")
         members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
     done
     for id in 1 2 3; do
