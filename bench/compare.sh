@@ -29,7 +29,8 @@
 #   [100000], SYSTEMS ["redis redis-aof rk1-mem rk1-default rk3-mem rk3-default"] (redis is
 #   added if missing), RINGKVD [build/ringkvd], PORT_MIN/PORT_MAX [22000/22999],
 #   RUN_TIMEOUT_S [600] (per redis-benchmark run: it hangs when its server dies), OUT_DIR
-#   [bench/out], TMPDIR [/tmp] (data directories: put it on the disk you care about).
+#   [bench/out], TMPDIR [/tmp] (data directories: put it on the disk you care about), REPORT
+#   (a compare-<time>.csv: print its tables again instead of running).
 # Needs redis-server, redis-cli, redis-benchmark (7.x: its percentile output), awk, timeout.
 set -euo pipefail
 BENCH_NAME=compare
