@@ -2,8 +2,8 @@
  * any command and print its reply the way redis-cli does on a terminal. Built on libringkv
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
  * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
- * dev_cluster.c's; the admin subcommands (status, members, ring, preflist, bucket, top,
- * repair) are admin.c's. */
+ * dev_cluster.c's, `ringkv bench` (a load generator) bench.c's; the admin subcommands (status,
+ * members, ring, preflist, bucket, top, repair) are admin.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "admin.h"
+#include "bench.h"
 #include "dev_cluster.h"
 
 #define CLI_EXIT_OK          0
@@ -41,6 +42,8 @@ static const char usage_text[] =
     "                   \"quoted\" strings, (integer) 1, (nil), (error) ..., numbered arrays\n"
     "  dev-cluster ...  start K ringkvd processes on 127.0.0.1 as one cluster, in the\n"
     "                   foreground (ringkv dev-cluster --help)\n"
+    "  bench ...        a load generator with redis-benchmark's flags that can send each\n"
+    "                   request to a primary of its key (ringkv bench --help)\n"
     "\n";
 
 /* After the admin subcommands' lines (admin.h, rk_admin_usage_text). */
@@ -477,6 +480,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "dev-cluster") == 0) {
         return rk_dev_cluster_main(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0) {
+        return rk_bench_main(argc - 1, argv + 1);
     }
     cli_args args;
     memset(&args, 0, sizeof(args));
