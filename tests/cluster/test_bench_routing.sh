@@ -6,8 +6,9 @@
 # writes a node sent to a primary to coordinate) must stay (almost) flat on every node with
 # routing on, and grow on node 1 by its share of keys it is no primary of (2 of 5, so about
 # 40% of the writes) with routing off. Every written key must read back (bench GET reports
-# no nil), through the router and through one node; a port nobody listens on must give exit
-# 2 with one line on stderr. No timing is asserted: the numbers bench prints are not checked.
+# no nil), through the router and through one node; error replies (SET into a `set` bucket)
+# are counted and give exit 1; a port nobody listens on must give exit 2 with one line on
+# stderr. No timing is asserted: the numbers bench prints are not checked.
 source "$(dirname "$0")/lib.sh"
 
 WRITES=3000
@@ -92,6 +93,16 @@ check_eq "--csv: header and two lines" 3 "$(printf '%s\n' "$out" | wc -l)"
 check_contains "--csv: the header" '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","p999_latency_ms","max_latency_ms"' "$out"
 check_eq "--csv: SET then GET lines" '"SET" "GET"' \
     "$(printf '%s\n' "$out" | sed -n '2,3p' | cut -d, -f1 | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- error replies: counted, reported, exit 1 ----
+redis-cli -p "$p1" rk.bucket set tags policy set >/dev/null
+for routing in on off; do
+    err=$(bench -t set -n 40 -r 10 --routing "$routing" --key-prefix tags: 2>&1 >/dev/null)
+    check_eq "SET into a set bucket, routing $routing: exit 1" 1 \
+        "$(bench -t set -n 40 -r 10 --routing "$routing" --key-prefix tags: >/dev/null 2>&1; echo $?)"
+    check_contains "SET into a set bucket, routing $routing: errors counted" \
+        "40 error replies; first: WRONGTYPE" "$err"
+done
 
 # ---- errors: one line and exit 2 ----
 dead=$(free_port)
