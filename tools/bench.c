@@ -6,11 +6,12 @@
  * min, p50, p95, p99, p99.9 and max in ms), or one CSV line per test with --csv. */
 #include "bench.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "parse.h"
 
 #define BENCH_EXIT_OK     0
 #define BENCH_EXIT_ERRORS 1   /* some requests were answered with an error */
@@ -59,21 +60,6 @@ static int bench_usage_error(const char *what, const char *value)
     return BENCH_EXIT_USAGE;
 }
 
-static bool bench_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (text == NULL || text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < min || value > max) {
-        return false;
-    }
-    *out = value;
-    return true;
-}
-
 static int bench_parse_tests(bench_args *a, const char *text)
 {
     char list[128];
@@ -102,7 +88,7 @@ static int bench_parse_tests(bench_args *a, const char *text)
 static int bench_number(const char *flag, const char *value, uint64_t min, uint64_t max,
                         uint64_t *out)
 {
-    if (!bench_parse_u64(value, min, max, out)) {
+    if (!rk_parse_u64_range(value, min, max, out)) {
         char what[64];
         snprintf(what, sizeof(what), "%s: expected %llu..%llu, got", flag,
                  (unsigned long long)min, (unsigned long long)max);

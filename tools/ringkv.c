@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "bench.h"
 #include "dev_cluster.h"
+#include "parse.h"
 
 #define CLI_EXIT_OK          0
 #define CLI_EXIT_SERVER      1    /* the server answered an error */
@@ -80,21 +81,6 @@ static int cli_usage_error(const char *fmt, const char *what)
     return CLI_EXIT_USAGE;
 }
 
-static bool cli_parse_u32(const char *text, uint32_t max, uint32_t *out)
-{
-    if (text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value > max) {
-        return false;
-    }
-    *out = (uint32_t)value;
-    return true;
-}
-
 /* Options come before the command; "--opt value" and "--opt=value" both work. Returns -1 to
  * go on, or an exit status. */
 static int cli_parse_args(int argc, char **argv, cli_args *args)
@@ -137,13 +123,13 @@ static int cli_parse_args(int argc, char **argv, cli_args *args)
             }
             args->host = value;
         } else if (name_len == 6 && strncmp(opt, "--port", 6) == 0) {
-            if (value == NULL || !cli_parse_u32(value, UINT16_MAX, &number) || number == 0) {
+            if (!rk_parse_u32_range(value, 1, UINT16_MAX, &number)) {
                 return cli_usage_error("--port \"%s\": expected 1..65535",
                                        value != NULL ? value : "");
             }
             args->port = (uint16_t)number;
         } else if (name_len == 12 && strncmp(opt, "--timeout-ms", 12) == 0) {
-            if (value == NULL || !cli_parse_u32(value, INT32_MAX, &number)) {
+            if (!rk_parse_u32_range(value, 0, INT32_MAX, &number)) {
                 return cli_usage_error("--timeout-ms \"%s\": expected 0..2147483647",
                                        value != NULL ? value : "");
             }

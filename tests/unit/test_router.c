@@ -35,6 +35,17 @@ static uint8_t *router_test_ring_bytes(rk_fixture *fx, size_t *len_out)
     return bytes;
 }
 
+/* A router loaded with node 1's ring and `n`; *bytes_out (owned) and *len_out keep the bytes. */
+static rkc_router *router_test_load(rk_fixture *fx, uint32_t n, uint8_t **bytes_out,
+                                   size_t *len_out)
+{
+    *bytes_out = router_test_ring_bytes(fx, len_out);
+    rkc_router *router = rkc_router_new(NULL);
+    assert_non_null(router);
+    assert_int_equal(rkc_router_load_ring(router, *bytes_out, *len_out, n), 0);
+    return router;
+}
+
 /* Key i of a mix: redis-benchmark's names, bucketed names, and raw bytes with NULs. */
 static size_t router_test_key(uint32_t i, uint8_t *key, size_t key_bytes)
 {
@@ -63,10 +74,8 @@ static void router_test_agrees(uint32_t nodes, uint8_t n)
     c.node.default_w = 1;
     rk_fixture *fx = fx_new_with(&c);
     size_t len = 0;
-    uint8_t *bytes = router_test_ring_bytes(fx, &len);
-    rkc_router *router = rkc_router_new(NULL);
-    assert_non_null(router);
-    assert_int_equal(rkc_router_load_ring(router, bytes, len, n), 0);
+    uint8_t *bytes = NULL;
+    rkc_router *router = router_test_load(fx, n, &bytes, &len);
     assert_int_equal(rkc_router_n(router), n);
     assert_int_equal(rkc_router_ring_version(router), rk_node_ring(fx_node(fx, 1))->version);
 
@@ -114,9 +123,8 @@ static void test_router_primaries_count_beyond_room(void **state)
     (void)state;
     rk_fixture *fx = fx_new();
     size_t len = 0;
-    uint8_t *bytes = router_test_ring_bytes(fx, &len);
-    rkc_router *router = rkc_router_new(NULL);
-    assert_int_equal(rkc_router_load_ring(router, bytes, len, 3), 0);
+    uint8_t *bytes = NULL;
+    rkc_router *router = router_test_load(fx, 3, &bytes, &len);
     uint32_t one = 0;
     assert_int_equal(rkc_router_primaries(router, "k", 1, &one, 1), 3);
     rk_node_id want[RK_MEMBERS_MAX];
@@ -150,9 +158,8 @@ static void test_router_refuses_bad_ring_and_keeps_old(void **state)
     (void)state;
     rk_fixture *fx = fx_new();
     size_t len = 0;
-    uint8_t *bytes = router_test_ring_bytes(fx, &len);
-    rkc_router *router = rkc_router_new(NULL);
-    assert_int_equal(rkc_router_load_ring(router, bytes, len, 3), 0);
+    uint8_t *bytes = NULL;
+    rkc_router *router = router_test_load(fx, 3, &bytes, &len);
     uint32_t before[3];
     assert_int_equal(rkc_router_primaries(router, "cart:1", 6, before, 3), 3);
 
