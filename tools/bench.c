@@ -35,7 +35,9 @@ static const char bench_usage_text[] =
     "  -t TESTS           comma-separated, in order: set, get (default set,get)\n"
     "  --routing on|off   on: read the ring from the node (RK.RING ROUTE, RK.MEMBERS), give\n"
     "                     each client a connection per member and send each request to the\n"
-    "                     first primary of its key; off: everything to HOST:PORT (default)\n"
+    "                     first primary of its key (a member that refuses connections is\n"
+    "                     left out: its keys go to their next primary); off: everything to\n"
+    "                     HOST:PORT (default)\n"
     "  --csv              one line per test: \"test\",\"rps\",\"avg_latency_ms\",...\n"
     "  --sequential       key numbers 0, 1, 2, ... (mod KEYSPACE) instead of random\n"
     "  --key-prefix P     keys are P%012u (default key:)\n"
@@ -222,6 +224,9 @@ static void bench_report(const bench_args *a, const char *name, const bench_resu
                c->pipeline, c->data_bytes, c->routing ? "on" : "off");
         printf("  errors: %llu, misses (nil): %llu\n", (unsigned long long)r->errors,
                (unsigned long long)r->misses);
+        if (r->members_unreachable > 0) {
+            printf("  members unreachable, left out: %u\n", r->members_unreachable);
+        }
         printf("  throughput summary: %.2f requests per second\n", rps);
         printf("  latency summary (msec):\n");
         printf("  %9s %9s %9s %9s %9s %9s %9s\n", "avg", "min", "p50", "p95", "p99", "p99.9",

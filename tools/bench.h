@@ -43,6 +43,7 @@ typedef struct bench_result {
     uint64_t done;            /* replies read */
     uint64_t errors;          /* error replies */
     uint64_t misses;          /* GET answered nil */
+    uint32_t members_unreachable; /* routing: members no connection reached, left out */
     char first_error[BENCH_WHY_BYTES];
     double seconds;
     uint32_t *latency_us;     /* `done` of them, sorted after the run; owned: free() */
@@ -50,10 +51,12 @@ typedef struct bench_result {
 
 /* Run `test` per `cfg`: cfg->clients clients, each with its own connection to cfg's node or,
  * with `router` (not NULL), one to every member the router knows, keeping cfg->pipeline
- * requests in flight until cfg->requests replies came back. Fills `out` (zeroed first; the
- * caller frees out->latency_us). Error replies are counted, not fatal. Returns 0, or -1 with a
- * one-line reason in `why` (a connection refused, a reply that did not come within
- * timeout_ms, a connection closed by the server). Borrows everything. */
+ * requests in flight until cfg->requests replies came back. A member that refuses the first
+ * client's connection is left out (a line on stderr; its keys go to their next primary, or any
+ * member, which forwards). Fills `out` (zeroed first; the caller frees out->latency_us). Error
+ * replies are counted, not fatal. Returns 0, or -1 with a one-line reason in `why` (the node
+ * refused a connection, or every member did; a reply that did not come within timeout_ms; a
+ * connection closed by the server). Borrows everything. */
 int bench_run(const bench_config *cfg, rkc_router *router, bench_test test, bench_result *out,
               char *why, size_t why_bytes);
 

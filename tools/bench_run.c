@@ -33,6 +33,7 @@ typedef struct bench_state {
     bench_result *out;
     uint32_t node_count;      /* connections per client: members, or 1 without routing */
     uint32_t node_ids[RKC_ROUTER_MEMBERS_MAX];
+    bool unreachable[RKC_ROUTER_MEMBERS_MAX]; /* the first client could not connect */
     bench_conn *conns;        /* clients * node_count, client-major */
     uint32_t *inflight;       /* per client */
     uint64_t issued;
@@ -64,6 +65,41 @@ static int bench_fail(bench_state *s, const char *what, const char *detail)
     return -1;
 }
 
+/* Open client c's connection to node slot k. With a router, a member the first client cannot
+ * reach is left out for every client (its keys go to their next primary); without one, or
+ * when no member is left, that is the end of the run. */
+static int bench_connect_one(bench_state *s, const rkc_options *opts, uint32_t c, uint32_t k)
+{
+    bench_conn *bc = &s->conns[c * s->node_count + k];
+    const char *host = s->cfg->host;
+    uint16_t port = s->cfg->port;
+    bc->client_index = c;
+    if (s->router != NULL && (s->unreachable[k] ||
+                              rkc_router_member(s->router, s->node_ids[k], &host, &port) != 0)) {
+        return 0;
+    }
+    bc->sent_us = calloc(s->cfg->pipeline, sizeof(*bc->sent_us));
+    bc->conn = rkc_conn_new(opts);
+    if (bc->sent_us == NULL || bc->conn == NULL) {
+        return bench_fail(s, "connect", "out of memory");
+    }
+    if (rkc_connect(bc->conn, host, port) == 0) {
+        return 0;
+    }
+    char where[300];
+    snprintf(where, sizeof(where), "cannot connect to %s:%u", host, port);
+    if (s->router == NULL || c > 0) {
+        return bench_fail(s, where, rkc_errstr(bc->conn));
+    }
+    fprintf(stderr, "ringkv bench: %s: %s; routing its keys to their next primary\n", where,
+            rkc_errstr(bc->conn));
+    rkc_conn_free(bc->conn);
+    bc->conn = NULL;
+    s->unreachable[k] = true;
+    s->out->members_unreachable++;
+    return 0;
+}
+
 /* Open every connection: per client one to the given node, or one to each member. */
 static int bench_connect_all(bench_state *s)
 {
@@ -73,30 +109,19 @@ static int bench_connect_all(bench_state *s)
     opts.timeout_ms = s->cfg->timeout_ms;
     for (uint32_t c = 0; c < s->cfg->clients; c++) {
         for (uint32_t k = 0; k < s->node_count; k++) {
-            bench_conn *bc = &s->conns[c * s->node_count + k];
-            const char *host = s->cfg->host;
-            uint16_t port = s->cfg->port;
-            if (s->router != NULL && rkc_router_member(s->router, s->node_ids[k], &host,
-                                                       &port) != 0) {
-                return bench_fail(s, "router", "a member vanished from the table");
+            if (bench_connect_one(s, &opts, c, k) != 0) {
+                return -1;
             }
-            bc->client_index = c;
-            bc->sent_us = calloc(s->cfg->pipeline, sizeof(*bc->sent_us));
-            bc->conn = rkc_conn_new(&opts);
-            if (bc->sent_us == NULL || bc->conn == NULL) {
-                return bench_fail(s, "connect", "out of memory");
-            }
-            if (rkc_connect(bc->conn, host, port) != 0) {
-                char where[300];
-                snprintf(where, sizeof(where), "cannot connect to %s:%u", host, port);
-                return bench_fail(s, where, rkc_errstr(bc->conn));
-            }
+        }
+        if (c == 0 && s->out->members_unreachable == s->node_count) {
+            return bench_fail(s, "routing", "no member of the cluster accepts a connection");
         }
     }
     return 0;
 }
 
-/* The connection of client `c` for key `key`: its primary's with a router, else the one. */
+/* The connection of client `c` for key `key`: with a router the first primary's that
+ * connected, else any member's (it forwards); without one, the client's only connection. */
 static bench_conn *bench_conn_for(bench_state *s, uint32_t c, const char *key, size_t key_len)
 {
     bench_conn *row = &s->conns[c * s->node_count];
@@ -107,12 +132,17 @@ static bench_conn *bench_conn_for(bench_state *s, uint32_t c, const char *key, s
     int count = rkc_router_primaries(s->router, key, key_len, primaries, RKC_ROUTER_MEMBERS_MAX);
     for (int i = 0; i < count; i++) {
         for (uint32_t k = 0; k < s->node_count; k++) {
-            if (s->node_ids[k] == primaries[i]) {
+            if (s->node_ids[k] == primaries[i] && row[k].conn != NULL) {
                 return &row[k];
             }
         }
     }
-    return row;     /* a primary with no address: any node forwards */
+    for (uint32_t k = 0; k < s->node_count; k++) {
+        if (row[k].conn != NULL) {
+            return &row[k];
+        }
+    }
+    abort();    /* bench_connect_all left every client a connected member */
 }
 
 /* Append one request of client `c`. */

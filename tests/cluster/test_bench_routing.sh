@@ -7,8 +7,8 @@
 # routing on, and grow on node 1 by its share of keys it is no primary of (2 of 5, so about
 # 40% of the writes) with routing off. Every written key must read back (bench GET reports
 # no nil), through the router and through one node; error replies (SET into a `set` bucket)
-# are counted and give exit 1; a port nobody listens on must give exit 2 with one line on
-# stderr. No timing is asserted: the numbers bench prints are not checked.
+# are counted and give exit 1; with node 5 killed, routed SETs skip it and still all succeed;
+# a port nobody listens on must give exit 2 with one line on stderr. No timing is asserted: the numbers bench prints are not checked.
 source "$(dirname "$0")/lib.sh"
 
 WRITES=3000
@@ -103,6 +103,19 @@ for routing in on off; do
     check_contains "SET into a set bucket, routing $routing: errors counted" \
         "40 error replies; first: WRONGTYPE" "$err"
 done
+
+# ---- a member down: routed requests skip it, nothing fails ----
+stop_node "${PID_OF[5]}" KILL
+bench -t set --routing on --key-prefix down: >"$TEST_TMP/down.out" 2>"$TEST_TMP/down.err"
+check_eq "node 5 down, bench --routing on: exit 0" 0 $?
+err=$(cat "$TEST_TMP/down.err")
+check_contains "node 5 down: no error replies" "errors: 0," "$(cat "$TEST_TMP/down.out")"
+check_contains "node 5 down: bench says it left node 5 out" \
+    "127.0.0.1:${CLIENT_PORT[5]}" "$err"
+check_contains "node 5 down: the report counts it" "members unreachable, left out: 1" \
+    "$(cat "$TEST_TMP/down.out")"
+check_contains "node 5 down: every key reads back" "errors: 0, misses (nil): 0" \
+    "$(bench -t get --routing on --key-prefix down: 2>/dev/null)"
 
 # ---- errors: one line and exit 2 ----
 dead=$(free_port)
