@@ -82,10 +82,12 @@ uint64_t rkc_router_ring_version(const rkc_router *router);
 uint32_t rkc_router_n(const rkc_router *router);
 
 /* A connection to the first primary of `key` that the router can connect to, skipping
- * members RK.MEMBERS reported down. When no primary connects, the ring is refreshed and the
- * primaries tried once more; then any member that connects will do (it forwards). Returns 0
- * and *conn_out borrowed (owned by the router: do not free it; call rkc_router_conn_failed
- * after an error on it), or RKC_ECONNECT when no member connects, RKC_EINVAL without a ring. */
+ * members RK.MEMBERS reported down and, for a second, members that refused a connect. A
+ * refused connect marks the ring stale: it is refreshed and the primaries tried once more,
+ * in this call or, when a primary connected anyway, in the next. Then any member that
+ * connects will do (it forwards), the skipped ones last. Returns 0 and *conn_out borrowed
+ * (owned by the router: do not free it; call rkc_router_conn_failed after an error on it), or
+ * RKC_ECONNECT when no member connects, RKC_EINVAL without a ring. */
 int rkc_router_conn(rkc_router *router, const void *key, size_t key_len, rkc_conn **conn_out);
 
 /* Tell the router that `conn` (from rkc_router_conn) failed: it is closed and freed, and the

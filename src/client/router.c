@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/hash.h"
 #include "../core/ring.h"
@@ -16,11 +17,17 @@
 
 _Static_assert(RKC_ROUTER_MEMBERS_MAX == RK_RING_NODES_MAX, "the router keeps a ring's members");
 
+/* A member whose connect failed is skipped this long, across refreshes: a node that is down
+ * but still reported up by the others must not cost a refused connect (and a refresh) on
+ * every request. */
+#define ROUTER_RETRY_MS 1000u
+
 typedef struct router_member {
     uint32_t id;
     char host[RKC_ROUTER_HOST_BYTES_MAX];
     uint16_t port;
     bool down;          /* RK.MEMBERS said down: try it only when nothing else connects */
+    uint64_t retry_at_ms; /* a connect failed: not tried again before this (monotonic) */
     rkc_conn *conn;     /* NULL until first used; connected when not NULL */
 } router_member;
 
@@ -156,15 +163,24 @@ static int router_parse_members(rkc_router *r, const rkc_reply *reply, router_me
     return 0;
 }
 
-/* Move the open connections of members whose address did not change into `next`. */
+static uint64_t router_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Move the open connections and retry times of members whose address did not change into
+ * `next`. */
 static void router_keep_conns(rkc_router *r, router_member *next, uint32_t next_count)
 {
     for (uint32_t i = 0; i < next_count; i++) {
         for (uint32_t j = 0; j < r->member_count; j++) {
             router_member *old = &r->members[j];
-            if (old->conn != NULL && old->id == next[i].id && old->port == next[i].port &&
+            if (old->id == next[i].id && old->port == next[i].port &&
                 strcmp(old->host, next[i].host) == 0) {
                 next[i].conn = old->conn;
+                next[i].retry_at_ms = old->retry_at_ms;
                 old->conn = NULL;
                 break;
             }
@@ -365,13 +381,20 @@ static rkc_conn *router_member_conn(rkc_router *r, router_member *m)
         router_error(r, RKC_ECONNECT, "node %u at %s:%u: %s", m->id, m->host, m->port,
                      rkc_errstr(conn));
         rkc_conn_free(conn);
-        m->down = true;
+        m->retry_at_ms = router_now_ms() + ROUTER_RETRY_MS;
         r->stale = true;
         return NULL;
     }
     m->conn = conn;
     m->down = false;
+    m->retry_at_ms = 0;
     return conn;
+}
+
+/* Whether to try `m` now: connected, or not reported down and not refused lately. */
+static bool router_member_usable(const router_member *m)
+{
+    return m->conn != NULL || (!m->down && router_now_ms() >= m->retry_at_ms);
 }
 
 /* The first primary of `key` that connects, skipping members known down. */
@@ -381,7 +404,7 @@ static rkc_conn *router_primary_conn(rkc_router *r, const void *key, size_t key_
     int count = rkc_router_primaries(r, key, key_len, ids, RK_RING_NODES_MAX);
     for (int i = 0; i < count; i++) {
         router_member *m = router_find(r, ids[i]);
-        if (m == NULL || (m->down && m->conn == NULL)) {
+        if (m == NULL || !router_member_usable(m)) {
             continue;
         }
         rkc_conn *conn = router_member_conn(r, m);
@@ -401,15 +424,17 @@ int rkc_router_conn(rkc_router *router, const void *key, size_t key_len, rkc_con
     if (router->stale) {
         (void)rkc_router_refresh(router);   /* on failure the old ring still routes */
     }
+    /* A primary refused just now: the ring may have moved on. Primaries merely skipped (down,
+     * or refused lately) do not ask for a refresh, or every request would cost one. */
     rkc_conn *conn = router_primary_conn(router, key, key_len);
-    if (conn == NULL && rkc_router_refresh(router) == 0) {
+    if (conn == NULL && router->stale && rkc_router_refresh(router) == 0) {
         conn = router_primary_conn(router, key, key_len);
     }
-    /* Any member forwards to a primary it can reach, down members last. */
+    /* Any member forwards to a primary it can reach; members down or refused lately last. */
     for (int pass = 0; pass < 2 && conn == NULL; pass++) {
         for (uint32_t i = 0; i < router->member_count && conn == NULL; i++) {
             router_member *m = &router->members[i];
-            if (m->down == (pass == 0)) {
+            if (router_member_usable(m) == (pass == 1)) {
                 continue;
             }
             conn = router_member_conn(router, m);
