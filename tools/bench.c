@@ -248,9 +248,7 @@ static int bench_router_open(const bench_config *c, rkc_router **router_out)
         return 0;
     }
     rkc_options opts;
-    rkc_options_init(&opts);
-    opts.connect_timeout_ms = c->timeout_ms;
-    opts.timeout_ms = c->timeout_ms;
+    bench_options_init(c, &opts);
     rkc_router *router = rkc_router_new(&opts);
     if (router == NULL) {
         fprintf(stderr, "ringkv bench: out of memory\n");

@@ -49,6 +49,10 @@ typedef struct bench_result {
     uint32_t *latency_us;     /* `done` of them, sorted after the run; owned: free() */
 } bench_result;
 
+/* Connection options for `cfg`: libringkv's defaults with cfg->timeout_ms for the connect
+ * and for each reply. */
+void bench_options_init(const bench_config *cfg, rkc_options *opts);
+
 /* Run `test` per `cfg`: cfg->clients clients, each with its own connection to cfg's node or,
  * with `router` (not NULL), one to every member the router knows, keeping cfg->pipeline
  * requests in flight until cfg->requests replies came back. A member that refuses the first

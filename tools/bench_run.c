@@ -100,13 +100,18 @@ static int bench_connect_one(bench_state *s, const rkc_options *opts, uint32_t c
     return 0;
 }
 
+void bench_options_init(const bench_config *cfg, rkc_options *opts)
+{
+    rkc_options_init(opts);
+    opts->connect_timeout_ms = cfg->timeout_ms;
+    opts->timeout_ms = cfg->timeout_ms;
+}
+
 /* Open every connection: per client one to the given node, or one to each member. */
 static int bench_connect_all(bench_state *s)
 {
     rkc_options opts;
-    rkc_options_init(&opts);
-    opts.connect_timeout_ms = s->cfg->timeout_ms;
-    opts.timeout_ms = s->cfg->timeout_ms;
+    bench_options_init(s->cfg, &opts);
     for (uint32_t c = 0; c < s->cfg->clients; c++) {
         for (uint32_t k = 0; k < s->node_count; k++) {
             if (bench_connect_one(s, &opts, c, k) != 0) {
