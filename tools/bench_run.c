@@ -11,6 +11,7 @@
  * behind its batch, as redis-benchmark counts it. */
 #include "bench.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,12 @@ static int bench_loop(bench_state *s, uint32_t conn_count, struct pollfd *fds, u
             return bench_fail(s, "bench", "no request in flight before the last reply");
         }
         int ready = poll(fds, fd_count, buffered ? 0 : (int)cfg->timeout_ms);
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready < 0) {
+            return bench_fail(s, "poll", strerror(errno));
+        }
         if (ready == 0 && !buffered) {
             return bench_fail(s, "waiting for replies", "none came within the timeout");
         }
