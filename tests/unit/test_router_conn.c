@@ -42,8 +42,8 @@ typedef struct fake_node {
     size_t ring_reply_len;
     char members_reply[1024];
     const char *ring_error;         /* not NULL: RK.RING ROUTE answers this error */
-    int ring_requests;
-    int ping_requests;
+    _Atomic int ring_requests;      /* counted by the fake's thread, read by the test's */
+    _Atomic int ping_requests;
 } fake_node;
 
 /* Parse one whole multibulk command at the start of `in`; returns its length, 0 when it is
