@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "parse.h"
+
 #define DEV_CLUSTER_EXIT_OK    0
 #define DEV_CLUSTER_EXIT_FAIL  1
 #define DEV_CLUSTER_EXIT_USAGE 2
@@ -87,21 +89,6 @@ static int dev_cluster_usage_error(const char *fmt, const char *what)
     return DEV_CLUSTER_EXIT_USAGE;
 }
 
-static bool dev_cluster_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
-{
-    if (text == NULL || text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < min || value > max) {
-        return false;
-    }
-    *out = (uint32_t)value;
-    return true;
-}
-
 /* "--opt value" and "--opt=value"; everything after "--" goes to ringkvd. Returns -1 to go
  * on, or an exit status. */
 static int dev_cluster_parse_args(int argc, char **argv, dev_cluster_opts *o)
@@ -123,12 +110,12 @@ static int dev_cluster_parse_args(int argc, char **argv, dev_cluster_opts *o)
         size_t name_len = eq != NULL ? (size_t)(eq - opt) : strlen(opt);
         const char *value = eq != NULL ? eq + 1 : (i < argc ? argv[i++] : NULL);
         if (name_len == 7 && strncmp(opt, "--nodes", 7) == 0) {
-            if (!dev_cluster_parse_u32(value, 1, DEV_CLUSTER_NODES_MAX, &o->nodes)) {
+            if (!rk_parse_u32_range(value, 1, DEV_CLUSTER_NODES_MAX, &o->nodes)) {
                 return dev_cluster_usage_error("--nodes \"%s\": expected 1..64",
                                                value != NULL ? value : "");
             }
         } else if (name_len == 11 && strncmp(opt, "--base-port", 11) == 0) {
-            if (!dev_cluster_parse_u32(value, 1, UINT16_MAX, &o->base_port)) {
+            if (!rk_parse_u32_range(value, 1, UINT16_MAX, &o->base_port)) {
                 return dev_cluster_usage_error("--base-port \"%s\": expected 1..65535",
                                                value != NULL ? value : "");
             }

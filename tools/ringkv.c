@@ -2,8 +2,8 @@
  * any command and print its reply the way redis-cli does on a terminal. Built on libringkv
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
  * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
- * dev_cluster.c's; the admin subcommands (status, members, ring, preflist, bucket, top,
- * repair) are admin.c's. */
+ * dev_cluster.c's, `ringkv bench` (a load generator) bench.c's; the admin subcommands (status,
+ * members, ring, preflist, bucket, top, repair) are admin.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
@@ -16,7 +16,9 @@
 #include <strings.h>
 
 #include "admin.h"
+#include "bench.h"
 #include "dev_cluster.h"
+#include "parse.h"
 
 #define CLI_EXIT_OK          0
 #define CLI_EXIT_SERVER      1    /* the server answered an error */
@@ -41,6 +43,8 @@ static const char usage_text[] =
     "                   \"quoted\" strings, (integer) 1, (nil), (error) ..., numbered arrays\n"
     "  dev-cluster ...  start K ringkvd processes on 127.0.0.1 as one cluster, in the\n"
     "                   foreground (ringkv dev-cluster --help)\n"
+    "  bench ...        a load generator with redis-benchmark's flags that can send each\n"
+    "                   request to a primary of its key (ringkv bench --help)\n"
     "\n";
 
 /* After the admin subcommands' lines (admin.h, rk_admin_usage_text). */
@@ -75,21 +79,6 @@ static int cli_usage_error(const char *fmt, const char *what)
     fprintf(stderr, fmt, what);
     fprintf(stderr, " (ringkv --help for usage)\n");
     return CLI_EXIT_USAGE;
-}
-
-static bool cli_parse_u32(const char *text, uint32_t max, uint32_t *out)
-{
-    if (text[0] < '0' || text[0] > '9') {
-        return false;
-    }
-    errno = 0;
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value > max) {
-        return false;
-    }
-    *out = (uint32_t)value;
-    return true;
 }
 
 /* Options come before the command; "--opt value" and "--opt=value" both work. Returns -1 to
@@ -134,13 +123,13 @@ static int cli_parse_args(int argc, char **argv, cli_args *args)
             }
             args->host = value;
         } else if (name_len == 6 && strncmp(opt, "--port", 6) == 0) {
-            if (value == NULL || !cli_parse_u32(value, UINT16_MAX, &number) || number == 0) {
+            if (!rk_parse_u32_range(value, 1, UINT16_MAX, &number)) {
                 return cli_usage_error("--port \"%s\": expected 1..65535",
                                        value != NULL ? value : "");
             }
             args->port = (uint16_t)number;
         } else if (name_len == 12 && strncmp(opt, "--timeout-ms", 12) == 0) {
-            if (value == NULL || !cli_parse_u32(value, INT32_MAX, &number)) {
+            if (!rk_parse_u32_range(value, 0, INT32_MAX, &number)) {
                 return cli_usage_error("--timeout-ms \"%s\": expected 0..2147483647",
                                        value != NULL ? value : "");
             }
@@ -477,6 +466,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "dev-cluster") == 0) {
         return rk_dev_cluster_main(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0) {
+        return rk_bench_main(argc - 1, argv + 1);
     }
     cli_args args;
     memset(&args, 0, sizeof(args));

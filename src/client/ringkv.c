@@ -198,6 +198,16 @@ int rkc_fd(const rkc_conn *conn)
     return conn->fd;
 }
 
+size_t rkc_buffered(const rkc_conn *conn)
+{
+    return conn->rbuf_end - conn->rbuf_start;
+}
+
+uint64_t rkc_pending(const rkc_conn *conn)
+{
+    return conn->replies_pending;
+}
+
 /* Connect one socket to `ai` within connect_timeout_ms. Returns the descriptor, or -1 with
  * the reason in `why`. */
 static int connect_one(const rkc_conn *c, const struct addrinfo *ai, char *why, size_t why_bytes)

@@ -1,9 +1,10 @@
 /* ringkv.h — libringkv, a small blocking C client for ringkv (and any server that speaks RESP,
  * the Redis protocol). Owns one TCP connection per rkc_conn: connecting with a timeout,
  * encoding commands as RESP multibulk, buffering them for pipelining, and reading one reply
- * at a time into a tree of rkc_reply nodes. It leaves retries, reconnection, pooling and
- * routing to the caller. Stands alone: it includes nothing from the rest of ringkv, so
- * src/client/ (ringkv.h, ringkv.c, reply.c, ringkv_internal.h) can be shipped by itself.
+ * at a time into a tree of rkc_reply nodes. It leaves retries, reconnection and pooling to the
+ * caller, and routing by key to ringkv_router.h. Stands alone: it includes nothing from the
+ * rest of ringkv, so ringkv.h, ringkv.c, reply.c and ringkv_internal.h can be shipped by
+ * themselves (the router, router.c, also links src/core's pure hash.c and ring.c).
  *
  * Protocol: https://redis.io/docs/reference/protocol-spec/ — every RESP2 type and every RESP3
  * type (null, double, boolean, blob error, verbatim string, big number, map, set, attribute,
@@ -134,6 +135,13 @@ const char *rkc_errstr(const rkc_conn *conn);
 /* The socket, e.g. for poll() by a caller that mixes connections; -1 when unconnected.
  * Reading or writing it directly desynchronises the connection. */
 int rkc_fd(const rkc_conn *conn);
+
+/* Bytes already read from the socket but not yet returned as replies. poll() on rkc_fd cannot
+ * see them: a caller that polls many connections calls rkc_get_reply while this is not 0. */
+size_t rkc_buffered(const rkc_conn *conn);
+
+/* Commands appended whose replies were not read yet. */
+uint64_t rkc_pending(const rkc_conn *conn);
 
 /* Encode one command (RESP multibulk) and queue it; nothing is sent until rkc_flush() or
  * rkc_get_reply(). `argv_len` may be NULL when every argument is a NUL-terminated string;

@@ -479,7 +479,7 @@ static const commands_entry commands_table[] = {
     {"rk.bucket", -3, rk_commands_rk_bucket, "admin", 0, 0, 0},
     {"rk.local", 2, rk_commands_rk_local, "readonly", 1, 1, 1},
     {"rk.preflist", 2, rk_commands_rk_preflist, "readonly", 1, 1, 1},
-    {"rk.ring", 1, rk_commands_rk_ring, "readonly", 0, 0, 0},
+    {"rk.ring", -1, rk_commands_rk_ring, "readonly", 0, 0, 0},
     {"rk.members", 1, rk_commands_rk_members, "readonly", 0, 0, 0},
     {"rk.metrics", 1, rk_commands_rk_metrics, "readonly loading stale", 0, 0, 0},
     {"rk.repair", 2, rk_commands_rk_repair, "admin", 0, 0, 0},

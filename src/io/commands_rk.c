@@ -13,6 +13,10 @@
  *   RK.LOCAL key                     -> nil when nothing live, else [context, [value, ...]]
  *   RK.PREFLIST key                  -> [node id, ...] primaries in order
  *   RK.RING                          -> [owner of partition 0, 1, ...]
+ *   RK.RING ROUTE                    -> [ring version, default bucket n, encoded ring]: what
+ *                                       a client needs to route (libringkv's router): the
+ *                                       ring in ring.h's byte format, so the client decodes
+ *                                       it and computes preference lists with ring.c itself
  *   RK.METRICS                       -> the Prometheus text exposition (prom.h), one bulk
  *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
  *                                        self|up|suspect|connecting|down, ms since heard
@@ -241,8 +245,35 @@ void rk_commands_rk_preflist(rk_server *s, rk_client *c, rk_cmd *cmd, const comm
     rk_server_cmd_complete(s, cmd);
 }
 
+/* RK.RING ROUTE: the ring whole, as the node keeps it, for clients that route by key. */
+static void commands_rk_ring_route(rk_server *s, rk_cmd *cmd)
+{
+    const rk_ring *ring = rk_node_ring(s->node);
+    uint8_t *bytes = malloc(RK_RING_ENCODED_BYTES_MAX);
+    int len = bytes != NULL ? rk_ring_encode(ring, bytes, RK_RING_ENCODED_BYTES_MAX) : RK_ENOMEM;
+    if (len < 0) {
+        rk_commands_error(&cmd->out, len, "cannot encode the ring");
+    } else {
+        rk_resp_array(&cmd->out, 3);
+        rk_resp_integer(&cmd->out, (int64_t)ring->version);
+        rk_resp_integer(&cmd->out, rk_node_buckets(s->node)->defaults.n);
+        rk_resp_bulk(&cmd->out, bytes, (size_t)len);
+    }
+    free(bytes);
+    rk_server_cmd_complete(s, cmd);
+}
+
 void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a)
 {
+    if (a->argc == 2 && rk_commands_arg_is(a, 1, "ROUTE")) {
+        commands_rk_ring_route(s, cmd);
+        return;
+    }
+    if (a->argc != 1) {
+        rk_resp_error(&cmd->out, "ERR syntax: RK.RING | RK.RING ROUTE");
+        rk_server_cmd_complete(s, cmd);
+        return;
+    }
     const rk_ring *ring = rk_node_ring(s->node);
     uint32_t q = rk_node_config_get(s->node)->partition_count;
     rk_resp_array(&cmd->out, q);
