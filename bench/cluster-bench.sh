@@ -38,21 +38,11 @@ trap cleanup EXIT
 
 # measure NAME PORT: one line per (test, pipeline): name test pipeline rps p99 p999
 measure() {
-    local name=$1 port=$2 p out
+    local name=$1 port=$2 p
     for p in 1 "$PIPELINE"; do
-        out=$(timeout 600 redis-benchmark -p "$port" -t set,get -n "$REQUESTS" -c "$CLIENTS" </dev/null \
-              -r "$KEYSPACE" -P "$p" 2>&1 | tr '\r' '\n')
-        awk -v name="$name" -v p="$p" '
-            /^====== / { test = $2; inpct = 0; p99 = ""; p999 = "" }
-            /Latency by percentile distribution/ { inpct = 1; next }
-            /Cumulative distribution of latencies/ { inpct = 0 }
-            inpct && /%/ {
-                v = $1; sub(/%/, "", v); v += 0
-                if (p99 == "" && v >= 99.0) p99 = $3
-                if (p999 == "" && v >= 99.9) p999 = $3
-            }
-            /throughput summary:/ { rps = $3; printf "%s %s %s %s %s %s\n", name, test, p, rps, p99, p999 }
-        ' <<<"$out"
+        timeout 600 redis-benchmark -p "$port" -t set,get -n "$REQUESTS" -c "$CLIENTS" </dev/null \
+            -r "$KEYSPACE" -P "$p" 2>&1 | bench_parse |
+            awk -v name="$name" -v p="$p" '{ print name, $1, p, $2, $4, $5 }'
     done
 }
 

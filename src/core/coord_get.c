@@ -159,6 +159,8 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
                 .key_len = c->key.key_len};
     int self_index = -1;
     bool asked_fallback = false;
+    rk_node_id to[RK_N_MAX];
+    uint32_t to_count = 0;
     for (uint32_t i = 0; i < c->q.preflist_count; i++) {
         rk_node_id id = c->q.preflist[i];
         if (id == n->config.id) {
@@ -166,9 +168,10 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
         } else if (node_member_up(n, id)) {
             c->q.sent_mask |= (uint16_t)(1u << i);
             asked_fallback = asked_fallback || c->q.hint_for[i] != 0;
-            node_send(n, id, &m);
+            to[to_count++] = id;
         }
     }
+    node_send_many(n, to, to_count, &m);
     n->stats.fallback_reads += asked_fallback ? 1 : 0;
     rk_coord_table_arm(&n->coords, &c->base);
     if (self_index >= 0) {

@@ -358,15 +358,24 @@ static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, si
                 .object = bytes,
                 .object_len = len};
     bool used_fallback = c->q.hint_for[self_index] != 0;
+    /* Primaries get the same message (no hint owner): encoded once for all of them. */
+    rk_node_id plain[RK_N_MAX];
+    uint32_t plain_count = 0;
     for (uint32_t i = 0; i < c->q.preflist_count; i++) {
         rk_node_id id = c->q.preflist[i];
         if (id != n->config.id && node_member_up(n, id)) {
             c->q.sent_mask |= (uint16_t)(1u << i);
+            if (c->q.hint_for[i] == 0) {
+                plain[plain_count++] = id;
+                continue;
+            }
             m.hint_owner = c->q.hint_for[i];
-            used_fallback = used_fallback || c->q.hint_for[i] != 0;
+            used_fallback = true;
             node_send(n, id, &m);
         }
     }
+    m.hint_owner = 0;
+    node_send_many(n, plain, plain_count, &m);
     n->stats.fallback_writes += used_fallback ? 1 : 0;
 }
 

@@ -20,6 +20,9 @@ typedef struct rk_env {
     uint64_t (*wall_us)(void *ctx);  /* wall clock: LWW stamps; skewed in the simulator */
     uint64_t (*random)(void *ctx);   /* seeded in the simulator */
     void (*send)(void *ctx, rk_node_id to, const rk_msg *m);  /* may be lost */
+    /* The same message to `count` nodes (a write to its replicas): one encode for all of them.
+     * Optional: NULL sends to each with `send`, which is what it must be equivalent to. */
+    void (*send_many)(void *ctx, const rk_node_id *to, uint32_t count, const rk_msg *m);
     void (*set_timer)(void *ctx, uint64_t at_ms, uint64_t timer_id);
     /* Answer client request `client_req`; the reply is borrowed for the call only. */
     void (*reply)(void *ctx, uint64_t client_req, const rk_reply *r);

@@ -152,6 +152,20 @@ void node_send(rk_node *n, rk_node_id to, const rk_msg *m)
     n->env->send(n->env->ctx, to, m);
 }
 
+void node_send_many(rk_node *n, const rk_node_id *to, uint32_t count, const rk_msg *m)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        RK_ASSERT(to[i] != n->config.id);
+    }
+    if (n->env->send_many != NULL && count > 1) {
+        n->env->send_many(n->env->ctx, to, count, m);
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        n->env->send(n->env->ctx, to[i], m);
+    }
+}
+
 void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, const rk_reply *r)
 {
     if (!from_peer) {
@@ -242,7 +256,7 @@ void rk_node_on_sync_failed(rk_node *n, uint64_t seq, int error)
     rk_clock_on_sync_failed(&n->clock, rk_durable_seq(&n->durable));
     char message[96];
     if (error == RK_ENOSPC) {
-        snprintf(message, sizeof(message), "store full: raise map-size; write not stored");
+        snprintf(message, sizeof(message), "store full: the disk, or a set map-size, is full; write not stored");
     } else {
         snprintf(message, sizeof(message), "sync failed: %s; write not stored",
                  rk_strerror(error));

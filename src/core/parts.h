@@ -41,6 +41,8 @@ struct rk_node {
 
 /* node.c: messages, replies and the clock, for every part. */
 void node_send(rk_node *n, rk_node_id to, const rk_msg *m);
+/* node_send to each of `to` (never this node), encoded once where the runtime can. */
+void node_send_many(rk_node *n, const rk_node_id *to, uint32_t count, const rk_msg *m);
 /* Answer a client of this node, or (from_peer) the peer that forwarded the request. */
 void node_reply(rk_node *n, bool from_peer, rk_node_id origin, uint64_t req, const rk_reply *r);
 void node_reply_error(rk_node *n, uint64_t client_req, int error, const char *message);

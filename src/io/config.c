@@ -46,8 +46,9 @@ static const config_option config_options[] = {
      "when writes are acknowledged: always (fsync each), batch (group commit), none [batch]"},
     {"wal", CONFIG_BOOL, CONFIG_FIELD(wal), 0, 0,
      "lmdb: acknowledge after a redo-log append, commit to LMDB in checkpoints: yes or no [no]"},
-    {"map-size", CONFIG_BYTES, CONFIG_FIELD(map_bytes), 1u << 20, 1ull << 40,
-     "lmdb map size, the most the store can hold [1g]"},
+    {"map-size", CONFIG_BYTES, CONFIG_FIELD(map_bytes), 1u << 20, RK_STORE_MAP_BYTES_MAX,
+     "lmdb map size, the most the store can hold; auto: the data file plus the disk's free "
+     "space at start [auto]"},
     {"max-value-bytes", CONFIG_BYTES, CONFIG_FIELD(max_value_bytes), 1, RK_VALUE_BYTES_MAX,
      "largest value accepted [16m]"},
     {"max-key-bytes", CONFIG_U32, CONFIG_FIELD(max_key_bytes), 1, RK_KEY_BYTES_MAX,
@@ -127,7 +128,7 @@ int rk_config_init(rk_config *c)
     memset(c, 0, sizeof(*c));
     c->port = 7001;
     c->sync = RK_SYNC_BATCH;
-    c->map_bytes = RK_STORE_MAP_BYTES_DEFAULT;
+    c->map_bytes = 0;   /* auto */
     c->max_value_bytes = RK_VALUE_BYTES_DEFAULT;
     c->max_key_bytes = RK_KEY_BYTES_MAX;
     c->max_multibulk = 1024u * 1024u;
@@ -220,6 +221,10 @@ static int config_set_number(rk_config *c, const config_option *o, const char *v
                              size_t err_len)
 {
     uint64_t v = 0;
+    if (o->offset == CONFIG_FIELD(map_bytes) && strcasecmp(value, "auto") == 0) {
+        c->map_bytes = 0;
+        return 0;
+    }
     if (config_parse_bytes(value, &v) != 0 || (o->type != CONFIG_BYTES && !config_all_digits(value))) {
         snprintf(err, err_len, "%s = \"%s\": expected %s", o->name, value,
                  o->type == CONFIG_BYTES ? "a size such as 65536, 64k, 16m or 1g"

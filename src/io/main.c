@@ -123,6 +123,12 @@ static int main_open_store(main_state *m, char *err, size_t err_len)
         .sync_each_commit = m->config.sync != RK_SYNC_NONE,
         .wal = m->config.wal,
     };
+    if (strcmp(m->config.engine, "lmdb") == 0) {
+        uint64_t map = opts.map_bytes > 0 ? opts.map_bytes : rk_store_lmdb_auto_map_bytes(opts.dir);
+        rk_log_info("lmdb map size %llu MiB (%s): the most this store can hold",
+                    (unsigned long long)(map >> 20),
+                    opts.map_bytes > 0 ? "map-size" : "auto: data file plus the disk's free space");
+    }
     return rk_store_open(&opts, &m->store, err, err_len);
 }
 

@@ -141,31 +141,69 @@ static void peer_on_check(uv_check_t *h)
     uv_idle_stop(&p->flush_idle);
 }
 
-void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m)
+/* The link to `to` if it may queue one more message now; otherwise counts why not. */
+static rk_peer_link *peer_link_for_send(rk_peers *p, rk_node_id to)
 {
     rk_peer_link *link = rk_peer_link_of(p, to);
     if (link == NULL) {
         p->stats.dropped_unknown++;
-        return;
+        return NULL;
     }
     /* A link being set up queues (the node counts the peer up and its request waits for the
      * handshake); one the node was told is down drops, as the node expects. */
     if (!link->node_counts_up || link->state == RK_PEER_DOWN) {
         link->stats.dropped_down++;
-        return;
+        return NULL;
     }
     size_t queued = link->out.len + (link->writing ? link->wout.len : 0);
     if (queued >= RK_PEER_QUEUE_BYTES_MAX) {
         link->stats.dropped_queue_full++;
-        return;
+        return NULL;
     }
-    if (rk_wire_encode_msg(&link->out, m) != 0) {
+    return link;
+}
+
+/* Count a message queued on `link` (rc 0), or dropped as invalid. */
+static bool peer_link_queued(rk_peer_link *link, rk_node_id to, int rc)
+{
+    if (rc != 0) {
         link->stats.dropped_invalid++;
         rk_log_warn("message for node %u dropped: %s", to, link->out.error);
-        return;
+        return false;
     }
     link->stats.msgs_queued++;
     peer_link_mark_dirty(link);
+    return true;
+}
+
+void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m)
+{
+    rk_peer_link *link = peer_link_for_send(p, to);
+    if (link != NULL) {
+        peer_link_queued(link, to, rk_wire_encode_msg(&link->out, m));
+    }
+}
+
+void rk_peers_send_many(rk_peers *p, const rk_node_id *to, uint32_t count, const rk_msg *m)
+{
+    /* The first link that takes the message encodes it; the others copy that frame. */
+    rk_peer_link *first = NULL;
+    for (uint32_t i = 0; i < count; i++) {
+        rk_peer_link *link = peer_link_for_send(p, to[i]);
+        if (link == NULL) {
+            continue;
+        }
+        if (first == NULL) {
+            if (peer_link_queued(link, to[i], rk_wire_encode_msg(&link->out, m))) {
+                first = link;
+            }
+            continue;
+        }
+        RK_ASSERT(link != first);
+        peer_link_queued(link, to[i],
+                         rk_wire_out_copy_frame(&link->out, &first->out,
+                                                first->out.frame_count - 1));
+    }
 }
 
 static void peer_link_connect(rk_peer_link *link);

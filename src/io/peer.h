@@ -165,6 +165,10 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config,
 /* env->send: queue `m` for member `to` (borrowed for the call). Never fails: a message that
  * cannot be queued is dropped and counted. */
 void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m);
+/* env->send_many: as rk_peers_send to each of `to`, with one encode: the first link that
+ * queues it encodes the frame, the others copy its bytes (a write to two replicas was two
+ * protobuf packs of the same object). */
+void rk_peers_send_many(rk_peers *p, const rk_node_id *to, uint32_t count, const rk_msg *m);
 
 /* Close the listener, every connection and timer; the loop then runs to completion. */
 void rk_peers_close(rk_peers *p);

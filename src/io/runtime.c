@@ -44,6 +44,14 @@ static void runtime_send(void *ctx, rk_node_id to, const rk_msg *m)
     }
 }
 
+static void runtime_send_many(void *ctx, const rk_node_id *to, uint32_t count, const rk_msg *m)
+{
+    rk_runtime *rt = ctx;
+    if (rt->peers != NULL) {
+        rk_peers_send_many(rt->peers, to, count, m);
+    }
+}
+
 struct runtime_timer {
     uv_timer_t handle;
     rk_runtime *rt;
@@ -219,6 +227,7 @@ void rk_runtime_init(rk_runtime *rt, uv_loop_t *loop, rk_store *store, rk_server
         .wall_us = runtime_wall_us,
         .random = runtime_random,
         .send = runtime_send,
+        .send_many = runtime_send_many,
         .set_timer = runtime_set_timer,
         .reply = runtime_reply,
         .sync = runtime_sync,

@@ -512,6 +512,26 @@ int rk_wire_encode_msg(rk_wire_out *o, const rk_msg *m)
     return wire_encode_env(o, &env, rk_wire_kind_name(m->kind));
 }
 
+int rk_wire_out_copy_frame(rk_wire_out *dst, const rk_wire_out *src, size_t frame_index)
+{
+    RK_ASSERT(dst != src);
+    RK_ASSERT(frame_index < src->frame_count);
+    dst->error[0] = '\0';
+    size_t frame_bytes = rk_wire_out_frame_bytes(src, frame_index);
+    if (frame_bytes > dst->limits.frame_bytes_max) {
+        return wire_out_fail(dst, RK_ETOOBIG, "a %zu-byte frame is over the limit of %llu bytes",
+                             frame_bytes, (unsigned long long)dst->limits.frame_bytes_max);
+    }
+    if (!wire_out_reserve(dst, frame_bytes)) {
+        return wire_out_fail(dst, RK_ENOMEM, "out of memory for a %zu-byte frame", frame_bytes);
+    }
+    memcpy(dst->data + dst->len, src->data + src->frame_off[frame_index], frame_bytes);
+    dst->frame_off[dst->frame_count] = dst->len;
+    dst->frame_count++;
+    dst->len += frame_bytes;
+    return 0;
+}
+
 int rk_wire_encode_ctl(rk_wire_out *o, const rk_wire_ctl *ctl)
 {
     RK_ASSERT(o != NULL);

@@ -248,6 +248,11 @@ size_t rk_wire_out_frame_bytes(const rk_wire_out *o, size_t frame_index);
  * longer than RK_WIRE_REASON_BYTES_MAX is cut, not refused. Borrows `m`. */
 int rk_wire_encode_msg(rk_wire_out *o, const rk_msg *m);
 
+/* Append a copy of frame `frame_index` of `src` (a message encoded once for several peers:
+ * rk_peers_send_many). 0, RK_ETOOBIG (over dst's limits) or RK_ENOMEM, with the text in
+ * dst->error; dst is as it was on failure. */
+int rk_wire_out_copy_frame(rk_wire_out *dst, const rk_wire_out *src, size_t frame_index);
+
 /* As rk_wire_encode_msg, for one of the runtime's control messages. RK_EINVAL also for a
  * type that is not HELLO, HELLO_ACK or HEARTBEAT. Borrows `ctl`. */
 int rk_wire_encode_ctl(rk_wire_out *o, const rk_wire_ctl *ctl);

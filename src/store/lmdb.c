@@ -48,9 +48,12 @@
  * three files share. */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "lmdb_internal.h"
@@ -85,7 +88,8 @@ static int lmdb_fail_locked(lmdb_store *l, const char *call, int mdb_rc)
 {
     RK_ASSERT(mdb_rc != MDB_SUCCESS);
     snprintf(l->last_error, sizeof(l->last_error), "%s: %s", call, mdb_strerror(mdb_rc));
-    return mdb_rc == MDB_MAP_FULL ? RK_ENOSPC : RK_EIO;
+    /* ENOSPC: the disk itself is full (the auto map reaches as far as the disk). */
+    return mdb_rc == MDB_MAP_FULL || mdb_rc == ENOSPC ? RK_ENOSPC : RK_EIO;
 }
 
 int lmdb_fail(lmdb_store *l, const char *call, int mdb_rc)
@@ -384,9 +388,28 @@ void rk_store_lmdb_crash_for_test(rk_store *s)
     lmdb_free(lmdb_from(s));    /* no sync, no checkpoint: only what was synced survives */
 }
 
+uint64_t rk_store_lmdb_auto_map_bytes(const char *dir)
+{
+    uint64_t bytes = 0;
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0) {
+        bytes = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    }
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof(path), "%s/data.mdb", dir) < (int)sizeof(path) &&
+        stat(path, &st) == 0 && st.st_size > 0) {
+        bytes += (uint64_t)st.st_size;
+    }
+    if (bytes < RK_STORE_MAP_BYTES_MIN_AUTO) {
+        bytes = RK_STORE_MAP_BYTES_MIN_AUTO;
+    }
+    return bytes > RK_STORE_MAP_BYTES_MAX ? RK_STORE_MAP_BYTES_MAX : bytes;
+}
+
 static uint64_t lmdb_map_bytes(const rk_store_options *opts)
 {
-    uint64_t bytes = opts->map_bytes > 0 ? opts->map_bytes : RK_STORE_MAP_BYTES_DEFAULT;
+    uint64_t bytes = opts->map_bytes > 0 ? opts->map_bytes : rk_store_lmdb_auto_map_bytes(opts->dir);
     long page = sysconf(_SC_PAGESIZE);
     uint64_t page_bytes = page > 0 ? (uint64_t)page : 4096u;
     return (bytes + page_bytes - 1) / page_bytes * page_bytes;   /* LMDB wants whole pages */

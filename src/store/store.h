@@ -81,11 +81,18 @@ struct rk_store {
 typedef struct rk_store_options {
     const char *engine;       /* "lmdb" (default), "rocksdb" or "mem" */
     const char *dir;          /* data directory (lmdb, rocksdb); must exist */
-    uint64_t map_bytes;       /* lmdb map size; 0 means the default below */
+    uint64_t map_bytes;       /* lmdb map size; 0 means auto (rk_store_lmdb_auto_map_bytes) */
     bool sync_each_commit;    /* false: under sync=none, commits skip fsync (lmdb) */
     bool wal;                 /* lmdb: sync appends to a redo log, LMDB commits in checkpoints */
 } rk_store_options;
-#define RK_STORE_MAP_BYTES_DEFAULT (1ull << 30)  /* 1 GiB; grow with --map-size */
+/* map-size auto (the default): LMDB reserves address space, not disk, so the map is sized at
+ * open to everything the file system could still give it: the data file as it is plus the
+ * free space, at least RK_STORE_MAP_BYTES_MIN_AUTO, at most RK_STORE_MAP_BYTES_MAX. The store
+ * then fills only when the disk does (a write then gets RK_ENOSPC), not at a fixed size a user
+ * meets after an afternoon of 16 KiB values. A restart after the disk grew picks the room up. */
+#define RK_STORE_MAP_BYTES_MIN_AUTO (1ull << 30)
+#define RK_STORE_MAP_BYTES_MAX      (1ull << 44)  /* 16 TiB of address space */
+uint64_t rk_store_lmdb_auto_map_bytes(const char *dir);
 /* lmdb keeps writes in memory until a sync commits them; past this many key and value bytes
  * waiting, a write is refused with RK_EBUSY (one batch alone is always taken). It only bites a
  * runtime that stopped syncing: memory stays bounded instead of growing until the OOM killer. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../src/io/config.h"
+#include "../../src/store/store.h"
 
 static int parse(rk_config *c, char *err, size_t err_len, int argc, const char **argv)
 {
@@ -70,6 +71,30 @@ static void test_engine_takes_each_engine_name(void **state)
         assert_string_equal(c.engine, engines[i]);
         rk_config_deinit(&c);
     }
+}
+
+/* map-size defaults to auto (0: sized from the disk at open) and takes "auto" back. */
+static void test_map_size_auto(void **state)
+{
+    (void)state;
+    rk_config c;
+    char err[256];
+    const char *set[] = {"ringkvd", "--map-size", "1g"};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, set), 0);
+    assert_int_equal(c.map_bytes, 1ull << 30);
+    rk_config_deinit(&c);
+    const char *automatic[] = {"ringkvd", "--map-size", "AUTO"};
+    assert_int_equal(parse(&c, err, sizeof(err), 3, automatic), 0);
+    assert_int_equal(c.map_bytes, 0);
+    rk_config_deinit(&c);
+    const char *none[] = {"ringkvd"};
+    assert_int_equal(parse(&c, err, sizeof(err), 1, none), 0);
+    assert_int_equal(c.map_bytes, 0);
+    rk_config_deinit(&c);
+    /* The data directory's own file system sizes it; at least the 1 GiB floor. */
+    uint64_t bytes = rk_store_lmdb_auto_map_bytes(".");
+    assert_true(bytes >= RK_STORE_MAP_BYTES_MIN_AUTO);
+    assert_true(bytes <= RK_STORE_MAP_BYTES_MAX);
 }
 
 /* failure-timeout-ms takes both ends of its range (peer.h: the silence that counts a member
@@ -238,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_defaults_are_documented_values),
         cmocka_unit_test(test_flags_in_both_forms_with_size_suffixes),
         cmocka_unit_test(test_engine_takes_each_engine_name),
+        cmocka_unit_test(test_map_size_auto),
         cmocka_unit_test(test_failure_timeout_takes_both_ends_of_its_range),
         cmocka_unit_test(test_bad_values_name_the_option),
         cmocka_unit_test(test_members_list_parses_and_must_name_this_node),

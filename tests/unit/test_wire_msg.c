@@ -254,6 +254,41 @@ static void test_every_kind_round_trips(void **state)
  * ringkv__envelope__pack, which copies a large submessage once more: the bytes must be the
  * very ones protobuf-c writes, for every kind and for objects whose length takes one, two and
  * three varint bytes (the body's length prefix grows with them). */
+/* A frame encoded once and copied to another buffer (rk_peers_send_many) is the same bytes
+ * and decodes to the same message; a copy over the other buffer's limit is refused whole. */
+static void test_copied_frame_is_the_same_message(void **state)
+{
+    (void)state;
+    rk_msg first, m;
+    sample(RK_MSG_GET_REQ, &first);
+    sample(RK_MSG_PUT_REQ, &m);
+    static uint8_t big_object[RK_WIRE_FRAME_BYTES_MIN];    /* a frame past the least limit */
+    m.object = big_object;
+    m.object_len = sizeof(big_object);
+    rk_wire_out src, dst, small;
+    assert_int_equal(rk_wire_out_init(&src, NULL), 0);
+    assert_int_equal(rk_wire_out_init(&dst, NULL), 0);
+    assert_int_equal(rk_wire_encode_msg(&src, &first), 0);
+    assert_int_equal(rk_wire_encode_msg(&src, &m), 0);
+    assert_int_equal(rk_wire_out_copy_frame(&dst, &src, 1), 0);
+    assert_int_equal(dst.frame_count, 1);
+    assert_bytes(dst.data, dst.len, src.data + src.frame_off[1], rk_wire_out_frame_bytes(&src, 1));
+    rk_wire_in back;
+    assert_int_equal(decode_frame_bytes(dst.data, dst.len, &back, NULL), 0);
+    assert_same_msg(&m, &back.msg);
+    rk_wire_in_deinit(&back);
+
+    rk_wire_limits limits = {.frame_bytes_max = RK_WIRE_FRAME_BYTES_MIN};
+    assert_int_equal(rk_wire_out_init(&small, &limits), 0);
+    assert_int_equal(rk_wire_out_copy_frame(&small, &src, 1), RK_ETOOBIG);
+    assert_int_equal(small.len, 0);
+    assert_int_equal(small.frame_count, 0);
+    assert_non_null(strstr(small.error, "over the limit"));
+    rk_wire_out_deinit(&small);
+    rk_wire_out_deinit(&dst);
+    rk_wire_out_deinit(&src);
+}
+
 static void test_encoding_is_protobuf_c_bytes(void **state)
 {
     (void)state;
@@ -734,6 +769,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_round_trips),
+        cmocka_unit_test(test_copied_frame_is_the_same_message),
         cmocka_unit_test(test_encoding_is_protobuf_c_bytes),
         cmocka_unit_test(test_fwd_resp_strings_round_trip),
         cmocka_unit_test(test_zero_fields_round_trip),
