@@ -9,6 +9,8 @@
 #   ringkvd-lmdb   build/ringkvd --engine lmdb --sync batch (group commit)
 #   ringkvd-lmdb-wal  the same with --wal yes (acknowledged after a redo-log append; not in
 #                  the default SERVERS, name it to compare)
+#   ringkvd-rocksdb  build/ringkvd --engine rocksdb --sync batch (group commit on RocksDB's WAL;
+#                  not in the default SERVERS, name it to compare)
 #
 # Each server is started by this script on its own free port of 127.0.0.1 with its data in a
 # mktemp directory, waited for with `redis-cli ping`, measured alone (two cores do not leave
@@ -113,6 +115,9 @@ start_server() {
     ringkvd-lmdb-wal)
       cmd=("$RINGKVD" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --engine lmdb
            --sync batch --wal yes) ;;
+    ringkvd-rocksdb)
+      cmd=("$RINGKVD" --port "$port" --bind 127.0.0.1 --data-dir "$dir" --engine rocksdb
+           --sync batch) ;;
     *) echo "resp-bench: unknown server \"$name\" in SERVERS" >&2; return 1 ;;
   esac
   echo "  start: ${cmd[*]}" >>"$TMP_ROOT/commands.log"
@@ -252,6 +257,12 @@ awk -F, -v pl="$PIPELINE" '
     ratio_line("ringkvd-lmdb-wal / redis, no pipelining", "ringkvd-lmdb-wal", 1, "redis", 1)
     ratio_line("ringkvd-lmdb-wal / redis-aof (fsync always), no pipelining", \
                "ringkvd-lmdb-wal", 1, "redis-aof", 1)
+    ratio_line("ringkvd-rocksdb / redis-aof (fsync always), no pipelining", \
+               "ringkvd-rocksdb", 1, "redis-aof", 1)
+    ratio_line("ringkvd-rocksdb / ringkvd-lmdb, no pipelining", "ringkvd-rocksdb", 1, \
+               "ringkvd-lmdb", 1)
+    ratio_line("ringkvd-rocksdb / ringkvd-lmdb, -P" pl, "ringkvd-rocksdb", pl, \
+               "ringkvd-lmdb", pl)
   }' "$CSV"
 
 echo

@@ -16,12 +16,13 @@ set -euo pipefail
 # --- package sets (Debian 12 "bookworm" names) -------------------------------
 # build: CMakeLists.txt runs pkg_check_modules for libuv, lmdb, libxxhash, inih
 # and cmocka (the unit tests are part of every build), so all are build deps;
-# libhttp-parser (the HTTP API's parser, src/net/http.c) through find_library.
+# libhttp-parser (the HTTP API's parser, src/net/http.c) and librocksdb (the
+# rocksdb engine, src/store/rocksdb.c) through find_library.
 BUILD_PKGS=(
   make cmake gcc libc6-dev pkg-config
   libuv1-dev liblmdb-dev libxxhash-dev libinih-dev libcmocka-dev
   libprotobuf-c-dev protobuf-c-compiler
-  libhttp-parser-dev
+  libhttp-parser-dev librocksdb-dev
 )
 # test: the fuzz build (clang + libFuzzer/ASan runtime, not pulled in without
 # recommends), clients for the process tests (redis-cli; redis-py, which pulls

@@ -50,7 +50,7 @@ static const char dev_cluster_usage[] =
     "  --base-port P    the first client port; the cluster uses P .. P+3K-1\n"
     "  --data-dir D     parent of the nodes' data directories (default " DEV_CLUSTER_DATA_DIR_DEFAULT
     ")\n"
-    "  --engine E       storage engine of every node: lmdb or mem (default: ringkvd's)\n"
+    "  --engine E       storage engine of every node: lmdb, rocksdb or mem (default: ringkvd's)\n"
     "  --ringkvd PATH   the server binary (default: ringkvd next to this ringkv)\n"
     "  -- FLAG...       more ringkvd flags for every node, e.g. -- --sync batch\n";
 
@@ -126,7 +126,7 @@ static int dev_cluster_parse_args(int argc, char **argv, dev_cluster_opts *o)
             o->data_dir = value;
         } else if (name_len == 8 && strncmp(opt, "--engine", 8) == 0) {
             if (value == NULL || value[0] == '\0') {
-                return dev_cluster_usage_error("%s needs lmdb or mem", "--engine");
+                return dev_cluster_usage_error("%s needs lmdb, rocksdb or mem", "--engine");
             }
             o->engine = value;
         } else if (name_len == 9 && strncmp(opt, "--ringkvd", 9) == 0) {

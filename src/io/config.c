@@ -40,7 +40,8 @@ static const config_option config_options[] = {
     {"bind", CONFIG_STRING, CONFIG_FIELD(bind), 0, 0, "client listen address [127.0.0.1]"},
     {"data-dir", CONFIG_STRING, CONFIG_FIELD(data_dir), 0, 0,
      "data directory, created if missing [./data]"},
-    {"engine", CONFIG_ENGINE, CONFIG_FIELD(engine), 0, 0, "storage engine: lmdb or mem [lmdb]"},
+    {"engine", CONFIG_ENGINE, CONFIG_FIELD(engine), 0, 0,
+     "storage engine: lmdb, rocksdb or mem [lmdb]"},
     {"sync", CONFIG_SYNC, CONFIG_FIELD(sync), 0, 0,
      "when writes are acknowledged: always (fsync each), batch (group commit), none [batch]"},
     {"wal", CONFIG_BOOL, CONFIG_FIELD(wal), 0, 0,
@@ -277,8 +278,9 @@ static int config_set_enum(rk_config *c, const config_option *o, const char *val
         return RK_EINVAL;
     }
     RK_ASSERT(o->type == CONFIG_ENGINE);
-    if (strcmp(value, "lmdb") != 0 && strcmp(value, "mem") != 0) {
-        snprintf(err, err_len, "engine = \"%s\": expected lmdb or mem", value);
+    if (strcmp(value, "lmdb") != 0 && strcmp(value, "rocksdb") != 0 &&
+        strcmp(value, "mem") != 0) {
+        snprintf(err, err_len, "engine = \"%s\": expected lmdb, rocksdb or mem", value);
         return RK_EINVAL;
     }
     return config_strdup(&c->engine, value);

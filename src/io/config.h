@@ -37,7 +37,7 @@ typedef struct rk_config {
     uint16_t port;
     uint16_t http_port;             /* 0: no HTTP API (http_server.h) */
     char *data_dir;
-    char *engine;                   /* "lmdb" | "mem" */
+    char *engine;                   /* "lmdb" | "rocksdb" | "mem" */
     rk_sync_policy sync;
     uint64_t map_bytes;             /* lmdb map size */
     bool wal;                       /* lmdb: redo log on the acknowledgement path */

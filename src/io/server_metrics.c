@@ -97,17 +97,11 @@ static uint64_t server_metric_sync_jobs(const void *base, size_t offset)
      .offset = offsetof(rk_server, stats.latency) + (class) * sizeof(rk_latency),             \
      .hist_fn = server_metric_latency}
 
-/* Bytes the store's files take on disk: the regular files of data-dir, as allocated (a sparse
- * LMDB map counts what it holds, not its map size). 0 for the mem engine or an unreadable
- * directory. Read at each scrape: one readdir of a handful of files. */
-static uint64_t server_metric_store_disk_bytes(const void *base, size_t offset)
+/* Bytes of the regular files directly in `dir_name`, as allocated; its subdirectories' names
+ * go to `on_subdir` (NULL: ignored). 0 for an unreadable directory. */
+static uint64_t server_metric_dir_bytes(const char *dir_name,
+                                        uint64_t (*on_subdir)(const char *path))
 {
-    (void)offset;
-    const rk_server *s = base;
-    const char *dir_name = s->config->data_dir;
-    if (!rk_store_is_durable(s->store) || dir_name == NULL) {
-        return 0;
-    }
     DIR *dir = opendir(dir_name);
     if (dir == NULL) {
         return 0;
@@ -117,13 +111,37 @@ static uint64_t server_metric_store_disk_bytes(const void *base, size_t offset)
         char path[4096];
         struct stat st;
         int len = snprintf(path, sizeof(path), "%s/%s", dir_name, e->d_name);
-        if (len > 0 && (size_t)len < sizeof(path) && stat(path, &st) == 0 &&
-            S_ISREG(st.st_mode)) {
+        if (len <= 0 || (size_t)len >= sizeof(path) || stat(path, &st) != 0) {
+            continue;
+        }
+        if (S_ISREG(st.st_mode)) {
             total += (uint64_t)st.st_blocks * 512u;
+        } else if (S_ISDIR(st.st_mode) && on_subdir != NULL && e->d_name[0] != '.') {
+            total += on_subdir(path);
         }
     }
     closedir(dir);
     return total;
+}
+
+static uint64_t server_metric_subdir_bytes(const char *path)
+{
+    return server_metric_dir_bytes(path, NULL);
+}
+
+/* Bytes the store's files take on disk: the regular files of data-dir and of its immediate
+ * subdirectories (rocksdb keeps its files in data-dir/rocksdb), as allocated (a sparse LMDB
+ * map counts what it holds, not its map size). 0 for the mem engine or an unreadable
+ * directory. Read at each scrape: a readdir of a handful of files (RocksDB: its SST files). */
+static uint64_t server_metric_store_disk_bytes(const void *base, size_t offset)
+{
+    (void)offset;
+    const rk_server *s = base;
+    const char *dir_name = s->config->data_dir;
+    if (!rk_store_is_durable(s->store) || dir_name == NULL) {
+        return 0;
+    }
+    return server_metric_dir_bytes(dir_name, server_metric_subdir_bytes);
 }
 
 static void server_metric_sync_latency(const void *base, size_t offset, rk_metric_hist *out)

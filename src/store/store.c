@@ -30,8 +30,16 @@ int rk_store_open(const rk_store_options *opts, rk_store **out, char *err, size_
         }
         return rk_store_lmdb_open(opts, out, err, err_len);
     }
+    if (strcmp(engine, "rocksdb") == 0) {
+        if (opts == NULL || opts->dir == NULL) {
+            store_set_err(err, err_len, "rocksdb needs a data directory");
+            return RK_EINVAL;
+        }
+        return rk_store_rocksdb_open(opts, out, err, err_len);
+    }
     if (err != NULL && err_len > 0) {
-        snprintf(err, err_len, "unknown store engine \"%s\": expected lmdb or mem", engine);
+        snprintf(err, err_len, "unknown store engine \"%s\": expected lmdb, rocksdb or mem",
+                 engine);
     }
     return RK_EINVAL;
 }

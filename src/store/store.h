@@ -1,6 +1,6 @@
 /* store.h — the storage engine interface: get, put, delete, atomic batches, ordered iteration
- * over a key range, sync and close, behind which sit the engines `mem` (tests, simulator) and
- * `lmdb` (the durable default). Owns nothing but the vtable; each engine owns its data.
+ * over a key range, sync and close, behind which sit the engines `mem` (tests, simulator),
+ * `lmdb` (the durable default) and `rocksdb` (durable, an LSM tree; rocksdb.c). Owns nothing but the vtable; each engine owns its data.
  *
  * Durability is a sequence number, not a blocking call (DESIGN.md): every successful write
  * returns the batch's sequence number `seq` (1, 2, 3, ... per open store). Writes are visible to
@@ -79,8 +79,8 @@ struct rk_store {
 };
 
 typedef struct rk_store_options {
-    const char *engine;       /* "lmdb" (default) or "mem" */
-    const char *dir;          /* data directory (lmdb); must exist */
+    const char *engine;       /* "lmdb" (default), "rocksdb" or "mem" */
+    const char *dir;          /* data directory (lmdb, rocksdb); must exist */
     uint64_t map_bytes;       /* lmdb map size; 0 means auto (rk_store_lmdb_auto_map_bytes) */
     bool sync_each_commit;    /* false: under sync=none, commits skip fsync (lmdb) */
     bool wal;                 /* lmdb: sync appends to a redo log, LMDB commits in checkpoints */
@@ -158,6 +158,10 @@ void rk_store_close(rk_store *s);
 /* Engines. */
 int rk_store_mem_open(rk_store **out);
 int rk_store_lmdb_open(const rk_store_options *opts, rk_store **out, char *err, size_t err_len);
+/* RocksDB in opts->dir/rocksdb (created if missing; opts->dir must exist). Its sync cannot roll
+ * back: after a failed sync every later write and sync fails with RK_EIO (rocksdb.c). */
+int rk_store_rocksdb_open(const rk_store_options *opts, rk_store **out, char *err,
+                          size_t err_len);
 
 /* The mem engine's crash layer (tests and simulator). A mem store opened with
  * rk_store_mem_open keeps an undo log of writes not yet synced:
@@ -174,6 +178,9 @@ void rk_store_mem_crash(rk_store *s);
 /* Free an lmdb store without syncing or checkpointing, as kill -9 would (tests): what was
  * synced is in LMDB or the WAL, the rest is gone. */
 void rk_store_lmdb_crash_for_test(rk_store *s);
+/* Make the next sync of a rocksdb store that has something to sync fail as a failed WAL fsync
+ * would (tests). */
+void rk_store_rocksdb_fail_next_sync_for_test(rk_store *s);
 void rk_store_mem_fail_at(rk_store *s, uint64_t n, bool sticky);
 /* Count of live entries in `db` (tests). */
 size_t rk_store_mem_count(rk_store *s, rk_db db);

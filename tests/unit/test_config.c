@@ -59,6 +59,20 @@ static void test_flags_in_both_forms_with_size_suffixes(void **state)
     rk_config_deinit(&c);
 }
 
+static void test_engine_takes_each_engine_name(void **state)
+{
+    (void)state;
+    const char *engines[] = {"lmdb", "rocksdb", "mem"};
+    for (size_t i = 0; i < 3; i++) {
+        rk_config c;
+        char err[RK_CONFIG_ERROR_BYTES] = "";
+        const char *argv[] = {"ringkvd", "--engine", engines[i]};
+        assert_int_equal(parse(&c, err, sizeof(err), 3, argv), 0);
+        assert_string_equal(c.engine, engines[i]);
+        rk_config_deinit(&c);
+    }
+}
+
 /* map-size defaults to auto (0: sized from the disk at open) and takes "auto" back. */
 static void test_map_size_auto(void **state)
 {
@@ -118,7 +132,7 @@ static void test_bad_values_name_the_option(void **state)
     expect_error("--port", "65536", "port");
     expect_error("--port", "12ab", "port = \"12ab\"");
     expect_error("--sync", "sometimes", "sync = \"sometimes\": expected always, batch or none");
-    expect_error("--engine", "rocks", "engine = \"rocks\"");
+    expect_error("--engine", "rocks", "engine = \"rocks\": expected lmdb, rocksdb or mem");
     expect_error("--wal", "maybe", "wal = \"maybe\": expected yes or no");
     expect_error("--log-level", "loud", "log-level");
     expect_error("--max-value-bytes", "-5", "max-value-bytes");
@@ -248,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_documented_values),
         cmocka_unit_test(test_flags_in_both_forms_with_size_suffixes),
+        cmocka_unit_test(test_engine_takes_each_engine_name),
         cmocka_unit_test(test_map_size_auto),
         cmocka_unit_test(test_failure_timeout_takes_both_ends_of_its_range),
         cmocka_unit_test(test_bad_values_name_the_option),

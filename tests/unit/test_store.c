@@ -1,17 +1,19 @@
 /* test_store.c — the storage engines behind store.h. One conformance suite runs against every
- * engine (mem, and lmdb in a fresh mkdtemp directory under /tmp, removed afterwards): the
- * fixture receives the engine as cmocka's prestate; lmdb runs twice, without and with its redo
- * log (wal; its own recovery tests are in test_store_wal.c). Then engine-specific behaviour:
- * lmdb's overlay (visible before sync, persisted after), its map-full path (RK_ENOSPC, rollback, the
- * store still usable) and a sync thread racing the writer; mem's crash layer (a crash keeps
- * exactly the synced writes) and fault injection in a fail-at-N loop (SQLite's habit). */
+ * engine (mem; lmdb and rocksdb in a fresh mkdtemp directory under /tmp, removed afterwards):
+ * the fixture receives the engine as cmocka's prestate; lmdb runs twice, without and with its
+ * redo log (wal; its own recovery tests are in test_store_wal.c). Then what every engine on
+ * disk must do (writes visible before sync and persisted after, reopen, a sync thread racing
+ * the writer, a missing directory), lmdb's map-full path (RK_ENOSPC, rollback, the store still
+ * usable); mem's crash layer (a crash keeps exactly the synced writes) and fault injection in a
+ * fail-at-N loop (SQLite's habit). rocksdb's own crash and failed-sync tests are in
+ * test_store_rocksdb.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -32,6 +34,7 @@ typedef struct engine_case {
 static engine_case case_mem = {.engine = "mem"};
 static engine_case case_lmdb = {.engine = "lmdb"};
 static engine_case case_lmdb_wal = {.engine = "lmdb", .wal = true};   /* test_store_wal.c too */
+static engine_case case_rocksdb = {.engine = "rocksdb"};
 
 typedef struct fixture {
     const engine_case *engine;
@@ -40,9 +43,10 @@ typedef struct fixture {
     rk_store *s;
 } fixture;
 
-static bool fixture_is_lmdb(const fixture *f)
+/* Every engine but mem keeps its files in a directory and survives a restart. */
+static bool fixture_on_disk(const fixture *f)
 {
-    return strcmp(f->engine->engine, "lmdb") == 0;
+    return strcmp(f->engine->engine, "mem") != 0;
 }
 
 static void fixture_open(fixture *f)
@@ -69,23 +73,22 @@ static void fixture_reopen(fixture *f)
     fixture_open(f);
 }
 
-static void fixture_remove_dir(const char *dir)
+static int fixture_remove_fn(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e = NULL;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-            continue;
-        }
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP) {
+        rmdir(path);
+    } else {
         unlink(path);
     }
-    closedir(d);
-    rmdir(dir);
+    return 0;
+}
+
+/* rocksdb keeps its files in a subdirectory: remove the tree, deepest first. */
+static void fixture_remove_dir(const char *dir)
+{
+    nftw(dir, fixture_remove_fn, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static int fixture_setup(void **state)
@@ -93,7 +96,7 @@ static int fixture_setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->engine = *state;
-    if (fixture_is_lmdb(f)) {
+    if (fixture_on_disk(f)) {
         snprintf(f->dir, sizeof(f->dir), "/tmp/rk-test-store-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
     }
@@ -106,7 +109,7 @@ static int fixture_teardown(void **state)
 {
     fixture *f = *state;
     rk_store_close(f->s);
-    if (fixture_is_lmdb(f)) {
+    if (fixture_on_disk(f)) {
         fixture_remove_dir(f->dir);
     }
     free(f);
@@ -579,13 +582,13 @@ static void test_engine_names_itself(void **state)
 {
     fixture *f = *state;
     assert_string_equal(rk_store_engine_name(f->s), f->engine->engine);
-    assert_int_equal(rk_store_is_durable(f->s), fixture_is_lmdb(f));
+    assert_int_equal(rk_store_is_durable(f->s), fixture_on_disk(f));
     assert_string_equal(rk_store_last_error(f->s), "");
 }
 
-/* ---- lmdb ----------------------------------------------------------------------------- */
+/* ---- engines on disk (lmdb, rocksdb) --------------------------------------------------- */
 
-static void test_lmdb_write_visible_before_sync_and_persisted_after(void **state)
+static void test_disk_write_visible_before_sync_and_persisted_after(void **state)
 {
     fixture *f = *state;
     uint64_t seq = put_str(f->s, RK_DB_DATA, "k", "v");
@@ -600,7 +603,7 @@ static void test_lmdb_write_visible_before_sync_and_persisted_after(void **state
     assert_int_equal(rk_store_durable_seq(f->s), 0);    /* numbers are per open store */
 }
 
-static void test_lmdb_reopen_sees_deletes_and_order(void **state)
+static void test_disk_reopen_sees_deletes_and_order(void **state)
 {
     fixture *f = *state;
     put_str(f->s, RK_DB_DATA, "b", "2");
@@ -613,10 +616,10 @@ static void test_lmdb_reopen_sees_deletes_and_order(void **state)
     assert_string_equal(collect_all(f->s, RK_DB_DATA, &c), "a=1,c=3,");
 }
 
-static void test_lmdb_open_missing_dir_is_eio(void **state)
+static void test_disk_open_missing_dir_is_eio(void **state)
 {
-    (void)state;
-    rk_store_options opts = {.engine = "lmdb", .dir = "/tmp/rk-test-store-no-such-dir/x"};
+    const engine_case *engine = *state;
+    rk_store_options opts = {.engine = engine->engine, .dir = "/tmp/rk-test-store-no-such-dir/x"};
     rk_store *s = NULL;
     char err[256] = "";
     assert_int_equal(rk_store_open(&opts, &s, err, sizeof(err)), RK_EIO);
@@ -723,7 +726,7 @@ static void *sync_thread_main(void *arg)
             atomic_fetch_add(&ctx->failures, 1);
         }
         if (rk_store_durable_seq(ctx->s) > before) {
-            ctx->syncs++;       /* a sync that moved writes to LMDB */
+            ctx->syncs++;       /* a sync that made writes durable */
         }
     }
     return NULL;
@@ -758,7 +761,7 @@ static int concurrent_count_fn(void *ctx, const uint8_t *key, size_t key_len,
 }
 
 /* The runtime's shape: a worker syncs in a loop while the loop thread writes and reads. */
-static void test_lmdb_sync_thread_races_writes_and_reads(void **state)
+static void test_disk_sync_thread_races_writes_and_reads(void **state)
 {
     fixture *f = *state;
     sync_thread_ctx ctx = {.s = f->s};
@@ -790,7 +793,7 @@ static void test_lmdb_sync_thread_races_writes_and_reads(void **state)
         }
         atomic_store(&ctx.seq_wanted, seq);
         if (i % 250 == 249) {
-            /* Let a commit finish now and then, so reads also go to LMDB mid-run. */
+            /* Let a sync finish now and then, so reads also go to LMDB mid-run. */
             while (rk_store_durable_seq(f->s) < seq - 5) {
                 sched_yield();
             }
@@ -1092,6 +1095,13 @@ static void test_mem_many_keys_stay_ordered(void **state)
 #define STORE_TEST(fn, engine) \
     cmocka_unit_test_prestate_setup_teardown(fn, fixture_setup, fixture_teardown, &(engine))
 
+/* What every engine on disk must do, as well as the conformance suite. */
+#define DISK_TESTS(engine)                                                                   \
+    STORE_TEST(test_disk_write_visible_before_sync_and_persisted_after, engine),             \
+    STORE_TEST(test_disk_reopen_sees_deletes_and_order, engine),                             \
+    STORE_TEST(test_disk_sync_thread_races_writes_and_reads, engine),                        \
+    cmocka_unit_test_prestate(test_disk_open_missing_dir_is_eio, &(engine))
+
 #define CONFORMANCE_TESTS(engine)                                                            \
     STORE_TEST(test_get_missing_key_is_not_found, engine),                                   \
     STORE_TEST(test_put_then_get_returns_value, engine),                                     \
@@ -1131,23 +1141,25 @@ int main(void)
     };
     const struct CMUnitTest lmdb_tests[] = {
         CONFORMANCE_TESTS(case_lmdb),
-        STORE_TEST(test_lmdb_write_visible_before_sync_and_persisted_after, case_lmdb),
-        STORE_TEST(test_lmdb_reopen_sees_deletes_and_order, case_lmdb),
+        DISK_TESTS(case_lmdb),
         STORE_TEST(test_lmdb_map_full_is_enospc_and_rolls_back, case_lmdb),
-        STORE_TEST(test_lmdb_sync_thread_races_writes_and_reads, case_lmdb),
-        cmocka_unit_test(test_lmdb_open_missing_dir_is_eio),
         cmocka_unit_test(test_open_unknown_engine_is_einval),
     };
     /* The map-full test pins the rollback of a failed LMDB commit, which the WAL replaces
      * (test_store_wal.c covers map full at a checkpoint). */
     const struct CMUnitTest lmdb_wal_tests[] = {
         CONFORMANCE_TESTS(case_lmdb_wal),
-        STORE_TEST(test_lmdb_write_visible_before_sync_and_persisted_after, case_lmdb_wal),
-        STORE_TEST(test_lmdb_reopen_sees_deletes_and_order, case_lmdb_wal),
-        STORE_TEST(test_lmdb_sync_thread_races_writes_and_reads, case_lmdb_wal),
+        STORE_TEST(test_disk_write_visible_before_sync_and_persisted_after, case_lmdb_wal),
+        STORE_TEST(test_disk_reopen_sees_deletes_and_order, case_lmdb_wal),
+        STORE_TEST(test_disk_sync_thread_races_writes_and_reads, case_lmdb_wal),
+    };
+    const struct CMUnitTest rocksdb_tests[] = {
+        CONFORMANCE_TESTS(case_rocksdb),
+        DISK_TESTS(case_rocksdb),
     };
     int failed = cmocka_run_group_tests_name("store_mem", mem_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("store_lmdb", lmdb_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("store_lmdb_wal", lmdb_wal_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store_rocksdb", rocksdb_tests, NULL, NULL);
     return failed;
 }
