@@ -36,7 +36,7 @@ static void test_defaults_are_documented_values(void **state)
     assert_string_equal(c.bind, "127.0.0.1");
     assert_string_equal(c.engine, "lmdb");
     assert_int_equal(c.sync, RK_SYNC_BATCH);
-    assert_false(c.wal);
+    assert_true(c.wal);
     assert_int_equal(c.max_value_bytes, 16u << 20);
     assert_int_equal(c.failure_timeout_ms, 2000);
     rk_config_deinit(&c);
@@ -48,9 +48,9 @@ static void test_flags_in_both_forms_with_size_suffixes(void **state)
     rk_config c;
     char err[RK_CONFIG_ERROR_BYTES];
     const char *argv[] = {"ringkvd", "--port", "7005", "--sync=always", "--max-value-bytes",
-                          "4m", "--engine", "mem", "--map-size=2g", "--wal=yes"};
+                          "4m", "--engine", "mem", "--map-size=2g", "--wal=no"};
     assert_int_equal(parse(&c, err, sizeof(err), 10, argv), 0);
-    assert_true(c.wal);
+    assert_false(c.wal);
     assert_int_equal(c.port, 7005);
     assert_int_equal(c.sync, RK_SYNC_ALWAYS);
     assert_int_equal(c.max_value_bytes, 4u << 20);
