@@ -550,11 +550,29 @@ static void server_client_flush(rk_client *c)
         }
         return;
     }
+    /* Most replies fit the socket buffer: write them now. A uv_write that completes costs
+     * libuv an epoll_ctl on the next loop turn (it re-arms the watcher it never needed), one
+     * syscall per reply that Redis does not make; uv_write is only for what is left. */
+    uv_buf_t buf = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+    int written = uv_try_write((uv_stream_t *)&c->handle, &buf, 1);
+    if (written == (int)c->out.len) {
+        s->stats.bytes_out += c->out.len;
+        rk_resp_out_reset(&c->out);
+        if (c->closing && c->cmd_head == NULL) {
+            server_client_close(c, "done");
+        }
+        return;
+    }
+    if (written < 0 && written != UV_EAGAIN) {
+        server_client_close(c, uv_strerror(written));
+        return;
+    }
+    size_t done = written > 0 ? (size_t)written : 0;
     rk_resp_out tmp = c->wout;
     c->wout = c->out;
     c->out = tmp;
     c->out.proto = c->proto;
-    uv_buf_t buf = uv_buf_init((char *)c->wout.data, (unsigned)c->wout.len);
+    buf = uv_buf_init((char *)c->wout.data + done, (unsigned)(c->wout.len - done));
     c->write_req.data = c;
     c->writing = true;
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->handle, &buf, 1, server_on_write);
