@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "../core/common.h"
 
 int rk_omap_key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
@@ -23,20 +25,12 @@ int rk_omap_key_cmp(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_l
 
 #define OMAP_BUCKETS_MIN 64u
 
-/* FNV-1a then a splitmix64 finaliser, so low bits (levels, buckets) are well mixed. */
+/* XXH3 (libxxhash, which core's hash.c uses too): one pass over the key; the level bits are
+ * the low ones and the buckets the high ones. FNV-1a byte by byte, three times per put, was
+ * most of a put's own instructions. */
 static uint64_t omap_hash(const uint8_t *key, size_t key_len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < key_len; i++) {
-        h ^= key[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
+    return XXH3_64bits(key, key_len);
 }
 
 uint32_t rk_omap_level(const uint8_t *key, size_t key_len)
@@ -147,10 +141,11 @@ static void omap_hash_grow(rk_omap *m)
     }
 }
 
-rk_omap_node *rk_omap_find(const rk_omap *m, const uint8_t *key, size_t key_len)
+/* rk_omap_find with the key's hash already known. */
+static rk_omap_node *omap_find_hashed(const rk_omap *m, const uint8_t *key, size_t key_len,
+                                      uint64_t hash)
 {
     if (m->buckets != NULL) {
-        uint64_t hash = omap_hash(key, key_len);
         for (rk_omap_node *n = *omap_bucket(m, hash); n != NULL; n = n->hash_next) {
             if (n->hash == hash && omap_cmp_node(n, key, key_len) == 0) {
                 return n;
@@ -163,6 +158,11 @@ rk_omap_node *rk_omap_find(const rk_omap *m, const uint8_t *key, size_t key_len)
         return n;
     }
     return NULL;
+}
+
+rk_omap_node *rk_omap_find(const rk_omap *m, const uint8_t *key, size_t key_len)
+{
+    return omap_find_hashed(m, key, key_len, m->buckets != NULL ? omap_hash(key, key_len) : 0);
 }
 
 rk_omap_node *rk_omap_next(const rk_omap_node *n)
@@ -216,7 +216,7 @@ rk_omap_node *rk_omap_put(rk_omap *m, rk_omap_node *n)
     RK_ASSERT_SLOW(n->level == rk_omap_level(n->key, n->key_len));
     n->hash = omap_hash(n->key, n->key_len);
     n->hash_next = NULL;
-    rk_omap_node *at = rk_omap_find(m, n->key, n->key_len);
+    rk_omap_node *at = omap_find_hashed(m, n->key, n->key_len, n->hash);
     if (at != NULL) {
         /* Same key, same height: `n` takes over the old node's links one for one, found
          * through the back links, so an overwrite costs no search. */
