@@ -10,6 +10,8 @@
 #   rk3-mem       three ringkvd on 127.0.0.1, N=3 R=2 W=2 (the bucket defaults), --engine mem
 #   rk3-default   the same with the binary's default engine and sync
 #   rk1-lmdb-wal, rk3-lmdb-wal    --engine lmdb --wal yes (not in the default SYSTEMS)
+#   rk1-lmdb-plain, rk3-lmdb-plain  --engine lmdb --wal no: group commit straight into LMDB,
+#                 the default before issue 20 (not in the default SYSTEMS)
 #   rk1-rocksdb,  rk3-rocksdb     --engine rocksdb (not in the default SYSTEMS; a binary without
 #                 that engine fails to start and the system is skipped with its log's tail)
 #
@@ -58,7 +60,7 @@ done
 declare -a SYS=()
 [[ " $SYSTEMS " == *" redis "* ]] || SYS=(redis)
 for name in $SYSTEMS; do
-    if [[ ! $name =~ ^(redis|redis-aof|rk[13]-(mem|default|lmdb-wal|rocksdb))$ ]]; then
+    if [[ ! $name =~ ^(redis|redis-aof|rk[13]-(mem|default|lmdb-wal|lmdb-plain|rocksdb))$ ]]; then
         echo "compare: unknown system \"$name\" in SYSTEMS (see -h)" >&2
         exit 2
     fi
@@ -71,7 +73,7 @@ done
 DEFAULTS="n/a"
 if [[ -x $RINGKVD ]]; then
     # "--engine  storage engine: ... [lmdb]" -> lmdb; the same for --sync.
-    DEFAULTS=$("$RINGKVD" --help 2>&1 | awk '$1 == "--engine" || $1 == "--sync" {
+    DEFAULTS=$("$RINGKVD" --help 2>&1 | awk '$1 == "--engine" || $1 == "--wal" || $1 == "--sync" {
         d = $NF; gsub(/[][]/, "", d); out = out (out == "" ? "" : ", ") $1 " " d } END { print out }')
 fi
 
@@ -96,6 +98,7 @@ rk_flags() {
         mem) echo "--engine mem" ;;
         default) echo "" ;;
         lmdb-wal) echo "--engine lmdb --wal yes" ;;
+        lmdb-plain) echo "--engine lmdb --wal no" ;;
         rocksdb) echo "--engine rocksdb" ;;
     esac
 }
@@ -241,6 +244,7 @@ awk -F, -v pl="$PIPELINE" -v defaults="$DEFAULTS" '
         s = substr(s, 5)
         if (s == "default") s = "default engine (" defaults ")"
         if (s == "lmdb-wal") s = "lmdb --wal yes"
+        if (s == "lmdb-plain") s = "lmdb --wal no"
         return nodes ", " s
     }
     # med(list): the median of the space-separated numbers; sets lo and hi.
