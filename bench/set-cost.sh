@@ -171,10 +171,10 @@ run_one() {
     local build=$1 engine=$2 dir=${BUILD[$1]} members="" id
     declare -a cp=() kp=()
     for id in 1 2 3; do
-        free_port
-        cp[$id]=$PORT
-        free_port
-        kp[$id]=$PORT
+        cp[$id]=$(free_port)
+        TAKEN_PORTS+=("${cp[$id]}")
+        kp[$id]=$(free_port)
+        TAKEN_PORTS+=("${kp[$id]}")
         members+="${members:+,}$id=127.0.0.1:${cp[$id]}:${kp[$id]}"
     done
     for id in 1 2 3; do
