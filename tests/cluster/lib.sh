@@ -24,6 +24,10 @@ cleanup() {
             "$TEST_TMP"/*.log | head -40
         status=1
     fi
+    # RK_KEEP_LOGS=DIR keeps a failed test's node logs and data for a look afterwards.
+    if [ "$status" -ne 0 ] && [ -n "${RK_KEEP_LOGS:-}" ]; then
+        mkdir -p "$RK_KEEP_LOGS" && cp -r "$TEST_TMP" "$RK_KEEP_LOGS/" 2>/dev/null
+    fi
     rm -rf "$TEST_TMP"
     exit "$status"
 }

@@ -36,6 +36,9 @@ kill -STOP "${PID_OF[3]}"
 launch_member 1 || { kill -CONT "${PID_OF[3]}"; exit 1; }
 
 check_eq "node 1: learning its epoch while node 3 is frozen" "1" "$(info_of 1 epoch_learning)"
+# Node 2 answers node 1 over its own link to node 1, which went down with the kill and comes
+# back on its retry; a read before that times out (rightly: R=2 is not met), so wait for it.
+wait_member_state "${CLIENT_PORT[2]}" 1 up || fail "node 2 does not see node 1 up again"
 check_contains "a write through node 1 is refused while it learns" "BUSY node starting" \
     "$(cli 1 set key1 early)"
 check_eq "a read through node 1 is served while it learns" "old2" "$(cli 1 get key2)"
