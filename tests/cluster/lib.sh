@@ -68,11 +68,15 @@ check_positive() {
 # kernel's ephemeral range (32768..): a probe cannot see an outgoing connection's local port,
 # and binding one fails with "address already in use".
 free_port() {
-    local port
+    local port taken="$TEST_TMP/ports-taken"
     for _ in $(seq 1 200); do
         port=$((10000 + RANDOM % 12700))
+        # Not one this test handed out already: start_cluster picks every port before any
+        # node binds one, and two picks of the same port failed a run now and then.
+        grep -qxE "$port|$((port + 10000))|$((port - 10000))" "$taken" 2>/dev/null && continue
         if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null &&
             ! (exec 3<>/dev/tcp/127.0.0.1/$((port + 10000))) 2>/dev/null; then
+            echo "$port" >>"$taken"
             echo "$port"
             return 0
         fi
