@@ -34,6 +34,15 @@ static void reap_del(rk_fixture *fx, rk_node_id via, const char *key)
     assert_int_equal(r->kind, RK_REPLY_INT);
 }
 
+/* A key written through its first primary and then deleted there: a tombstone on its way
+ * to every replica. */
+static void reap_tombstone(rk_fixture *fx, fx_key *k)
+{
+    fx_key_find(fx, "", 0, k);
+    fx_set(fx, k->p[0], k->name, "v1", RK_SLOPPY_BUCKET);
+    reap_del(fx, k->p[0], k->name);
+}
+
 /* How many nodes store anything for key. */
 static uint32_t reap_holders(rk_fixture *fx, const char *key)
 {
@@ -76,9 +85,7 @@ static void test_tombstone_reaped_on_every_replica_after_grace(void **state)
     (void)state;
     rk_fixture *fx = reap_fixture();
     fx_key k;
-    fx_key_find(fx, "", 0, &k);
-    fx_set(fx, k.p[0], k.name, "v1", RK_SLOPPY_BUCKET);
-    reap_del(fx, k.p[0], k.name);
+    reap_tombstone(fx, &k);
     fx_pump(fx);
     assert_int_equal(reap_holders(fx, k.name), 3);
     fx_advance(fx, REAP_GRACE_MS / 2);
@@ -101,9 +108,7 @@ static void test_no_reap_while_a_member_is_down_or_a_hint_is_held(void **state)
     (void)state;
     rk_fixture *fx = reap_fixture();
     fx_key k;
-    fx_key_find(fx, "", 0, &k);
-    fx_set(fx, k.p[0], k.name, "v1", RK_SLOPPY_BUCKET);
-    reap_del(fx, k.p[0], k.name);
+    reap_tombstone(fx, &k);
     fx_down(fx, k.f[0]);
     fx_advance(fx, REAP_SWEEP_MS);
     assert_int_equal(reap_holders(fx, k.name), 3);
@@ -166,9 +171,7 @@ static void test_damaged_tombstone_is_repaired_then_reaped(void **state)
     (void)state;
     rk_fixture *fx = reap_fixture();
     fx_key k;
-    fx_key_find(fx, "", 0, &k);
-    fx_set(fx, k.p[0], k.name, "v1", RK_SLOPPY_BUCKET);
-    reap_del(fx, k.p[0], k.name);
+    reap_tombstone(fx, &k);
     fx_pump(fx);
     fx_advance(fx, 5000);
     assert_true(rk_fixture_damage(fx, k.p[1]) >= 1);
