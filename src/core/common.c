@@ -21,6 +21,7 @@ static const char *const common_error_names[RK_ERROR_COUNT] = {
     "conflict: several versions",
     "wrong type",
     "not causally ready",
+    "not owner",
 };
 
 const char *rk_strerror(int code)

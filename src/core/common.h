@@ -26,8 +26,9 @@ enum {
     RK_ECONFLICT = -13, /* a plain read found several versions: use RK.GET */
     RK_EWRONGTYPE = -14, /* the key holds another type than the bucket's policy writes */
     RK_ENOTREADY = -15, /* a delta is not causally ready: send the full state */
+    RK_ENOTOWNER = -16, /* asked as a primary of a key it neither owns nor holds (membership) */
 };
-#define RK_ERROR_COUNT 16
+#define RK_ERROR_COUNT 17
 
 /* Name of an RK_E* code, e.g. "value too big". Never NULL; unknown codes give "unknown error". */
 const char *rk_strerror(int code);

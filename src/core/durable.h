@@ -22,6 +22,7 @@ typedef enum rk_pending_kind {
     RK_PENDING_CLIENT = 1,      /* reply to a client request */
     RK_PENDING_PEER = 2,        /* send a response message to a peer */
     RK_PENDING_COORD = 3,       /* a coordinator's own replica write is durable */
+    RK_PENDING_TRANSFER = 4,    /* a transfer batch is durable: id the slot, integer the plan */
 } rk_pending_kind;
 
 typedef struct rk_pending {

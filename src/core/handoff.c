@@ -381,6 +381,21 @@ void rk_handoff_on_expire(rk_node *n, rk_coord_handoff *c)
     rk_coord_free(n, &c->base);
 }
 
+int rk_handoff_hint_owner(rk_node *n, const rk_local_key *k, rk_node_id owner, uint64_t *seq_out)
+{
+    uint8_t key_buf[RK_HINT_KEY_BYTES];
+    uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
+    rk_batch_op op = {0};
+    int rc = hint_prepare(n, owner, k, key_buf, value_buf, &op);
+    if (rc == 1) {
+        rc = rk_local_write_records(&n->local, &op, 1, seq_out);
+        if (rc == 0) {
+            hint_added(n);
+        }
+    }
+    return rc;
+}
+
 void rk_handoff_hint_missed(rk_node *n, const rk_coord_put *c)
 {
     for (uint32_t o = 0; o < c->q.owner_count; o++) {

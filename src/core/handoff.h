@@ -44,6 +44,10 @@ void rk_handoff_on_timer(rk_node *n);
 void rk_handoff_on_ack(rk_node *n, rk_coord_handoff *c, int status);
 /* A handoff coordinator timed out: forget it; the hint stays and goes again. Frees `c`. */
 void rk_handoff_on_expire(rk_node *n, rk_coord_handoff *c);
+/* Record a hint: this node's copy of `k` goes to `owner` (a ring change made it that key's
+ * owner and this node none: transfer.c's cleanup), and with its last hint the copy is removed.
+ * 0 (written, or there already), or a store error. *seq_out: the write's seq when written. */
+int rk_handoff_hint_owner(rk_node *n, const rk_local_key *k, rk_node_id owner, uint64_t *seq_out);
 /* A write whose coordinator holds the object and some primary did not get it (down with no
  * fallback, or no answer in time): record a hint for each such owner here. */
 void rk_handoff_hint_missed(rk_node *n, const rk_coord_put *c);

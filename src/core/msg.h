@@ -28,12 +28,21 @@ typedef enum rk_msg_kind {
     RK_MSG_EPOCH = 11,      /* a node's epoch (`version`; 0: not known yet), sent on every link
                              * up; flag RK_MSG_EPOCH_ASK: answer with EPOCH_RESP */
     RK_MSG_EPOCH_RESP = 12, /* `version`: the highest epoch the sender saw from the receiver */
+    RK_MSG_CLUSTER = 13,    /* gossip: `object` is the sender's cluster metadata (cluster.h);
+                             * flag RK_MSG_CLUSTER_REPLY: an answer, never answered again */
 } rk_msg_kind;
-#define RK_MSG_KIND_MAX 12
+#define RK_MSG_KIND_MAX 13
 
 /* Flags of a put request. */
 #define RK_MSG_PUT_REPAIR 0x01u     /* read repair: nobody waits on the answer */
 #define RK_MSG_PUT_HANDOFF 0x02u    /* hinted handoff: a fallback hands a copy back to its owner */
+#define RK_MSG_PUT_PLANNED 0x04u    /* the sender knew the moving plan and sent the object to the
+                                     * plan's new owners itself: the replica need not forward it */
+/* Flags of a get request. */
+#define RK_MSG_GET_PRIMARY 0x01u    /* asked as a primary: a node that neither owns the key nor
+                                     * holds it answers RK_ENOTOWNER, never "not found" */
+/* Flags of a cluster message. */
+#define RK_MSG_CLUSTER_REPLY 0x01u
 /* Flags of a bucket set. */
 #define RK_MSG_BUCKET_CHECK 0x01u   /* store nothing; answer whether a live key of the bucket is
                                      * stored here (BUCKET_ACK error RK_EBUSY) or not (0) */
@@ -52,8 +61,12 @@ typedef enum rk_aae_level {
                              * resp `hashes`: per key 1 the same object here, 2 none, 0 another;
                              * status RK_EBUSY: a hint held or a member down here */
     RK_AAE_REAP = 6,        /* the same lists: remove each key whose object is that tombstone */
+    RK_AAE_RANGE = 7,       /* ownership transfer (transfer.h): req `hashes[0]` the plan,
+                             * `indices[0]` objects wanted, `values[0]` (absent: from the start)
+                             * the last key received; resp `values`/`objects` the next keys of
+                             * the partition with their objects, `indices[0]` 1 at its end */
 } rk_aae_level;
-#define RK_AAE_LEVEL_MAX 6
+#define RK_AAE_LEVEL_MAX 7
 
 /* A byte string inside a message, laid out as protobuf-c's ProtobufCBinaryData, so a decoded
  * repeated bytes field is used as it is (wire_msg.c asserts the layout). */

@@ -123,7 +123,9 @@ bool node_member_up(const rk_node *n, rk_node_id id)
 
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props)
 {
-    return props->n < n->members.count ? props->n : n->members.count;
+    /* Members of the serving ring: a joiner owns nothing until its plan's flip. */
+    uint32_t count = n->ring.member_count > 0 ? n->ring.member_count : n->members.count;
+    return props->n < count ? props->n : count;
 }
 
 bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id)
@@ -239,6 +241,9 @@ static void node_pending_run(void *ctx, const rk_pending *p, int status, const c
         node_send(n, p->peer, &m);
         return;
     }
+    case RK_PENDING_TRANSFER:
+        rk_transfer_on_pending(n, p, status);
+        return;
     case RK_PENDING_COORD:
         rk_coord_on_local_durable(n, p->id, status);
         return;
@@ -282,27 +287,6 @@ int rk_node_stop_clean_status(const rk_node *n)
 
 /* ---- start-up ------------------------------------------------------------------------------- */
 
-/* The member table from the configuration, and the ring every member claims from it alike. */
-static int node_start_members(rk_node *n)
-{
-    const rk_node_config *config = &n->config;
-    rk_members_init(&n->members, config->id, config->request_timeout_ms);
-    for (uint32_t i = 0; i < config->member_count; i++) {
-        int slot = rk_members_add(&n->members, &config->members[i]);
-        if (slot < 0) {
-            return RK_EINVAL;
-        }
-    }
-    rk_node_id ids[RK_MEMBERS_MAX];
-    uint32_t count = rk_members_ids(&n->members, ids);
-    int rc = rk_ring_init(&n->ring, config->partition_count);
-    if (rc == 0) {
-        rc = rk_ring_claim(&n->ring, ids, count,
-                           config->default_n < count ? config->default_n : count);
-    }
-    return rc;
-}
-
 int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
 {
     *out = NULL;
@@ -320,7 +304,8 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     rc = rk_durable_init(&n->durable, env, &n->stats, config->sync == RK_SYNC_NONE,
                          node_pending_run, n);
     if (rc == 0) {
-        rc = node_start_members(n);
+        rk_transfer_init(&n->transfer, RK_TRANSFER_OBJECTS_PER_S_DEFAULT);
+        rc = rk_membership_start(n);
     }
     if (rc == 0) {
         rc = node_bucket_load(n);
@@ -345,6 +330,9 @@ int rk_node_new(const rk_node_config *config, const rk_env *env, rk_node **out)
     if (rc == 0) {
         rc = rk_aae_start(n);
     }
+    if (rc == 0) {
+        rk_membership_ready(n);
+    }
     if (rc != 0) {
         rk_node_free(n);
         return rc;
@@ -364,6 +352,8 @@ void rk_node_free(rk_node *n)
     rk_aae_deinit(&n->aae);
     rk_durable_deinit(&n->durable);
     rk_local_deinit(&n->local);
+    rk_transfer_deinit(&n->transfer);
+    rk_cluster_meta_deinit(&n->cluster);
     free(n);
 }
 
@@ -451,7 +441,18 @@ void rk_node_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
         return;
     case RK_MSG_AAE_REQ:
     case RK_MSG_AAE_RESP:
+        if (m->level == RK_AAE_RANGE) {
+            if (m->kind == RK_MSG_AAE_REQ) {
+                rk_transfer_on_req(n, from, m);
+            } else {
+                rk_transfer_on_resp(n, from, m);
+            }
+            return;
+        }
         rk_aae_on_message(n, from, m);
+        return;
+    case RK_MSG_CLUSTER:
+        rk_membership_on_message(n, from, m);
         return;
     case RK_MSG_EPOCH:
     case RK_MSG_EPOCH_RESP:
@@ -469,6 +470,8 @@ void rk_node_on_timer(rk_node *n, uint64_t timer_id)
     } else if (timer_id == RK_TIMER_DEADLINES) {
         rk_coord_on_timer(n);
         n->stats.peers_suspected = n->members.suspected_total;
+    } else if (timer_id == RK_TIMER_CLUSTER) {
+        rk_membership_on_timer(n);
     } else if (timer_id == RK_TIMER_EPOCH) {
         rk_epochs_on_timer(n);
     }
@@ -485,6 +488,7 @@ void rk_node_on_peer(rk_node *n, rk_node_id peer, bool up)
          * the start, so the first handshake is an up call without a down before it. */
         node_bucket_push_all(n, peer);
         rk_epochs_on_peer_up(n, peer);
+        rk_membership_on_peer_up(n, peer);
     }
 }
 

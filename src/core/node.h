@@ -216,6 +216,21 @@ typedef struct rk_node_stats {
                                      * counted them, less those reaped since */
     /* Live siblings in each coordinated read's merged answer (0: not found), coord_get.c. */
     rk_metric_small_hist read_siblings;
+    /* membership (membership.c: the gauges ring_version, cluster_members; transfer.c: the
+     * rest) */
+    uint64_t ring_version;          /* the serving ring's version */
+    uint64_t cluster_members;       /* members in the cluster metadata, joining and leaving too */
+    uint64_t cluster_loaded;        /* 1: this start found stored metadata (not --members) */
+    uint64_t transfers_pending;     /* plan units this node must still receive or send */
+    uint64_t transfers_done;        /* plan units this node finished receiving */
+    uint64_t transfer_keys_received;
+    uint64_t transfer_bytes_received;
+    uint64_t transfer_keys_sent;
+    uint64_t transfer_bytes_sent;
+    uint64_t transfer_retries;      /* transfer requests unanswered in time, sent again */
+    uint64_t transfer_forwards;     /* writes a replica sent on to a moving plan's new owners */
+    uint64_t cleanup_keys;          /* keys no longer owned, handed to their owners after a flip */
+    uint64_t not_owner_answers;     /* reads asked of this node as a primary it no longer is */
 } rk_node_stats;
 
 /* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes

@@ -7,6 +7,7 @@
 
 #include "aae.h"
 #include "bucket.h"
+#include "cluster.h"
 #include "clock.h"
 #include "coord.h"
 #include "coord_table.h"
@@ -16,9 +17,11 @@
 #include "handoff.h"
 #include "local.h"
 #include "members.h"
+#include "membership.h"
 #include "msg.h"
 #include "node.h"
 #include "ring.h"
+#include "transfer.h"
 
 struct rk_node {
     rk_node_config config;      /* node.c, at rk_node_new; read-only after */
@@ -26,7 +29,10 @@ struct rk_node {
     /* Counters and gauges INFO shows; each field is written by the one part its comment in
      * node.h names (counters by whoever counts the event). */
     rk_node_stats stats;
-    rk_ring ring;               /* ring.c: claimed at start from the member table */
+    rk_ring ring;               /* membership.c: the serving ring, mirrored from `cluster` */
+    rk_cluster_meta cluster;    /* membership.c, transfer*.c: the cluster metadata */
+    rk_membership membership;   /* membership.c: gossip schedule */
+    rk_transfer transfer;       /* transfer.c: the units this node receives, the cleanup */
     rk_bucket_table buckets;    /* node_bucket.c */
     rk_members members;         /* members.c */
     rk_local local;             /* local.c */

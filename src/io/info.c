@@ -272,6 +272,13 @@ static void info_aae(rk_server *s, info_text *t)
     info_add(t, "\r\n");
 }
 
+static void info_membership(rk_server *s, info_text *t)
+{
+    info_add(t, "# Membership\r\n");
+    info_metrics(s, "membership", t);
+    info_add(t, "\r\n");
+}
+
 void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
 {
     static const struct {
@@ -282,6 +289,7 @@ void rk_info_write(rk_server *s, rk_resp_out *out, const char *section)
         {"persistence", info_persistence}, {"stats", info_stats},
         {"keyspace", info_keyspace},       {"cluster", info_cluster},
         {"hints", info_hints},             {"aae", info_aae},
+        {"membership", info_membership},
     };
     bool all = strcasecmp(section, "default") == 0 || strcasecmp(section, "all") == 0 ||
                strcasecmp(section, "everything") == 0;

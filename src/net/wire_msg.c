@@ -17,11 +17,11 @@
 #include "../core/bucket.h"
 #include "../core/node.h"
 
-#define WIRE_PUT_FLAGS_KNOWN (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF)
+#define WIRE_PUT_FLAGS_KNOWN (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED)
 
 _Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
                "the largest object the core stores fits in a frame with its key");
-_Static_assert(RK_MSG_KIND_MAX == 12, "every rk_msg kind has a case below");
+_Static_assert(RK_MSG_KIND_MAX == 13, "every rk_msg kind has a case below");
 _Static_assert(RK_REPLY_VERSIONS == 6, "the last reply kind a forwarded reply may carry");
 _Static_assert((int)RK_WIRE_STATUS_BUSY == (int)RINGKV__STATUS__STATUS_BUSY,
                "RK_WIRE_STATUS_* mirror ringkv.proto");
@@ -35,6 +35,7 @@ const char *rk_wire_kind_name(rk_msg_kind kind)
         [RK_MSG_BUCKET_SET] = "bucket_set", [RK_MSG_BUCKET_ACK] = "bucket_ack",
         [RK_MSG_AAE_REQ] = "aae_req",       [RK_MSG_AAE_RESP] = "aae_resp",
         [RK_MSG_EPOCH] = "epoch",           [RK_MSG_EPOCH_RESP] = "epoch_resp",
+        [RK_MSG_CLUSTER] = "cluster",
     };
     if ((unsigned)kind > RK_MSG_KIND_MAX || names[kind] == NULL) {
         return "unknown";
@@ -204,6 +205,9 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
     }
     switch (m->kind) {
     case RK_MSG_GET_REQ:
+        if ((m->flags & ~RK_MSG_GET_PRIMARY) != 0) {
+            return wire_msg_refuse(why, why_bytes, "get_req: flags 0x%x are unknown", m->flags);
+        }
         return wire_msg_key_ok(m->key, m->key_len, why, why_bytes);
     case RK_MSG_GET_RESP:
         return wire_msg_field_ok(name, "object", m->object, m->object_len, SIZE_MAX, why,
@@ -246,6 +250,12 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
         return true;
     case RK_MSG_EPOCH_RESP:
         return true;
+    case RK_MSG_CLUSTER:
+        if ((m->flags & ~RK_MSG_CLUSTER_REPLY) != 0) {
+            return wire_msg_refuse(why, why_bytes, "cluster: flags 0x%x are unknown", m->flags);
+        }
+        return wire_msg_field_ok(name, "meta", m->object, m->object_len, SIZE_MAX, why,
+                                 why_bytes);
     }
     return wire_msg_refuse(why, why_bytes, "message kind %d is not one this version knows",
                            (int)m->kind);
@@ -279,6 +289,7 @@ static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         ringkv__get_req__init(&body->get_req);
         body->get_req.req_id = m->req_id;
         body->get_req.key = wire_msg_pb_bytes(m->key, m->key_len);
+        body->get_req.flags = m->flags;
         env->body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
         env->get_req = &body->get_req;
         return;
@@ -382,6 +393,14 @@ static void wire_msg_pb_exchange(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         env->epoch = &body->epoch;
         return;
     }
+    if (m->kind == RK_MSG_CLUSTER) {
+        ringkv__cluster__init(&body->cluster);
+        body->cluster.reply = (m->flags & RK_MSG_CLUSTER_REPLY) != 0;
+        body->cluster.meta = wire_msg_pb_bytes(m->object, m->object_len);
+        env->body_case = RINGKV__ENVELOPE__BODY_CLUSTER;
+        env->cluster = &body->cluster;
+        return;
+    }
     RK_ASSERT(m->kind == RK_MSG_AAE_REQ || m->kind == RK_MSG_AAE_RESP);
     Ringkv__Aae *a = &body->aae;
     ringkv__aae__init(a);
@@ -432,6 +451,7 @@ int rk_wire_pb_from_msg(Ringkv__Envelope *env, rk_wire_pb_body *body, const rk_m
     case RK_MSG_AAE_RESP:
     case RK_MSG_EPOCH:
     case RK_MSG_EPOCH_RESP:
+    case RK_MSG_CLUSTER:
         wire_msg_pb_exchange(env, body, &cut);
         return 0;
     }
@@ -463,6 +483,7 @@ static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
         out->req_id = env->get_req->req_id;
         out->key = env->get_req->key.data;
         out->key_len = env->get_req->key.len;
+        out->flags = env->get_req->flags;
         return true;
     case RINGKV__ENVELOPE__BODY_PUT_REQ:
         out->kind = RK_MSG_PUT_REQ;
@@ -576,6 +597,13 @@ static int wire_msg_responses_from_pb(rk_msg *out, const Ringkv__Envelope *env, 
 static int wire_msg_exchange_from_pb(rk_msg *out, const Ringkv__Envelope *env, char *why,
                                      size_t why_bytes)
 {
+    if (env->body_case == RINGKV__ENVELOPE__BODY_CLUSTER) {
+        out->kind = RK_MSG_CLUSTER;
+        out->flags = env->cluster->reply ? RK_MSG_CLUSTER_REPLY : 0;
+        out->object = env->cluster->meta.data;
+        out->object_len = env->cluster->meta.len;
+        return 0;
+    }
     if (env->body_case == RINGKV__ENVELOPE__BODY_EPOCH) {
         const Ringkv__Epoch *e = env->epoch;
         out->kind = e->response ? RK_MSG_EPOCH_RESP : RK_MSG_EPOCH;

@@ -28,6 +28,7 @@ typedef union rk_wire_pb_body {
     Ringkv__BucketAck bucket_ack;
     Ringkv__Aae aae;
     Ringkv__Epoch epoch;
+    Ringkv__Cluster cluster;
 } rk_wire_pb_body;
 
 /* ---- control messages (wire_pb.c) --------------------------------------------------------- */

@@ -49,6 +49,7 @@ static void sample(rk_msg_kind kind, rk_msg *m)
     switch (kind) {
     case RK_MSG_GET_REQ:
         TEST_KEY(*m);
+        m->flags = RK_MSG_GET_PRIMARY;
         return;
     case RK_MSG_GET_RESP:
         TEST_OBJECT(*m);
@@ -56,7 +57,7 @@ static void sample(rk_msg_kind kind, rk_msg *m)
     case RK_MSG_PUT_REQ:
         TEST_KEY(*m);
         TEST_OBJECT(*m);
-        m->flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF;
+        m->flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED;
         m->hint_owner = 0xfffffffeu;
         return;
     case RK_MSG_PUT_RESP:
@@ -113,6 +114,11 @@ static void sample(rk_msg_kind kind, rk_msg *m)
         return;
     case RK_MSG_EPOCH_RESP:
         m->version = 77;
+        return;
+    case RK_MSG_CLUSTER:
+        m->req_id = 0; /* gossip carries no request id */
+        m->flags = RK_MSG_CLUSTER_REPLY;
+        TEST_OBJECT(*m);
         return;
     }
     fail_msg("kind %d has no sample", (int)kind);
@@ -543,7 +549,7 @@ static void test_encode_refuses_core_bugs(void **state)
     rk_msg m;
     sample(RK_MSG_PUT_RESP, &m);
     m.kind = (rk_msg_kind)(RK_MSG_KIND_MAX + 1);
-    assert_encode_refused(&m, "message kind 13");
+    assert_encode_refused(&m, "message kind 14");
     m.kind = (rk_msg_kind)0;
     assert_encode_refused(&m, "message kind 0");
 
@@ -558,8 +564,8 @@ static void test_encode_refuses_core_bugs(void **state)
     assert_encode_refused(&m, "bucket_ack: version -1 is negative");
 
     sample(RK_MSG_PUT_REQ, &m);
-    m.flags = 0x4;              /* bits 0 (repair) and 1 (handoff) are known */
-    assert_encode_refused(&m, "put_req: flags 0x4 are unknown");
+    m.flags = 0x8;              /* bits 0 (repair), 1 (handoff), 2 (planned) are known */
+    assert_encode_refused(&m, "put_req: flags 0x8 are unknown");
 
     sample(RK_MSG_FWD_REQ, &m);
     m.w = RK_N_MAX + 1;
@@ -693,9 +699,17 @@ static void test_decode_refuses_out_of_range(void **state)
     Ringkv__PutReq put = RINGKV__PUT_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
     env.put_req = &put;
-    put.flags = 0x4;
-    assert_refused(&env, "put_req: flags 0x4 are unknown");
-    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF;
+    put.flags = 0x8;
+    assert_refused(&env, "put_req: flags 0x8 are unknown");
+    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED;
+    assert_accepted(&env);
+
+    Ringkv__GetReq get = RINGKV__GET_REQ__INIT;
+    env.body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
+    env.get_req = &get;
+    get.flags = 0x2;
+    assert_refused(&env, "get_req: flags 0x2 are unknown");
+    get.flags = RK_MSG_GET_PRIMARY;
     assert_accepted(&env);
 }
 
