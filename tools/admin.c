@@ -26,12 +26,21 @@ const char rk_admin_usage_text[] =
     "  repair [all|PARTITION] [--json]\n"
     "                               anti-entropy exchanges of every partition (or one) with\n"
     "                               the other replicas now (RK.REPAIR), followed until over\n"
+    "Membership changes are staged, planned, then committed (RK.CLUSTER):\n"
+    "  cluster join HOST:PORT       stage the empty node at --host/--port to join the cluster\n"
+    "                               of the node at HOST:PORT\n"
+    "  cluster leave [ID]           stage node ID (default: the node asked) to leave\n"
+    "  cluster force-remove ID      stage node ID's removal without handing its data off\n"
+    "  cluster clear                drop every staged change\n"
+    "  cluster plan [--json]        the staged changes and the partitions they move, with\n"
+    "                               keys and bytes of each asked of the node it moves from\n"
+    "  cluster commit               carry out the plan: partitions move to their new owners\n"
+    "  cluster status [--json]      members, partitions owned now and after the plan, and\n"
+    "                               each transfer's progress and rate\n"
     "Admin exit status: 0 ok; 1 the node answered an error; 2 bad usage (one line on stderr);\n"
     "3 the node is unreachable (cannot connect, timeout).\n";
 
-static int admin_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int admin_usage(const char *fmt, ...)
+int admin_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -363,8 +372,8 @@ static int admin_bucket_set(rkc_conn *conn, const admin_args *a)
 
 /* ---- arguments and dispatch --------------------------------------------------------------- */
 
-static const char *const admin_commands[] = {"status", "members", "ring",  "preflist",
-                                             "bucket", "top",     "repair"};
+static const char *const admin_commands[] = {"status", "members", "ring",   "preflist",
+                                             "bucket", "top",     "repair", "cluster"};
 
 bool rk_admin_is_command(const char *command)
 {
@@ -440,6 +449,9 @@ static int admin_check_args(const char *command, const admin_args *a)
         }
         return -1;
     }
+    if (strcmp(command, "cluster") == 0) {
+        return admin_cluster_check_args(a);
+    }
     if (n != 0) {
         return admin_usage("%s: unexpected argument \"%s\"", command, a->positional[0]);
     }
@@ -477,6 +489,8 @@ int rk_admin_main(const rk_admin_target *target, int argc, char **argv)
         status = admin_bucket_set(conn, &a);
     } else if (strcmp(command, "repair") == 0) {
         status = admin_cmd_repair(target, conn, &a);
+    } else if (strcmp(command, "cluster") == 0) {
+        status = admin_cmd_cluster(target, conn, &a);
     } else {
         status = admin_cmd_top(target, conn, &a);
     }

@@ -1,11 +1,13 @@
 /* admin.h — the admin subcommands of the `ringkv` CLI (issue 19 part 3), in the spirit of
  * riak-admin and nodetool: status, members, ring, preflist, bucket get|set and top, against
- * any node, as aligned tables for people or one JSON document (--json) for scripts; and repair,
- * which starts anti-entropy exchanges and follows them to the end. Owns
- * talking to the nodes (through libringkv, one connection per node asked) and the printing;
+ * any node, as aligned tables for people or one JSON document (--json) for scripts; repair,
+ * which starts anti-entropy exchanges and follows them to the end; and cluster, the staged
+ * membership changes of issue 15 (join, leave, plan, commit, status). Owns talking to the
+ * nodes (through libringkv, one connection per node asked) and the printing;
  * the commands themselves are the server's (src/io/commands_rk.c: RK.MEMBERS, RK.RING,
- * RK.PREFLIST, RK.BUCKET; src/io/commands_repair.c: RK.REPAIR; src/io/info.c: INFO). Argument
- * parsing of the options before the subcommand (--host, --port, --timeout-ms) is ringkv.c's. */
+ * RK.PREFLIST, RK.BUCKET; src/io/commands_repair.c: RK.REPAIR; src/io/info.c: INFO; RK.CLUSTER
+ * as docs/membership.md gives it). Argument parsing of the options before the subcommand
+ * (--host, --port, --timeout-ms) is ringkv.c's. */
 #ifndef RK_ADMIN_H
 #define RK_ADMIN_H
 
@@ -27,7 +29,7 @@ typedef struct rk_admin_target {
 } rk_admin_target;
 
 /* True when `command` is an admin subcommand (status, members, ring, preflist, bucket, top,
- * repair). */
+ * repair, cluster). */
 bool rk_admin_is_command(const char *command);
 
 /* Run the admin subcommand argv[0] with its arguments and flags (--json, and for top --once

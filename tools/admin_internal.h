@@ -1,7 +1,8 @@
 /* admin_internal.h — what the admin subcommands' files share (admin.h is the API): the
  * connections to nodes and the INFO and RK.MEMBERS parsing (admin_node.c), the table printer
- * (admin_node.c), the multi-node subcommands status and top (admin_top.c) and repair
- * (admin_repair.c), which admin.c dispatches to. Not for other tools. */
+ * (admin_node.c), the multi-node subcommands status and top (admin_top.c), repair
+ * (admin_repair.c) and cluster (admin_cluster.c), which admin.c dispatches to. Not for other
+ * tools. */
 #ifndef RK_ADMIN_INTERNAL_H
 #define RK_ADMIN_INTERNAL_H
 
@@ -87,6 +88,10 @@ bool admin_reply_is_text(const rkc_reply *r); /* bulk, simple or verbatim string
 /* Copy a text reply into dst, cut to fit and NUL-terminated. False when it is not text. */
 bool admin_reply_copy(const rkc_reply *r, char *dst, size_t dst_bytes);
 
+/* Split "host:port" at its last colon into host (host_bytes, NUL-terminated) and a port
+ * 1..65535. False when it is not of that form or the host does not fit. */
+bool admin_addr_split(const char *addr, char *host, size_t host_bytes, uint16_t *port);
+
 /* RK.MEMBERS into members[0..*count_out); members holds ADMIN_MEMBERS_MAX. 0 or an exit
  * status after a message. */
 int admin_members_fetch(rkc_conn *conn, admin_member *members, uint32_t *count_out);
@@ -125,6 +130,19 @@ void admin_table_print(const admin_table *t);
 int admin_cmd_status(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
 /* top: ops/s and p99 per member from two INFO samples a->interval_ms apart. */
 int admin_cmd_top(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
+
+/* ---- admin.c ---- */
+
+/* Print "ringkv: <message> (ringkv --help for usage)" on stderr; returns RK_ADMIN_EXIT_USAGE. */
+int admin_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- admin_cluster.c ---- */
+
+/* Check `cluster SUBCOMMAND ...` before connecting: -1 to go on, or 2 after a message. */
+int admin_cluster_check_args(const admin_args *a);
+/* cluster join|leave|force-remove|clear|plan|commit|status against the node of `conn` (the
+ * joining node for join), RK.CLUSTER underneath (docs/membership.md). */
+int admin_cmd_cluster(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
 
 /* ---- admin_repair.c ---- */
 

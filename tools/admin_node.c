@@ -227,8 +227,8 @@ static void admin_info_parse(const rkc_reply *r, admin_info *info)
     }
 }
 
-/* Split "host:port" at its last colon. False when it is not of that form. */
-static bool admin_addr_split(const char *addr, char *host, size_t host_bytes, uint16_t *port)
+/* Split "host:port" at its last colon (admin_internal.h). */
+bool admin_addr_split(const char *addr, char *host, size_t host_bytes, uint16_t *port)
 {
     const char *colon = strrchr(addr, ':');
     if (colon == NULL || (size_t)(colon - addr) >= host_bytes || colon[1] == '\0') {

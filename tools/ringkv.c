@@ -3,7 +3,7 @@
  * only (src/client/ringkv.h). Exit statuses are in usage_text below; they are the contract
  * scripts rely on. `ringkv dev-cluster` (a local cluster of ringkvd processes) is
  * dev_cluster.c's, `ringkv bench` (a load generator) bench.c's; the admin subcommands (status,
- * members, ring, preflist, bucket, top, repair) are admin.c's. */
+ * members, ring, preflist, bucket, top, repair, cluster) are admin.c's. */
 #include "../src/client/ringkv.h"
 
 #include <ctype.h>
