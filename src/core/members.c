@@ -91,6 +91,7 @@ int rk_members_add(rk_members *t, const rk_member_addr *addr)
     t->slots[slot].addr = *addr;
     t->slots[slot].link_up = true;
     t->count++;
+    t->generation++;
     if (slot == t->slot_end) {
         t->slot_end++;
     }
@@ -107,6 +108,7 @@ int rk_members_remove(rk_members *t, rk_node_id id)
     }
     memset(&t->slots[slot], 0, sizeof(t->slots[slot]));
     t->count--;
+    t->generation++;
     while (t->slot_end > 0 && t->slots[t->slot_end - 1].addr.id == 0) {
         t->slot_end--;
     }

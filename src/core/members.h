@@ -45,18 +45,24 @@ typedef struct rk_members {
     uint32_t count;                 /* members in the table, self included */
     uint32_t slot_end;              /* every slot at or past it is free */
     uint64_t suspected_total;       /* times a peer was suspected (INFO peers_suspected) */
+    /* Bumped by every change to who is a member or where one listens (a successful add or
+     * remove), never by reachability or suspicion; 0 for an empty table and never goes back.
+     * The runtime compares it with the last one it acted on (peer.h) to learn, with one
+     * integer compare per loop turn, that its links need reconciling with the table. */
+    uint64_t generation;
     rk_member slots[RK_MEMBERS_MAX];
 } rk_members;
 
-/* An empty table for node `self`; suspicions last suspect_ms. */
+/* An empty table for node `self` at generation 0; suspicions last suspect_ms. */
 void rk_members_init(rk_members *t, rk_node_id self, uint32_t suspect_ms);
 
 /* Add a member (copied). It counts reachable until the runtime says otherwise: a request made
  * while the runtime is still connecting waits for that connection instead of giving up on the
  * peer. Returns its slot, RK_EINVAL (id 0, a host too long, or the id is there already) or
- * RK_ETOOBIG (RK_MEMBERS_MAX members). */
+ * RK_ETOOBIG (RK_MEMBERS_MAX members). Success bumps the generation; a refusal does not. */
 int rk_members_add(rk_members *t, const rk_member_addr *addr);
-/* Remove member `id` (never self); its slot becomes free. 0 or RK_ENOTFOUND. */
+/* Remove member `id` (never self); its slot becomes free and the generation is bumped.
+ * 0 or RK_ENOTFOUND (then nothing changed). */
 int rk_members_remove(rk_members *t, rk_node_id id);
 
 /* The slot of `id`, or -1. */

@@ -4,7 +4,8 @@
  * unknown id) each next to the case just inside the limit, the order of rk_members_ids, and this
  * node's view of each member: reachability (self always up, a link down is not up) and suspicion
  * (RK_MEMBER_SILENT_SUSPECT unanswered deadlines in a row suspect a peer for suspect_ms; hearing
- * from it clears that). The table is driven only through members.h, time passed in by hand;
+ * from it clears that), and the generation (bumped by each successful add and remove, by no
+ * refusal and no change of reachability or suspicion). The table is driven only through members.h, time passed in by hand;
  * slow-assert builds also check the whole table after every change. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -268,6 +269,77 @@ static void test_at_gives_null_for_free_slots_and_past_the_end(void **state)
     assert_null(rk_members_at(&t, RK_MEMBERS_MAX));
 }
 
+/* ---- generation --------------------------------------------------------------------------- */
+
+/* Each change of who is a member moves the generation on by one, so the runtime notices every
+ * one of them with a single compare, even a remove and re-add of the same id between two
+ * looks (the ids are the same, but the re-added member starts over, counted up). */
+static void test_generation_counts_every_add_and_remove(void **state)
+{
+    (void)state;
+    rk_members t;
+    rk_members_init(&t, TEST_SELF, TEST_SUSPECT_MS);
+    assert_int_equal(t.generation, 0);
+
+    test_table(&t);                                 /* 4 adds */
+    assert_int_equal(t.generation, 4);
+    assert_int_equal(rk_members_remove(&t, 30), 0);
+    assert_int_equal(t.generation, 5);
+    assert_int_equal(test_add(&t, 30), 2);
+    assert_int_equal(t.generation, 6);
+}
+
+/* A refused add or remove changed nothing, so the runtime has nothing to reconcile. */
+static void test_generation_stays_on_refusals(void **state)
+{
+    (void)state;
+    rk_members t;
+    test_table(&t);
+    uint64_t before = t.generation;
+    rk_member_addr unterminated = test_addr(90);
+    memset(unterminated.host, 'h', sizeof(unterminated.host));
+
+    assert_int_equal(test_add(&t, 0), RK_EINVAL);
+    assert_int_equal(test_add(&t, 20), RK_EINVAL);
+    assert_int_equal(rk_members_add(&t, &unterminated), RK_EINVAL);
+    assert_int_equal(rk_members_remove(&t, TEST_SELF), RK_ENOTFOUND);
+    assert_int_equal(rk_members_remove(&t, 99), RK_ENOTFOUND);
+
+    assert_int_equal(t.generation, before);
+}
+
+/* At the limit: the add that fills the table counts, the one refused past it does not. */
+static void test_generation_stays_when_the_table_is_full(void **state)
+{
+    (void)state;
+    rk_members t;
+    rk_members_init(&t, 1, TEST_SUSPECT_MS);
+    for (rk_node_id id = 1; id <= RK_MEMBERS_MAX; id++) {
+        assert_true(test_add(&t, id) >= 0);
+    }
+    assert_int_equal(t.generation, RK_MEMBERS_MAX);
+
+    assert_int_equal(test_add(&t, RK_MEMBERS_MAX + 1), RK_ETOOBIG);
+
+    assert_int_equal(t.generation, RK_MEMBERS_MAX);
+}
+
+/* Reachability and suspicion are the node's view of a member, not membership: the transport
+ * must not rebuild links because a link went down or a peer was suspected. */
+static void test_generation_ignores_reachability_and_suspicion(void **state)
+{
+    (void)state;
+    rk_members t;
+    test_table(&t);
+    uint64_t before = t.generation;
+
+    assert_true(rk_members_set_link(&t, 20, false));
+    test_silent(&t, 30, RK_MEMBER_SILENT_SUSPECT, 100);
+    assert_true(rk_members_heard(&t, 30));
+
+    assert_int_equal(t.generation, before);
+}
+
 /* ---- reachability ------------------------------------------------------------------------- */
 
 /* A member counts up from the moment it is added: a request waits for its connection. */
@@ -485,6 +557,10 @@ int main(void)
         cmocka_unit_test(test_remove_refuses_an_unknown_id),
         cmocka_unit_test(test_ids_come_in_slot_order),
         cmocka_unit_test(test_at_gives_null_for_free_slots_and_past_the_end),
+        cmocka_unit_test(test_generation_counts_every_add_and_remove),
+        cmocka_unit_test(test_generation_stays_on_refusals),
+        cmocka_unit_test(test_generation_stays_when_the_table_is_full),
+        cmocka_unit_test(test_generation_ignores_reachability_and_suspicion),
         cmocka_unit_test(test_new_member_counts_up),
         cmocka_unit_test(test_self_is_always_up),
         cmocka_unit_test(test_link_down_makes_a_member_not_up_until_it_comes_back),
