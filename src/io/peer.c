@@ -1,7 +1,8 @@
 /* peer.c — internode links on libuv (see peer.h): the listener, one outbound link per other
  * member with its queue of frames, one coalesced write per loop turn, reconnect with backoff,
  * handshake deadlines, and heartbeats with the silence that counts a member down. The
- * connections themselves are peer_conn.c's. */
+ * connections themselves are peer_conn.c's; which links exist (opened, retired, moved as the
+ * member table changes) is peer_link.c's. */
 #include "peer.h"
 
 #include <stdio.h>
@@ -49,14 +50,20 @@ uint64_t rk_peers_random(rk_peers *p)
     return p->runtime->env.random(p->runtime->env.ctx);
 }
 
-rk_peer_link *rk_peer_link_of(rk_peers *p, rk_node_id id)
+/* The live link to `id`: a retired one still holds its old member's id, and is no one's. */
+static const rk_peer_link *peer_link_find(const rk_peers *p, rk_node_id id)
 {
     for (uint32_t i = 0; i < p->link_count; i++) {
-        if (p->links[i].id == id) {
+        if (p->links[i].id == id && !p->links[i].retired) {
             return &p->links[i];
         }
     }
     return NULL;
+}
+
+rk_peer_link *rk_peer_link_of(rk_peers *p, rk_node_id id)
+{
+    return (rk_peer_link *)peer_link_find(p, id);
 }
 
 
@@ -148,6 +155,11 @@ static void peer_on_check(uv_check_t *h)
     rk_peers *p = h->data;
     /* Durability completed on this turn answers peers too; send those answers now. */
     rk_runtime_poll(p->runtime);
+    /* The member table changed on this turn (or a new member waits for a free slot): bring
+     * the links in line before anything is flushed to a member that left. */
+    if (p->members->generation != p->members_generation) {
+        rk_peers_sync_members(p);
+    }
     while (p->dirty != NULL) {
         rk_peer_link *link = p->dirty;
         p->dirty = link->dirty_next;
@@ -223,13 +235,11 @@ void rk_peers_send_many(rk_peers *p, const rk_node_id *to, uint32_t count, const
     }
 }
 
-static void peer_link_connect(rk_peer_link *link);
-
 static void peer_link_on_retry(uv_timer_t *h)
 {
     rk_peer_link *link = h->data;
-    if (!link->peers->stopping && link->state == RK_PEER_DOWN) {
-        peer_link_connect(link);
+    if (!link->peers->stopping && !link->retired && link->state == RK_PEER_DOWN) {
+        rk_peer_link_connect(link);
     }
 }
 
@@ -253,6 +263,7 @@ static void peer_link_schedule_retry(rk_peer_link *link)
 void rk_peer_link_down(rk_peer_link *link, const char *why)
 {
     rk_peers *p = link->peers;
+    RK_ASSERT(!link->retired);      /* retiring detaches the connection before closing it */
     bool was_up = link->state == RK_PEER_UP;
     link->state = RK_PEER_DOWN;
     link->conn = NULL;
@@ -273,6 +284,7 @@ void rk_peer_link_down(rk_peer_link *link, const char *why)
 void rk_peer_link_up(rk_peer_link *link)
 {
     rk_peers *p = link->peers;
+    RK_ASSERT(!link->retired);
     RK_ASSERT(link->state == RK_PEER_CONNECTING);
     link->state = RK_PEER_UP;
     link->stats.ups++;
@@ -359,8 +371,16 @@ static void peer_link_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
 {
     rk_peer_link *link = req->data;
     link->resolving = false;
-    if (link->peers->stopping) {
+    if (link->peers->stopping || link->retired) {
         uv_freeaddrinfo(res);
+        return;
+    }
+    if (link->readdressed) {
+        /* The member moved while its old name was being resolved: start over at the new one. */
+        uv_freeaddrinfo(res);
+        link->readdressed = false;
+        link->state = RK_PEER_DOWN;
+        rk_peer_link_connect(link);
         return;
     }
     if (status < 0 || res == NULL) {
@@ -379,8 +399,10 @@ static void peer_link_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
     uv_freeaddrinfo(res);
 }
 
-static void peer_link_connect(rk_peer_link *link)
+void rk_peer_link_connect(rk_peer_link *link)
 {
+    RK_ASSERT(!link->retired);
+    RK_ASSERT(!link->resolving);
     RK_ASSERT(link->state == RK_PEER_DOWN);
     RK_ASSERT(link->conn == NULL);
     link->state = RK_PEER_CONNECTING;
@@ -578,6 +600,7 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
     p->runtime = rt;
     p->node = node;
     p->server = server;
+    p->members = rk_node_members(node);
     int rc = rk_wire_limits_for_value(config->max_value_bytes, &p->limits);
     if (rc != 0) {
         snprintf(err, err_len, "max-value-bytes %llu gives no frame limit",
@@ -588,27 +611,6 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
     if (rc != 0) {
         return rc;
     }
-    /* A link to every other member of the node's table, with the addresses it keeps. */
-    const rk_members *members = rk_node_members(node);
-    for (uint32_t slot = 0; slot < members->slot_end; slot++) {
-        const rk_member *m = rk_members_at(members, slot);
-        if (m == NULL || m->addr.id == config->node_id) {
-            continue;
-        }
-        RK_ASSERT(p->link_count < RK_CONFIG_MEMBERS_MAX);
-        rk_peer_link *link = &p->links[p->link_count++];
-        link->peers = p;
-        link->id = m->addr.id;
-        link->member = m->addr;
-        link->backoff_ms = RK_PEER_BACKOFF_MS_MIN;
-        link->node_counts_up = true;    /* as rk_node_new starts out */
-        rc = rk_wire_out_init(&link->out, &p->limits);
-        RK_ASSERT(rc == 0);
-        rc = rk_wire_out_init(&link->wout, &p->limits);
-        RK_ASSERT(rc == 0);
-        uv_timer_init(loop, &link->retry_timer);
-        link->retry_timer.data = link;
-    }
     uv_check_init(loop, &p->flush_check);
     p->flush_check.data = p;
     uv_check_start(&p->flush_check, peer_on_check);
@@ -618,9 +620,7 @@ int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config, struct
     p->cron_last_ms = peer_now_ms(p);
     uv_timer_start(&p->cron, peer_on_cron, RK_PEER_HEARTBEAT_MS, RK_PEER_HEARTBEAT_MS);
     p->started = true;
-    for (uint32_t i = 0; i < p->link_count; i++) {
-        peer_link_connect(&p->links[i]);
-    }
+    rk_peers_sync_members(p);       /* a link to every other member, connecting */
     return 0;
 }
 
@@ -671,10 +671,7 @@ uint32_t rk_peers_up_count(const rk_peers *p)
 int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out)
 {
     memset(out, 0, sizeof(*out));
-    const rk_peer_link *link = NULL;
-    for (uint32_t i = 0; i < p->link_count && link == NULL; i++) {
-        link = p->links[i].id == id ? &p->links[i] : NULL;
-    }
+    const rk_peer_link *link = peer_link_find(p, id);
     if (link == NULL) {
         return RK_EINVAL;
     }
@@ -690,23 +687,29 @@ int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out)
     return 0;
 }
 
+void rk_peer_link_stats_add(rk_peer_link_stats *sum, const rk_peer_link_stats *s)
+{
+    sum->connects += s->connects;
+    sum->ups += s->ups;
+    sum->msgs_queued += s->msgs_queued;
+    sum->frames_sent += s->frames_sent;
+    sum->bytes_sent += s->bytes_sent;
+    sum->writes += s->writes;
+    sum->frames_received += s->frames_received;
+    sum->bytes_received += s->bytes_received;
+    sum->dropped_queue_full += s->dropped_queue_full;
+    sum->dropped_down += s->dropped_down;
+    sum->dropped_invalid += s->dropped_invalid;
+    sum->heartbeats_sent += s->heartbeats_sent;
+    sum->suspected_silent += s->suspected_silent;
+}
+
+/* Retired links count until a new member takes their slot, then in retired_stats: totals never
+ * go back as members come and go. */
 void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out)
 {
-    memset(out, 0, sizeof(*out));
+    *out = p->retired_stats;
     for (uint32_t i = 0; i < p->link_count; i++) {
-        const rk_peer_link_stats *s = &p->links[i].stats;
-        out->connects += s->connects;
-        out->ups += s->ups;
-        out->msgs_queued += s->msgs_queued;
-        out->frames_sent += s->frames_sent;
-        out->bytes_sent += s->bytes_sent;
-        out->writes += s->writes;
-        out->frames_received += s->frames_received;
-        out->bytes_received += s->bytes_received;
-        out->dropped_queue_full += s->dropped_queue_full;
-        out->dropped_down += s->dropped_down;
-        out->dropped_invalid += s->dropped_invalid;
-        out->heartbeats_sent += s->heartbeats_sent;
-        out->suspected_silent += s->suspected_silent;
+        rk_peer_link_stats_add(out, &p->links[i].stats);
     }
 }

@@ -6,6 +6,12 @@
  * (cluster name, secret proof, a member's id). Down links reconnect with jittered
  * exponential backoff.
  *
+ * The links follow the node's member table (members.h), which gains and loses members at run
+ * time (issue 15): whenever the table's generation moved, rk_peers_sync_members (peer_link.c)
+ * opens a link for a new member, retires the link of one that left (its connections closed,
+ * never reconnected, no longer in any view) and reconnects one whose address changed. A
+ * connection accepted from a member is taken as long as its id is in the table.
+ *
  * What the node is told (issue 4 item 8): it starts out counting every member up
  * (rk_node_new), so a request made while a link is still being set up waits for it rather
  * than treating the peer as down; the link queues that request's messages and sends them when
@@ -21,8 +27,9 @@
  * staying open proves nothing. A member whose link is up but from which nothing arrived for
  * config failure-timeout-ms is reported down (rk_node_on_peer(id, false), counted in
  * suspected_silent); the connection stays, heartbeats keep going out, and the first frame that
- * arrives from it again reports it up. Membership is static: being counted down moves no
- * partition, it only makes coordinators skip the member instead of waiting on it.
+ * arrives from it again reports it up. Being counted down moves no partition (only membership
+ * changes do, and they are not the transport's), it only makes coordinators skip the member
+ * instead of waiting on it.
  *
  * Coalescing (DESIGN.md: the main throughput lever): rk_peers_send encodes into the link's
  * rk_wire_out; once per loop turn a uv_check writes every dirty link's frames with one
@@ -113,6 +120,11 @@ typedef struct rk_peer_link {
     uint64_t heard_ms;
     bool heard;
     uint64_t heartbeat_seq;             /* per connection, from 1 */
+    /* Its member left the table: no connection, no timer running, nothing queued, in no view.
+     * The slot (its timer still initialised, its buffers allocated) serves the next member
+     * once no request of its old life is in flight (writing, resolving). */
+    bool retired;
+    bool readdressed;                   /* the address changed while a resolve was under way */
     rk_peer_link_stats stats;
 } rk_peer_link;
 
@@ -142,8 +154,13 @@ struct rk_peers {
     uv_idle_t flush_idle;       /* active while links are dirty: poll must not block */
     uv_timer_t cron;            /* heartbeats, silence, handshake deadlines */
     uint64_t cron_last_ms;      /* uv_now of the last tick, to notice this node stalled */
+    const rk_members *members;  /* the node's table, which the links follow */
+    uint64_t members_generation;    /* the table's generation the links last matched */
+    /* Slots 0 .. link_count - 1 were ever used; retired ones among them are reused first, so
+     * members may come and go without end while at most RK_MEMBERS_MAX - 1 are linked. */
     rk_peer_link links[RK_CONFIG_MEMBERS_MAX];
     uint32_t link_count;
+    rk_peer_link_stats retired_stats;   /* of the links whose slot a later member took over */
     peer_conn *conns;           /* every connection, inbound and outbound */
     uint32_t inbound_count;
     rk_peer_link *dirty;
@@ -155,7 +172,8 @@ struct rk_peers {
     rk_peers_stats stats;
 };
 
-/* Listen on config->bind:config->cluster_port and start connecting to every other member.
+/* Listen on config->bind:config->cluster_port and start connecting to every other member
+ * (rk_peers_sync_members).
  * Keeps everything it is given. Returns 0, or RK_EINVAL / RK_EIO with the reason in err
  * (bad address, port in use). A cluster of one listens too (so a refused peer hears why). */
 int rk_peers_start(rk_peers *p, uv_loop_t *loop, const rk_config *config,
@@ -169,6 +187,17 @@ void rk_peers_send(rk_peers *p, rk_node_id to, const rk_msg *m);
  * queues it encodes the frame, the others copy its bytes (a write to two replicas was two
  * protobuf packs of the same object). */
 void rk_peers_send_many(rk_peers *p, const rk_node_id *to, uint32_t count, const rk_msg *m);
+
+/* Make the links match the node's member table: a link for each other member (a retired slot
+ * reused, or a new one), connected at once; a link whose member left is retired, and inbound
+ * connections from that member are closed; a member whose host or cluster port changed is
+ * reconnected there. A member re-added while its link was counted down is counted up again, as
+ * any new member is (members.h). Records the generation it matched, unless a new member found
+ * no free slot (retired slots whose old requests are still in flight): then the next call, on
+ * the next loop turn, tries again. Called at start and by the loop whenever
+ * p->members->generation != p->members_generation (one compare per turn, and per frame
+ * received so a frame never reaches the node from a member that left). */
+void rk_peers_sync_members(rk_peers *p);
 
 /* Close the listener, every connection and timer; the loop then runs to completion. */
 void rk_peers_close(rk_peers *p);
@@ -198,5 +227,11 @@ int rk_peers_view(const rk_peers *p, rk_node_id id, rk_peer_view *out);
 /* For INFO: links up and counted up (not suspected), and the totals over every link. */
 uint32_t rk_peers_up_count(const rk_peers *p);
 void rk_peers_link_totals(const rk_peers *p, rk_peer_link_stats *out);
+/* Add every counter of `s` to `sum`. */
+void rk_peer_link_stats_add(rk_peer_link_stats *sum, const rk_peer_link_stats *s);
+
+/* Between peer.c and peer_link.c: start connecting `link`, which is down and has no
+ * connection or resolve under way (peer.c; peer_link.c uses it for new and moved members). */
+void rk_peer_link_connect(rk_peer_link *link);
 
 #endif

@@ -314,6 +314,16 @@ static void peer_conn_process(peer_conn *c)
             peer_conn_decoder_reset(c, &p->limits);
             continue;
         }
+        if (p->members->generation != p->members_generation) {
+            /* The table changed under this batch (a message just delivered may have changed
+             * it): a member that left is cut off before its next frame reaches the node, and a
+             * Hello from one that joined finds its link, for the stats and silence below. */
+            rk_peers_sync_members(p);
+            if (c->closing) {
+                rk_wire_in_deinit(&m);
+                break;
+            }
+        }
         if (c->hello_ok && c->link == NULL) {
             from = from != NULL ? from : rk_peer_link_of(p, c->peer_id);
             if (from != NULL) {
