@@ -159,19 +159,30 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
                 .key_len = c->key.key_len};
     int self_index = -1;
     bool asked_fallback = false;
+    /* Primaries are asked as such (a node that is none any more answers "not owner", which
+     * never counts toward R); fallbacks may hold nothing and say so. */
     rk_node_id to[RK_N_MAX];
     uint32_t to_count = 0;
+    rk_node_id fallbacks[RK_N_MAX];
+    uint32_t fallback_count = 0;
     for (uint32_t i = 0; i < c->q.preflist_count; i++) {
         rk_node_id id = c->q.preflist[i];
         if (id == n->config.id) {
             self_index = (int)i;
         } else if (node_member_up(n, id)) {
             c->q.sent_mask |= (uint16_t)(1u << i);
-            asked_fallback = asked_fallback || c->q.hint_for[i] != 0;
-            to[to_count++] = id;
+            if (c->q.hint_for[i] != 0) {
+                asked_fallback = true;
+                fallbacks[fallback_count++] = id;
+            } else {
+                to[to_count++] = id;
+            }
         }
     }
+    m.flags = RK_MSG_GET_PRIMARY;
     node_send_many(n, to, to_count, &m);
+    m.flags = 0;
+    node_send_many(n, fallbacks, fallback_count, &m);
     n->stats.fallback_reads += asked_fallback ? 1 : 0;
     rk_coord_table_arm(&n->coords, &c->base);
     if (self_index >= 0) {

@@ -14,6 +14,7 @@
 #include "coord.h"
 #include "parts.h"
 #include "policy.h"
+#include "transfer.h"
 
 static void coord_put_reply_ok(rk_node *n, rk_coord_put *c)
 {
@@ -356,7 +357,8 @@ static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, si
                 .key = c->key.key,
                 .key_len = c->key.key_len,
                 .object = bytes,
-                .object_len = len};
+                .object_len = len,
+                .flags = rk_transfer_moving(n) ? RK_MSG_PUT_PLANNED : 0u};
     bool used_fallback = c->q.hint_for[self_index] != 0;
     /* Primaries get the same message (no hint owner): encoded once for all of them. */
     rk_node_id plain[RK_N_MAX];
@@ -377,6 +379,8 @@ static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, si
     m.hint_owner = 0;
     node_send_many(n, plain, plain_count, &m);
     n->stats.fallback_writes += used_fallback ? 1 : 0;
+    /* A moving plan's new owners get the write too, counted toward nothing (membership.md). */
+    rk_transfer_send_planned(n, &c->key, c->q.preflist, c->q.preflist_count, bytes, len);
 }
 
 /* Keep the request for after the read: its argument and context are the client's buffers. */
@@ -479,6 +483,7 @@ static void coord_put_read_start(rk_node *n, rk_coord_put *c, const rk_request *
         rk_node_id id = c->q.preflist[i];
         if (id != n->config.id && node_member_up(n, id)) {
             c->q.sent_mask |= (uint16_t)(1u << i);
+            m.flags = c->q.hint_for[i] == 0 ? RK_MSG_GET_PRIMARY : 0;
             node_send(n, id, &m);
         }
     }

@@ -259,6 +259,16 @@ const rk_cluster_meta *rk_node_cluster(const rk_node *n)
     return &n->cluster;
 }
 
+uint32_t rk_node_cluster_n_max(const rk_node *n)
+{
+    return rk_membership_n_max(n);
+}
+
+void rk_node_transfer_limit(rk_node *n, uint32_t objects_per_s)
+{
+    n->transfer.objects_per_s = objects_per_s;
+}
+
 int rk_node_cluster_encode(const rk_node *n, uint8_t **out, size_t *len_out)
 {
     return membership_encode(n, out, len_out);

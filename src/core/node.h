@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "env.h"
 #include "members.h"
 #include "metrics.h"
@@ -304,6 +305,28 @@ bool rk_node_member_suspected(const rk_node *n, rk_node_id id);
 /* The member table: its addresses for the runtime, its entries for RK.MEMBERS. Borrowed until
  * the next event. */
 const rk_members *rk_node_members(const rk_node *n);
+
+/* Membership (docs/membership.md; membership.c). The metadata, borrowed until the next event. */
+const rk_cluster_meta *rk_node_cluster(const rk_node *n);
+/* The metadata encoded into a fresh buffer (*out: free it). */
+int rk_node_cluster_encode(const rk_node *n, uint8_t **out, size_t *len_out);
+/* Staged changes; a refusal fills `message` (one line) and returns an RK_E* code. */
+int rk_node_cluster_stage_join(rk_node *n, const rk_member_addr *addr, char *message,
+                               size_t message_bytes);
+/* Take a cluster's metadata that names this node as joining: only a node alone in its own
+ * cluster with no data may. */
+int rk_node_cluster_adopt(rk_node *n, const uint8_t *bytes, size_t len, char *message,
+                          size_t message_bytes);
+/* Stage the leave (force: the removal) of `id` (0: this node). */
+int rk_node_cluster_leave(rk_node *n, rk_node_id id, bool force, char *message,
+                          size_t message_bytes);
+void rk_node_cluster_clear(rk_node *n);
+/* Commit the staged changes; on success `message` holds the status line. */
+int rk_node_cluster_commit(rk_node *n, char *message, size_t message_bytes);
+/* The largest n any bucket uses: plans compute their transfers for it. */
+uint32_t rk_node_cluster_n_max(const rk_node *n);
+/* Transfer throttle in objects per second (0 pauses transfers), effective at once. */
+void rk_node_transfer_limit(rk_node *n, uint32_t objects_per_s);
 /* RK.REPAIR: queue an anti-entropy exchange of `partition` (or of every partition, `all`) with
  * each of its other primaries, ahead of the periodic rotation. Returns how many were queued,
  * RK_EINVAL for a partition out of range, RK_EUNAVAIL when anti-entropy is off. */

@@ -6,6 +6,7 @@
 
 #include "parts.h"
 #include "policy.h"
+#include "transfer.h"
 
 void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
 {
@@ -24,6 +25,13 @@ void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
     if (rc == 0) {
         resp.object = stored.data;
         resp.object_len = stored.len;
+    }
+    if (rc == 0 && stored.len == 0 && (m->flags & RK_MSG_GET_PRIMARY) != 0 &&
+        !node_is_primary(n, &k) && !rk_transfer_next_primary(n, &k)) {
+        /* Asked as a primary of a key this node neither owns nor holds (the asker's ring is
+         * older or newer than ours): "not found" would count toward R. */
+        rc = RK_ENOTOWNER;
+        n->stats.not_owner_answers++;
     }
     resp.status = rc;
     node_send(n, from, &resp);
@@ -118,6 +126,9 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
         rc = rk_replica_merge(n, &k, &incoming, m->object, m->object_len, props->policy, owner,
                               repair ? NULL : &p);
         rk_dvvset_deinit(&incoming);
+        if (rc == 0 && (m->flags & RK_MSG_PUT_PLANNED) == 0) {
+            rk_transfer_forward(n, &k, m->object, m->object_len);
+        }
     }
     if (rc != 0 && !repair) {
         rk_msg resp = {.kind = RK_MSG_PUT_RESP, .req_id = m->req_id, .status = rc};

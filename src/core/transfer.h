@@ -98,6 +98,8 @@ const rk_xfer *rk_transfer_find(const struct rk_node *n, uint32_t unit);
 struct rk_local_key;
 void rk_transfer_forward(struct rk_node *n, const struct rk_local_key *k, const uint8_t *bytes,
                          size_t len);
+/* Whether this node is one of `k`'s primaries in the moving plan's ring. */
+bool rk_transfer_next_primary(const struct rk_node *n, const struct rk_local_key *k);
 /* The coordinator's side, while a plan moves (rk_transfer_moving: its PUT_REQs then carry
  * RK_MSG_PUT_PLANNED): send the object as a repair to the plan's new owners of `k` that are
  * not in `sent` (sent_count entries) and not this node. */

@@ -72,8 +72,21 @@ void rk_transfer_send_planned(rk_node *n, const rk_local_key *k, const rk_node_i
     transfer_send_object(n, k, to, to_count, bytes, len);
 }
 
+bool rk_transfer_next_primary(const rk_node *n, const rk_local_key *k)
+{
+    if (!n->cluster.moving) {
+        return false;
+    }
+    rk_node_id next[RK_N_MAX];
+    uint32_t count = transfer_primaries(n, &n->cluster.next, k, next);
+    return transfer_listed(next, count, n->config.id);
+}
+
 void rk_transfer_forward(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len)
 {
+    if (!n->cluster.moving && n->cluster.plan == 0) {
+        return; /* the ring never changed: no coordinator can hold an older one */
+    }
     rk_node_id now[RK_N_MAX];
     uint32_t now_count = transfer_primaries(n, &n->ring, k, now);
     bool owner = transfer_listed(now, now_count, n->config.id);

@@ -481,6 +481,7 @@ static const commands_entry commands_table[] = {
     {"rk.preflist", 2, rk_commands_rk_preflist, "readonly", 1, 1, 1},
     {"rk.ring", -1, rk_commands_rk_ring, "readonly", 0, 0, 0},
     {"rk.members", 1, rk_commands_rk_members, "readonly", 0, 0, 0},
+    {"rk.cluster", -2, rk_commands_rk_cluster, "admin", 0, 0, 0},
     {"rk.metrics", 1, rk_commands_rk_metrics, "readonly loading stale", 0, 0, 0},
     {"rk.repair", 2, rk_commands_rk_repair, "admin", 0, 0, 0},
     {"rk.debug", -2, rk_commands_rk_debug, "admin", 0, 0, 0},

@@ -32,6 +32,7 @@ void rk_commands_rk_local(rk_server *s, rk_client *c, rk_cmd *cmd, const command
 void rk_commands_rk_preflist(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_ring(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
+void rk_commands_rk_cluster(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 void rk_commands_rk_metrics(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);
 /* commands_repair.c */
 void rk_commands_rk_repair(rk_server *s, rk_client *c, rk_cmd *cmd, const commands_args *a);

@@ -251,6 +251,9 @@ static void info_cluster(rk_server *s, info_text *t)
     }
     info_metrics(s, "cluster", t);
     for (uint32_t i = 0; i < p->link_count; i++) {
+        if (p->links[i].retired) {
+            continue; /* its member left the cluster */
+        }
         info_cluster_peer(p, &p->links[i], t);
     }
     info_add(t, "\r\n");

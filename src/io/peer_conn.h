@@ -1,5 +1,5 @@
-/* peer_conn.h — private to peer.c and peer_conn.c: one internode TCP connection, inbound or
- * outbound, from its Hello to its close. A connection reads and decodes frames, runs the
+/* peer_conn.h — private to peer.c, peer_link.c and peer_conn.c: one internode TCP connection,
+ * inbound or outbound, from its Hello to its close. A connection reads and decodes frames, runs the
  * handshake (docs/wire.md) and delivers core messages to the node; the link it may serve
  * (peer.h) owns the queue of frames to send and decides when to reconnect. */
 #ifndef RK_PEER_CONN_H

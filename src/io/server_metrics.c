@@ -300,6 +300,8 @@ static uint64_t peers_metric_link_total(const void *base, size_t offset)
 {
     const rk_peers *p = base;
     uint64_t total = 0;
+    /* Links whose slot a later member took over keep counting, so totals never go down. */
+    memcpy(&total, (const uint8_t *)&p->retired_stats + offset, sizeof(total));
     for (uint32_t i = 0; i < p->link_count; i++) {
         uint64_t v;
         memcpy(&v, (const uint8_t *)&p->links[i].stats + offset, sizeof(v));
