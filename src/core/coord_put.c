@@ -176,6 +176,7 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
                            size_t message_bytes)
 {
     const rk_policy *policy = rk_policy_of(c->policy);
+    (void)rk_dvvset_forget(local, n->cluster.gone, n->cluster.gone_count);
     if (!rk_policy_holds(policy, local)) {
         if (coord_put_op(r).kind != RK_OP_DEL) {
             return rk_policy_wrongtype(message, message_bytes);  /* Redis's text */

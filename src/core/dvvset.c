@@ -351,6 +351,34 @@ static void dvvset_sync_free_dropped(rk_dvvset *set, const rk_sibling *result,
     }
 }
 
+uint32_t rk_dvvset_forget(rk_dvvset *set, const rk_node_id *gone, uint32_t gone_count)
+{
+    if (gone_count == 0) {
+        return 0;
+    }
+    rk_vv *h = &set->history;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < h->entry_count; i++) {
+        rk_node_id node = h->entries[i].node;
+        bool drop = false;
+        for (uint32_t g = 0; g < gone_count && !drop; g++) {
+            drop = gone[g] == node;
+        }
+        for (uint32_t s = 0; s < set->sibling_count && drop; s++) {
+            drop = set->siblings[s].dot.node != node; /* a live dot pins its node's history */
+        }
+        if (!drop) {
+            h->entries[kept++] = h->entries[i];
+        }
+    }
+    uint32_t removed = h->entry_count - kept;
+    if (removed > 0) {
+        memset(&h->entries[kept], 0, removed * sizeof(h->entries[0]));
+        h->entry_count = kept;
+    }
+    return removed;
+}
+
 int rk_dvvset_sync(rk_dvvset *set, const rk_dvvset *other)
 {
     RK_ASSERT(!set->values_borrowed);

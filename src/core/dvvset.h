@@ -98,6 +98,14 @@ static inline uint32_t rk_dvvset_siblings_bound(uint8_t type_tag)
 /* An empty set: no siblings, empty history (a key never written). */
 void rk_dvvset_init(rk_dvvset *set);
 
+/* Forget the history entries of the nodes in `gone` (gone_count ids) that no sibling's dot
+ * names: members that left the cluster never mint again, so their counters cannot be reused,
+ * and churn cannot grow a key's history until writes are refused (docs/membership.md). Like
+ * pruning it claims less than was seen, never more: an old version a stale replica still holds
+ * may come back as concurrent (for a set: a member removed there may reappear), never a write
+ * superseded unseen. Returns how many entries it removed. */
+uint32_t rk_dvvset_forget(rk_dvvset *set, const rk_node_id *gone, uint32_t gone_count);
+
 /* Free the siblings and values; the set is empty afterwards and may be reused. */
 void rk_dvvset_deinit(rk_dvvset *set);
 

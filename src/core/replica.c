@@ -57,6 +57,9 @@ static int replica_merged(rk_node *n, const rk_dvvset *incoming, const uint8_t *
         n->stats.objects_type_refused++;
     }
     if (rc == 0) {
+        (void)rk_dvvset_forget(local, n->cluster.gone, n->cluster.gone_count);
+    }
+    if (rc == 0) {
         rc = rk_local_encode(&n->local, local, bytes_out, len_out);
     }
     return rc;
