@@ -366,6 +366,11 @@ int rk_cluster_stage_leave(rk_cluster_meta *m, rk_node_id by, rk_node_id id, boo
                  "node %u is staged to join; 'cluster clear' drops the staged join", id);
         return RK_EINVAL;
     }
+    if (at < 0 && m->staged_count >= RK_CLUSTER_STAGED_MAX) {
+        snprintf(message, message_bytes, "%u changes are staged; the most is %u", m->staged_count,
+                 RK_CLUSTER_STAGED_MAX);
+        return RK_ETOOBIG;
+    }
     uint32_t staying = 0;
     for (uint32_t i = 0; i < m->member_count; i++) {
         const rk_cmember *other = &m->members[i];
