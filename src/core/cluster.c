@@ -536,6 +536,11 @@ int rk_cluster_commit(rk_cluster_meta *m, rk_node_id by, uint32_t n_max, char *m
         snprintf(message, message_bytes, "no changes staged");
         return RK_EINVAL;
     }
+    if (n_max > RK_N_MAX) {
+        /* plan_n is a u8 the decoder takes up to RK_N_MAX: refuse before anything changes. */
+        snprintf(message, message_bytes, "n is %u; the most is %u", n_max, RK_N_MAX);
+        return RK_EINVAL;
+    }
     rk_ring *next = malloc(sizeof(*next));
     if (next == NULL) {
         return RK_ENOMEM;
