@@ -298,6 +298,10 @@ static int cluster_decode_plan(cluster_reader *r, rk_cluster_meta *m)
         return RK_ECORRUPT;
     }
     if (done_bytes > 0) {
+        /* Bits past the last unit stay 0: equal objects are equal bytes. */
+        if (m->unit_count % 8u != 0 && (done[done_bytes - 1] >> (m->unit_count % 8u)) != 0) {
+            return RK_ECORRUPT;
+        }
         memcpy(m->done, done, done_bytes);
     }
     return 0;
