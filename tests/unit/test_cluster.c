@@ -951,6 +951,38 @@ static void test_concurrent_commits_the_higher_origin_wins(void **state)
     test_meta_free(b);
 }
 
+/* Split brain: each side of a partition force-removes the members it cannot reach. The merge
+ * is commutative, but gone is a grow-only union, so after the heal nobody is a member and
+ * the winning plan's ring is owned by gone ids. Pinned as it is (a design decision for the
+ * lead, not a codec or merge bug): the metadata still encodes and decodes. */
+static void test_split_brain_force_removes_leave_no_member(void **state)
+{
+    (void)state;
+    char message[TEST_MESSAGE_BYTES];
+    rk_cluster_meta *a = test_boot(3);
+    rk_cluster_meta *b = test_copy(a);
+    assert_int_equal(rk_cluster_stage_leave(a, 1, 2, true, message, sizeof(message)), 0);
+    assert_int_equal(rk_cluster_stage_leave(a, 1, 3, true, message, sizeof(message)), 0);
+    test_commit_ok(a, 1);
+    assert_int_equal(rk_cluster_stage_leave(b, 3, 1, true, message, sizeof(message)), 0);
+    assert_int_equal(rk_cluster_stage_leave(b, 3, 2, true, message, sizeof(message)), 0);
+    test_commit_ok(b, 3);
+    rk_cluster_meta *ab = test_merged(a, b);
+    rk_cluster_meta *ba = test_merged(b, a);
+    assert_true(test_same_bytes(ab, ba));
+    assert_int_equal(ab->member_count, 0);
+    assert_int_equal(ab->gone_count, 3);
+    assert_int_equal(ab->plan_origin, 3);
+    uint8_t *buf = test_buf();
+    rk_cluster_meta *d = test_round_trip(buf, test_encode(ab, buf));
+    test_meta_free(d);
+    free(buf);
+    test_meta_free(ab);
+    test_meta_free(ba);
+    test_meta_free(a);
+    test_meta_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -976,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_merge_is_a_join_semilattice),
         cmocka_unit_test(test_merge_unions_done_units_of_one_plan),
         cmocka_unit_test(test_concurrent_commits_the_higher_origin_wins),
+        cmocka_unit_test(test_split_brain_force_removes_leave_no_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
