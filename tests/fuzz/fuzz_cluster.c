@@ -6,7 +6,13 @@
  *
  * Input: [u8 control][bytes]. Control bit 0: raw, the bytes are a whole encoding as they are;
  * otherwise they are the encoding without its checksum, which the harness appends (so
- * mutations reach the members, lists and rings instead of dying at the checksum).
+ * mutations reach the members, lists and rings instead of dying at the checksum; the rings
+ * carry checksums of their own, hence the second mode). Control bit 1: operations mode, the
+ * bytes are up to FUZZ_OPS_MAX pairs [side and kind][argument] applied to copies A (node 1)
+ * and B (node 2) of the bootstrap: stage join, leave or force-remove, clear, commit (n 1..8),
+ * a unit done, flip, member left or saw, a sync from the other copy; then merge(A, B) and
+ * merge(B, A) must be the same bytes, above both (merging either again changes nothing), and
+ * every copy survives the codec.
  * Checked: a decoded object encodes (RK_CLUSTER_ENCODED_BYTES_MAX suffice) to exactly the bytes
  * it came from, and those decode again; a refusal is RK_ECORRUPT and leaves no units behind;
  * the fixed bootstrap (members 1, 2, 3; Q = 64; n = 3: the seeds are its descendants) merged
@@ -29,6 +35,7 @@
 
 #define FUZZ_Q 64u
 #define FUZZ_N 3u
+#define FUZZ_OPS_MAX 64u /* operations per input in operations mode: seconds stay short */
 
 static rk_cluster_meta *fuzz_boot;
 static uint8_t *fuzz_bytes; /* the input with its checksum, when wrapped */
@@ -94,12 +101,115 @@ static void fuzz_merge(const rk_cluster_meta *into, const rk_cluster_meta *from)
     free(r);
 }
 
+static bool fuzz_same_bytes(const rk_cluster_meta *a, const rk_cluster_meta *b)
+{
+    int la = rk_cluster_encode(a, fuzz_out, RK_CLUSTER_ENCODED_BYTES_MAX);
+    int lb = rk_cluster_encode(b, fuzz_again, RK_CLUSTER_ENCODED_BYTES_MAX);
+    FUZZ_CHECK(la > 0);
+    FUZZ_CHECK(lb > 0);
+    return la == lb && memcmp(fuzz_out, fuzz_again, (size_t)la) == 0;
+}
+
+/* One operation on copy `m` acting as node `by`, from two input bytes; refusals are fine. */
+static void fuzz_op(rk_cluster_meta *m, rk_node_id by, uint8_t kind, uint8_t arg,
+                    rk_node_id *next_id, const rk_cluster_meta *peer)
+{
+    char message[160];
+    if (m->member_count == 0) {
+        return; /* each copy force-removed the others' members: the union is nobody */
+    }
+    rk_node_id some = m->members[arg % m->member_count].addr.id;
+    switch (kind % 8u) {
+    case 0:
+        if (m->member_count < 16) {
+            rk_member_addr addr;
+            memset(&addr, 0, sizeof(addr));
+            addr.id = *next_id;
+            addr.client_port = (uint16_t)arg;
+            *next_id += 2;
+            (void)rk_cluster_stage_join(m, by, &addr, message, sizeof(message));
+        }
+        break;
+    case 1:
+        (void)rk_cluster_stage_leave(m, by, some, (arg & 0x80u) != 0, message, sizeof(message));
+        break;
+    case 2:
+        rk_cluster_stage_clear(m, by);
+        break;
+    case 3:
+        (void)rk_cluster_commit(m, by, 1u + arg % RK_N_MAX, message, sizeof(message));
+        break;
+    case 4:
+        if (m->unit_count > 0) {
+            (void)rk_cluster_unit_done(m, arg % m->unit_count);
+        }
+        break;
+    case 5:
+        (void)rk_cluster_flip(m);
+        break;
+    case 6:
+        if (!m->moving && rk_cluster_member(m, some)->state == RK_CMEMBER_LEAVING) {
+            rk_cluster_member_left(m, some);
+        } else {
+            (void)rk_cluster_saw(m, some, m->ring.version);
+        }
+        break;
+    default:
+        FUZZ_CHECK(rk_cluster_merge(m, peer) >= 0);
+        break;
+    }
+}
+
+/* Operations mode: copies A (node 1) and B (node 2) of the bootstrap take the input's ops; the
+ * merge either way round gives the same bytes, is idempotent, and survives the codec. */
+static void fuzz_ops(const uint8_t *data, size_t size)
+{
+    rk_cluster_meta *c[2];
+    rk_node_id next_id[2] = {100, 101};
+    for (uint32_t k = 0; k < 2; k++) {
+        c[k] = calloc(1, sizeof(*c[k]));
+        FUZZ_CHECK(c[k] != NULL);
+        FUZZ_CHECK(rk_cluster_meta_copy(c[k], fuzz_boot) == 0);
+    }
+    for (size_t i = 0; i + 1 < size && i < 2u * FUZZ_OPS_MAX; i += 2) {
+        uint32_t side = data[i] & 1u;
+        fuzz_op(c[side], side + 1, (uint8_t)(data[i] >> 1), data[i + 1], &next_id[side],
+                c[1 - side]);
+    }
+    rk_cluster_meta *ab = calloc(1, sizeof(*ab));
+    rk_cluster_meta *ba = calloc(1, sizeof(*ba));
+    FUZZ_CHECK(ab != NULL);
+    FUZZ_CHECK(ba != NULL);
+    FUZZ_CHECK(rk_cluster_meta_copy(ab, c[0]) == 0);
+    FUZZ_CHECK(rk_cluster_meta_copy(ba, c[1]) == 0);
+    FUZZ_CHECK(rk_cluster_merge(ab, c[1]) >= 0);
+    FUZZ_CHECK(rk_cluster_merge(ba, c[0]) >= 0);
+    FUZZ_CHECK(fuzz_same_bytes(ab, ba));
+    FUZZ_CHECK(rk_cluster_merge(ab, c[0]) == 0);
+    FUZZ_CHECK(rk_cluster_merge(ab, c[1]) == 0);
+    fuzz_check_codec(c[0]);
+    fuzz_check_codec(c[1]);
+    fuzz_check_codec(ab);
+    for (uint32_t k = 0; k < 2; k++) {
+        rk_cluster_meta_deinit(c[k]);
+        free(c[k]);
+    }
+    rk_cluster_meta_deinit(ab);
+    rk_cluster_meta_deinit(ba);
+    free(ab);
+    free(ba);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fuzz_boot == NULL) {
         fuzz_init();
     }
     if (size < 1 || size - 1 > RK_CLUSTER_ENCODED_BYTES_MAX) {
+        return 0;
+    }
+    if ((data[0] & 2u) != 0) {
+        fuzz_ops(data + 1, size - 1);
         return 0;
     }
     bool raw = (data[0] & 1u) != 0;
