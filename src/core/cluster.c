@@ -327,6 +327,10 @@ int rk_cluster_stage_join(rk_cluster_meta *m, rk_node_id by, const rk_member_add
         snprintf(message, message_bytes, "node id 0 is not valid");
         return RK_EINVAL;
     }
+    if (memchr(addr->host, 0, sizeof(addr->host)) == NULL) {
+        snprintf(message, message_bytes, "host is longer than %u bytes", RK_MEMBER_HOST_BYTES_MAX);
+        return RK_EINVAL;
+    }
     if (rk_cluster_member(m, addr->id) != NULL) {
         snprintf(message, message_bytes, "node id %u is in use in this cluster", addr->id);
         return RK_EINVAL;

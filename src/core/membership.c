@@ -15,6 +15,16 @@
 static const uint8_t membership_meta_key[] = RK_MEMBERSHIP_META_KEY;
 #define MEMBERSHIP_META_KEY_BYTES (sizeof(membership_meta_key) - 1u)
 
+uint32_t rk_membership_n_min(const rk_node *n)
+{
+    uint32_t n_min = n->buckets.defaults.n;
+    for (uint32_t i = 0; i < n->buckets.count; i++) {
+        uint32_t bn = n->buckets.entries[i].props.n;
+        n_min = bn < n_min ? bn : n_min;
+    }
+    return n_min == 0 ? 1 : n_min;
+}
+
 uint32_t rk_membership_n_max(const rk_node *n)
 {
     uint32_t n_max = n->buckets.defaults.n;

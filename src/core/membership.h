@@ -39,6 +39,9 @@ void rk_membership_on_timer(struct rk_node *n);
 void rk_membership_changed(struct rk_node *n);
 /* A member's link came up: send it our copy if anything ever changed. */
 void rk_membership_on_peer_up(struct rk_node *n, rk_node_id peer);
+/* The smallest n any bucket uses: a unit's first that many sources hold every key of its
+ * partition (a source at place i holds the keys of buckets with n > i). */
+uint32_t rk_membership_n_min(const struct rk_node *n);
 /* The largest n any bucket uses (the plan's units are computed for it). */
 uint32_t rk_membership_n_max(const struct rk_node *n);
 

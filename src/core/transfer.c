@@ -122,13 +122,17 @@ static void transfer_request(rk_node *n, uint32_t slot)
         rk_transfer_on_durable(n, slot, 0);
         return;
     }
+    /* Only the first n_min sources hold every bucket's keys of the partition: with every
+     * one of them down the unit waits (shown stalled) rather than take less. */
+    uint32_t complete = rk_membership_n_min(n);
+    complete = complete < u->source_count ? complete : u->source_count;
     rk_node_id source = 0;
-    for (uint32_t tries = 0; tries < u->source_count && source == 0; tries++) {
-        rk_node_id candidate = u->sources[x->source_at % u->source_count];
+    for (uint32_t tries = 0; tries < complete && source == 0; tries++) {
+        rk_node_id candidate = u->sources[x->source_at % complete];
         if (node_member_up(n, candidate)) {
             source = candidate;
         } else {
-            x->source_at = (uint8_t)((x->source_at + 1u) % u->source_count);
+            x->source_at = (uint8_t)((x->source_at + 1u) % complete);
         }
     }
     if (source == 0 || t->tokens < 1.0) {
