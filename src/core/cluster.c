@@ -140,20 +140,36 @@ static size_t cluster_done_bytes(uint32_t unit_count)
     return (unit_count + 7u) / 8u;
 }
 
+/* Copies of `from`'s units and done bitmap into *units_out, *done_out (NULL when none). */
+static int cluster_dup_units(const rk_cluster_meta *from, rk_cluster_unit **units_out,
+                             uint8_t **done_out)
+{
+    *units_out = NULL;
+    *done_out = NULL;
+    if (from->unit_count == 0) {
+        return 0;
+    }
+    rk_cluster_unit *units = malloc(from->unit_count * sizeof(*units));
+    uint8_t *done = malloc(cluster_done_bytes(from->unit_count));
+    if (units == NULL || done == NULL) {
+        free(units);
+        free(done);
+        return RK_ENOMEM;
+    }
+    memcpy(units, from->units, from->unit_count * sizeof(*units));
+    memcpy(done, from->done, cluster_done_bytes(from->unit_count));
+    *units_out = units;
+    *done_out = done;
+    return 0;
+}
+
 int rk_cluster_meta_copy(rk_cluster_meta *to, const rk_cluster_meta *from)
 {
     rk_cluster_unit *units = NULL;
     uint8_t *done = NULL;
-    if (from->unit_count > 0) {
-        units = malloc(from->unit_count * sizeof(*units));
-        done = malloc(cluster_done_bytes(from->unit_count));
-        if (units == NULL || done == NULL) {
-            free(units);
-            free(done);
-            return RK_ENOMEM;
-        }
-        memcpy(units, from->units, from->unit_count * sizeof(*units));
-        memcpy(done, from->done, cluster_done_bytes(from->unit_count));
+    int rc = cluster_dup_units(from, &units, &done);
+    if (rc != 0) {
+        return rc;
     }
     rk_cluster_meta_deinit(to);
     memcpy(to, from, sizeof(*to));
@@ -198,16 +214,11 @@ static int cluster_take_plan(rk_cluster_meta *m, const rk_cluster_meta *other)
 {
     rk_cluster_unit *units = NULL;
     uint8_t *done = NULL;
-    if (other->moving && other->unit_count > 0) {
-        units = malloc(other->unit_count * sizeof(*units));
-        done = malloc(cluster_done_bytes(other->unit_count));
-        if (units == NULL || done == NULL) {
-            free(units);
-            free(done);
-            return RK_ENOMEM;
+    if (other->moving) {
+        int rc = cluster_dup_units(other, &units, &done);
+        if (rc != 0) {
+            return rc;
         }
-        memcpy(units, other->units, other->unit_count * sizeof(*units));
-        memcpy(done, other->done, cluster_done_bytes(other->unit_count));
     }
     rk_cluster_meta_deinit(m);
     m->plan = other->plan;
