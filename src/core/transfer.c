@@ -109,6 +109,19 @@ void rk_transfer_refill(rk_node *n, uint64_t now)
     t->tokens = t->tokens + add > cap ? cap : t->tokens + add;
 }
 
+/* Unit `x` is all here: mark it done in the metadata (the flip follows its last). */
+static void transfer_finished(rk_node *n, rk_xfer *x)
+{
+    x->state = RK_XFER_DONE;
+    x->inflight = false;
+    x->finished_ms = node_now_ms(n);
+    n->stats.transfers_done++;
+    if (rk_cluster_unit_done(&n->cluster, x->unit)) {
+        rk_cluster_flip(&n->cluster);
+        rk_membership_changed(n);
+    }
+}
+
 /* Ask a source for the next batch of unit slot `slot`. */
 static void transfer_request(rk_node *n, uint32_t slot)
 {
@@ -117,9 +130,7 @@ static void transfer_request(rk_node *n, uint32_t slot)
     const rk_cluster_unit *u = &n->cluster.units[x->unit];
     if (u->source_count == 0) {
         /* Every old primary is gone (force-removed): there is nothing left to fetch. */
-        x->last = true;
-        x->inflight = true;
-        rk_transfer_on_durable(n, slot, 0);
+        transfer_finished(n, x);
         return;
     }
     /* Only the first n_min sources hold every bucket's keys of the partition: with every
@@ -135,6 +146,7 @@ static void transfer_request(rk_node *n, uint32_t slot)
             x->source_at = (uint8_t)((x->source_at + 1u) % complete);
         }
     }
+    rk_transfer_refill(n, node_now_ms(n));
     if (source == 0 || t->tokens < 1.0) {
         return; /* no source reachable, or throttled: the next tick tries again */
     }
@@ -244,6 +256,10 @@ void rk_transfer_on_resp(rk_node *n, rk_node_id from, const rk_msg *m)
         }
         return;
     }
+    if (rk_durable_room(&n->durable) <= 1024u) {
+        x->inflight = false; /* the node is saturated: this batch goes again later */
+        return;
+    }
     for (uint32_t i = 0; i < m->value_count; i++) {
         int rc = transfer_merge_one(n, u->partition, &m->values[i], &m->objects[i]);
         if (rc != 0) {
@@ -292,12 +308,9 @@ void rk_transfer_on_durable(rk_node *n, uint64_t slot, int status)
         transfer_request(n, (uint32_t)slot);
         return;
     }
-    x->state = RK_XFER_DONE;
-    x->finished_ms = node_now_ms(n);
-    n->stats.transfers_done++;
-    if (rk_cluster_unit_done(&n->cluster, x->unit)) {
-        rk_cluster_flip(&n->cluster);
-        rk_membership_changed(n);
+    transfer_finished(n, x);
+    if (n->cluster.moving) {
+        rk_transfer_step(n, node_now_ms(n)); /* the next unit now, not at the next tick */
     }
 }
 
