@@ -542,9 +542,7 @@ int rk_cluster_install_units(rk_cluster_meta *m)
 int rk_cluster_commit(rk_cluster_meta *m, rk_node_id by, uint32_t n_max, char *message,
                       size_t message_bytes)
 {
-    if (m->moving) {
-        snprintf(message, message_bytes, "transfers of plan %llu running: %u of %u partitions left",
-                 (unsigned long long)m->plan, rk_cluster_units_left(m), m->unit_count);
+    if (rk_cluster_moving_message(m, message, message_bytes)) {
         return RK_EBUSY;
     }
     if (m->staged_count == 0) {
@@ -593,6 +591,16 @@ int rk_cluster_commit(rk_cluster_meta *m, rk_node_id by, uint32_t n_max, char *m
     }
     rk_cluster_flip(m); /* a plan that moves nothing is done at once */
     return 0;
+}
+
+bool rk_cluster_moving_message(const rk_cluster_meta *m, char *message, size_t message_bytes)
+{
+    if (!m->moving) {
+        return false;
+    }
+    snprintf(message, message_bytes, "transfers of plan %llu running: %u of %u partitions left",
+             (unsigned long long)m->plan, rk_cluster_units_left(m), m->unit_count);
+    return true;
 }
 
 uint32_t rk_cluster_units_left(const rk_cluster_meta *m)

@@ -136,6 +136,9 @@ int rk_cluster_commit(rk_cluster_meta *m, rk_node_id by, uint32_t n_max, char *m
 /* Recompute the units of a moving plan from ring, next and plan_n, none done (the decoder's
  * first step; the done bitmap is then read over them). 0 or RK_ENOMEM. */
 int rk_cluster_install_units(rk_cluster_meta *m);
+/* While a plan moves: true, with `transfers of plan N running: X of Y partitions left` in
+ * message (what a plan or a commit is refused with). */
+bool rk_cluster_moving_message(const rk_cluster_meta *m, char *message, size_t message_bytes);
 /* Units left of the moving plan (0 when not moving). */
 uint32_t rk_cluster_units_left(const rk_cluster_meta *m);
 /* Mark unit `index` done. Returns true when it changed. */

@@ -97,6 +97,12 @@ static void cluster_plan(rk_server *s, rk_cmd *cmd)
     rk_cluster_unit *units = NULL;
     int count = 0;
     uint32_t plan_n = 0;
+    char message[CLUSTER_MESSAGE_BYTES];
+    if (rk_cluster_moving_message(m, message, sizeof(message))) {
+        free(next);
+        rk_resp_errorf(&cmd->out, "ERR %s", message);
+        return;
+    }
     if (next == NULL) {
         rk_commands_error(&cmd->out, RK_ENOMEM, "out of memory");
         return;
