@@ -63,8 +63,7 @@ static int admin_cmd_members(rkc_conn *conn, const admin_args *a)
     }
     if (a->json) {
         rk_json j;
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "members");
         rk_json_array_begin(&j);
         for (uint32_t i = 0; i < count; i++) {
@@ -73,8 +72,7 @@ static int admin_cmd_members(rkc_conn *conn, const admin_args *a)
             rk_json_object_end(&j);
         }
         rk_json_array_end(&j);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
         return 0;
     }
     admin_table t;
@@ -168,8 +166,7 @@ static int admin_cmd_ring(rkc_conn *conn, const admin_args *a)
     }
     if (a->json) {
         rk_json j;
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "partitions");
         rk_json_int(&j, (int64_t)ring->elements_count);
         rk_json_key(&j, "owners");
@@ -178,8 +175,7 @@ static int admin_cmd_ring(rkc_conn *conn, const admin_args *a)
             rk_json_int(&j, ring->elements[p]->integer);
         }
         rk_json_array_end(&j);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else {
         admin_ring_table(ring);
     }
@@ -204,8 +200,7 @@ static void admin_preflist_print(const char *key, const rkc_reply *list,
     admin_table t;
     rk_json j;
     if (json) {
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "key");
         rk_json_string(&j, key);
         rk_json_key(&j, "preflist");
@@ -238,8 +233,7 @@ static void admin_preflist_print(const char *key, const rkc_reply *list,
     }
     if (json) {
         rk_json_array_end(&j);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else {
         admin_table_print(&t);
         admin_table_deinit(&t);
@@ -291,8 +285,7 @@ static int admin_bucket_get(rkc_conn *conn, const admin_args *a)
     admin_table t;
     rk_json j;
     if (a->json) {
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "bucket");
         rk_json_string(&j, a->positional[1]);
         rk_json_key(&j, "props");
@@ -327,8 +320,7 @@ static int admin_bucket_get(rkc_conn *conn, const admin_args *a)
     }
     if (a->json) {
         rk_json_object_end(&j);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else {
         admin_table_print(&t);
         admin_table_deinit(&t);
@@ -354,14 +346,12 @@ static int admin_bucket_set(rkc_conn *conn, const admin_args *a)
     }
     if (a->json) {
         rk_json j;
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "bucket");
         rk_json_string(&j, a->positional[1]);
         rk_json_key(&j, "members_stored");
         rk_json_int(&j, stored->integer);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else {
         printf("OK: bucket %s stored on %lld members\n", a->positional[1],
                (long long)stored->integer);

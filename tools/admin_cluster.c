@@ -50,6 +50,32 @@ static void cluster_json_int(rk_json *j, const char *key, int64_t value)
     rk_json_int(j, value);
 }
 
+/* The fields "id" and `key` of an object the caller opened, from a reply [id, text, ...]: a
+ * staged change of PLAN or a member of STATUS. */
+static void cluster_json_id_text(rk_json *j, const rkc_reply *e, const char *key)
+{
+    cluster_json_int(j, "id", e->elements[0]->integer);
+    rk_json_key(j, key);
+    rk_json_string_len(j, e->elements[1]->str, e->elements[1]->len);
+}
+
+/* The fields partition, from and to of an object the caller opened. */
+static void cluster_json_move(rk_json *j, const cluster_move *move)
+{
+    cluster_json_int(j, "partition", move->partition);
+    cluster_json_int(j, "from", move->from);
+    cluster_json_int(j, "to", move->to);
+}
+
+/* The table cells PARTITION, FROM and TO of one move, each of cell_bytes. */
+static void cluster_move_cells(const cluster_move *move, char *partition, char *from, char *to,
+                               size_t cell_bytes)
+{
+    snprintf(partition, cell_bytes, "%lld", (long long)move->partition);
+    snprintf(from, cell_bytes, "%lld", (long long)move->from);
+    snprintf(to, cell_bytes, "%lld", (long long)move->to);
+}
+
 /* ---- replies ------------------------------------------------------------------------------ */
 
 /* True when r is an array of `count` elements whose types are spelled in `types`: 'i' an
@@ -218,15 +244,13 @@ static int cluster_join(const rk_admin_target *target, rkc_conn *conn, const adm
     rkc_reply_free(reply);
     if (a->json) {
         rk_json j;
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         cluster_json_int(&j, "id", self.id);
         rk_json_key(&j, "staged");
         rk_json_string(&j, "join");
         rk_json_key(&j, "cluster");
         rk_json_string(&j, seed_addr);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else {
         printf("node %lld staged to join the cluster of %s; " CLUSTER_HINT "\n", (long long)self.id,
                seed_addr);
@@ -255,8 +279,7 @@ static int cluster_simple(const rk_admin_target *target, rkc_conn *conn, const a
     }
     if (a->json) {
         rk_json j;
-        rk_json_init(&j, stdout);
-        rk_json_object_begin(&j);
+        admin_json_begin(&j);
         rk_json_key(&j, "command");
         rk_json_string(&j, sub);
         if (id != NULL) {
@@ -264,8 +287,7 @@ static int cluster_simple(const rk_admin_target *target, rkc_conn *conn, const a
         }
         rk_json_key(&j, "reply");
         rk_json_string(&j, line);
-        rk_json_object_end(&j);
-        rk_json_finish(&j);
+        admin_json_end(&j);
     } else if (strcmp(word, "LEAVE") == 0 && id == NULL) {
         printf("node at %s:%u staged to leave; " CLUSTER_HINT "\n", target->host,
                (unsigned)target->port);
@@ -451,8 +473,7 @@ static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, 
 {
     const rkc_reply *staged = plan->elements[2];
     rk_json j;
-    rk_json_init(&j, stdout);
-    rk_json_object_begin(&j);
+    admin_json_begin(&j);
     cluster_json_int(&j, "plan", plan->elements[0]->integer);
     cluster_json_int(&j, "ring_version", plan->elements[1]->integer);
     rk_json_key(&j, "staged");
@@ -460,9 +481,7 @@ static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, 
     for (size_t i = 0; i < staged->elements_count; i++) {
         const rkc_reply *e = staged->elements[i];
         rk_json_object_begin(&j);
-        cluster_json_int(&j, "id", e->elements[0]->integer);
-        rk_json_key(&j, "change");
-        rk_json_string_len(&j, e->elements[1]->str, e->elements[1]->len);
+        cluster_json_id_text(&j, e, "change");
         rk_json_object_end(&j);
     }
     rk_json_array_end(&j);
@@ -473,9 +492,7 @@ static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, 
     int64_t unknown = 0;
     for (uint32_t i = 0; i < count; i++) {
         rk_json_object_begin(&j);
-        cluster_json_int(&j, "partition", moves[i].partition);
-        cluster_json_int(&j, "from", moves[i].from);
-        cluster_json_int(&j, "to", moves[i].to);
+        cluster_json_move(&j, &moves[i]);
         cluster_json_maybe(&j, "keys", moves[i].size_known, moves[i].keys);
         cluster_json_maybe(&j, "bytes", moves[i].size_known, moves[i].bytes);
         rk_json_object_end(&j);
@@ -491,8 +508,7 @@ static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, 
     cluster_json_int(&j, "bytes", bytes);
     cluster_json_int(&j, "moves_size_unknown", unknown);
     rk_json_object_end(&j);
-    rk_json_object_end(&j);
-    rk_json_finish(&j);
+    admin_json_end(&j);
 }
 
 static void cluster_plan_table(const rkc_reply *plan, const cluster_move *moves, uint32_t count)
@@ -521,9 +537,7 @@ static void cluster_plan_table(const rkc_reply *plan, const cluster_move *moves,
         admin_table_add(&t, (const char *const[]){"PARTITION", "FROM", "TO", "KEYS", "BYTES"});
         for (uint32_t i = 0; i < count; i++) {
             char cells[5][24];
-            snprintf(cells[0], sizeof(cells[0]), "%lld", (long long)moves[i].partition);
-            snprintf(cells[1], sizeof(cells[1]), "%lld", (long long)moves[i].from);
-            snprintf(cells[2], sizeof(cells[2]), "%lld", (long long)moves[i].to);
+            cluster_move_cells(&moves[i], cells[0], cells[1], cells[2], sizeof(cells[0]));
             cluster_size_cell(&moves[i], false, cells[3], sizeof(cells[3]));
             cluster_size_cell(&moves[i], true, cells[4], sizeof(cells[4]));
             admin_table_add(
@@ -598,8 +612,7 @@ static void cluster_status_json(const rkc_reply *st, const cluster_move *moves,
 {
     const rkc_reply *members = st->elements[2];
     rk_json j;
-    rk_json_init(&j, stdout);
-    rk_json_object_begin(&j);
+    admin_json_begin(&j);
     cluster_json_int(&j, "ring_version", st->elements[0]->integer);
     cluster_json_int(&j, "plan", st->elements[1]->integer);
     rk_json_key(&j, "members");
@@ -607,9 +620,7 @@ static void cluster_status_json(const rkc_reply *st, const cluster_move *moves,
     for (size_t i = 0; i < members->elements_count; i++) {
         const rkc_reply *e = members->elements[i];
         rk_json_object_begin(&j);
-        cluster_json_int(&j, "id", e->elements[0]->integer);
-        rk_json_key(&j, "state");
-        rk_json_string_len(&j, e->elements[1]->str, e->elements[1]->len);
+        cluster_json_id_text(&j, e, "state");
         cluster_json_int(&j, "owned", e->elements[2]->integer);
         cluster_json_int(&j, "owned_after_plan", e->elements[3]->integer);
         rk_json_object_end(&j);
@@ -619,9 +630,7 @@ static void cluster_status_json(const rkc_reply *st, const cluster_move *moves,
     rk_json_array_begin(&j);
     for (uint32_t i = 0; i < count; i++) {
         rk_json_object_begin(&j);
-        cluster_json_int(&j, "partition", moves[i].partition);
-        cluster_json_int(&j, "from", moves[i].from);
-        cluster_json_int(&j, "to", moves[i].to);
+        cluster_json_move(&j, &moves[i]);
         rk_json_key(&j, "state");
         rk_json_string(&j, xs[i].state);
         cluster_json_int(&j, "keys", xs[i].keys);
@@ -633,8 +642,7 @@ static void cluster_status_json(const rkc_reply *st, const cluster_move *moves,
     rk_json_array_end(&j);
     cluster_json_int(&j, "transfers_done", done);
     cluster_json_int(&j, "transfers_total", count);
-    rk_json_object_end(&j);
-    rk_json_finish(&j);
+    admin_json_end(&j);
 }
 
 static void cluster_status_table(const rkc_reply *st, const cluster_move *moves,
@@ -664,9 +672,7 @@ static void cluster_status_table(const rkc_reply *st, const cluster_move *moves,
                                                   "BYTES", "PROGRESS", "KEYS/S"});
         for (uint32_t i = 0; i < count; i++) {
             char cells[8][32];
-            snprintf(cells[0], sizeof(cells[0]), "%lld", (long long)moves[i].partition);
-            snprintf(cells[1], sizeof(cells[1]), "%lld", (long long)moves[i].from);
-            snprintf(cells[2], sizeof(cells[2]), "%lld", (long long)moves[i].to);
+            cluster_move_cells(&moves[i], cells[0], cells[1], cells[2], sizeof(cells[0]));
             snprintf(cells[3], sizeof(cells[3]), "%s", xs[i].state);
             snprintf(cells[4], sizeof(cells[4]), "%lld", (long long)xs[i].keys);
             snprintf(cells[5], sizeof(cells[5]), "%lld", (long long)xs[i].bytes);

@@ -1,14 +1,15 @@
 /* admin_internal.h — what the admin subcommands' files share (admin.h is the API): the
  * connections to nodes and the INFO and RK.MEMBERS parsing (admin_node.c), the table printer
- * (admin_node.c), the multi-node subcommands status and top (admin_top.c), repair
- * (admin_repair.c) and cluster (admin_cluster.c), which admin.c dispatches to. Not for other
- * tools. */
+ * (admin_node.c), the opening and closing of a --json document (inline below), the multi-node
+ * subcommands status and top (admin_top.c), repair (admin_repair.c) and cluster
+ * (admin_cluster.c), which admin.c dispatches to. Not for other tools. */
 #ifndef RK_ADMIN_INTERNAL_H
 #define RK_ADMIN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../src/client/ringkv.h"
 #include "admin.h"
@@ -135,6 +136,22 @@ int admin_cmd_top(const rk_admin_target *target, rkc_conn *conn, const admin_arg
 
 /* Print "ringkv: <message> (ringkv --help for usage)" on stderr; returns RK_ADMIN_EXIT_USAGE. */
 int admin_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- inline here: the --json document ---- */
+
+/* Open the one JSON object a subcommand prints for --json, on stdout. */
+static inline void admin_json_begin(rk_json *j)
+{
+    rk_json_init(j, stdout);
+    rk_json_object_begin(j);
+}
+
+/* Close the object admin_json_begin opened and finish the output. */
+static inline void admin_json_end(rk_json *j)
+{
+    rk_json_object_end(j);
+    rk_json_finish(j);
+}
 
 /* ---- admin_cluster.c ---- */
 

@@ -145,6 +145,17 @@ static void props_assert_rule(const rk_ring *ring, const char *what, uint32_t ta
     }
 }
 
+/* Whether `id` is one of `ids`. */
+static bool props_has(const rk_node_id *ids, uint32_t count, rk_node_id id)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (ids[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Partitions whose owner differs: the oracle for moved_count_out. */
 static uint32_t props_moved(const rk_ring *before, const rk_ring *after)
 {
@@ -170,11 +181,7 @@ static uint32_t props_rebalance(const rk_ring *ring, const rk_node_id *members,
     props_assert_balanced(next, what, target_n);
     props_assert_rule(next, what, target_n, true);
     for (uint32_t i = 0; i < ring->member_count; i++) {
-        bool stays = false;
-        for (uint32_t j = 0; j < member_count; j++) {
-            stays |= members[j] == ring->members[i];
-        }
-        if (!stays) {
+        if (!props_has(members, member_count, ring->members[i])) {
             assert_int_equal(rk_ring_owned_count(next, ring->members[i]), 0);
         }
     }
@@ -187,11 +194,7 @@ static rk_node_id props_fresh_id(const rk_node_id *taken, uint32_t taken_count, 
 {
     while (true) {
         rk_node_id id = (rk_node_id)test_rng_next(rng);
-        bool used = id == 0;
-        for (uint32_t i = 0; i < taken_count && !used; i++) {
-            used = taken[i] == id;
-        }
-        if (!used) {
+        if (id != 0 && !props_has(taken, taken_count, id)) {
             return id;
         }
     }
@@ -224,6 +227,40 @@ static void props_worst_print(const char *what, const props_worst *worst, const 
 
 static const uint32_t props_target_ns[] = {2, 3, 5};
 #define PROPS_TARGET_NS_COUNT (sizeof(props_target_ns) / sizeof(props_target_ns[0]))
+
+/* `ids` but the one at `skip_index`, in order, into `out`. Returns how many: count - 1. */
+static uint32_t props_without(const rk_node_id *ids, uint32_t count, uint32_t skip_index,
+                              rk_node_id *out)
+{
+    uint32_t out_count = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (i != skip_index) {
+            out[out_count++] = ids[i];
+        }
+    }
+    return out_count;
+}
+
+/* One case of a join or leave sweep: `ring` and `next` have Q partitions (the step claims
+ * `ring` over S members, then rebalances it into `next`); N is the target. */
+typedef void props_step_fn(rk_ring *ring, rk_ring *next, uint32_t s, uint32_t n, void *ctx);
+
+/* Runs `step` over every Q, N, and S from s_first to s_last, Q outermost and S innermost: a
+ * fixed order, so one seed gives the same cases. */
+static void props_sweep(uint32_t s_first, uint32_t s_last, props_step_fn *step, void *ctx)
+{
+    for (uint32_t q = PROPS_Q_MIN; q <= PROPS_Q_MAX; q *= 2u) {
+        rk_ring *ring = props_ring_new(q);
+        rk_ring *next = props_ring_new(q);
+        for (uint32_t k = 0; k < PROPS_TARGET_NS_COUNT; k++) {
+            for (uint32_t s = s_first; s <= s_last; s++) {
+                step(ring, next, s, props_target_ns[k], ctx);
+            }
+        }
+        free(ring);
+        free(next);
+    }
+}
 
 /* ---- claim -------------------------------------------------------------------------------- */
 
@@ -289,65 +326,64 @@ static props_join_kind props_join_classify(uint32_t partition_count, uint32_t me
  * move more but was measured not to: at most ceil(Q/(S+1)) for all of them. Where the join makes
  * the rule achievable (S = N, not a power of two) ring.h puts the rule before fewer moves and
  * gives no bound; those are counted and printed only (known: up to 4.95 shares, see the top). */
+typedef struct props_join_run {
+    uint64_t rng;
+    rk_node_id ids[RK_RING_NODES_MAX];
+    props_worst worst;         /* every join */
+    props_worst worst_bounded; /* joins where ring.h bounds the moves */
+    uint32_t case_count;
+    uint32_t gained_over_count;
+} props_join_run;
+
+static void props_join_step(rk_ring *ring, rk_ring *next, uint32_t s, uint32_t n, void *ctx)
+{
+    props_join_run *run = ctx;
+    uint32_t q = ring->partition_count;
+    rk_node_id members[RK_RING_NODES_MAX];
+    memcpy(members, run->ids, sizeof(rk_node_id) * s);
+    assert_int_equal(rk_ring_claim(ring, members, s, n), 0);
+    rk_node_id newcomer = props_fresh_id(members, s, &run->rng);
+    members[s] = newcomer;
+    uint32_t moved = props_rebalance(ring, members, s + 1u, n, next, "join");
+    uint32_t floor_share = q / (s + 1u);
+    uint32_t ceil_share = (q + s) / (s + 1u);
+    double share = (double)q / (double)(s + 1u);
+    props_join_kind kind = props_join_classify(q, s, n);
+    assert_true(moved >= floor_share);
+    assert_true(rk_ring_owned_count(next, newcomer) >= floor_share);
+    props_worst_note(&run->worst, moved, share, q, s, n);
+    run->case_count++;
+    if (kind == PROPS_JOIN_RULE_GAINED) {
+        if (moved > ceil_share) {
+            run->gained_over_count++;
+            print_message("join Q=%u S=%u+1 N=%u makes the rule achievable: moved "
+                          "%u, share %u..%u (known, not asserted)\n",
+                          q, s, n, moved, floor_share, ceil_share);
+        }
+        return;
+    }
+    props_worst_note(&run->worst_bounded, moved, share, q, s, n);
+    if (kind == PROPS_JOIN_RULE_KEPT && moved != floor_share) {
+        fail_msg("join Q=%u S=%u+1 N=%u: moved %u, share %u, the rule held before "
+                 "and after",
+                 q, s, n, moved, floor_share);
+    }
+    if (moved > ceil_share) {
+        fail_msg("join Q=%u S=%u+1 N=%u: moved %u, share %u..%u", q, s, n, moved, floor_share,
+                 ceil_share);
+    }
+}
+
 static void test_join_moves_the_newcomers_share(void **state)
 {
     (void)state;
-    uint64_t rng = props_seed("join");
-    rk_node_id ids[RK_RING_NODES_MAX];
-    props_ids(ids, RK_RING_NODES_MAX);
-    props_worst worst = {0};
-    props_worst worst_bounded = {0};
-    uint32_t case_count = 0;
-    uint32_t gained_over_count = 0;
-    for (uint32_t q = PROPS_Q_MIN; q <= PROPS_Q_MAX; q *= 2u) {
-        rk_ring *ring = props_ring_new(q);
-        rk_ring *next = props_ring_new(q);
-        for (uint32_t k = 0; k < PROPS_TARGET_NS_COUNT; k++) {
-            uint32_t n = props_target_ns[k];
-            for (uint32_t s = 1; s < RK_RING_NODES_MAX; s++) {
-                rk_node_id members[RK_RING_NODES_MAX];
-                memcpy(members, ids, sizeof(rk_node_id) * s);
-                assert_int_equal(rk_ring_claim(ring, members, s, n), 0);
-                rk_node_id newcomer = props_fresh_id(members, s, &rng);
-                members[s] = newcomer;
-                uint32_t moved = props_rebalance(ring, members, s + 1u, n, next, "join");
-                uint32_t floor_share = q / (s + 1u);
-                uint32_t ceil_share = (q + s) / (s + 1u);
-                double share = (double)q / (double)(s + 1u);
-                props_join_kind kind = props_join_classify(q, s, n);
-                assert_true(moved >= floor_share);
-                assert_true(rk_ring_owned_count(next, newcomer) >= floor_share);
-                props_worst_note(&worst, moved, share, q, s, n);
-                if (kind == PROPS_JOIN_RULE_GAINED) {
-                    if (moved > ceil_share) {
-                        gained_over_count++;
-                        print_message("join Q=%u S=%u+1 N=%u makes the rule achievable: moved "
-                                      "%u, share %u..%u (known, not asserted)\n",
-                                      q, s, n, moved, floor_share, ceil_share);
-                    }
-                    case_count++;
-                    continue;
-                }
-                props_worst_note(&worst_bounded, moved, share, q, s, n);
-                if (kind == PROPS_JOIN_RULE_KEPT && moved != floor_share) {
-                    fail_msg("join Q=%u S=%u+1 N=%u: moved %u, share %u, the rule held before "
-                             "and after",
-                             q, s, n, moved, floor_share);
-                }
-                if (moved > ceil_share) {
-                    fail_msg("join Q=%u S=%u+1 N=%u: moved %u, share %u..%u", q, s, n, moved,
-                             floor_share, ceil_share);
-                }
-                case_count++;
-            }
-        }
-        free(ring);
-        free(next);
-    }
-    print_message("join: %u cases, %u rule-gaining joins above ceil(Q/(S+1))\n", case_count,
-                  gained_over_count);
-    props_worst_print("join (all)", &worst, "(Q/(S+1))");
-    props_worst_print("join (rule kept or never achievable)", &worst_bounded, "(Q/(S+1))");
+    props_join_run run = {.rng = props_seed("join")};
+    props_ids(run.ids, RK_RING_NODES_MAX);
+    props_sweep(1, RK_RING_NODES_MAX - 1u, props_join_step, &run);
+    print_message("join: %u cases, %u rule-gaining joins above ceil(Q/(S+1))\n", run.case_count,
+                  run.gained_over_count);
+    props_worst_print("join (all)", &run.worst, "(Q/(S+1))");
+    props_worst_print("join (rule kept or never achievable)", &run.worst_bounded, "(Q/(S+1))");
 }
 
 /* ---- one leave ---------------------------------------------------------------------------- */
@@ -358,53 +394,48 @@ static void test_join_moves_the_newcomers_share(void **state)
  * than about 2N members left the ring is largely rewritten), so the moves are measured against
  * Q/S, the leaver's share: over every case, over S <= Q (with S > Q the share is below one
  * partition and one move reads as a large ratio), and over S <= Q with S - 1 >= 2N. */
+typedef struct props_leave_run {
+    uint64_t rng;
+    rk_node_id ids[RK_RING_NODES_MAX];
+    props_worst worst;        /* every leave */
+    props_worst worst_owning; /* S <= Q */
+    props_worst worst_wide;   /* S <= Q and S - 1 >= 2N */
+    uint32_t case_count;
+} props_leave_run;
+
+static void props_leave_step(rk_ring *ring, rk_ring *next, uint32_t s, uint32_t n, void *ctx)
+{
+    props_leave_run *run = ctx;
+    uint32_t q = ring->partition_count;
+    assert_int_equal(rk_ring_claim(ring, run->ids, s, n), 0);
+    uint32_t leaver_index = (uint32_t)(test_rng_next(&run->rng) % s);
+    rk_node_id leaver = run->ids[leaver_index];
+    rk_node_id rest[RK_RING_NODES_MAX];
+    uint32_t rest_count = props_without(run->ids, s, leaver_index, rest);
+    uint32_t owned = rk_ring_owned_count(ring, leaver);
+    uint32_t moved = props_rebalance(ring, rest, rest_count, n, next, "leave");
+    assert_true(moved >= owned);
+    double share = (double)q / (double)s;
+    props_worst_note(&run->worst, moved, share, q, s, n);
+    if (s <= q) {
+        props_worst_note(&run->worst_owning, moved, share, q, s, n);
+    }
+    if (s <= q && rest_count >= 2u * n) {
+        props_worst_note(&run->worst_wide, moved, share, q, s, n);
+    }
+    run->case_count++;
+}
+
 static void test_leave_keeps_balance_and_rule(void **state)
 {
     (void)state;
-    uint64_t rng = props_seed("leave");
-    rk_node_id ids[RK_RING_NODES_MAX];
-    props_ids(ids, RK_RING_NODES_MAX);
-    props_worst worst = {0};
-    props_worst worst_owning = {0};
-    props_worst worst_wide = {0};
-    uint32_t case_count = 0;
-    for (uint32_t q = PROPS_Q_MIN; q <= PROPS_Q_MAX; q *= 2u) {
-        rk_ring *ring = props_ring_new(q);
-        rk_ring *next = props_ring_new(q);
-        for (uint32_t k = 0; k < PROPS_TARGET_NS_COUNT; k++) {
-            uint32_t n = props_target_ns[k];
-            for (uint32_t s = 2; s <= RK_RING_NODES_MAX; s++) {
-                assert_int_equal(rk_ring_claim(ring, ids, s, n), 0);
-                uint32_t leaver_index = (uint32_t)(test_rng_next(&rng) % s);
-                rk_node_id leaver = ids[leaver_index];
-                rk_node_id rest[RK_RING_NODES_MAX];
-                uint32_t rest_count = 0;
-                for (uint32_t i = 0; i < s; i++) {
-                    if (i != leaver_index) {
-                        rest[rest_count++] = ids[i];
-                    }
-                }
-                uint32_t owned = rk_ring_owned_count(ring, leaver);
-                uint32_t moved = props_rebalance(ring, rest, rest_count, n, next, "leave");
-                assert_true(moved >= owned);
-                double share = (double)q / (double)s;
-                props_worst_note(&worst, moved, share, q, s, n);
-                if (s <= q) {
-                    props_worst_note(&worst_owning, moved, share, q, s, n);
-                }
-                if (s <= q && rest_count >= 2u * n) {
-                    props_worst_note(&worst_wide, moved, share, q, s, n);
-                }
-                case_count++;
-            }
-        }
-        free(ring);
-        free(next);
-    }
-    print_message("leave: %u cases\n", case_count);
-    props_worst_print("leave (all)", &worst, "(Q/S)");
-    props_worst_print("leave (S <= Q)", &worst_owning, "(Q/S)");
-    props_worst_print("leave (S <= Q, S-1 >= 2N)", &worst_wide, "(Q/S)");
+    props_leave_run run = {.rng = props_seed("leave")};
+    props_ids(run.ids, RK_RING_NODES_MAX);
+    props_sweep(2, RK_RING_NODES_MAX, props_leave_step, &run);
+    print_message("leave: %u cases\n", run.case_count);
+    props_worst_print("leave (all)", &run.worst, "(Q/S)");
+    props_worst_print("leave (S <= Q)", &run.worst_owning, "(Q/S)");
+    props_worst_print("leave (S <= Q, S-1 >= 2N)", &run.worst_wide, "(Q/S)");
 }
 
 /* ---- a chain of changes ------------------------------------------------------------------- */
