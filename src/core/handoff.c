@@ -292,9 +292,90 @@ static uint32_t handoff_owner(rk_node *n, rk_node_id owner, handoff_pick *p)
     return p->count;
 }
 
+/* ---- hints follow their keys (docs/membership.md) ------------------------------------------ */
+
+#define HANDOFF_REPOINT_MAX 1024u
+
+/* Hints whose owner is no member or no primary of the key any more, collected by a scan. */
+typedef struct handoff_stale {
+    const rk_node *n;
+    uint32_t count;
+    bool stopped;
+    rk_node_id owners[HANDOFF_REPOINT_MAX];
+    uint16_t lens[HANDOFF_REPOINT_MAX];
+    uint8_t skeys[HANDOFF_REPOINT_MAX][RK_SKEY_BYTES_MAX];
+} handoff_stale;
+
+static int handoff_stale_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,
+                             size_t value_len)
+{
+    handoff_stale *s = ctx;
+    if (key_len != RK_HINT_KEY_BYTES || value_len < 1 + RK_SKEY_PREFIX_BYTES ||
+        value_len > 1 + RK_SKEY_BYTES_MAX || value[0] != HINT_FORMAT) {
+        return 0;
+    }
+    rk_node_id owner = (rk_node_id)key[0] << 24 | (rk_node_id)key[1] << 16 |
+                       (rk_node_id)key[2] << 8 | key[3];
+    rk_local_key k;
+    if (rk_local_key_from_skey(value + 1, value_len - 1, &k) != 0) {
+        return 0;
+    }
+    if (rk_members_find(&s->n->members, owner) != NULL && node_key_primary(s->n, &k, owner)) {
+        return 0; /* still the key's owner: delivered as it is */
+    }
+    s->owners[s->count] = owner;
+    s->lens[s->count] = (uint16_t)(value_len - 1);
+    memcpy(s->skeys[s->count], value + 1, value_len - 1);
+    s->count++;
+    if (s->count == HANDOFF_REPOINT_MAX) {
+        s->stopped = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* After the ring or the members changed: a hint whose owner left, or no longer owns the key,
+ * becomes hints for the key's owners now (none for this node), then goes. */
+static void handoff_repoint(rk_node *n)
+{
+    uint64_t key = n->ring.version ^ (n->members.generation << 32);
+    if (n->handoff.repoint_key == key) {
+        return;
+    }
+    handoff_stale *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return;
+    }
+    s->n = n;
+    int rc = rk_store_iterate(n->env->store, RK_DB_HINTS, NULL, 0, NULL, 0, handoff_stale_one, s);
+    for (uint32_t i = 0; rc >= 0 && i < s->count; i++) {
+        rk_local_key k;
+        if (rk_local_key_from_skey(s->skeys[i], s->lens[i], &k) != 0) {
+            continue;
+        }
+        rk_node_id owners[RK_N_MAX];
+        uint32_t count = node_primaries(n, &k, owners);
+        uint64_t seq = 0;
+        for (uint32_t o = 0; rc >= 0 && o < count; o++) {
+            if (owners[o] != n->config.id) {
+                rc = rk_handoff_hint_owner(n, &k, owners[o], &seq);
+            }
+        }
+        if (rc >= 0) {
+            rc = handoff_delete(n, s->owners[i], s->skeys[i], s->lens[i], false, false);
+            n->stats.hints_repointed++;
+        }
+    }
+    if (rc >= 0 && !s->stopped) {
+        n->handoff.repoint_key = key;
+    }
+    free(s);
+}
+
 void rk_handoff_on_timer(rk_node *n)
 {
     n->handoff.timer_set = false;
+    handoff_repoint(n);
     uint64_t per_tick = (uint64_t)n->config.handoff_objects_per_s *
                         n->config.handoff_interval_ms / 1000u;
     uint32_t budget = per_tick == 0 ? 1u : per_tick > UINT32_MAX ? UINT32_MAX : (uint32_t)per_tick;

@@ -24,6 +24,7 @@ typedef struct rk_handoff {
     bool timer_set;
     uint32_t inflight_count;
     uint64_t inflight[RK_HANDOFF_INFLIGHT_MAX];     /* hint ids sent, not yet answered */
+    uint64_t repoint_key;   /* ring version and member generation the hints last followed */
 } rk_handoff;
 
 /* Fill key_out and value_out (1 + RK_SKEY_BYTES_MAX bytes); returns the value's length. */

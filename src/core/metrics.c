@@ -148,6 +148,12 @@ static const rk_metric_desc metrics_node_table[] = {
                 "objects", "Writes applied here and sent on to a moving plan's new owners."),
     NODE_METRIC(cleanup_keys, "cleanup_keys", "membership", RK_METRIC_COUNTER, "keys",
                 "Keys this node no longer owns after a ring change, handed to their owners."),
+    NODE_METRIC(hints_repointed, "hints_repointed", "membership", RK_METRIC_COUNTER, "hints",
+                "Hints whose owner left or no longer owns the key, turned into hints for the "
+                "key's owners now."),
+    NODE_METRIC(transfers_resumed, "transfers_resumed", "membership", RK_METRIC_COUNTER,
+                "units", "Transfer units resumed from their last acknowledged batch after a "
+                "restart."),
     NODE_METRIC(not_owner_answers, "not_owner_answers", "membership", RK_METRIC_COUNTER,
                 "requests", "Reads asked of this node as a primary of a key it neither owns nor "
                 "holds, answered 'not owner'."),

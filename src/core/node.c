@@ -128,14 +128,20 @@ uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props)
     return props->n < count ? props->n : count;
 }
 
-bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id)
+uint32_t node_primaries(const rk_node *n, const rk_local_key *k, rk_node_id out[RK_N_MAX])
 {
     const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, k->key, k->key_len);
-    rk_node_id list[RK_N_MAX];
     uint32_t primaries = 0;
-    int count = rk_ring_preflist(&n->ring, k->partition, node_effective_n(n, props), list,
+    int count = rk_ring_preflist(&n->ring, k->partition, node_effective_n(n, props), out,
                                  RK_N_MAX, &primaries);
-    for (int i = 0; i < count && (uint32_t)i < primaries; i++) {
+    return count < 0 ? 0 : ((uint32_t)count < primaries ? (uint32_t)count : primaries);
+}
+
+bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id)
+{
+    rk_node_id list[RK_N_MAX];
+    uint32_t primaries = node_primaries(n, k, list);
+    for (uint32_t i = 0; i < primaries; i++) {
         if (list[i] == id) {
             return true;
         }

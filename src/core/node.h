@@ -232,6 +232,9 @@ typedef struct rk_node_stats {
     uint64_t transfer_forwards;     /* writes a replica sent on to a moving plan's new owners */
     uint64_t cleanup_keys;          /* keys no longer owned, handed to their owners after a flip */
     uint64_t not_owner_answers;     /* reads asked of this node as a primary it no longer is */
+    uint64_t hints_repointed;       /* hints whose owner left or no longer owns the key, turned
+                                     * into hints for the key's owners (handoff.c) */
+    uint64_t transfers_resumed;     /* units resumed from a stored cursor after a restart */
 } rk_node_stats;
 
 /* An object (every sibling's value, the dots, stamps and history) holds at most max-value-bytes

@@ -57,6 +57,8 @@ uint64_t node_now_ms(const rk_node *n);
 bool node_member_up(const rk_node *n, rk_node_id id);
 /* The bucket's n, capped at the member count (a cluster of one works). */
 uint32_t node_effective_n(const rk_node *n, const rk_bucket_props *props);
+/* The key's primaries in the serving ring (its bucket's effective n) into out; their count. */
+uint32_t node_primaries(const rk_node *n, const rk_local_key *k, rk_node_id out[RK_N_MAX]);
 /* True when this node (or `id`) is one of the key's primaries (its bucket's effective n). */
 bool node_is_primary(const rk_node *n, const rk_local_key *k);
 bool node_key_primary(const rk_node *n, const rk_local_key *k, rk_node_id id);

@@ -46,6 +46,7 @@ void rk_transfer_rebuild(rk_node *n)
     }
     rk_transfer_deinit(t);
     t->plan = plan;
+    rk_transfer_resume_sweep(n); /* records of plans that are over */
     if (plan == 0) {
         return;
     }
@@ -66,6 +67,9 @@ void rk_transfer_rebuild(rk_node *n)
             rk_xfer *x = &t->xfers[t->count++];
             x->unit = i;
             x->state = rk_cluster_unit_is_done(m, i) ? RK_XFER_DONE : RK_XFER_WAITING;
+            if (x->state == RK_XFER_WAITING) {
+                rk_transfer_resume_load(n, x); /* a restart resumes after the last batch */
+            }
         }
     }
 }
@@ -115,6 +119,7 @@ static void transfer_finished(rk_node *n, rk_xfer *x)
     x->state = RK_XFER_DONE;
     x->inflight = false;
     x->finished_ms = node_now_ms(n);
+    rk_transfer_resume_drop(n, x->unit);
     n->stats.transfers_done++;
     if (rk_cluster_unit_done(&n->cluster, x->unit)) {
         rk_cluster_flip(&n->cluster);
@@ -276,6 +281,10 @@ void rk_transfer_on_resp(rk_node *n, rk_node_id from, const rk_msg *m)
         memcpy(x->cursor, last->data, last->len);
         x->cursor_len = (uint16_t)last->len;
         x->has_cursor = true;
+        if (rk_transfer_resume_save(n, x) != 0) {
+            x->inflight = false; /* a store error (counted): the batch goes again */
+            return;
+        }
     }
     x->progress_ms = node_now_ms(n);
     x->last = m->index_count > 0 && m->indices[0] == 1;

@@ -79,6 +79,13 @@ void rk_transfer_tick(struct rk_node *n);
 void rk_transfer_rebuild(struct rk_node *n);
 void rk_transfer_refill(struct rk_node *n, uint64_t now);
 void rk_transfer_step(struct rk_node *n, uint64_t now);
+/* transfer_resume.c: a unit's cursor and counts in RK_DB_META after each batch (save), read
+ * back when the table is built after a restart (load), removed when the unit is done (drop);
+ * the sweep removes the records of every plan but the current one. */
+int rk_transfer_resume_save(struct rk_node *n, const rk_xfer *x);
+void rk_transfer_resume_load(struct rk_node *n, rk_xfer *x);
+void rk_transfer_resume_drop(struct rk_node *n, uint32_t unit);
+void rk_transfer_resume_sweep(struct rk_node *n);
 /* Whether anything is left to do (the membership timer runs fast while so). */
 bool rk_transfer_busy(const struct rk_node *n);
 /* AAE_REQ / AAE_RESP of level RK_AAE_RANGE. */
