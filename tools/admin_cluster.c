@@ -135,8 +135,7 @@ static int cluster_call_status(rkc_conn *conn, const char *what, size_t argc,
 
 /* ---- join --------------------------------------------------------------------------------- */
 
-/* RK.CLUSTER SELF: [id, host, client_port, cluster_port, keys_live, member_count, ring_version,
- * zone]. */
+/* RK.CLUSTER SELF: [id, host, ports, keys_live, member_count, ring_version, zone]. */
 typedef struct cluster_self {
     int64_t id;
     char host[ADMIN_ADDR_BYTES];

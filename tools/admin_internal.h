@@ -37,6 +37,7 @@ typedef struct admin_member {
     char cluster_addr[ADMIN_ADDR_BYTES];
     char state[16];       /* self, up, suspect, connecting, down */
     int64_t heard_ms_ago; /* -1: never heard */
+    char zone[24];        /* "" when none */
 } admin_member;
 
 /* What INFO says of one node, the numbers status and top print. */

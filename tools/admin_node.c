@@ -122,13 +122,14 @@ int admin_members_fetch(rkc_conn *conn, admin_member *members, uint32_t *count_o
         const rkc_reply *e = reply->elements[i];
         admin_member *m = &members[i];
         memset(m, 0, sizeof(*m));
-        if (e->type != RKC_REPLY_ARRAY || e->elements_count != 5 ||
+        if (e->type != RKC_REPLY_ARRAY || e->elements_count != 6 ||
             e->elements[0]->type != RKC_REPLY_INTEGER ||
             e->elements[4]->type != RKC_REPLY_INTEGER ||
             !admin_reply_copy(e->elements[1], m->client_addr, sizeof(m->client_addr)) ||
             !admin_reply_copy(e->elements[2], m->cluster_addr, sizeof(m->cluster_addr)) ||
-            !admin_reply_copy(e->elements[3], m->state, sizeof(m->state))) {
-            return admin_bad_reply(reply, "RK.MEMBERS", "[id, client, cluster, state, ms]");
+            !admin_reply_copy(e->elements[3], m->state, sizeof(m->state)) ||
+            !admin_reply_copy(e->elements[5], m->zone, sizeof(m->zone))) {
+            return admin_bad_reply(reply, "RK.MEMBERS", "[id, client, cluster, state, ms, zone]");
         }
         m->id = e->elements[0]->integer;
         m->heard_ms_ago = e->elements[4]->integer;
