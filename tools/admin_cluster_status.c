@@ -2,7 +2,10 @@
  * what a commit would move and how the moves of the committed plan go (issue 15,
  * docs/membership.md). Both list moves of partitions from one node to another; each move's keys
  * and bytes are asked of the node it moves from (RK.CLUSTER PARTITIONS), quietly: a node that
- * does not answer leaves its sizes "?". The staged changes themselves are admin_cluster.c's. */
+ * does not answer leaves its sizes "?". The plan also shows each node's replicas now and after
+ * it, with the server's warning for every node above 1.5 times the mean (zones, issue 16: a
+ * zone with fewer nodes holds more per node); a warning is not an error, exit 0. The staged
+ * changes themselves are admin_cluster.c's. */
 #include "admin_internal.h"
 
 #include <stdio.h>
@@ -216,6 +219,95 @@ static cluster_move *cluster_moves_parse(const rkc_reply *list, const char *type
 
 /* ---- plan --------------------------------------------------------------------------------- */
 
+/* RK.CLUSTER PLAN's shares and warnings (zones, issue 16): elements 4 and 5 of
+ * [plan, ring version, staged, moves, shares, warnings], or NULL from a node that predates
+ * zones and answers the first four only. shares: [[id, zone, replicas after, replicas now], ...];
+ * warnings: one line of text per node above 1.5 times the mean. */
+static const rkc_reply *cluster_plan_shares(const rkc_reply *plan)
+{
+    return plan->elements_count == 6 ? plan->elements[4] : NULL;
+}
+
+static const rkc_reply *cluster_plan_warnings(const rkc_reply *plan)
+{
+    return plan->elements_count == 6 ? plan->elements[5] : NULL;
+}
+
+/* True when the shares and warnings of a six-element PLAN have their shapes: at most one share
+ * and one warning per member. */
+static bool cluster_plan_shares_valid(const rkc_reply *plan)
+{
+    const rkc_reply *shares = plan->elements[4];
+    const rkc_reply *warnings = plan->elements[5];
+    if (!admin_cluster_reply_is_list_of(shares, "isii") ||
+        shares->elements_count > ADMIN_MEMBERS_MAX || !admin_reply_is_list(warnings) ||
+        warnings->elements_count > ADMIN_MEMBERS_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < warnings->elements_count; i++) {
+        if (!admin_reply_is_text(warnings->elements[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "shares" and "warnings" inside the plan's JSON object (empty from a node before zones). */
+static void cluster_shares_json(rk_json *j, const rkc_reply *plan)
+{
+    const rkc_reply *shares = cluster_plan_shares(plan);
+    const rkc_reply *warnings = cluster_plan_warnings(plan);
+    rk_json_key(j, "shares");
+    rk_json_array_begin(j);
+    for (size_t i = 0; shares != NULL && i < shares->elements_count; i++) {
+        const rkc_reply *e = shares->elements[i];
+        rk_json_object_begin(j);
+        admin_cluster_json_id_text(j, e, "zone");
+        admin_cluster_json_int(j, "replicas_now", e->elements[3]->integer);
+        admin_cluster_json_int(j, "replicas_after", e->elements[2]->integer);
+        rk_json_object_end(j);
+    }
+    rk_json_array_end(j);
+    rk_json_key(j, "warnings");
+    rk_json_array_begin(j);
+    for (size_t i = 0; warnings != NULL && i < warnings->elements_count; i++) {
+        rk_json_string_len(j, warnings->elements[i]->str, warnings->elements[i]->len);
+    }
+    rk_json_array_end(j);
+}
+
+/* Each node's replicas now and after the plan (a blank line before; nothing when the node
+ * predates zones), unless `warnings_only`; then a line "warning: ..." for each warning. */
+static void cluster_shares_table(const rkc_reply *plan, bool warnings_only)
+{
+    const rkc_reply *shares = cluster_plan_shares(plan);
+    const rkc_reply *warnings = cluster_plan_warnings(plan);
+    if (!warnings_only && shares != NULL && shares->elements_count > 0) {
+        putchar('\n');
+        admin_table t;
+        admin_table_init(&t, 4);
+        admin_table_add(&t, (const char *const[]){"ID", "ZONE", "REPLICAS_NOW", "REPLICAS_AFTER"});
+        for (size_t i = 0; i < shares->elements_count; i++) {
+            const rkc_reply *e = shares->elements[i];
+            char cells[4][ADMIN_CELL_BYTES];
+            snprintf(cells[0], sizeof(cells[0]), "%lld", (long long)e->elements[0]->integer);
+            admin_reply_copy(e->elements[1], cells[1], sizeof(cells[1]));
+            if (cells[1][0] == '\0') {
+                snprintf(cells[1], sizeof(cells[1]), "-");
+            }
+            snprintf(cells[2], sizeof(cells[2]), "%lld", (long long)e->elements[3]->integer);
+            snprintf(cells[3], sizeof(cells[3]), "%lld", (long long)e->elements[2]->integer);
+            admin_table_add(&t, (const char *const[]){cells[0], cells[1], cells[2], cells[3]});
+        }
+        admin_table_print(&t);
+        admin_table_deinit(&t);
+    }
+    for (size_t i = 0; warnings != NULL && i < warnings->elements_count; i++) {
+        const rkc_reply *w = warnings->elements[i];
+        printf("warning: %.*s\n", (int)w->len, w->str);
+    }
+}
+
 static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, uint32_t count)
 {
     const rkc_reply *staged = plan->elements[2];
@@ -255,6 +347,7 @@ static void cluster_plan_json(const rkc_reply *plan, const cluster_move *moves, 
     admin_cluster_json_int(&j, "bytes", bytes);
     admin_cluster_json_int(&j, "moves_size_unknown", unknown);
     rk_json_object_end(&j);
+    cluster_shares_json(&j, plan);
     admin_json_end(&j);
 }
 
@@ -303,6 +396,7 @@ static void cluster_plan_table(const rkc_reply *plan, const cluster_move *moves,
                unknown == 1u ? "" : "s");
     }
     putchar('\n');
+    cluster_shares_table(plan, false);
 }
 
 int admin_cluster_plan(const rk_admin_target *target, rkc_conn *conn, const admin_args *a)
@@ -313,9 +407,12 @@ int admin_cluster_plan(const rk_admin_target *target, rkc_conn *conn, const admi
     if (status != 0) {
         return status;
     }
-    if (!admin_cluster_reply_is(plan, "iill") ||
-        !admin_cluster_reply_is_list_of(plan->elements[2], "is")) {
-        return admin_bad_reply(plan, "RK.CLUSTER PLAN", "[plan, ring version, staged, moves]");
+    bool zoned = admin_cluster_reply_is(plan, "iillll");
+    if ((!zoned && !admin_cluster_reply_is(plan, "iill")) ||
+        !admin_cluster_reply_is_list_of(plan->elements[2], "is") ||
+        (zoned && !cluster_plan_shares_valid(plan))) {
+        return admin_bad_reply(plan, "RK.CLUSTER PLAN",
+                               "[plan, ring version, staged, moves, shares, warnings]");
     }
     cluster_move *moves = cluster_moves_parse(plan->elements[3], "iii", "RK.CLUSTER PLAN");
     if (moves == NULL) {
@@ -325,6 +422,7 @@ int admin_cluster_plan(const rk_admin_target *target, rkc_conn *conn, const admi
     uint32_t count = (uint32_t)plan->elements[3]->elements_count;
     if (count == 0 && plan->elements[2]->elements_count == 0 && !a->json) {
         puts("no changes staged");
+        cluster_shares_table(plan, true); /* the layout now can be lopsided too */
     } else {
         cluster_sizes_fetch(target, conn, moves, count);
         if (a->json) {

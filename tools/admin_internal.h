@@ -23,6 +23,7 @@
 #define ADMIN_POSITIONAL_MAX 18u /* bucket set NAME and RK.BUCKET's 8 prop/value pairs */
 #define ADMIN_INTERVAL_MS_DEFAULT 1000u
 #define ADMIN_INTERVAL_MS_MAX 3600000u /* an hour: a longer gap says nothing about "now" */
+#define ADMIN_ZONE_BYTES 16u /* ringkvd's --zone: 1..15 bytes, and a NUL */
 
 typedef struct admin_args {
     bool json;
@@ -38,6 +39,7 @@ typedef struct admin_member {
     char cluster_addr[ADMIN_ADDR_BYTES];
     char state[16];       /* self, up, suspect, connecting, down */
     int64_t heard_ms_ago; /* -1: never heard */
+    char zone[ADMIN_ZONE_BYTES]; /* "" when the member has none (or the node predates zones) */
 } admin_member;
 
 /* What INFO says of one node, the numbers status and top print. */
