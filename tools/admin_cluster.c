@@ -95,7 +95,8 @@ static int cluster_call_status(rkc_conn *conn, const char *what, size_t argc,
 
 /* ---- join --------------------------------------------------------------------------------- */
 
-/* RK.CLUSTER SELF: [id, host, client_port, cluster_port, keys_live, member_count, ring_version]. */
+/* RK.CLUSTER SELF: [id, host, client_port, cluster_port, keys_live, member_count, ring_version,
+ * zone]. */
 typedef struct cluster_self {
     int64_t id;
     char host[ADMIN_ADDR_BYTES];
@@ -103,6 +104,7 @@ typedef struct cluster_self {
     int64_t cluster_port;
     int64_t keys_live;
     int64_t member_count;
+    char zone[ADMIN_ZONE_BYTES];
 } cluster_self;
 
 static int cluster_self_fetch(rkc_conn *conn, cluster_self *self)
@@ -114,11 +116,12 @@ static int cluster_self_fetch(rkc_conn *conn, cluster_self *self)
         return status;
     }
     memset(self, 0, sizeof(*self));
-    if (!admin_cluster_reply_is(reply, "isiiiii") ||
-        !admin_reply_copy(reply->elements[1], self->host, sizeof(self->host))) {
+    if (!admin_cluster_reply_is(reply, "isiiiiis") ||
+        !admin_reply_copy(reply->elements[1], self->host, sizeof(self->host)) ||
+        !admin_reply_copy(reply->elements[7], self->zone, sizeof(self->zone))) {
         return admin_bad_reply(reply, "RK.CLUSTER SELF",
                                "[id, host, client_port, cluster_port, keys_live, member_count, "
-                               "ring_version]");
+                               "ring_version, zone]");
     }
     self->id = reply->elements[0]->integer;
     self->client_port = reply->elements[2]->integer;
@@ -139,8 +142,10 @@ static int cluster_stage_join(rkc_conn *seed, const cluster_self *self, rkc_repl
     snprintf(id, sizeof(id), "%lld", (long long)self->id);
     snprintf(client_port, sizeof(client_port), "%lld", (long long)self->client_port);
     snprintf(cluster_port, sizeof(cluster_port), "%lld", (long long)self->cluster_port);
-    const char *argv[] = {"RK.CLUSTER", "STAGE-JOIN", id, self->host, client_port, cluster_port};
-    int status = admin_call(seed, "RK.CLUSTER STAGE-JOIN", 6, argv, NULL, meta_out);
+    const char *argv[] = {"RK.CLUSTER", "STAGE-JOIN", id,        self->host,
+                          client_port,  cluster_port, self->zone};
+    int status = admin_call(seed, "RK.CLUSTER STAGE-JOIN", self->zone[0] != '\0' ? 7 : 6, argv,
+                            NULL, meta_out);
     if (status != 0) {
         return status;
     }

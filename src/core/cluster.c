@@ -24,6 +24,25 @@ const rk_cmember *rk_cluster_member(const rk_cluster_meta *m, rk_node_id id)
     return i < 0 ? NULL : &m->members[i];
 }
 
+void rk_cluster_ring_zones(const rk_cluster_meta *m, rk_ring *ring)
+{
+    uint32_t zones[RK_RING_NODES_MAX];
+    bool any = false;
+    for (uint32_t i = 0; i < ring->member_count; i++) {
+        const rk_cmember *cm = rk_cluster_member(m, ring->members[i]);
+        const char *zone = cm != NULL ? cm->addr.zone : "";
+        zones[i] = (uint32_t)rk_hash_key((const uint8_t *)zone, strlen(zone));
+        any = any || zone[0] != '\0';
+    }
+    rk_ring_set_zones(ring, any ? zones : NULL);
+}
+
+void rk_cluster_apply_zones(rk_cluster_meta *m)
+{
+    rk_cluster_ring_zones(m, &m->ring);
+    rk_cluster_ring_zones(m, &m->next);
+}
+
 bool rk_cluster_gone(const rk_cluster_meta *m, rk_node_id id)
 {
     for (uint32_t i = 0; i < m->gone_count; i++) {
@@ -119,6 +138,9 @@ int rk_cluster_bootstrap(rk_cluster_meta *m, uint64_t cluster_id, uint32_t parti
     }
     if (rc == 0) {
         rc = rk_ring_init(&m->next, partition_count);
+    }
+    if (rc == 0) {
+        rk_cluster_apply_zones(m);
     }
     for (uint32_t i = 0; rc == 0 && i < m->member_count; i++) {
         m->members[i].seen_ring = m->ring.version;
@@ -298,6 +320,7 @@ int rk_cluster_merge(rk_cluster_meta *m, const rk_cluster_meta *other)
             }
         }
     }
+    rk_cluster_apply_zones(m);
     return changed ? 1 : 0;
 }
 
@@ -446,7 +469,11 @@ int rk_cluster_plan_ring(const rk_cluster_meta *m, uint32_t n_max, rk_ring *next
      * ring's member count where they are computed. */
     *plan_n_out = n_max == 0 ? 1 : n_max;
     uint32_t target_n = n_max < count ? n_max : count;
-    return rk_ring_rebalance(&m->ring, ids, count, target_n == 0 ? 1 : target_n, next, NULL);
+    int rc = rk_ring_rebalance(&m->ring, ids, count, target_n == 0 ? 1 : target_n, next, NULL);
+    if (rc == 0) {
+        rk_cluster_ring_zones(m, next);
+    }
+    return rc;
 }
 
 /* Where `id` stands in `list` (count entries), or count when absent. */

@@ -18,13 +18,16 @@
 #include "members.h"
 #include "ring.h"
 
-#define RK_CLUSTER_FORMAT_V1 1u
+/* Format 2 added each member's zone; format 1 (this round's first, never released) is refused
+ * and a node holding it bootstraps again from its configuration. */
+#define RK_CLUSTER_FORMAT_V1 2u
 /* Ids of members that left, kept so that none joins again (their dots are in clocks). */
 #define RK_CLUSTER_GONE_MAX 4096u
 #define RK_CLUSTER_STAGED_MAX RK_MEMBERS_MAX
 /* Upper bound of an encoding: members, gone ids, staged, two rings and the done bitmap. */
 #define RK_CLUSTER_ENCODED_BYTES_MAX                                                               \
-    (256u + RK_MEMBERS_MAX * (40u + RK_MEMBER_HOST_BYTES_MAX) + RK_CLUSTER_GONE_MAX * 4u +         \
+    (256u + RK_MEMBERS_MAX * (41u + RK_MEMBER_HOST_BYTES_MAX + RK_MEMBER_ZONE_BYTES_MAX) +         \
+     RK_CLUSTER_GONE_MAX * 4u +                                                                    \
      RK_CLUSTER_STAGED_MAX * 5u + 2u * RK_RING_ENCODED_BYTES_MAX +                                 \
      RK_RING_PARTITIONS_MAX * RK_N_MAX / 8u + 16u)
 
@@ -110,6 +113,11 @@ int rk_cluster_decode(rk_cluster_meta *m, const uint8_t *bytes, size_t len);
 int rk_cluster_merge(rk_cluster_meta *m, const rk_cluster_meta *other);
 
 const rk_cmember *rk_cluster_member(const rk_cluster_meta *m, rk_node_id id);
+/* Give `ring` its members' zones from the metadata (ring.h: preference lists take distinct zones
+ * first); rk_cluster_apply_zones does it for the serving ring and the plan's. Every change of the
+ * metadata ends with it, so the rings' zones always follow the members'. */
+void rk_cluster_ring_zones(const rk_cluster_meta *m, rk_ring *ring);
+void rk_cluster_apply_zones(rk_cluster_meta *m);
 bool rk_cluster_gone(const rk_cluster_meta *m, rk_node_id id);
 /* Record that `id` holds ring version `ring_version`. Returns true when it changed. */
 bool rk_cluster_saw(rk_cluster_meta *m, rk_node_id id, uint64_t ring_version);

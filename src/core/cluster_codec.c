@@ -3,7 +3,7 @@
  *
  *   u8 format | u64 cluster_id | u64 version
  *   | u32 members, each: u32 id, u8 state, u64 stamp, u64 seen_ring, u8 host length, host,
- *     u16 client port, u16 cluster port (ascending id)
+ *     u16 client port, u16 cluster port, u8 zone length, zone (ascending id)
  *   | u32 gone, each u32 id (ascending) | u64 staged_version | u32 staged_origin
  *   | u32 staged, each u32 id, u8 action
  *   | u64 plan | u32 plan_origin | u8 moving | u8 plan_n
@@ -110,6 +110,9 @@ int rk_cluster_encode(const rk_cluster_meta *m, uint8_t *out, size_t out_size)
         cluster_put_bytes(&w, cm->addr.host, host_len);
         cluster_put_u16(&w, cm->addr.client_port);
         cluster_put_u16(&w, cm->addr.cluster_port);
+        size_t zone_len = strnlen(cm->addr.zone, sizeof(cm->addr.zone));
+        cluster_put_u8(&w, (uint8_t)zone_len);
+        cluster_put_bytes(&w, cm->addr.zone, zone_len);
     }
     cluster_put_u32(&w, m->gone_count);
     for (uint32_t i = 0; i < m->gone_count; i++) {
@@ -223,6 +226,17 @@ static int cluster_decode_members(cluster_reader *r, rk_cluster_meta *m)
         }
         cm->addr.client_port = cluster_get_u16(r);
         cm->addr.cluster_port = cluster_get_u16(r);
+        uint8_t zone_len = cluster_get_u8(r);
+        if (zone_len > RK_MEMBER_ZONE_BYTES_MAX) {
+            return RK_ECORRUPT;
+        }
+        const uint8_t *zone = cluster_read(r, zone_len);
+        if (zone != NULL) {
+            memcpy(cm->addr.zone, zone, zone_len);
+        }
+        if (memchr(cm->addr.zone, 0, zone_len) != NULL) {
+            return RK_ECORRUPT;
+        }
         if (cm->addr.id == 0 || cm->state < RK_CMEMBER_JOINING ||
             cm->state > RK_CMEMBER_LEAVING || (i > 0 && m->members[i - 1].addr.id >= cm->addr.id)) {
             return RK_ECORRUPT;
@@ -290,6 +304,7 @@ static int cluster_decode_plan(cluster_reader *r, rk_cluster_meta *m)
     if (r->bad) {
         return RK_ECORRUPT;
     }
+    rk_cluster_apply_zones(m);
     rc = rk_cluster_install_units(m);
     if (rc != 0) {
         return rc;

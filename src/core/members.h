@@ -19,6 +19,7 @@
 
 #define RK_MEMBERS_MAX 64u          /* = RK_RING_NODES_MAX: the ring holds every member */
 #define RK_MEMBER_HOST_BYTES_MAX 63u   /* a name or address literal for logs and connects */
+#define RK_MEMBER_ZONE_BYTES_MAX 15u   /* a zone (data centre, rack): [A-Za-z0-9_.-], or none */
 /* A peer that let this many requests in a row reach their deadline unanswered is suspected,
  * i.e. counted unreachable, for a request timeout, then tried again (issue 6 item 1). Any
  * message from it clears the suspicion. */
@@ -30,6 +31,7 @@ typedef struct rk_member_addr {
     char host[RK_MEMBER_HOST_BYTES_MAX + 1];
     uint16_t client_port;
     uint16_t cluster_port;
+    char zone[RK_MEMBER_ZONE_BYTES_MAX + 1];   /* "" when none (issue 16: zones) */
 } rk_member_addr;
 
 typedef struct rk_member {

@@ -74,6 +74,8 @@ static void membership_mirror(rk_node *n)
     }
     if (n->ring.version != meta->ring.version ||
         n->ring.member_count != meta->ring.member_count ||
+        n->ring.zone_count != meta->ring.zone_count ||
+        memcmp(n->ring.zone, meta->ring.zone, sizeof(n->ring.zone)) != 0 ||
         memcmp(n->ring.owner_index, meta->ring.owner_index, meta->ring.partition_count) != 0) {
         n->ring = meta->ring;
     }

@@ -84,6 +84,80 @@ rk_node_id rk_ring_owner(const rk_ring *ring, uint32_t partition)
     return ring->members[index];
 }
 
+void rk_ring_set_zones(rk_ring *ring, const uint32_t *zones)
+{
+    memset(ring->zone, 0, sizeof(ring->zone));
+    ring->zone_count = 0;
+    if (zones == NULL) {
+        return;
+    }
+    uint32_t seen[RK_RING_NODES_MAX];
+    for (uint32_t i = 0; i < ring->member_count; i++) {
+        uint32_t z = 0;
+        while (z < ring->zone_count && seen[z] != zones[i]) {
+            z++;
+        }
+        if (z == ring->zone_count) {
+            seen[ring->zone_count++] = zones[i];
+        }
+        ring->zone[i] = (uint8_t)z;
+    }
+}
+
+/* With n zones or more: the first owner of each zone clockwise until n zones are listed, then
+ * the others in their clockwise order (Dynamo's placement across data centres). `order` holds
+ * member indexes clockwise, count of them; rewritten in place. */
+static void ring_zones_first(const rk_ring *ring, uint32_t n, uint8_t *order, uint32_t count)
+{
+    if (ring->zone_count < n || ring->zone_count < 2) {
+        return;
+    }
+    uint8_t first[RK_RING_NODES_MAX];
+    uint8_t rest[RK_RING_NODES_MAX];
+    uint32_t first_count = 0;
+    uint32_t rest_count = 0;
+    uint64_t zones_taken = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t z = ring->zone[order[i]];
+        if (first_count < n && !(zones_taken & (1ull << z))) {
+            zones_taken |= 1ull << z;
+            first[first_count++] = order[i];
+        } else {
+            rest[rest_count++] = order[i];
+        }
+    }
+    memcpy(order, first, first_count);
+    memcpy(order + first_count, rest, rest_count);
+}
+
+/* The first `limit` members' indexes in preference order from `partition` clockwise: each owner
+ * not yet listed, then the members owning nothing (S > Q), rotated so that no one of them takes
+ * every partition's first fallback. Returns how many (limit <= the member count). */
+static uint32_t ring_walk(const rk_ring *ring, uint32_t partition, uint32_t limit,
+                          uint8_t *order)
+{
+    uint32_t member_count = limit; /* how many to list */
+    uint64_t seen = 0;
+    uint32_t written = 0;
+    for (uint32_t i = 0; i < ring->partition_count && written < member_count; i++) {
+        uint8_t index = ring_owner_at(ring, partition + i);
+        RK_ASSERT(index < ring->member_count);
+        if (!(seen & (1ull << index))) {
+            seen |= 1ull << index;
+            order[written++] = index;
+        }
+    }
+    for (uint32_t i = 0; i < ring->member_count && written < member_count; i++) {
+        uint32_t index = (partition + i) % ring->member_count;
+        if (!(seen & (1ull << index))) {
+            seen |= 1ull << index;
+            order[written++] = (uint8_t)index;
+        }
+    }
+    RK_ASSERT(written == member_count);
+    return written;
+}
+
 int rk_ring_preflist(const rk_ring *ring, uint32_t partition, uint32_t n, rk_node_id *out,
                      uint32_t out_count_max, uint32_t *primary_count_out)
 {
@@ -91,32 +165,22 @@ int rk_ring_preflist(const rk_ring *ring, uint32_t partition, uint32_t n, rk_nod
         out_count_max == 0) {
         return RK_EINVAL;
     }
-    uint32_t member_count = ring->member_count;
-    uint32_t want = ring_min_u32(out_count_max, member_count);
-    uint64_t seen = 0;
-    uint32_t written = 0;
-    for (uint32_t i = 0; i < ring->partition_count && written < want; i++) {
-        uint8_t index = ring_owner_at(ring, partition + i);
-        RK_ASSERT(index < member_count);
-        if (!(seen & (1ull << index))) {
-            seen |= 1ull << index;
-            out[written++] = ring->members[index];
-        }
+    /* Zones first needs every member's place; otherwise the walk stops at what is asked. */
+    bool zoned = ring->zone_count >= 2 && ring->zone_count >= n;
+    uint8_t order[RK_RING_NODES_MAX];
+    uint32_t count = ring_walk(ring, partition,
+                               zoned ? ring->member_count
+                                     : ring_min_u32(out_count_max, ring->member_count),
+                               order);
+    ring_zones_first(ring, n, order, count);
+    uint32_t want = ring_min_u32(out_count_max, count);
+    for (uint32_t i = 0; i < want; i++) {
+        out[i] = ring->members[order[i]];
     }
-    /* Members owning nothing (S > Q) come last, rotated so that no one of them takes every
-     * partition's first fallback. */
-    for (uint32_t i = 0; i < member_count && written < want; i++) {
-        uint32_t index = (partition + i) % member_count;
-        if (!(seen & (1ull << index))) {
-            seen |= 1ull << index;
-            out[written++] = ring->members[index];
-        }
-    }
-    RK_ASSERT(written == want);
     if (primary_count_out != NULL) {
-        *primary_count_out = ring_min_u32(n, written);
+        *primary_count_out = ring_min_u32(n, want);
     }
-    return (int)written;
+    return (int)want;
 }
 
 uint32_t rk_ring_members(const rk_ring *ring, rk_node_id *out, uint32_t out_count_max)

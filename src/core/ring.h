@@ -90,6 +90,11 @@ typedef struct rk_ring {
     uint32_t partition_count;                    /* Q, a power of two */
     uint32_t member_count;                       /* S; 0 until claimed */
     rk_node_id members[RK_RING_NODES_MAX];       /* [0, S), strictly ascending */
+    /* Zones (issue 16): zone[i] is member i's zone, 0 .. zone_count - 1. Not part of the
+     * encoding: the cluster metadata sets them from its members (rk_ring_set_zones); 0 zones
+     * (a decoded or claimed ring) means none. */
+    uint32_t zone_count;
+    uint8_t zone[RK_RING_NODES_MAX];
     uint8_t owner_index[RK_RING_PARTITIONS_MAX]; /* [0, Q): index into members */
 } rk_ring;
 
@@ -124,6 +129,11 @@ uint32_t rk_ring_partition_of(const rk_ring *ring, uint64_t position);
 
 /* The owner of `partition` (< Q) in a claimed ring. */
 rk_node_id rk_ring_owner(const rk_ring *ring, uint32_t partition);
+
+/* Set the zone of each member (zones[i] for members[i], any values: they are renumbered in
+ * order of first appearance) or, with zones NULL, clear them. Preference lists then take n
+ * distinct zones first whenever the members span at least n zones. */
+void rk_ring_set_zones(rk_ring *ring, const uint32_t *zones);
 
 /* The preference list of `partition`: walking clockwise from it, each owner not yet listed
  * (Dynamo 4.3: positions already taken are skipped), then the members that own no partition

@@ -42,7 +42,7 @@ static void cluster_self(rk_server *s, rk_cmd *cmd)
     const rk_cluster_meta *m = rk_node_cluster(s->node);
     const rk_node_config *nc = rk_node_config_get(s->node);
     const rk_cmember *me = rk_cluster_member(m, nc->id);
-    rk_resp_array(&cmd->out, 7);
+    rk_resp_array(&cmd->out, 8);
     rk_resp_integer(&cmd->out, nc->id);
     rk_resp_bulk_str(&cmd->out, me != NULL ? me->addr.host : "");
     rk_resp_integer(&cmd->out, me != NULL ? me->addr.client_port : 0);
@@ -50,20 +50,25 @@ static void cluster_self(rk_server *s, rk_cmd *cmd)
     rk_resp_integer(&cmd->out, (int64_t)rk_node_stats_get(s->node)->keys_live);
     rk_resp_integer(&cmd->out, m->member_count);
     rk_resp_integer(&cmd->out, (int64_t)m->ring.version);
+    rk_resp_bulk_str(&cmd->out, me != NULL ? me->addr.zone : "");
 }
 
-/* STAGE-JOIN id host client_port cluster_port: the encoded metadata with the join staged. */
+/* STAGE-JOIN id host client_port cluster_port [zone]: the encoded metadata with the join
+ * staged. */
 static void cluster_stage_join(rk_server *s, rk_cmd *cmd, const commands_args *a)
 {
     rk_member_addr addr = {0};
     int64_t client_port = 0;
     int64_t cluster_port = 0;
-    if (a->argc != 6 || !cluster_arg_id(a, 2, &addr.id) || a->argv_len[3] == 0 ||
+    bool zone_ok = a->argc == 6 || (a->argc == 7 && a->argv_len[6] <= RK_MEMBER_ZONE_BYTES_MAX &&
+                                    memchr(a->argv[6], 0, a->argv_len[6]) == NULL);
+    if (!zone_ok || !cluster_arg_id(a, 2, &addr.id) || a->argv_len[3] == 0 ||
         a->argv_len[3] > RK_MEMBER_HOST_BYTES_MAX || !rk_commands_arg_int(a, 4, &client_port) ||
         !rk_commands_arg_int(a, 5, &cluster_port) || client_port < 1 || client_port > 65535 ||
         cluster_port < 1 || cluster_port > 65535) {
         rk_resp_error(&cmd->out, "ERR syntax: RK.CLUSTER STAGE-JOIN id host client-port "
-                                 "cluster-port (id 1..2^32-1, ports 1..65535)");
+                                 "cluster-port [zone] (id 1..2^32-1, ports 1..65535, a zone of "
+                                 "at most 15 bytes)");
         return;
     }
     memcpy(addr.host, a->argv[3], a->argv_len[3]);
@@ -73,6 +78,9 @@ static void cluster_stage_join(rk_server *s, rk_cmd *cmd, const commands_args *a
     }
     addr.client_port = (uint16_t)client_port;
     addr.cluster_port = (uint16_t)cluster_port;
+    if (a->argc == 7) {
+        memcpy(addr.zone, a->argv[6], a->argv_len[6]);
+    }
     char message[CLUSTER_MESSAGE_BYTES] = "";
     int rc = rk_node_cluster_stage_join(s->node, &addr, message, sizeof(message));
     if (rc != 0) {
@@ -88,6 +96,81 @@ static void cluster_stage_join(rk_server *s, rk_cmd *cmd, const commands_args *a
     }
     rk_resp_bulk(&cmd->out, bytes, len);
     free(bytes);
+}
+
+/* Replicas of the default bucket's n each member of `ring` holds: partitions whose primaries
+ * include it, into counts (by the ring's member index). */
+static void cluster_replicas(const rk_ring *ring, uint32_t n, uint32_t *counts)
+{
+    memset(counts, 0, sizeof(uint32_t) * RK_RING_NODES_MAX);
+    uint32_t nn = n < ring->member_count ? n : ring->member_count;
+    for (uint32_t p = 0; nn > 0 && p < ring->partition_count; p++) {
+        rk_node_id list[RK_N_MAX];
+        uint32_t primaries = 0;
+        if (rk_ring_preflist(ring, p, nn, list, RK_N_MAX, &primaries) < 0) {
+            continue;
+        }
+        for (uint32_t i = 0; i < primaries; i++) {
+            for (uint32_t m = 0; m < ring->member_count; m++) {
+                counts[m] += ring->members[m] == list[i] ? 1u : 0u;
+            }
+        }
+    }
+}
+
+static uint32_t cluster_count_of(const rk_ring *ring, const uint32_t *counts, rk_node_id id)
+{
+    for (uint32_t m = 0; m < ring->member_count; m++) {
+        if (ring->members[m] == id) {
+            return counts[m];
+        }
+    }
+    return 0;
+}
+
+/* PLAN's shares and warnings (issue 16: uneven zones can load a small zone's nodes heavily,
+ * CASSANDRA-3810): each member's replicas now and after, and a warning for every node the plan
+ * gives more than 1.5 times the mean. */
+static void cluster_plan_shares(rk_server *s, rk_cmd *cmd, const rk_cluster_meta *m,
+                                const rk_ring *after)
+{
+    uint32_t n = rk_node_buckets(s->node)->defaults.n;
+    uint32_t now_counts[RK_RING_NODES_MAX];
+    uint32_t after_counts[RK_RING_NODES_MAX];
+    cluster_replicas(&m->ring, n, now_counts);
+    cluster_replicas(after, n, after_counts);
+    rk_resp_array(&cmd->out, m->member_count);
+    for (uint32_t i = 0; i < m->member_count; i++) {
+        const rk_cmember *cm = &m->members[i];
+        rk_resp_array(&cmd->out, 4);
+        rk_resp_integer(&cmd->out, cm->addr.id);
+        rk_resp_bulk_str(&cmd->out, cm->addr.zone);
+        rk_resp_integer(&cmd->out, cluster_count_of(after, after_counts, cm->addr.id));
+        rk_resp_integer(&cmd->out, cluster_count_of(&m->ring, now_counts, cm->addr.id));
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < after->member_count; i++) {
+        total += after_counts[i];
+    }
+    double mean = after->member_count > 0 ? (double)total / after->member_count : 0.0;
+    uint32_t warned[RK_RING_NODES_MAX];
+    uint32_t warn_count = 0;
+    for (uint32_t i = 0; i < after->member_count; i++) {
+        if (mean > 0.0 && after_counts[i] > 1.5 * mean) {
+            warned[warn_count++] = i;
+        }
+    }
+    rk_resp_array(&cmd->out, warn_count);
+    for (uint32_t w = 0; w < warn_count; w++) {
+        uint32_t i = warned[w];
+        const rk_cmember *cm = rk_cluster_member(m, after->members[i]);
+        char text[200];
+        snprintf(text, sizeof(text), "node %u (zone %s) would hold %u replicas, %.2f times the "
+                 "mean of %.0f", after->members[i],
+                 cm != NULL && cm->addr.zone[0] != '\0' ? cm->addr.zone : "none",
+                 after_counts[i], after_counts[i] / mean, mean);
+        rk_resp_bulk_str(&cmd->out, text);
+    }
 }
 
 static void cluster_plan(rk_server *s, rk_cmd *cmd)
@@ -118,7 +201,7 @@ static void cluster_plan(rk_server *s, rk_cmd *cmd)
             return;
         }
     }
-    rk_resp_array(&cmd->out, 4);
+    rk_resp_array(&cmd->out, 6);
     rk_resp_integer(&cmd->out, (int64_t)m->plan + (m->staged_count > 0 ? 1 : 0));
     rk_resp_integer(&cmd->out, (int64_t)m->ring.version);
     rk_resp_array(&cmd->out, m->staged_count);
@@ -134,6 +217,7 @@ static void cluster_plan(rk_server *s, rk_cmd *cmd)
         rk_resp_integer(&cmd->out, units[i].source_count > 0 ? units[i].sources[0] : 0);
         rk_resp_integer(&cmd->out, units[i].receiver);
     }
+    cluster_plan_shares(s, cmd, m, m->staged_count > 0 ? next : &m->ring);
     free(units);
     free(next);
 }

@@ -20,7 +20,7 @@
  *   RK.METRICS                       -> the Prometheus text exposition (prom.h), one bulk
  *   RK.MEMBERS                       -> [[id, client host:port, cluster host:port,
  *                                        self|up|suspect|connecting|down, ms since heard
- *                                        or -1], ...]
+ *                                        or -1, zone ("" for none)], ...]
  *                                       as this node sees them (peer.h, rk_peer_view)
  *
  * RK.GET, RK.PUT and RK.DEL count in INFO's ops_get, ops_put and ops_del, one per command, like
@@ -316,12 +316,13 @@ void rk_commands_rk_members(rk_server *s, rk_client *c, rk_cmd *cmd, const comma
             state = rk_node_member_reachable(s->node, m->id) ? "up" : "down";
             heard_ms_ago = -1;
         }
-        rk_resp_array(&cmd->out, 5);
+        rk_resp_array(&cmd->out, 6);
         rk_resp_integer(&cmd->out, m->id);
         rk_resp_bulk_str(&cmd->out, client_addr);
         rk_resp_bulk_str(&cmd->out, cluster_addr);
         rk_resp_bulk_str(&cmd->out, state);
         rk_resp_integer(&cmd->out, heard_ms_ago);
+        rk_resp_bulk_str(&cmd->out, m->zone);
     }
     rk_server_cmd_complete(s, cmd);
 }

@@ -76,7 +76,9 @@ static const config_option config_options[] = {
     {"cluster-port", CONFIG_U16, CONFIG_FIELD(cluster_port), 1, 65535,
      "internode port on the bind address [port + 10000]"},
     {"members", CONFIG_STRING, CONFIG_FIELD(members_text), 0, 0,
-     "every member, this one too: id=host:port:cluster-port,... [just this node]"},
+     "every member, this one too: id=host:port:cluster-port[:zone],... [just this node]"},
+    {"zone", CONFIG_STRING, CONFIG_FIELD(zone), 0, 0,
+     "this node's zone (data centre or rack), 1 to 15 of A-Za-z0-9_.- [none]"},
     {"secret", CONFIG_STRING, CONFIG_FIELD(secret), 0, 0,
      "shared secret peers must prove in the handshake [none]"},
     {"request-timeout-ms", CONFIG_U32, CONFIG_FIELD(request_timeout_ms), 1, 600000,
@@ -166,6 +168,7 @@ void rk_config_deinit(rk_config *c)
     free(c->cluster_name);
     free(c->secret);
     free(c->members_text);
+    free(c->zone);
     memset(c, 0, sizeof(*c));
 }
 
@@ -428,18 +431,46 @@ int rk_config_parse_args(rk_config *c, int argc, char **argv, char *err, size_t 
     return 0;
 }
 
-/* One "id=host:port:cluster_port" entry of --members. */
+/* A zone: 1 to RK_MEMBER_ZONE_BYTES_MAX bytes of [A-Za-z0-9_.-]. */
+static bool config_zone_ok(const char *zone)
+{
+    size_t len = strlen(zone);
+    if (len == 0 || len > RK_MEMBER_ZONE_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = zone[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One "id=host:port:cluster_port[:zone]" entry of --members. */
 static int config_parse_member(const char *text, rk_config_member *m)
 {
     char host[RK_CONFIG_HOST_BYTES_MAX + 2];
+    char zone[RK_MEMBER_ZONE_BYTES_MAX + 2] = "";
     unsigned long id = 0;
     unsigned port = 0;
     unsigned cluster_port = 0;
     int used = 0;
     memset(m, 0, sizeof(*m));
     if (sscanf(text, "%lu=%64[^:]:%u:%u%n", &id, host, &port, &cluster_port, &used) != 4 ||
-        text[used] != '\0' || id == 0 || id > 0xffffffffu || port == 0 || port > 65535 ||
-        cluster_port == 0 || cluster_port > 65535 || strlen(host) > RK_CONFIG_HOST_BYTES_MAX) {
+        id == 0 || id > 0xffffffffu || port == 0 || port > 65535 || cluster_port == 0 ||
+        cluster_port > 65535 || strlen(host) > RK_CONFIG_HOST_BYTES_MAX) {
+        return RK_EINVAL;
+    }
+    if (text[used] == ':') {
+        int zone_used = 0;
+        if (sscanf(text + used + 1, "%16[^:,]%n", zone, &zone_used) != 1 ||
+            text[used + 1 + zone_used] != '\0' || !config_zone_ok(zone)) {
+            return RK_EINVAL;
+        }
+        memcpy(m->zone, zone, strlen(zone) + 1);
+    } else if (text[used] != '\0') {
         return RK_EINVAL;
     }
     m->id = (uint32_t)id;
@@ -459,6 +490,11 @@ static int config_finish_members(rk_config *c, char *err, size_t err_len)
         }
         c->cluster_port = (uint16_t)(c->port + 10000);
     }
+    if (c->zone != NULL && !config_zone_ok(c->zone)) {
+        snprintf(err, err_len, "zone: \"%s\": expected 1 to %u of A-Za-z0-9_.-", c->zone,
+                 RK_MEMBER_ZONE_BYTES_MAX);
+        return RK_EINVAL;
+    }
     c->member_count = 0;
     if (c->members_text == NULL) {
         rk_config_member *self = &c->members[c->member_count++];
@@ -466,6 +502,9 @@ static int config_finish_members(rk_config *c, char *err, size_t err_len)
         snprintf(self->host, sizeof(self->host), "%s", c->bind);
         self->client_port = c->port;
         self->cluster_port = c->cluster_port;
+        if (c->zone != NULL) {
+            memcpy(self->zone, c->zone, strlen(c->zone) + 1);
+        }
         return 0;
     }
     char *copy = strdup(c->members_text);
@@ -482,7 +521,9 @@ static int config_finish_members(rk_config *c, char *err, size_t err_len)
             snprintf(err, err_len, "members: more than %u", RK_CONFIG_MEMBERS_MAX);
             rc = RK_EINVAL;
         } else if (config_parse_member(item, &m) != 0) {
-            snprintf(err, err_len, "members: \"%s\": expected id=host:port:cluster-port", item);
+            snprintf(err, err_len,
+                     "members: \"%s\": expected id=host:port:cluster-port[:zone], a zone 1 to "
+                     "15 of A-Za-z0-9_.-", item);
             rc = RK_EINVAL;
         } else {
             for (uint32_t i = 0; i < c->member_count; i++) {
@@ -490,6 +531,14 @@ static int config_finish_members(rk_config *c, char *err, size_t err_len)
                     snprintf(err, err_len, "members: node id %u named twice", m.id);
                     rc = RK_EINVAL;
                 }
+            }
+            if (m.id == c->node_id && c->zone != NULL) {
+                if (m.zone[0] != '\0' && strcmp(m.zone, c->zone) != 0) {
+                    snprintf(err, err_len, "members: node %u's zone \"%s\" is not zone \"%s\"",
+                             m.id, m.zone, c->zone);
+                    rc = RK_EINVAL;
+                }
+                memcpy(m.zone, c->zone, strlen(c->zone) + 1);
             }
             self_found = self_found || m.id == c->node_id;
             c->members[c->member_count++] = m;

@@ -30,6 +30,7 @@ typedef struct rk_config_member {
     char host[RK_CONFIG_HOST_BYTES_MAX + 1];
     uint16_t client_port;
     uint16_t cluster_port;
+    char zone[RK_MEMBER_ZONE_BYTES_MAX + 1];   /* "" when none */
 } rk_config_member;
 
 typedef struct rk_config {
@@ -66,7 +67,8 @@ typedef struct rk_config {
     uint32_t tombstone_grace_ms;    /* a tombstone is reaped no sooner; 0: never (aae_reap.c) */
     bool test_hooks;                /* RK.DEBUG: commands that break things, for tests only */
     uint32_t epoch_learn_ms_max;    /* a wiped node's wait for every member (epochs.h) */
-    char *members_text;             /* "id=host:port:cluster_port,..." as given */
+    char *members_text;             /* "id=host:port:cluster_port[:zone],..." as given */
+    char *zone;                     /* this node's zone, NULL for none */
     rk_config_member members[RK_CONFIG_MEMBERS_MAX];
     uint32_t member_count;          /* derived by rk_config_finish */
     char *config_file;

@@ -285,6 +285,7 @@ static int main_start(main_state *m)
         memcpy(nc.members[i].host, cm->host, sizeof(nc.members[i].host));
         nc.members[i].client_port = cm->client_port;
         nc.members[i].cluster_port = cm->cluster_port;
+        memcpy(nc.members[i].zone, cm->zone, sizeof(nc.members[i].zone));
     }
     rc = rk_node_new(&nc, &m->runtime.env, &m->node);
     if (rc != 0) {

@@ -234,9 +234,9 @@ wait_learned() {
 }
 
 # member_state PORT ID: how the node on PORT sees member ID in RK.MEMBERS (self, up,
-# connecting, down).
+# connecting, down); redis-cli prints each entry's six fields on six lines.
 member_state() {
-    timeout 10 redis-cli -p "$1" rk.members | paste -d' ' - - - - - |
+    timeout 10 redis-cli -p "$1" rk.members | paste -d' ' - - - - - - |
         awk -v id="$2" '$1 == id {print $4}'
 }
 

@@ -128,7 +128,7 @@ all_learned() {
 }
 
 # states ID: how node ID sees the members, "1:self 2:up 3:down ...".
-states() { cli "$1" rk.members | paste -d' ' - - - - - | awk '{printf "%s:%s ", $1, $4}'; }
+states() { cli "$1" rk.members | paste -d' ' - - - - - - | awk '{printf "%s:%s ", $1, $4}'; }
 
 # all_see "IDS" "OTHERS" REGEX: every node of IDS sees every member of OTHERS in a state
 # matching REGEX.

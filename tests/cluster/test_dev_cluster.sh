@@ -46,8 +46,8 @@ for id in 1 2 3; do
     fi
     wait_learned $((base + id - 1)) || fail "node $id still learning its epoch"
 done
-# RK.MEMBERS: [id, client address, cluster address, state, ms since heard] per member.
-members=$(redis-cli -p "$base" rk.members | paste -d' ' - - - - -)
+# RK.MEMBERS: [id, client address, cluster address, state, ms since heard, zone] per member.
+members=$(redis-cli -p "$base" rk.members | paste -d' ' - - - - - -)
 check_contains "RK.MEMBERS on node 1: itself" \
     "1 127.0.0.1:$base 127.0.0.1:$((base + 3)) self 0" "$members"
 check_contains "RK.MEMBERS on node 1: node 2 up" \

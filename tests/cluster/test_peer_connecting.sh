@@ -24,7 +24,7 @@ pid2=$NODE_PID
 kill -STOP "$pid2"
 start_node node1 "$p1" --node-id 1 --cluster-port "$c1" --members "$members" || exit 1
 
-state=$(redis-cli -p "$p1" rk.members | paste -d' ' - - - - - | awk '$1 == 2 {print $4, $5}')
+state=$(redis-cli -p "$p1" rk.members | paste -d' ' - - - - - - | awk '$1 == 2 {print $4, $5}')
 check_eq "node 1 sees frozen node 2 connecting, never heard" "connecting -1" "$state"
 
 # Keys node 1 coordinates itself (first in their preference list), so what reaches node 2 is
