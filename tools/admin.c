@@ -14,7 +14,8 @@ const char rk_admin_usage_text[] =
     "Admin commands (any node; tables for people, --json for one JSON document):\n"
     "  status [--json]              this node and every member: up/down, keys, ops, hints\n"
     "                               pending, epoch\n"
-    "  members [--json]             the members as this node sees them (RK.MEMBERS)\n"
+    "  members [--json]             the members as this node sees them, with their zones\n"
+    "                               (RK.MEMBERS)\n"
     "  ring [--json]                which node owns each partition (RK.RING)\n"
     "  preflist KEY [--json]        the nodes that hold KEY, in order (RK.PREFLIST)\n"
     "  bucket get NAME [--json]     a bucket's properties (RK.BUCKET GET)\n"
@@ -33,7 +34,9 @@ const char rk_admin_usage_text[] =
     "  cluster force-remove ID      stage node ID's removal without handing its data off\n"
     "  cluster clear                drop every staged change\n"
     "  cluster plan [--json]        the staged changes and the partitions they move, with\n"
-    "                               keys and bytes of each asked of the node it moves from\n"
+    "                               keys and bytes of each asked of the node it moves from,\n"
+    "                               each node's replicas now and after, and a warning for\n"
+    "                               each node above 1.5 times the mean\n"
     "  cluster commit               carry out the plan: partitions move to their new owners\n"
     "  cluster status [--json]      members, partitions owned now and after the plan, and\n"
     "                               each transfer's progress and rate\n"
@@ -76,15 +79,17 @@ static int admin_cmd_members(rkc_conn *conn, const admin_args *a)
         return 0;
     }
     admin_table t;
-    admin_table_init(&t, 5);
-    admin_table_add(&t, (const char *const[]){"ID", "CLIENT", "CLUSTER", "STATE", "HEARD_MS"});
+    admin_table_init(&t, 6);
+    admin_table_add(&t,
+                    (const char *const[]){"ID", "CLIENT", "CLUSTER", "ZONE", "STATE", "HEARD_MS"});
     for (uint32_t i = 0; i < count; i++) {
         char id[24];
         char heard[24];
         snprintf(id, sizeof(id), "%lld", (long long)members[i].id);
         snprintf(heard, sizeof(heard), "%lld", (long long)members[i].heard_ms_ago);
         const admin_member *m = &members[i];
-        admin_table_add(&t, (const char *const[]){id, m->client_addr, m->cluster_addr, m->state,
+        admin_table_add(&t, (const char *const[]){id, m->client_addr, m->cluster_addr,
+                                                  m->zone[0] == '\0' ? "-" : m->zone, m->state,
                                                   m->heard_ms_ago < 0 ? "-" : heard});
     }
     admin_table_print(&t);

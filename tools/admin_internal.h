@@ -2,7 +2,8 @@
  * connections to nodes and the INFO and RK.MEMBERS parsing (admin_node.c), the table printer
  * (admin_node.c), the opening and closing of a --json document (inline below), the multi-node
  * subcommands status and top (admin_top.c), repair (admin_repair.c) and cluster
- * (admin_cluster.c), which admin.c dispatches to. Not for other tools. */
+ * (admin_cluster.c, its plan and status in admin_cluster_status.c), which admin.c dispatches
+ * to. Not for other tools. */
 #ifndef RK_ADMIN_INTERNAL_H
 #define RK_ADMIN_INTERNAL_H
 
@@ -22,6 +23,7 @@
 #define ADMIN_POSITIONAL_MAX 18u /* bucket set NAME and RK.BUCKET's 8 prop/value pairs */
 #define ADMIN_INTERVAL_MS_DEFAULT 1000u
 #define ADMIN_INTERVAL_MS_MAX 3600000u /* an hour: a longer gap says nothing about "now" */
+#define ADMIN_ZONE_BYTES 16u /* ringkvd's --zone: 1..15 bytes, and a NUL */
 
 typedef struct admin_args {
     bool json;
@@ -37,7 +39,7 @@ typedef struct admin_member {
     char cluster_addr[ADMIN_ADDR_BYTES];
     char state[16];       /* self, up, suspect, connecting, down */
     int64_t heard_ms_ago; /* -1: never heard */
-    char zone[24];        /* "" when none */
+    char zone[ADMIN_ZONE_BYTES]; /* "" when the member has none (or the node predates zones) */
 } admin_member;
 
 /* What INFO says of one node, the numbers status and top print. */
@@ -161,6 +163,25 @@ int admin_cluster_check_args(const admin_args *a);
 /* cluster join|leave|force-remove|clear|plan|commit|status against the node of `conn` (the
  * joining node for join), RK.CLUSTER underneath (docs/membership.md). */
 int admin_cmd_cluster(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
+
+/* True when r is an array of strlen(types) elements whose types are spelled in `types`: 'i'
+ * an integer, 's' text, 'l' a list. Borrows r. */
+bool admin_cluster_reply_is(const rkc_reply *r, const char *types);
+/* True when r is a list and every element of it has the shape `types`. */
+bool admin_cluster_reply_is_list_of(const rkc_reply *r, const char *types);
+/* "key": value inside a JSON object the caller opened. */
+void admin_cluster_json_int(rk_json *j, const char *key, int64_t value);
+/* The fields "id" and `key` of an object the caller opened, from a reply [id, text, ...]
+ * already checked to have that shape. */
+void admin_cluster_json_id_text(rk_json *j, const rkc_reply *e, const char *key);
+
+/* ---- admin_cluster_status.c ---- */
+
+/* cluster plan: RK.CLUSTER PLAN, the staged changes and the moves with each partition's keys
+ * and bytes asked of its source. */
+int admin_cluster_plan(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
+/* cluster status: RK.CLUSTER STATUS, members and each transfer's progress and rate. */
+int admin_cluster_status(const rk_admin_target *target, rkc_conn *conn, const admin_args *a);
 
 /* ---- admin_repair.c ---- */
 

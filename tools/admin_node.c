@@ -106,7 +106,8 @@ bool admin_reply_copy(const rkc_reply *r, char *dst, size_t dst_bytes)
     return true;
 }
 
-/* RK.MEMBERS: [[id, client host:port, cluster host:port, state, heard ms ago], ...]. */
+/* RK.MEMBERS: [[id, client host:port, cluster host:port, state, heard ms ago, zone], ...]; a
+ * node from before zones (issue 16) answers without the zone, taken as none. */
 int admin_members_fetch(rkc_conn *conn, admin_member *members, uint32_t *count_out)
 {
     static const char *const argv[] = {"RK.MEMBERS"};
@@ -122,13 +123,14 @@ int admin_members_fetch(rkc_conn *conn, admin_member *members, uint32_t *count_o
         const rkc_reply *e = reply->elements[i];
         admin_member *m = &members[i];
         memset(m, 0, sizeof(*m));
-        if (e->type != RKC_REPLY_ARRAY || e->elements_count != 6 ||
+        if (e->type != RKC_REPLY_ARRAY || (e->elements_count != 5 && e->elements_count != 6) ||
             e->elements[0]->type != RKC_REPLY_INTEGER ||
             e->elements[4]->type != RKC_REPLY_INTEGER ||
             !admin_reply_copy(e->elements[1], m->client_addr, sizeof(m->client_addr)) ||
             !admin_reply_copy(e->elements[2], m->cluster_addr, sizeof(m->cluster_addr)) ||
             !admin_reply_copy(e->elements[3], m->state, sizeof(m->state)) ||
-            !admin_reply_copy(e->elements[5], m->zone, sizeof(m->zone))) {
+            (e->elements_count == 6 &&
+             !admin_reply_copy(e->elements[5], m->zone, sizeof(m->zone)))) {
             return admin_bad_reply(reply, "RK.MEMBERS", "[id, client, cluster, state, ms, zone]");
         }
         m->id = e->elements[0]->integer;
@@ -367,4 +369,6 @@ void admin_member_json(rk_json *j, const admin_member *m)
     } else {
         rk_json_int(j, m->heard_ms_ago);
     }
+    rk_json_key(j, "zone");
+    rk_json_string(j, m->zone);
 }
