@@ -6,7 +6,14 @@
  *
  * down/up are a partition of one (each node in its own partition group, net.c's link rule),
  * noticed through the simulated failure detector; disconnect/reconnect change the same groups
- * without telling anyone (sim_links_changed is not called). */
+ * without telling anyone (sim_links_changed is not called).
+ *
+ * Nodes live in the world's slots; a slot's id is index + 1 until rk_fixture_fresh gives it a
+ * new one (membership tests: an id that left never joins again), so every lookup goes by id
+ * through the slots, and the network (net.c) routes by id the same way. Links follow each
+ * node's member table as ringkvd's do (peer.c): when a member appears in a node's table, the
+ * node is told at once whether its link to it is up (the handshake's rk_node_on_peer), which
+ * is also when it pushes its bucket properties to the newcomer. */
 #include "fixture.h"
 
 #include <stdlib.h>
@@ -37,23 +44,42 @@ struct rk_fixture {
     sim_event *held_head;
     sim_event *held_tail;
     uint32_t held_count;
-    uint64_t delivered[RK_SIM_NODES_MAX][RK_MSG_KIND_MAX + 1];
+    uint64_t delivered[RK_SIM_NODES_MAX][RK_MSG_KIND_MAX + 1];    /* [slot][kind] */
+    rk_node_id id_next;             /* the id rk_fixture_fresh gives next: never one used */
+    /* Per slot: the member table generation last looked at, and the slots whose node it was
+     * told about since (its links). */
+    uint64_t members_generation[RK_SIM_NODES_MAX];
+    uint32_t linked_mask[RK_SIM_NODES_MAX];
 };
+_Static_assert(RK_SIM_NODES_MAX <= 32, "linked_mask is a uint32_t over slots");
 
 void rk_fixture_config_default(rk_fixture_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->seed = 1;
     c->nodes = 5;
+    c->lone = 0;
     rk_node_config_default(&c->node);
     c->node.aae_on = false;     /* tests that want anti-entropy switch it on */
 }
 
+/* The slot of node `id`, or NULL when no slot holds it (never, or no longer). */
+static sim_node *fixture_sim_node_find(const rk_fixture *fx, rk_node_id id)
+{
+    for (uint32_t i = 0; i < fx->w->cfg.nodes; i++) {
+        if (fx->w->nodes[i].id == id) {
+            return &fx->w->nodes[i];
+        }
+    }
+    return NULL;
+}
+
 static sim_node *fixture_sim_node(rk_fixture *fx, rk_node_id id)
 {
+    sim_node *sn = fixture_sim_node_find(fx, id);
     RK_ASSERT(id >= 1);
-    RK_ASSERT(id <= fx->w->cfg.nodes);
-    return &fx->w->nodes[id - 1];
+    RK_ASSERT(sn != NULL);
+    return sn;
 }
 
 /* ---- replies -------------------------------------------------------------------------------- */
@@ -109,7 +135,7 @@ static void fixture_on_reply(void *ctx, uint32_t node, uint64_t client_req, cons
     RK_ASSERT(client_req >= 1);
     RK_ASSERT(client_req <= fx->request_count);
     rk_fixture_reply *out = &fx->replies[client_req];
-    RK_ASSERT(out->node == node + 1);   /* answered by the node it was sent to */
+    RK_ASSERT(out->node == fx->w->nodes[node].id);  /* answered by the node it was sent to */
     if (out->answers++ == 0) {
         fixture_reply_record(out, r);
     }
@@ -148,8 +174,8 @@ static uint64_t fixture_request_new(rk_fixture *fx, rk_node_id id)
 static bool fixture_filter_matches(const rk_fixture *fx, const sim_event *e)
 {
     return fx->action != RK_FIXTURE_PASS && e->kind == SIM_EV_MSG && e->a == fx->filter_kind &&
-           (fx->filter_from == 0 || e->from + 1 == fx->filter_from) &&
-           (fx->filter_to == 0 || e->node + 1 == fx->filter_to);
+           (fx->filter_from == 0 || fx->w->nodes[e->from].id == fx->filter_from) &&
+           (fx->filter_to == 0 || fx->w->nodes[e->node].id == fx->filter_to);
 }
 
 static void fixture_hold(rk_fixture *fx, sim_event *e)
@@ -186,11 +212,65 @@ static void fixture_count_delivery(rk_fixture *fx, const sim_event *e)
     }
 }
 
+/* The slots whose node is in slot a's member table now. */
+static uint32_t fixture_members_mask(const rk_fixture *fx, uint32_t a)
+{
+    const sim_world *w = fx->w;
+    const rk_members *table = rk_node_members(w->nodes[a].node);
+    uint32_t mask = 0;
+    for (uint32_t b = 0; b < w->cfg.nodes; b++) {
+        if (b != a && rk_members_find(table, w->nodes[b].id) != NULL) {
+            mask |= 1u << b;
+        }
+    }
+    return mask;
+}
+
+/* Slot a's links are what its table says now, without telling it anything (at start and
+ * restart, whose callers tell it every link). */
+static void fixture_links_taken(rk_fixture *fx, uint32_t a)
+{
+    const sim_node *sn = &fx->w->nodes[a];
+    fx->members_generation[a] = sn->node != NULL ? rk_node_members(sn->node)->generation : 0;
+    fx->linked_mask[a] = sn->node != NULL ? fixture_members_mask(fx, a) : 0;
+}
+
+/* Each node whose member table gained members since the last look is told whether its link to
+ * each newcomer is up, as the runtime's handshake would tell it; one that lost members forgets
+ * those links. Unchanged tables cost one compare each. */
+static void fixture_links_follow_members(rk_fixture *fx)
+{
+    sim_world *w = fx->w;
+    for (uint32_t a = 0; a < w->cfg.nodes; a++) {
+        sim_node *sn = &w->nodes[a];
+        if (sn->node == NULL || rk_node_members(sn->node)->generation ==
+                                    fx->members_generation[a]) {
+            continue;
+        }
+        fx->members_generation[a] = rk_node_members(sn->node)->generation;
+        uint32_t mask = fixture_members_mask(fx, a);
+        uint32_t added = mask & ~fx->linked_mask[a];
+        fx->linked_mask[a] = mask;
+        for (uint32_t b = 0; b < w->cfg.nodes && sn->node != NULL; b++) {
+            if ((added & (1u << b)) == 0) {
+                continue;
+            }
+            bool up = sim_link_up(w, a, b);
+            sn->link_known_up[b] = up;
+            uint32_t saved = w->current_node;
+            w->current_node = a;
+            rk_node_on_peer(sn->node, w->nodes[b].id, up);
+            w->current_node = saved;
+        }
+    }
+}
+
 /* Take the next event due at or before until_ms and run it (or hold or drop it). False when
  * none is due. */
 static bool fixture_step(rk_fixture *fx, uint64_t until_ms)
 {
     sim_world *w = fx->w;
+    fixture_links_follow_members(fx);
     if (w->heap_count == 0 || w->heap[0]->at_ms > until_ms) {
         return false;
     }
@@ -259,14 +339,14 @@ int rk_fixture_pump(rk_fixture *fx)
 
 uint64_t rk_fixture_delivered(const rk_fixture *fx, rk_msg_kind kind, rk_node_id to)
 {
-    RK_ASSERT(to >= 1);
-    RK_ASSERT(to <= fx->w->cfg.nodes);
+    const sim_node *sn = fixture_sim_node_find(fx, to);
+    RK_ASSERT(sn != NULL);
     if (kind != 0) {
-        return kind <= RK_MSG_KIND_MAX ? fx->delivered[to - 1][kind] : 0;
+        return kind <= RK_MSG_KIND_MAX ? fx->delivered[sn->index][kind] : 0;
     }
     uint64_t sum = 0;
     for (uint32_t k = 0; k <= RK_MSG_KIND_MAX; k++) {
-        sum += fx->delivered[to - 1][k];
+        sum += fx->delivered[sn->index][k];
     }
     return sum;
 }
@@ -398,7 +478,8 @@ void rk_fixture_tell(rk_fixture *fx, rk_node_id observer, rk_node_id peer)
 /* Node `id` learns the truth about each of its links, now. */
 static void fixture_tell_all(rk_fixture *fx, rk_node_id id)
 {
-    for (rk_node_id peer = 1; peer <= fx->w->cfg.nodes; peer++) {
+    for (uint32_t i = 0; i < fx->w->cfg.nodes; i++) {
+        rk_node_id peer = fx->w->nodes[i].id;
         if (peer != id) {
             rk_fixture_tell(fx, id, peer);
         }
@@ -512,9 +593,39 @@ void rk_fixture_restart(rk_fixture *fx, rk_node_id id)
     w->node_config = fx->node_config;
     w->node_config.member_count = saved.member_count;
     memcpy(w->node_config.members, saved.members, sizeof(saved.members));
-    int rc = sim_node_restart(w, fixture_sim_node(fx, id));
+    sim_node *sn = fixture_sim_node(fx, id);
+    int rc = sim_node_restart(w, sn);
     RK_ASSERT(rc == 0);
     fixture_tell_all(fx, id);
+    fixture_links_taken(fx, sn->index);
+}
+
+rk_node_id rk_fixture_fresh(rk_fixture *fx, rk_node_id id)
+{
+    sim_world *w = fx->w;
+    sim_node *sn = fixture_sim_node(fx, id);
+    if (sn->node != NULL) {
+        int rc = sim_node_wipe(w, sn);
+        RK_ASSERT(rc == 0);
+    } else {
+        /* Crashed already: only the disk is left to lose. */
+        rk_store_close(sn->store.inner);
+        sn->store.inner = NULL;
+        int rc = rk_store_mem_open(&sn->store.inner);
+        RK_ASSERT(rc == 0);
+    }
+    /* Another process: no skew, no failing disk, connected, counted from zero. */
+    sn->id = fx->id_next++;
+    sn->skew_us = 0;
+    sn->sync_fail_error = 0;
+    sn->group = 0;
+    sn->cut_to_mask = 0;
+    memset(fx->delivered[sn->index], 0, sizeof(fx->delivered[sn->index]));
+    for (uint32_t a = 0; a < w->cfg.nodes; a++) {
+        fx->linked_mask[a] &= ~(1u << sn->index);   /* the old process's links are gone */
+    }
+    rk_fixture_restart(fx, sn->id);
+    return sn->id;
 }
 
 void rk_fixture_skew(rk_fixture *fx, rk_node_id id, int64_t skew_us)
@@ -566,6 +677,12 @@ uint32_t rk_fixture_held(const rk_fixture *fx)
 rk_node *rk_fixture_node(rk_fixture *fx, rk_node_id id)
 {
     return fixture_sim_node(fx, id)->node;
+}
+
+rk_node_id rk_fixture_id_at(const rk_fixture *fx, uint32_t slot)
+{
+    RK_ASSERT(slot < fx->w->cfg.nodes);
+    return fx->w->nodes[slot].id;
 }
 
 rk_node_config *rk_fixture_node_config(rk_fixture *fx)
@@ -624,7 +741,7 @@ static void fixture_sim_config(const rk_fixture_config *c, rk_sim_config *out)
 int rk_fixture_new(const rk_fixture_config *c, rk_fixture **out)
 {
     *out = NULL;
-    if (c->nodes == 0 || c->nodes > RK_SIM_NODES_MAX) {
+    if (c->nodes == 0 || c->nodes > RK_SIM_NODES_MAX || c->lone >= c->nodes) {
         return RK_EINVAL;
     }
     rk_sim_config sim_config;
@@ -640,7 +757,11 @@ int rk_fixture_new(const rk_fixture_config *c, rk_fixture **out)
     }
     fx->w = w;
     fx->node_config = c->node;
-    w->node_config_base = &fx->node_config;
+    fx->id_next = c->nodes + 1;
+    /* The members at start are ids 1..nodes - lone; world.c starts the rest alone. */
+    rk_node_config base = c->node;
+    base.member_count = c->nodes - c->lone;
+    w->node_config_base = &base;
     w->reply_hook = fixture_on_reply;
     w->hook_ctx = fx;
     int rc = sim_world_start(w);
@@ -648,6 +769,9 @@ int rk_fixture_new(const rk_fixture_config *c, rk_fixture **out)
     if (rc != 0) {
         rk_fixture_free(fx);
         return rc;
+    }
+    for (uint32_t a = 0; a < c->nodes; a++) {
+        fixture_links_taken(fx, a);     /* sim_world_start told every node every link */
     }
     rc = rk_fixture_pump(fx);
     RK_ASSERT(rc == 0);

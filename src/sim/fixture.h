@@ -6,7 +6,10 @@
  * drop or duplicate messages of one kind. The idea is canonical/raft's raft/fixture.h: one
  * in-process cluster that every node-level test shares.
  *
- * Nodes are named by id, 1..nodes, as the core names them. Delays (message, sync) are drawn
+ * Nodes are named by id, as the core names them: 1..nodes at start, each in its own slot; the
+ * last `lone` of them start as clusters of one (not members of the others' cluster, as ringkvd
+ * without --members) for membership tests to join, and rk_fixture_fresh gives a slot a new id
+ * (nodes + 1, nodes + 2, ...) as a fresh, empty, lone node. Delays (message, sync) are drawn
  * from the world's PRNG, seeded from the config: the same calls give the same run, byte for
  * byte (rk_fixture_trace_hash).
  *
@@ -26,6 +29,9 @@ typedef struct rk_fixture rk_fixture;
 typedef struct rk_fixture_config {
     uint64_t seed;
     uint32_t nodes;             /* 1..RK_SIM_NODES_MAX */
+    /* Of them, how many start alone: ids nodes - lone + 1 .. nodes list only themselves as
+     * members; the others list ids 1 .. nodes - lone. 0 (the default): every node a member. */
+    uint32_t lone;
     /* Every node starts from this config (its id and member list are the fixture's); the
      * default bucket's n/r/w, policy and sloppy flag, the sync policy, limits, timeouts and
      * handoff pacing come from here. */
@@ -46,7 +52,11 @@ void rk_fixture_free(rk_fixture *fx);
 rk_node *rk_fixture_node(rk_fixture *fx, rk_node_id id);
 /* The config nodes are created with; changing it affects nodes restarted afterwards. */
 rk_node_config *rk_fixture_node_config(rk_fixture *fx);
+/* Slots: nodes of the config; ids live in them (rk_fixture_id_at). */
 uint32_t rk_fixture_node_count(const rk_fixture *fx);
+/* The id of the node in `slot` (0 .. rk_fixture_node_count - 1): slot + 1 unless
+ * rk_fixture_fresh renamed it. */
+rk_node_id rk_fixture_id_at(const rk_fixture *fx, uint32_t slot);
 uint64_t rk_fixture_now_ms(const rk_fixture *fx);
 uint64_t rk_fixture_trace_hash(const rk_fixture *fx);
 
@@ -127,6 +137,12 @@ int rk_fixture_stop(rk_fixture *fx, rk_node_id id);
 /* A new incarnation on the same store, with the fixture's node config; it learns its links at
  * once. Peers that did not see the crash are not told anything. */
 void rk_fixture_restart(rk_fixture *fx, rk_node_id id);
+/* Membership churn: the slot of node `id` (live or crashed) loses its process and its disk, and
+ * takes a new id never used in this world; a fresh node of that id starts there alone, with
+ * an empty store, the fixture's node config and its links up (told at once). Returns the new
+ * id. Messages still addressed to the old id are lost; the old id no longer names a node here,
+ * so the test must be done with it (a member that left). */
+rk_node_id rk_fixture_fresh(rk_fixture *fx, rk_node_id id);
 /* Node `id`'s wall clock runs skew_us ahead of virtual time (behind if negative). */
 void rk_fixture_skew(rk_fixture *fx, rk_node_id id, int64_t skew_us);
 /* Node `id`'s next sync fails with `error` (an RK_E*) instead of completing. */

@@ -214,10 +214,29 @@ static const rk_store_ops sim_store_ops = {
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
+/* Whether `id` is on the member list every node starts from. */
+static bool sim_node_listed(const rk_node_config *c, rk_node_id id)
+{
+    for (uint32_t i = 0; i < c->member_count; i++) {
+        if (c->members[i].id == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int sim_node_create(sim_world *w, sim_node *sn)
 {
     rk_node_config c = w->node_config;
     c.id = sn->id;
+    /* A node the start list leaves out (fixture.c's lone nodes, and the fresh ids it gives a
+     * slot) starts as a cluster of one, as ringkvd without --members: it joins by adopting
+     * a cluster's metadata. A node that joined restarts from its stored metadata anyway. */
+    if (!sim_node_listed(&c, c.id)) {
+        memset(c.members, 0, sizeof(c.members));
+        c.members[0].id = c.id;
+        c.member_count = 1;
+    }
     sn->sync_inflight = false;
     sn->sync_wanted = 0;
     sn->sync_busy_until_ms = 0;
@@ -239,8 +258,13 @@ int sim_world_start(sim_world *w)
         c->read_repair = !cfg->no_read_repair;
     }
     c->sync = cfg->sync;
-    c->member_count = cfg->nodes;
-    for (uint32_t i = 0; i < cfg->nodes; i++) {
+    /* fixture.c's base lists the members at start (ids 1..k, k <= nodes); the nodes past k
+     * start alone. rk_sim_run starts every node a member. */
+    c->member_count = w->node_config_base != NULL ? w->node_config_base->member_count : cfg->nodes;
+    RK_ASSERT(c->member_count >= 1);
+    RK_ASSERT(c->member_count <= cfg->nodes);
+    memset(c->members, 0, sizeof(c->members));
+    for (uint32_t i = 0; i < c->member_count; i++) {
         c->members[i].id = i + 1;
     }
     c->request_timeout_ms = cfg->request_timeout_ms;

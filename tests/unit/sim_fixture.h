@@ -197,8 +197,8 @@ static inline void fx_crash_restart(rk_fixture *fx, rk_node_id id)
 static inline uint64_t fx_hints_everywhere(rk_fixture *fx)
 {
     uint64_t sum = 0;
-    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
-        const rk_node_stats *s = rk_fixture_stats(fx, id);
+    for (uint32_t slot = 0; slot < rk_fixture_node_count(fx); slot++) {
+        const rk_node_stats *s = rk_fixture_stats(fx, rk_fixture_id_at(fx, slot));
         sum += s != NULL ? s->hints_pending : 0;
     }
     return sum;
@@ -207,7 +207,8 @@ static inline uint64_t fx_hints_everywhere(rk_fixture *fx)
 /* Take every node but `live` down (or bring them back up). */
 static inline void fx_down_all_but(rk_fixture *fx, rk_node_id live)
 {
-    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
+    for (uint32_t slot = 0; slot < rk_fixture_node_count(fx); slot++) {
+        rk_node_id id = rk_fixture_id_at(fx, slot);
         if (id != live) {
             fx_down(fx, id);
         }
@@ -216,7 +217,8 @@ static inline void fx_down_all_but(rk_fixture *fx, rk_node_id live)
 
 static inline void fx_up_all_but(rk_fixture *fx, rk_node_id live)
 {
-    for (rk_node_id id = 1; id <= rk_fixture_node_count(fx); id++) {
+    for (uint32_t slot = 0; slot < rk_fixture_node_count(fx); slot++) {
+        rk_node_id id = rk_fixture_id_at(fx, slot);
         if (id != live) {
             fx_up(fx, id);
         }
