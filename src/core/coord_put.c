@@ -203,7 +203,9 @@ static int coord_put_apply(rk_node *n, rk_coord_put *c, const rk_request *r, boo
                          .value_bytes_max = n->config.value_bytes_max,
                          .lineage = rk_clock_lineage(&n->clock, coord_put_local_first(n, c)),
                          .handback_floor = fallback ? n->clock.handback_floor : 0,
-                         .own_base = own_base};
+                         .own_base = own_base,
+                         .gone = n->cluster.gone,
+                         .gone_count = n->cluster.gone_count};
     rk_policy_applied applied;
     memset(&applied, 0, sizeof(applied));
     int rc = policy->apply(&w, local, &applied, message, message_bytes);

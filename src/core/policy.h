@@ -57,6 +57,9 @@ typedef struct rk_policy_write {
     uint64_t lineage;           /* rk_clock_lineage: the copies this node's actors live in */
     uint64_t handback_floor;    /* a fallback's: its actors at or below it are not its own */
     const rk_dvvset *own_base;  /* this node's copy before the read's answers merged in */
+    /* Members that left the cluster (cluster.h), ascending: they never mint again. */
+    const rk_node_id *gone;
+    uint32_t gone_count;
 } rk_policy_write;
 
 /* What applying it gave: the reply of a plain (not versioned) write. The delta for the

@@ -92,6 +92,55 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
     return 0;
 }
 
+/* Members whose add was minted by a node that left the cluster are added again under this
+ * coordinator's dots, so the left node's clock entry is pinned by nothing and can be forgotten
+ * later (rk_dvvset_forget): without it every departed node that added a member still present keeps
+ * an entry, and churn fills the set's clock until writes are refused (docs/membership.md). An
+ * add again supersedes exactly the add it re-dots; like any add it wins over a concurrent
+ * remove of the member, which may then reappear. */
+static int set_readopt(const rk_policy_write *w, rk_dvvset *state)
+{
+    if (w->gone_count == 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < state->sibling_count; i++) {
+        rk_node_id node = state->siblings[i].dot.node;
+        bool gone = false;
+        for (uint32_t g = 0; g < w->gone_count && !gone; g++) {
+            gone = w->gone[g] == node;
+        }
+        if (!gone) {
+            continue;
+        }
+        rk_sibling old = state->siblings[i];
+        uint8_t *member = old.value_len > 0 ? malloc(old.value_len) : NULL;
+        if (old.value_len > 0 && member == NULL) {
+            return RK_ENOMEM;
+        }
+        if (old.value_len > 0) {
+            memcpy(member, old.value, old.value_len);
+        }
+        (void)set_drop_member(state, member, old.value_len);
+        rk_vv nothing;
+        rk_vv_init(&nothing);
+        rk_dvvset_write write = {.value = member,
+                                 .value_len = old.value_len,
+                                 .timestamp_us = w->stamp_us};
+        rk_dot dot;
+        int rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
+                                  RK_COLL_MEMBERS_MAX, &dot);
+        free(member);
+        if (rc != 0) {
+            return rc;
+        }
+        i = (uint32_t)-1; /* the siblings moved: look again from the start */
+    }
+    /* The left node's entry stays in this write's clock, so a replica merging it drops the old
+     * dot (the clock covers it) instead of keeping it as unseen; replicas forget the entry after
+     * that merge, and this node before its next write. */
+    return 0;
+}
+
 static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied *out,
                      char *message, size_t message_bytes)
 {
@@ -103,6 +152,11 @@ static int set_apply(const rk_policy_write *w, rk_dvvset *state, rk_policy_appli
     /* The caller applies to a copy and keeps it only on success, so an error part-way through
      * a multi-member SADD changes nothing. */
     set_take_over(state);
+    rc = set_readopt(w, state);
+    if (rc != 0) {
+        snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+        return rc;
+    }
     out->reply_kind = RK_REPLY_INT;
     out->integer = 0;
     if (w->op.kind == RK_OP_SADD) {
