@@ -134,6 +134,12 @@ static int transfer_batch_add(void *ctx, const uint8_t *key, size_t key_len,
     if (rk_skey_decode(key, key_len, &partition, &user_key, &user_key_len) != 0) {
         return 0; /* not a storage key: skip */
     }
+    if (b->count > 0 && b->bytes + value_len > RK_TRANSFER_BATCH_BYTES) {
+        /* The next batch starts with it: a batch is one object or at most 1 MiB, so it always
+         * fits a frame (max-value-bytes plus the frame's slack). */
+        b->stopped = true;
+        return 1;
+    }
     uint8_t *k = malloc(user_key_len + 1);
     uint8_t *v = malloc(value_len + 1);
     if (k == NULL || v == NULL) {
@@ -147,7 +153,7 @@ static int transfer_batch_add(void *ctx, const uint8_t *key, size_t key_len,
     b->objects[b->count] = (rk_msg_bytes){.len = value_len, .data = v};
     b->count++;
     b->bytes += value_len;
-    if (b->count >= b->want || b->bytes >= RK_TRANSFER_BATCH_BYTES) {
+    if (b->count >= b->want) {
         b->stopped = true;
         return 1;
     }
