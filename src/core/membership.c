@@ -208,6 +208,17 @@ void rk_membership_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     if (m->kind != RK_MSG_CLUSTER) {
         return;
     }
+    /* Converged copies are the same bytes (the merge is a join, the codec canonical): then there
+     * is nothing to decode, merge or answer. */
+    uint8_t *mine = NULL;
+    size_t mine_len = 0;
+    if (membership_encode(n, &mine, &mine_len) == 0) {
+        bool same = mine_len == m->object_len && memcmp(mine, m->object, mine_len) == 0;
+        free(mine);
+        if (same) {
+            return;
+        }
+    }
     rk_cluster_meta *theirs = malloc(sizeof(*theirs));
     if (theirs == NULL) {
         return;
