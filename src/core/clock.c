@@ -320,6 +320,35 @@ void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq)
     }
 }
 
+bool rk_clock_bump(rk_clock *c, rk_local *local, const rk_env *env, uint64_t durable_seq)
+{
+    if (c->bump_epoch == 0) {
+        if (c->epoch >= RK_EPOCH_LAST || c->learning || c->stop_seq != 0) {
+            return false;
+        }
+        uint8_t epoch_bytes[8];
+        rk_le64_put(epoch_bytes, c->epoch + 1);
+        rk_batch_op op = {.kind = RK_BATCH_PUT,
+                          .db = RK_DB_META,
+                          .key = clock_epoch_key,
+                          .key_len = CLOCK_KEY_LEN(clock_epoch_key),
+                          .value = epoch_bytes,
+                          .value_len = sizeof(epoch_bytes)};
+        if (rk_local_write_records(local, &op, 1, &c->bump_seq) != 0) {
+            return false;
+        }
+        c->bump_epoch = c->epoch + 1;
+        env->sync(env->ctx, c->bump_seq);
+        return false;
+    }
+    if (durable_seq < c->bump_seq) {
+        return false;
+    }
+    c->epoch = c->bump_epoch;
+    c->bump_epoch = 0;
+    return true;
+}
+
 uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback)
 {
     RK_ASSERT(c->epoch > 0);

@@ -71,6 +71,8 @@ typedef struct rk_clock {
     bool store_new;             /* this start found no stored epoch: a new (or wiped) store */
     bool learning;              /* a new store waiting for rk_clock_learned: mints nothing */
     uint64_t store_floor_epoch; /* learned by this store (rk_clock_learned); 0: the birth epoch */
+    uint64_t bump_epoch;        /* a bump written, not yet durable (rk_clock_bump); 0: none */
+    uint64_t bump_seq;
 } rk_clock;
 
 /* Read the stored epoch, run and clean-stop mark; keep the epoch when the mark is valid, else
@@ -112,6 +114,14 @@ void rk_clock_mark_encode(uint64_t epoch, uint64_t fallback_dot_last,
 /* A sync failed while `durable_seq` was durable: no clean-stop mark in this run, and a mark
  * written but not durable at durable_seq may be gone. */
 void rk_clock_on_sync_failed(rk_clock *c, uint64_t durable_seq);
+/* Bump the epoch while running (membership.md: a node about to drop copies it no longer owns
+ * would otherwise mint a dropped key's dots again from the epoch's floor, coordinating it later
+ * without the copy). The first call writes epoch + 1 and asks for its sync; dots keep the old
+ * floor until that write is durable, then (a later call with durable_seq past it) the new epoch
+ * applies, so a crash at any point restarts above everything minted. Returns true once the
+ * bump is in force, false while it waits (or on a store error, counted: called again later). */
+bool rk_clock_bump(rk_clock *c, rk_local *local, const rk_env *env, uint64_t durable_seq);
+
 /* The floor of a dot minted now; `fallback`: by a fallback coordinator. A fallback may hand
  * its copy back and delete it, then coordinate the same key again: its per-key counter would
  * start over and mint a dot it already used. So dots minted as a fallback come from one

@@ -301,6 +301,7 @@ typedef struct handoff_stale {
     const rk_node *n;
     uint32_t count;
     bool stopped;
+    bool skipped;   /* a stale hint was being delivered: the next pass takes it */
     rk_node_id owners[HANDOFF_REPOINT_MAX];
     uint16_t lens[HANDOFF_REPOINT_MAX];
     uint8_t skeys[HANDOFF_REPOINT_MAX][RK_SKEY_BYTES_MAX];
@@ -322,6 +323,10 @@ static int handoff_stale_one(void *ctx, const uint8_t *key, size_t key_len, cons
     }
     if (rk_members_find(&s->n->members, owner) != NULL && node_key_primary(s->n, &k, owner)) {
         return 0; /* still the key's owner: delivered as it is */
+    }
+    if (handoff_inflight_find(&s->n->handoff, rk_hash_key(key, key_len)) >= 0) {
+        s->skipped = true; /* its answer deletes it: deleting it here too would count it twice */
+        return 0;
     }
     s->owners[s->count] = owner;
     s->lens[s->count] = (uint16_t)(value_len - 1);
@@ -366,7 +371,7 @@ static void handoff_repoint(rk_node *n)
             n->stats.hints_repointed++;
         }
     }
-    if (rc >= 0 && !s->stopped) {
+    if (rc >= 0 && !s->stopped && !s->skipped) {
         n->handoff.repoint_key = key;
     }
     free(s);

@@ -129,7 +129,7 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
         rc = rk_replica_merge(n, &k, &incoming, m->object, m->object_len, props->policy, owner,
                               repair ? NULL : &p);
         rk_dvvset_deinit(&incoming);
-        if (rc == 0 && (m->flags & RK_MSG_PUT_PLANNED) == 0) {
+        if (rc == 0 && owner == 0 && (m->flags & RK_MSG_PUT_PLANNED) == 0) {
             rk_transfer_forward(n, &k, m->object, m->object_len);
         }
     }

@@ -63,6 +63,7 @@ typedef struct rk_transfer {
     uint64_t cleanup_ring;
     uint64_t cleanup_at_ms;
     uint64_t cleanup_keys;  /* keys handed to their new owners so far */
+    uint64_t cleanup_bumped;        /* the ring whose cleanup bumped the epoch (clock.h) */
     uint16_t cleanup_cursor_len;    /* 0: the next pass starts at the first key */
     uint8_t cleanup_cursor[RK_SKEY_BYTES_MAX + 1];
 } rk_transfer;

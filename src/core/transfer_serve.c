@@ -92,8 +92,18 @@ void rk_transfer_forward(rk_node *n, const rk_local_key *k, const uint8_t *bytes
     bool owner = transfer_listed(now, now_count, n->config.id);
     rk_node_id to[2 * RK_N_MAX];
     uint32_t to_count = 0;
-    if (!owner) {
-        /* A coordinator on an older ring wrote here: the key's owners now get it too. */
+    if (!owner && !rk_transfer_next_primary(n, k)) {
+        /* A coordinator on an older ring wrote here, after this node's cleanup maybe: hints for
+         * the key's owners now, so handoff delivers it (acknowledged) and deletes this copy. */
+        uint64_t seq = 0;
+        for (uint32_t i = 0; i < now_count; i++) {
+            if (now[i] != n->config.id && rk_handoff_hint_owner(n, k, now[i], &seq) != 0) {
+                break; /* a store error (counted): the owners still get the repair below */
+            }
+        }
+        if (seq > 0) {
+            n->env->sync(n->env->ctx, seq);
+        }
         for (uint32_t i = 0; i < now_count; i++) {
             if (node_member_up(n, now[i])) {
                 to[to_count++] = now[i];
@@ -315,6 +325,16 @@ static void transfer_cleanup(rk_node *n, uint64_t now)
     }
     if (now < t->cleanup_at_ms) {
         return;
+    }
+    /* Before the first copy is handed off (and later deleted), every later dot goes above the
+     * ones minted so far: a key coordinated here again without its copy must not get one of
+     * its old dots (the simulator found it). Once per ring this node cleans up. */
+    if (t->cleanup_cursor_len == 0 && t->cleanup_bumped != n->ring.version) {
+        if (!rk_clock_bump(&n->clock, &n->local, n->env, rk_durable_seq(&n->durable))) {
+            return;
+        }
+        t->cleanup_bumped = n->ring.version;
+        n->stats.epoch = n->clock.epoch;
     }
     transfer_scan *s = calloc(1, sizeof(*s));
     if (s == NULL) {
