@@ -337,7 +337,8 @@ int main(int argc, char **argv)
     }
     if (r.membership) {
         printf("membership_changes: joins=%" PRIu64 " leaves=%" PRIu64 " transfer_crashes=%" PRIu64
-               "\n", r.joins, r.leaves, r.transfer_crashes);
+               " commits_lost=%" PRIu64 "\n", r.joins, r.leaves, r.transfer_crashes,
+               r.commits_lost);
         printf("members_final: %" PRIu64 "\n", r.members_final);
         printf("ring_version_final: %" PRIu64 "\n", r.ring_version_final);
         printf("members_converged: %s\n", r.members_converged ? "yes" : "no");

@@ -137,9 +137,24 @@ void sim_membership_follow(sim_world *w)
 static void membership_trace(const sim_world *w, const char *what, rk_node_id id, int rc,
                              const char *message)
 {
-    if (w->cfg.trace) {
-        fprintf(stderr, "%8" PRIu64 " membership: %s %u: %d %s\n", w->now_ms, what, id, rc,
-                message);
+    if (!w->cfg.trace) {
+        return;
+    }
+    fprintf(stderr, "%8" PRIu64 " membership: %s %u: %d %s\n", w->now_ms, what, id, rc, message);
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        const sim_node *sn = &w->nodes[i];
+        if (sn->node == NULL) {
+            fprintf(stderr, "    node %u down\n", sn->id);
+            continue;
+        }
+        const rk_cluster_meta *m = rk_node_cluster(sn->node);
+        fprintf(stderr, "    node %u%s%s: plan %" PRIu64 " ring %" PRIu64 " moving %d members",
+                sn->id, sn->member ? " member" : "", sn->leaving ? " leaving" : "", m->plan,
+                m->ring.version, m->moving);
+        for (uint32_t j = 0; j < m->member_count; j++) {
+            fprintf(stderr, " %u:%d", m->members[j].addr.id, m->members[j].state);
+        }
+        fprintf(stderr, "\n");
     }
 }
 
@@ -151,8 +166,17 @@ static bool membership_idle(const sim_world *w, uint32_t via)
     const rk_cluster_meta *v = rk_node_cluster(w->nodes[via].node);
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         const sim_node *sn = &w->nodes[i];
-        if (sn->node == NULL || !(sn->member || (sn->leaving && !rk_cluster_gone(v, sn->id)))) {
+        bool counted = sn->member || (sn->leaving && !rk_cluster_gone(v, sn->id)) ||
+                       rk_cluster_member(v, sn->id) != NULL;
+        if (!counted) {
             continue;
+        }
+        /* Every member up and linked both ways to `via`: the commit's gossip reaches each at
+         * once, so no member that missed it can commit a second plan of the same number
+         * (two plans race: docs/membership.md, "What is not built yet"). */
+        if (sn->node == NULL || sn->paused || sn->stopping ||
+            (i != via && (!sim_link_up(w, via, i) || !sim_link_up(w, i, via)))) {
+            return false;
         }
         const rk_cluster_meta *m = rk_node_cluster(sn->node);
         if (m->moving || m->staged_count > 0 ||
@@ -265,7 +289,7 @@ static void membership_recycle(sim_world *w, uint32_t anchor)
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         sim_node *sn = &w->nodes[i];
         if (!sn->leaving || sn->node == NULL || sn->paused || sn->stopping ||
-            !rk_cluster_gone(m, sn->id)) {
+            rk_cluster_member(m, sn->id) != NULL) {
             continue;
         }
         const rk_node_stats *s = rk_node_stats_get(sn->node);
@@ -286,6 +310,30 @@ static void membership_recycle(sim_world *w, uint32_t anchor)
         w->linked_mask[i] = membership_mask(w, i);
         membership_trace(w, "fresh spare", sn->id, 0, "");
         return;
+    }
+}
+
+/* When the members agree, the sim's view follows the cluster's: a change whose commit a crash
+ * lost before anyone else heard of it (the committing node restarted without it) is undone
+ * here, counted in commits_lost. A leaver the cluster lists as valid is a member again; a
+ * joiner it does not list leaves as a departed node would (recycled once empty). */
+static void membership_resync(sim_world *w, uint32_t via)
+{
+    const rk_cluster_meta *m = rk_node_cluster(w->nodes[via].node);
+    for (uint32_t i = 0; i < w->cfg.nodes; i++) {
+        sim_node *sn = &w->nodes[i];
+        const rk_cmember *listed = rk_cluster_member(m, sn->id);
+        if (sn->leaving && listed != NULL && listed->state == RK_CMEMBER_VALID) {
+            sn->leaving = false;
+            sn->member = true;
+            w->res.commits_lost++;
+            membership_trace(w, "leave lost", sn->id, 0, "");
+        } else if (sn->member && listed == NULL) {
+            sn->member = false;
+            sn->leaving = true;
+            w->res.commits_lost++;
+            membership_trace(w, "join lost", sn->id, 0, "");
+        }
     }
 }
 
@@ -337,6 +385,7 @@ void sim_membership_on_tick(sim_world *w)
         }
         return;
     }
+    membership_resync(w, (uint32_t)via);
     uint32_t spares[RK_SIM_NODES_MAX];
     uint32_t spare_count = 0;
     uint32_t members[RK_SIM_NODES_MAX];
@@ -381,7 +430,7 @@ static bool membership_agreed(const sim_world *w, uint64_t *transfers_left)
         *transfers_left += pending;
         bool listed = rk_cluster_member(a, sn->id) != NULL;
         agreed = agreed && listed == sn->member && pending == 0;
-        agreed = agreed && (!sn->leaving || rk_cluster_gone(a, sn->id));
+        agreed = agreed && (!sn->leaving || !listed);
         if (!sn->member) {
             continue;
         }
@@ -486,6 +535,8 @@ void sim_membership_check(sim_world *w)
         return;
     }
     uint32_t anchor = sim_anchor(w);
+    membership_resync(w, anchor);
+    anchor = sim_anchor(w);
     const rk_cluster_meta *a = rk_node_cluster(w->nodes[anchor].node);
     w->res.members_converged = membership_agreed(w, &w->res.transfers_left);
     w->res.members_final = a->member_count;

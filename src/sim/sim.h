@@ -181,6 +181,7 @@ typedef struct rk_sim_result {
     uint64_t joins;
     uint64_t leaves;
     uint64_t transfer_crashes;
+    uint64_t commits_lost;      /* committed changes the cluster never heard of (a crash) */
     uint64_t members_final;
     uint64_t ring_version_final;
     bool members_converged;

@@ -17,6 +17,7 @@
  *   sync     always: one sync per call, one after the other; batch: one in flight, the calls
  *            made meanwhile share the next one (group commit); none: the node acks at once,
  *            the engine syncs lazily. Each takes a few simulated ms. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,6 +360,9 @@ void sim_node_crash(sim_world *w, sim_node *sn)
 {
     RK_ASSERT(sn->node != NULL);
     uint64_t epoch = rk_node_stats_get(sn->node)->epoch;
+    if (w->cfg.trace) {
+        fprintf(stderr, "%8llu crash: node %u\n", (unsigned long long)w->now_ms, sn->id);
+    }
     rk_node_free(sn->node);
     sn->node = NULL;
     rk_store_mem_crash(sn->store.inner);
