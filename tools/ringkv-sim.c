@@ -3,7 +3,7 @@
  * configuration promises failed, printing the command that replays the run; 2 on bad usage.
  *
  *   ringkv-sim --seed S --nodes K --n N --r R --w W --ops M
- *              --faults none|partition|crash|pause|loss|skew|stop|all (or a comma list)
+ *              --faults none|partition|crash|pause|loss|skew|stop|membership|all (or a comma list)
  *              [--workload values|cart] [--policy siblings|lww|union|set|counter|map]
  *              [--sync always|batch|none] [--no-sloppy]
  *              [--break-sibling-merge] [--break-clean-stop] [--trace] [--scenario FILE]
@@ -26,7 +26,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ringkv-sim [--seed S] [--nodes K] [--n N] [--r R] [--w W] [--ops M]\n"
-            "                  [--faults none|partition|crash|pause|loss|skew|stop|all]\n"
+            "                  [--faults none|partition|crash|pause|loss|skew|stop|membership|all]\n"
             "                  [--workload values|cart (cart: sets, counters or maps)]\n"
             "                  [--policy siblings|lww (values) | union|set|counter|map (cart)]\n"
             "                  [--sync always|batch|none] [--no-sloppy]\n"
@@ -334,6 +334,15 @@ int main(int argc, char **argv)
     print_by_node("peer_down_by_node", r.peer_down_by_node, c.nodes);
     if (scenario_path != NULL) {
         printf("scenario_steps: %" PRIu64 "\n", r.scenario_steps);
+    }
+    if (r.membership) {
+        printf("membership_changes: joins=%" PRIu64 " leaves=%" PRIu64 " transfer_crashes=%" PRIu64
+               " commits_lost=%" PRIu64 "\n", r.joins, r.leaves, r.transfer_crashes,
+               r.commits_lost);
+        printf("members_final: %" PRIu64 "\n", r.members_final);
+        printf("ring_version_final: %" PRIu64 "\n", r.ring_version_final);
+        printf("members_converged: %s\n", r.members_converged ? "yes" : "no");
+        printf("transfers_left: %" PRIu64 "\n", r.transfers_left);
     }
     printf("faults_injected: crashes=%" PRIu64 " clean_stops=%" PRIu64 " partitions=%" PRIu64
            " pauses=%" PRIu64 "\n",

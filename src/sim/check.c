@@ -84,7 +84,7 @@ static int check_load_entry(void *ctx, const uint8_t *skey, size_t skey_len, con
 
 static uint32_t check_preflist(sim_world *w, uint32_t key, uint32_t *out_index)
 {
-    const rk_ring *ring = rk_node_ring(w->nodes[0].node);
+    const rk_ring *ring = rk_node_ring(w->nodes[sim_anchor(w)].node);
     const char *name = w->key_names[key];
     uint32_t partition = rk_ring_partition_of(ring, rk_hash_key((const uint8_t *)name,
                                                                 strlen(name)));
@@ -95,7 +95,9 @@ static uint32_t check_preflist(sim_world *w, uint32_t key, uint32_t *out_index)
     RK_ASSERT(count >= 0);
     RK_ASSERT(primaries == n);
     for (uint32_t i = 0; i < primaries; i++) {
-        out_index[i] = list[i] - 1;     /* node ids are index + 1 */
+        int index = sim_node_index_of(w, list[i]);
+        RK_ASSERT(index >= 0);
+        out_index[i] = (uint32_t)index;
     }
     return primaries;
 }
@@ -560,7 +562,7 @@ static void check_dots(sim_world *w)
     free(mints);
 }
 
-static void check_promise(sim_world *w, bool broken, const char *name)
+void sim_check_promise(sim_world *w, bool broken, const char *name)
 {
     if (!broken) {
         return;
@@ -581,25 +583,25 @@ static void check_promises(sim_world *w)
     w->res.promise_no_stale = faults == 0 && c->r + c->w > c->n;
     /* Without skew every clock agrees, so real-time order and timestamps agree too. */
     bool skewed = (faults & RK_SIM_FAULT_SKEW) != 0;
-    check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
+    sim_check_promise(w, w->res.promise_no_lost && w->res.lost_acked_writes > 0,
                   "lost_acked_writes");
-    check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
-    check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
-    check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
-    check_promise(w, w->res.dots_reused > 0, "dots_reused");
+    sim_check_promise(w, !skewed && w->res.lww_dropped > 0, "lww_dropped");
+    sim_check_promise(w, w->res.resurrected_deletes > 0, "resurrected_deletes");
+    sim_check_promise(w, w->res.promise_no_stale && w->res.stale_reads > 0, "stale_reads");
+    sim_check_promise(w, w->res.dots_reused > 0, "dots_reused");
     /* An observed-remove set promises both; Dynamo's cart loses no add but resurrects removes
      * by design (the anomaly is counted, not failed). A key the final read missed is unjudged. */
-    check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");
-    check_promise(w, cart && c->policy == RK_POLICY_SET && w->res.resurrected_removes > 0,
+    sim_check_promise(w, cart && w->res.promise_no_lost && w->res.lost_adds > 0, "lost_adds");
+    sim_check_promise(w, cart && c->policy == RK_POLICY_SET && w->res.resurrected_removes > 0,
                   "resurrected_removes");
     /* A counter out of range lost an acknowledged increment or decrement (a lost decrement
      * leaves it above) or counted one twice: promised, as a lost add, where acknowledged writes
      * survive crashes. With --sync none a crash may drop both kinds, so neither side fails. */
-    check_promise(w, cart && w->res.promise_no_lost && w->res.counter_out_of_range > 0,
+    sim_check_promise(w, cart && w->res.promise_no_lost && w->res.counter_out_of_range > 0,
                   "counter_out_of_range");
-    check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
-    check_promise(w, !w->res.converged, "converged");
-    check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
+    sim_check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
+    sim_check_promise(w, !w->res.converged, "converged");
+    sim_check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
 }
 
 void sim_check_aae(sim_world *w)
@@ -614,10 +616,25 @@ void sim_check_aae(sim_world *w)
     }
     /* Promised on top of sim_check's: the trees agreed when no read repaired anything, and
      * every kept tree equals the store's. */
-    check_promise(w, w->cfg.no_read_repair && !w->res.aae_converged, "aae_converged");
-    check_promise(w, w->res.aae_trees_mismatched > 0, "aae_trees");
+    sim_check_promise(w, w->cfg.no_read_repair && !w->res.aae_converged, "aae_converged");
+    sim_check_promise(w, w->res.aae_trees_mismatched > 0, "aae_trees");
     /* Reaping: the sweep after the heal (sim.c) leaves no tombstone behind. */
-    check_promise(w, w->cfg.reap_grace_ms > 0 && w->res.tombstones_left > 0, "tombstones_left");
+    sim_check_promise(w, w->cfg.reap_grace_ms > 0 && w->res.tombstones_left > 0, "tombstones_left");
+}
+
+/* With membership changes, copies are compared as the nodes compare them: without the
+ * history entries of members that left (rk_dvvset_forget, docs/membership.md), which a replica
+ * drops whenever it merges but not when it stores an object it lacked as it came (replica.c:
+ * a transfer or a repair into an absent key), so equal data may differ in forgotten entries. */
+static void check_forget_gone(sim_world *w, check_final *final)
+{
+    if (!w->membership_on) {
+        return;
+    }
+    const rk_cluster_meta *m = rk_node_cluster(w->nodes[sim_anchor(w)].node);
+    for (uint32_t i = 0; i < w->cfg.nodes * final->keys; i++) {
+        (void)rk_dvvset_forget(&final->sets[i], m->gone, m->gone_count);
+    }
 }
 
 void sim_check(sim_world *w)
@@ -635,6 +652,7 @@ void sim_check(sim_world *w)
         RK_ASSERT(rk_store_iterate(w->nodes[i].store.inner, RK_DB_DATA, NULL, 0, NULL, 0,
                                    check_load_entry, &load) == 0);
     }
+    check_forget_gone(w, &final);
     w->res.converged = true;
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
         w->res.hints_left += rk_node_stats_get(w->nodes[i].node)->hints_pending;
@@ -650,6 +668,10 @@ void sim_check(sim_world *w)
             const rk_dvvset *copy = &final.sets[i * keys + k];
             bool held = copy->sibling_count > 0 || copy->history.entry_count > 0;
             w->res.hinted_copies_left += !primary && held ? 1 : 0;
+            if (w->cfg.trace && !primary && held) {
+                fprintf(stderr, "misplaced: key k%u held by node %u, no primary of it\n", k,
+                        w->nodes[i].id);
+            }
             bool live = false;
             for (uint32_t s = 0; s < copy->sibling_count; s++) {
                 live = live || !copy->siblings[s].tombstone;
@@ -664,6 +686,12 @@ void sim_check(sim_world *w)
         if (!equal) {
             w->res.converged = false;
             w->res.keys_diverged++;
+            for (uint32_t i = 0; w->cfg.trace && i < count; i++) {
+                const rk_dvvset *copy = &final.sets[pref[i] * keys + k];
+                fprintf(stderr, "diverged: key k%u primary %u (node %u) holds %u siblings, %u "
+                        "history entries\n", k, i, w->nodes[pref[i]].id, copy->sibling_count,
+                        copy->history.entry_count);
+            }
         }
     }
     check_tally(w);

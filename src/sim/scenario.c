@@ -17,6 +17,8 @@
 #include "sim_internal.h"
 
 #define SCENARIO_ARGS_MAX 32u /* tokens after the verb; more is refused, not truncated */
+#define SCENARIO_RETRY_MS 100u      /* a join or leave waits this long while a plan moves ... */
+#define SCENARIO_RETRIES_MAX 3000u  /* ... five simulated minutes at most */
 
 typedef enum scenario_verb {
     SCENARIO_PARTITION = 1,
@@ -251,17 +253,6 @@ static int scenario_parse_args(const scenario_parser *p, char **args, scenario_s
         int rc = scenario_parse_node(p, args[0], &st->node);
         return rc != 0 ? rc : scenario_parse_skew(p, args[1], st);
     }
-    case SCENARIO_JOIN:
-    case SCENARIO_LEAVE: {
-        /* Reserved for the membership issue: the syntax is checked so files written now keep
-         * parsing, the step itself is refused. */
-        int rc = scenario_parse_node(p, args[0], &st->node);
-        if (rc != 0) {
-            return rc;
-        }
-        const char *verb = st->verb == SCENARIO_JOIN ? "join" : "leave";
-        return scenario_fail(p, RK_EINVAL, "%s: membership changes are not supported yet", verb);
-    }
     default:
         return scenario_parse_node(p, args[0], &st->node);
     }
@@ -317,6 +308,13 @@ static int scenario_find_verb(const scenario_parser *p, const char *name, uint32
 
 static int scenario_push(const scenario_parser *p, rk_sim_scenario *s, const scenario_step *st)
 {
+    /* A node joins once: it starts alone, and an id that left never joins again. */
+    for (uint32_t i = 0; st->verb == SCENARIO_JOIN && i < s->step_count; i++) {
+        if (s->steps[i].verb == SCENARIO_JOIN && s->steps[i].node == st->node) {
+            return scenario_fail(p, RK_EINVAL, "join %u: node %u joins already at line %u",
+                                 st->node + 1, st->node + 1, s->steps[i].line);
+        }
+    }
     if (s->step_count == RK_SIM_SCENARIO_STEPS_MAX) {
         return scenario_fail(p, RK_ETOOBIG, "one step too many (a scenario holds at most %u)",
                              RK_SIM_SCENARIO_STEPS_MAX);
@@ -518,7 +516,8 @@ uint32_t sim_scenario_faults(const sim_world *w)
     static const uint32_t fault_of_verb[] = {
         [SCENARIO_PARTITION] = RK_SIM_FAULT_PARTITION, [SCENARIO_CUT] = RK_SIM_FAULT_PARTITION,
         [SCENARIO_CRASH] = RK_SIM_FAULT_CRASH,         [SCENARIO_PAUSE] = RK_SIM_FAULT_PAUSE,
-        [SCENARIO_SKEW] = RK_SIM_FAULT_SKEW,
+        [SCENARIO_SKEW] = RK_SIM_FAULT_SKEW,           [SCENARIO_JOIN] = RK_SIM_FAULT_MEMBERSHIP,
+        [SCENARIO_LEAVE] = RK_SIM_FAULT_MEMBERSHIP,
     };
     const rk_sim_scenario *s = w->cfg.scenario;
     uint32_t mask = 0;
@@ -527,6 +526,50 @@ uint32_t sim_scenario_faults(const sim_world *w)
         mask |= verb < sizeof(fault_of_verb) / sizeof(fault_of_verb[0]) ? fault_of_verb[verb] : 0;
     }
     return mask;
+}
+
+uint32_t sim_scenario_join_mask(const sim_world *w)
+{
+    const rk_sim_scenario *s = w->cfg.scenario;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; s != NULL && i < s->step_count; i++) {
+        mask |= s->steps[i].verb == SCENARIO_JOIN ? 1u << s->steps[i].node : 0u;
+    }
+    return mask;
+}
+
+bool sim_scenario_has_leave(const sim_world *w)
+{
+    const rk_sim_scenario *s = w->cfg.scenario;
+    for (uint32_t i = 0; s != NULL && i < s->step_count; i++) {
+        if (s->steps[i].verb == SCENARIO_LEAVE) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* join and leave: a change refused while a plan moves (or the joiner is down) is tried again
+ * SCENARIO_RETRY_MS later, up to SCENARIO_RETRIES_MAX times; the step counts as run once it
+ * committed or was refused for good. False while it waits. */
+static bool scenario_membership_step(sim_world *w, sim_event *e, const scenario_step *st)
+{
+    int rc = st->verb == SCENARIO_JOIN ? sim_membership_join(w, st->node)
+                                       : sim_membership_leave(w, st->node);
+    if (rc == RK_EBUSY && e->inc < SCENARIO_RETRIES_MAX) {
+        sim_event *again = sim_event_new(w, SIM_EV_SCENARIO, w->now_ms + SCENARIO_RETRY_MS);
+        again->a = e->a;
+        again->b = e->b;
+        again->inc = e->inc + 1;
+        again->tag = 0;
+        sim_schedule(w, again);
+        return false;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "ringkv-sim: scenario line %u: %s %u not done: %s\n", st->line,
+                st->verb == SCENARIO_JOIN ? "join" : "leave", st->node + 1, rk_strerror(rc));
+    }
+    return true;
 }
 
 void sim_scenario_on_step(sim_world *w, sim_event *e)
@@ -579,7 +622,9 @@ void sim_scenario_on_step(sim_world *w, sim_event *e)
         break;
     case SCENARIO_JOIN:
     case SCENARIO_LEAVE:
-        RK_ASSERT(!"join and leave are refused when parsed");
+        if (!scenario_membership_step(w, e, st)) {
+            return;
+        }
         break;
     }
     w->res.scenario_steps++;

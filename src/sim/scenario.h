@@ -8,7 +8,9 @@
  *   crash N, restart N    as the crash fault: unsynced writes vanish
  *   pause N, resume N     as the pause fault
  *   skew N +-MS           node N's wall clock runs MS ms ahead (+) or behind (-)
- *   join N, leave N       reserved for membership changes: parsed, then refused
+ *   join N                node N (which starts alone, a spare) joins through node 1's metadata
+ *                         and the plan is committed (retried while another plan moves)
+ *   leave N               node N's leave is staged and committed (retried likewise)
  *
  * The whole file is parsed before anything runs; bad input is refused with `FILE:LINE: what`
  * (docs/simulator.md, "Scenarios"). The idea is Jepsen's nemesis schedules and FoundationDB's
@@ -30,7 +32,7 @@ typedef struct rk_sim_scenario rk_sim_scenario;
 
 /* Parse `text` (len bytes, no terminator needed) for a cluster of `nodes` nodes; `name` is the
  * file name used in messages. Returns 0 and *out (owned: rk_sim_scenario_free), or RK_EINVAL
- * with `name:LINE: what` written into err (also for the reserved join and leave), RK_ETOOBIG past
+ * with `name:LINE: what` written into err, RK_ETOOBIG past
  * RK_SIM_SCENARIO_BYTES_MAX or RK_SIM_SCENARIO_STEPS_MAX, or RK_ENOMEM. Nothing is kept on
  * error. */
 int rk_sim_scenario_parse(const char *name, const char *text, size_t len, uint32_t nodes,

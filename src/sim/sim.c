@@ -122,6 +122,7 @@ static const struct {
     {"partition", RK_SIM_FAULT_PARTITION}, {"crash", RK_SIM_FAULT_CRASH},
     {"pause", RK_SIM_FAULT_PAUSE},         {"loss", RK_SIM_FAULT_LOSS},
     {"skew", RK_SIM_FAULT_SKEW},           {"stop", RK_SIM_FAULT_STOP},
+    {"membership", RK_SIM_FAULT_MEMBERSHIP},
 };
 #define SIM_FAULT_NAME_COUNT (sizeof(sim_fault_names) / sizeof(sim_fault_names[0]))
 
@@ -163,8 +164,10 @@ void rk_sim_faults_name(uint32_t faults, char *out, size_t out_size)
         snprintf(out, out_size, "none");
         return;
     }
-    if (faults == RK_SIM_FAULT_ALL || faults == (RK_SIM_FAULT_ALL | RK_SIM_FAULT_STOP)) {
-        snprintf(out, out_size, faults == RK_SIM_FAULT_ALL ? "all" : "all,stop");
+    uint32_t rest = faults & ~RK_SIM_FAULT_MEMBERSHIP;
+    if (rest == RK_SIM_FAULT_ALL || rest == (RK_SIM_FAULT_ALL | RK_SIM_FAULT_STOP)) {
+        snprintf(out, out_size, "%s%s", rest == RK_SIM_FAULT_ALL ? "all" : "all,stop",
+                 rest != faults ? ",membership" : "");
         return;
     }
     size_t used = 0;
@@ -329,6 +332,7 @@ void sim_event_run(sim_world *w, sim_event *e)
     sim_trace_event(w, e);
     sim_dispatch(w, e);
     w->current_tag = 0;
+    sim_membership_follow(w);
 }
 
 /* Run events until the queue is empty (quiescence) or `stop` says so. Anti-entropy's ticks
@@ -345,6 +349,17 @@ static void sim_run_until_quiet(sim_world *w, bool (*stop)(const sim_world *w))
         }
         sim_event_run(w, e);
     }
+}
+
+/* Until quiet; with membership changes bounded (sim_membership_settle), since a plan that
+ * never finishes retries for ever and the membership checker must get to say so. */
+static void sim_drain(sim_world *w)
+{
+    if (w->membership_on) {
+        sim_membership_settle(w);
+        return;
+    }
+    sim_run_until_quiet(w, NULL);
 }
 
 /* A fresh cluster's stores are all new: each node learns its epoch from the others (epochs.h)
@@ -428,15 +443,19 @@ static void sim_run_for(sim_world *w, uint64_t ms)
 /* Whether the primaries of every partition hold built, equal trees. */
 static bool sim_trees_agree(const sim_world *w)
 {
-    const rk_ring *ring = rk_node_ring(w->nodes[0].node);
+    const rk_ring *ring = rk_node_ring(w->nodes[sim_anchor(w)].node);
     uint32_t n = w->cfg.n < w->cfg.nodes ? w->cfg.n : w->cfg.nodes;
     for (uint32_t p = 0; p < ring->partition_count; p++) {
         rk_node_id list[RK_N_MAX];
         uint32_t primaries = 0;
         int count = rk_ring_preflist(ring, p, n, list, RK_N_MAX, &primaries);
         RK_ASSERT(count > 0);
+        int first = sim_node_index_of(w, list[0]);
+        RK_ASSERT(first >= 0);
         for (uint32_t i = 1; i < primaries; i++) {
-            if (!rk_node_aae_agrees(w->nodes[list[0] - 1].node, w->nodes[list[i] - 1].node, p)) {
+            int other = sim_node_index_of(w, list[i]);
+            RK_ASSERT(other >= 0);
+            if (!rk_node_aae_agrees(w->nodes[first].node, w->nodes[other].node, p)) {
                 return false;
             }
         }
@@ -481,8 +500,10 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
     if (w == NULL) {
         return RK_ENOMEM;
     }
+    sim_membership_setup(w);
     rc = sim_world_start(w);
     if (rc == 0) {
+        sim_membership_start(w);
         sim_run_until_quiet(w, sim_epochs_learned);
         rc = sim_workload_start(w);
     }
@@ -497,7 +518,7 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         /* Phase 2: heal everything, let the backlog drain (late timers, retries). */
         w->faulting = false;
         sim_faults_heal_all(w);
-        sim_run_until_quiet(w, NULL);
+        sim_drain(w);
         /* Phase 3: without read repair, anti-entropy alone must make every partition's
          * primaries equal; then every key is read once for the checkers (with read repair on,
          * that read is what converges the replicas). */
@@ -508,10 +529,11 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
             sim_run_aae(w);
         }
         sim_workload_read_all(w);
-        sim_run_until_quiet(w, NULL);
+        sim_drain(w);
         w->res.simulated_ms = w->now_ms;
         sim_check(w);
         sim_check_aae(w);
+        sim_membership_check(w);
         w->res.trace_hash = XXH3_64bits_digest(w->trace);
         *out = w->res;
     }

@@ -28,6 +28,13 @@
 #define RK_SIM_FAULT_SKEW      0x10u
 #define RK_SIM_FAULT_ALL       0x1fu
 #define RK_SIM_FAULT_STOP      0x20u   /* SIGTERM: a clean stop (its mark), then a restart */
+/* Membership changes (membership.c): the last node starts alone as a spare; spares join, members
+ * leave (a leaver's slot comes back as a spare with a fresh id), and a node whose transfer runs
+ * may crash. Not in `all` either: ask for `all,membership`. */
+#define RK_SIM_FAULT_MEMBERSHIP 0x40u
+/* After the heal, a run with membership changes goes on until every plan is done and every
+ * member agrees, for at most this much simulated time (then `membership` fails). */
+#define RK_SIM_MEMBERSHIP_SETTLE_MS (10u * 60u * 1000u)
 
 /* What the clients do (workload.c). */
 typedef enum rk_sim_workload {
@@ -111,7 +118,8 @@ void rk_sim_config_default(rk_sim_config *c);
  * what is needed (static text). rk_sim_run refuses the rest with RK_EINVAL. */
 const char *rk_sim_config_mismatch(const rk_sim_config *c);
 
-/* Parse "none" | "partition" | "crash" | "pause" | "loss" | "skew" | "stop" | "all", or a
+/* Parse "none" | "partition" | "crash" | "pause" | "loss" | "skew" | "stop" | "membership" |
+ * "all", or a
  * comma list of them. Returns 0 or RK_EINVAL. */
 int rk_sim_faults_parse(const char *text, uint32_t *out);
 /* Writes the canonical text of a mask into out (at least 48 bytes). */
@@ -165,6 +173,19 @@ typedef struct rk_sim_result {
     uint64_t pauses;
     uint64_t trace_hash;
     uint64_t scenario_steps;    /* scripted steps run */
+    /* Membership changes (membership.c), with the membership fault or join/leave steps only:
+     * plans committed for joins and for leaves, crashes of a node while its transfer ran, the
+     * members and ring version at the end, whether every member agreed then (one ring, one
+     * member list, all valid, nothing moving), and the transfer units still pending. */
+    bool membership;
+    uint64_t joins;
+    uint64_t leaves;
+    uint64_t transfer_crashes;
+    uint64_t commits_lost;      /* committed changes the cluster never heard of (a crash) */
+    uint64_t members_final;
+    uint64_t ring_version_final;
+    bool members_converged;
+    uint64_t transfers_left;
     /* Per node, by index (node id - 1): writes clients sent to it, those refused or
      * indeterminate (the per-node split of unavailable_writes: a strict quorum's minority side
      * shows here), and the link-down notices it received (rk_node_on_peer up=false). */

@@ -109,6 +109,11 @@ struct sim_node {
     bool stopping;
     bool stop_marked;           /* rk_node_stop_clean returned 0 */
     uint32_t stop_steps;        /* asks so far */
+    /* membership.c: whether clients may send here (a member the sim joined or started with,
+     * not committed to leave), and whether its leave was committed (its slot becomes a spare
+     * with a fresh id once it is gone). A spare is neither. */
+    bool member;
+    bool leaving;
 };
 
 /* ---- history ------------------------------------------------------------------------------- */
@@ -220,6 +225,14 @@ struct sim_world {
     uint32_t clients_done;
     char (*key_names)[16];
     sim_cart_final *cart_finals;    /* cart: [key] */
+    /* membership.c: on with the membership fault or join/leave steps (else nothing there runs
+     * and runs replay as before); the slots that start alone, the next fresh id, and per slot
+     * the member table generation last looked at and the slots it was told links to since. */
+    bool membership_on;
+    uint32_t spare_mask;
+    rk_node_id id_next;
+    uint64_t members_generation[RK_SIM_NODES_MAX];
+    uint32_t linked_mask[RK_SIM_NODES_MAX];
     rk_sim_result res;
     /* fixture.c only (NULL in rk_sim_run): the node config the world starts from, and who
      * gets the client replies instead of the workload. */
@@ -308,9 +321,40 @@ bool sim_scenario_done(const sim_world *w);
 /* The RK_SIM_FAULT_* kinds the scenario's steps inject (cuts count as partitions), so the
  * checkers promise no more than they would under those random faults. */
 uint32_t sim_scenario_faults(const sim_world *w);
+/* The slots `join` steps name (they start alone), and whether any step is a `leave`. */
+uint32_t sim_scenario_join_mask(const sim_world *w);
+bool sim_scenario_has_leave(const sim_world *w);
+
+/* membership.c */
+/* Before sim_world_start: whether membership changes are on, and which slots start alone. */
+void sim_membership_setup(sim_world *w);
+/* After sim_world_start: the links each node was told about. */
+void sim_membership_start(sim_world *w);
+/* After each event: a node whose member table gained members is told whether its links to
+ * them are up, as the runtime's handshake tells it. Nothing when membership is off. */
+void sim_membership_follow(sim_world *w);
+/* The membership fault's turn in the fault schedule. */
+void sim_membership_on_tick(sim_world *w);
+/* Scripted steps: node index `index` joins through node 1 (or the first member up) and the
+ * plan is committed; or its leave is staged and committed. 0, or RK_EBUSY while a plan moves
+ * (try again later), or another RK_E* when the change is impossible (refused for good). */
+int sim_membership_join(sim_world *w, uint32_t index);
+int sim_membership_leave(sim_world *w, uint32_t index);
+/* Whether clients send to slot `index`: up, and a member when membership is on. */
+bool sim_node_serves(const sim_world *w, uint32_t index);
+/* The slot of node `id`, or -1. */
+int sim_node_index_of(const sim_world *w, rk_node_id id);
+/* The slot whose ring the checkers use: the first member up (slot 0 without membership). */
+uint32_t sim_anchor(const sim_world *w);
+/* Run until the queue is quiet, for at most RK_SIM_MEMBERSHIP_SETTLE_MS (a plan that never
+ * finishes retries for ever); sim_membership_check then judges the members. */
+void sim_membership_settle(sim_world *w);
+void sim_membership_check(sim_world *w);
 
 /* check.c */
 void sim_check(sim_world *w);
+/* Record a promised checker `name` as failed when `broken`. */
+void sim_check_promise(sim_world *w, bool broken, const char *name);
 /* After sim_check: anti-entropy's promises (trees agreed, kept trees equal rebuilt ones). */
 void sim_check_aae(sim_world *w);
 

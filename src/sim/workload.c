@@ -114,7 +114,7 @@ static uint32_t sim_pick_coordinator(sim_world *w)
     uint32_t up[RK_SIM_NODES_MAX];
     uint32_t count = 0;
     for (uint32_t i = 0; i < w->cfg.nodes; i++) {
-        if (w->nodes[i].node != NULL) {
+        if (sim_node_serves(w, i)) {   /* membership: members only, not spares or leavers */
             up[count++] = i;
         }
     }

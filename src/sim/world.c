@@ -17,6 +17,7 @@
  *   sync     always: one sync per call, one after the other; batch: one in flight, the calls
  *            made meanwhile share the next one (group commit); none: the node acks at once,
  *            the engine syncs lazily. Each takes a few simulated ms. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,14 +260,18 @@ int sim_world_start(sim_world *w)
     }
     c->sync = cfg->sync;
     /* fixture.c's base lists the members at start (ids 1..k, k <= nodes); the nodes past k
-     * start alone. rk_sim_run starts every node a member. */
-    c->member_count = w->node_config_base != NULL ? w->node_config_base->member_count : cfg->nodes;
-    RK_ASSERT(c->member_count >= 1);
-    RK_ASSERT(c->member_count <= cfg->nodes);
+     * start alone. rk_sim_run starts every node a member but the spares (membership.c). */
+    uint32_t listed = w->node_config_base != NULL ? w->node_config_base->member_count : cfg->nodes;
+    RK_ASSERT(listed >= 1);
+    RK_ASSERT(listed <= cfg->nodes);
     memset(c->members, 0, sizeof(c->members));
-    for (uint32_t i = 0; i < c->member_count; i++) {
-        c->members[i].id = i + 1;
+    c->member_count = 0;
+    for (uint32_t i = 0; i < listed; i++) {
+        if ((w->spare_mask & (1u << i)) == 0) {
+            c->members[c->member_count++].id = i + 1;
+        }
     }
+    RK_ASSERT(c->member_count >= 1);
     c->request_timeout_ms = cfg->request_timeout_ms;
     c->default_n = (uint8_t)cfg->n;
     c->default_r = (uint8_t)cfg->r;
@@ -355,6 +360,9 @@ void sim_node_crash(sim_world *w, sim_node *sn)
 {
     RK_ASSERT(sn->node != NULL);
     uint64_t epoch = rk_node_stats_get(sn->node)->epoch;
+    if (w->cfg.trace) {
+        fprintf(stderr, "%8llu crash: node %u\n", (unsigned long long)w->now_ms, sn->id);
+    }
     rk_node_free(sn->node);
     sn->node = NULL;
     rk_store_mem_crash(sn->store.inner);
@@ -547,7 +555,7 @@ void sim_faults_on_tick(sim_world *w)
     if (!w->faulting) {
         return;
     }
-    uint32_t kinds[5];
+    uint32_t kinds[6];
     uint32_t count = 0;
     for (uint32_t bit = 0; bit < 4; bit++) {   /* skew is set at start, not scheduled */
         if ((w->cfg.faults & (1u << bit)) != 0) {
@@ -556,6 +564,9 @@ void sim_faults_on_tick(sim_world *w)
     }
     if ((w->cfg.faults & RK_SIM_FAULT_STOP) != 0) {
         kinds[count++] = RK_SIM_FAULT_STOP;
+    }
+    if ((w->cfg.faults & RK_SIM_FAULT_MEMBERSHIP) != 0) {
+        kinds[count++] = RK_SIM_FAULT_MEMBERSHIP;     /* last: the other kinds draw as before */
     }
     if (count > 0) {
         uint32_t kind = kinds[sim_rng_below(&w->rng, count)];
@@ -588,6 +599,9 @@ void sim_faults_on_tick(sim_world *w)
                 (node = sim_pick_node(w, false)) >= 0 && !w->nodes[node].stopping) {
                 sim_node_stop_begin(w, &w->nodes[node]);
             }
+            break;
+        case RK_SIM_FAULT_MEMBERSHIP:
+            sim_membership_on_tick(w);
             break;
         case RK_SIM_FAULT_LOSS:
             if (!w->loss_on) {

@@ -112,15 +112,16 @@ static void test_time_skew_and_node_limits(void **state)
                              "time order)");
 }
 
-static void test_groups_and_reserved_verbs(void **state)
+static void test_groups_and_membership_verbs(void **state)
 {
     (void)state;
     assert_int_equal(parse_rc("0 partition 1, 2 | 3,4,5\n0 partition 4\n0 cut 1 -> 2,3\n"), 0);
     assert_int_equal(parse_rc("0 partition 1,2,3,4,5\n"), RK_EINVAL);
     assert_int_equal(parse_rc("0 partition 1,2|2\n"), RK_EINVAL);
     assert_int_equal(parse_rc("0 cut 1->2->3\n"), RK_EINVAL);
-    assert_int_equal(parse_rc("# membership\n\n7 join 4\n"), RK_EINVAL);
-    assert_string_equal(err, "t.scn:3: join: membership changes are not supported yet");
+    assert_int_equal(parse_rc("# membership\n\n7 join 4\n8 leave 2\n"), 0);
+    assert_int_equal(parse_rc("7 join 4\n8 join 4\n"), RK_EINVAL);
+    assert_string_equal(err, "t.scn:2: join 4: node 4 joins already at line 1");
 }
 
 static rk_sim_scenario *scenario(const char *text)
@@ -178,7 +179,7 @@ int main(void)
         cmocka_unit_test(test_line_bytes_limit),
         cmocka_unit_test(test_steps_limit),
         cmocka_unit_test(test_time_skew_and_node_limits),
-        cmocka_unit_test(test_groups_and_reserved_verbs),
+        cmocka_unit_test(test_groups_and_membership_verbs),
         cmocka_unit_test(test_steps_act_and_replay),
         cmocka_unit_test(test_other_cluster_size_refused),
     };
