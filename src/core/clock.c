@@ -354,8 +354,14 @@ uint64_t rk_clock_dot_floor(const rk_clock *c, bool fallback)
     RK_ASSERT(c->epoch > 0);
     RK_ASSERT(c->stop_seq == 0);    /* a dot minted after the mark would make it a lie */
     uint64_t floor = c->epoch << RK_EPOCH_SHIFT;
-    if (fallback && c->fallback_dot_last + 1 > floor) {
-        floor = c->fallback_dot_last + 1;
+    if (fallback) {
+        /* The upper half of the epoch's range: since membership changes, a node may coordinate
+         * as a fallback a key it minted for as a primary in this epoch (from the floor up, per
+         * key), without that copy's history; the halves keep the two apart. */
+        floor |= RK_EPOCH_FALLBACK_BIT;
+        if (c->fallback_dot_last + 1 > floor) {
+            floor = c->fallback_dot_last + 1;
+        }
     }
     return floor;
 }

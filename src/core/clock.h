@@ -41,6 +41,8 @@
 
 /* A dot minted in epoch e is at least e << RK_EPOCH_SHIFT: after a restart the node mints
  * above anything it may have handed out before a crash, 2^40 writes per key and epoch of room. */
+/* Dots a fallback mints lie in the upper half of their epoch's range (rk_clock_dot_floor). */
+#define RK_EPOCH_FALLBACK_BIT (1ull << (RK_EPOCH_SHIFT - 1))
 #define RK_EPOCH_SHIFT 40u
 /* A new store's first epoch is drawn from 1..RK_EPOCH_BIRTH_SPAN (rk_clock_birth_epoch): a node
  * whose disk was wiped must not mint the dots its old store minted, which replicas still hold,

@@ -415,15 +415,16 @@ static void test_fallback_dot_last_survives_a_clean_restart(void **state)
     (void)state;
     test_fixture *fx = test_fixture_at_epoch(3);
     uint64_t floor = 3ull << RK_EPOCH_SHIFT;
-    rk_clock_fallback_minted(&fx->clock, floor + 41);
+    uint64_t fallback_floor = floor | RK_EPOCH_FALLBACK_BIT;
+    rk_clock_fallback_minted(&fx->clock, fallback_floor + 41);
 
     test_stop_clean(fx);
     test_crash(fx);
     test_start(fx);
 
     assert_int_equal(fx->clock.epoch, 3);
-    assert_int_equal(fx->clock.fallback_dot_last, floor + 41);
-    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), floor + 42);
+    assert_int_equal(fx->clock.fallback_dot_last, fallback_floor + 41);
+    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), fallback_floor + 42);
     assert_int_equal(rk_clock_dot_floor(&fx->clock, false), floor);
     test_fixture_free(fx);
 }
@@ -616,7 +617,9 @@ static void test_dot_floor_is_the_epoch_shifted(void **state)
     test_fixture *fx = test_fixture_new();
     test_start(fx);
     assert_int_equal(rk_clock_dot_floor(&fx->clock, false), 1ull << RK_EPOCH_SHIFT);
-    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), 1ull << RK_EPOCH_SHIFT);
+    /* A fallback mints in the upper half of the epoch's range. */
+    assert_int_equal(rk_clock_dot_floor(&fx->clock, true),
+                     (1ull << RK_EPOCH_SHIFT) | RK_EPOCH_FALLBACK_BIT);
 
     test_start(fx);
 
@@ -630,11 +633,13 @@ static void test_fallback_floor_is_above_the_last_fallback_dot(void **state)
     (void)state;
     test_fixture *fx = test_fixture_at_epoch(3);
     uint64_t floor = 3ull << RK_EPOCH_SHIFT;
+    uint64_t fallback_floor = floor | RK_EPOCH_FALLBACK_BIT;
 
-    rk_clock_fallback_minted(&fx->clock, floor);
-    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), floor + 1);
-    rk_clock_fallback_minted(&fx->clock, floor + 40);
-    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), floor + 41);
+    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), fallback_floor);
+    rk_clock_fallback_minted(&fx->clock, fallback_floor);
+    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), fallback_floor + 1);
+    rk_clock_fallback_minted(&fx->clock, fallback_floor + 40);
+    assert_int_equal(rk_clock_dot_floor(&fx->clock, true), fallback_floor + 41);
 
     assert_int_equal(rk_clock_dot_floor(&fx->clock, false), floor);
     test_fixture_free(fx);
