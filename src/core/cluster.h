@@ -103,6 +103,9 @@ void rk_cluster_meta_deinit(rk_cluster_meta *m);
 /* A deep copy into `to` (deinit first if it held units). 0 or RK_ENOMEM. */
 int rk_cluster_meta_copy(rk_cluster_meta *to, const rk_cluster_meta *from);
 
+/* Bytes that always suffice for encoding `m` (far fewer than RK_CLUSTER_ENCODED_BYTES_MAX for a
+ * small ring). */
+size_t rk_cluster_encoded_bytes(const rk_cluster_meta *m);
 /* Encode into out (RK_CLUSTER_ENCODED_BYTES_MAX suffice). Returns the length or an error. */
 int rk_cluster_encode(const rk_cluster_meta *m, uint8_t *out, size_t out_size);
 /* Decode and validate bytes from a peer or the disk (format, lengths, checksum, order). */

@@ -92,6 +92,16 @@ static void cluster_put_ring(cluster_writer *w, const rk_ring *ring)
     w->at += len;
 }
 
+size_t rk_cluster_encoded_bytes(const rk_cluster_meta *m)
+{
+    size_t ring_bytes = RK_RING_HEADER_BYTES + RK_RING_CHECKSUM_BYTES +
+                        4u * RK_RING_NODES_MAX + m->ring.partition_count;
+    return 64u + (size_t)m->member_count * (36u + RK_MEMBER_HOST_BYTES_MAX +
+                                            RK_MEMBER_ZONE_BYTES_MAX) +
+           4u * m->gone_count + 5u * m->staged_count + 2u * (4u + ring_bytes) + 4u +
+           (m->unit_count + 7u) / 8u + 4u;
+}
+
 int rk_cluster_encode(const rk_cluster_meta *m, uint8_t *out, size_t out_size)
 {
     cluster_writer w = {.at = out, .end = out + out_size};

@@ -38,11 +38,12 @@ uint32_t rk_membership_n_max(const rk_node *n)
 /* Encode the metadata into a fresh buffer (free it). */
 static int membership_encode(const rk_node *n, uint8_t **out, size_t *len_out)
 {
-    uint8_t *buf = malloc(RK_CLUSTER_ENCODED_BYTES_MAX);
+    size_t size = rk_cluster_encoded_bytes(&n->cluster);
+    uint8_t *buf = malloc(size);
     if (buf == NULL) {
         return RK_ENOMEM;
     }
-    int len = rk_cluster_encode(&n->cluster, buf, RK_CLUSTER_ENCODED_BYTES_MAX);
+    int len = rk_cluster_encode(&n->cluster, buf, size);
     if (len < 0) {
         free(buf);
         return len;

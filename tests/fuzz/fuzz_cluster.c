@@ -69,6 +69,7 @@ static void fuzz_check_codec(const rk_cluster_meta *m)
 {
     int len = rk_cluster_encode(m, fuzz_out, RK_CLUSTER_ENCODED_BYTES_MAX);
     FUZZ_CHECK(len > 0);
+    FUZZ_CHECK((size_t)len <= rk_cluster_encoded_bytes(m)); /* the bound membership.c sizes by */
     rk_cluster_meta *d = calloc(1, sizeof(*d));
     FUZZ_CHECK(d != NULL);
     FUZZ_CHECK(rk_cluster_decode(d, fuzz_out, (size_t)len) == 0);

@@ -75,6 +75,7 @@ static inline int test_encode(const rk_cluster_meta *m, uint8_t *buf)
 {
     int len = rk_cluster_encode(m, buf, RK_CLUSTER_ENCODED_BYTES_MAX);
     assert_true(len > 0);
+    assert_true((size_t)len <= rk_cluster_encoded_bytes(m)); /* the bound membership.c uses */
     return len;
 }
 
