@@ -46,12 +46,9 @@ struct rk_fixture {
     uint32_t held_count;
     uint64_t delivered[RK_SIM_NODES_MAX][RK_MSG_KIND_MAX + 1];    /* [slot][kind] */
     rk_node_id id_next;             /* the id rk_fixture_fresh gives next: never one used */
-    /* Per slot: the member table generation last looked at, and the slots whose node it was
-     * told about since (its links). */
-    uint64_t members_generation[RK_SIM_NODES_MAX];
-    uint32_t linked_mask[RK_SIM_NODES_MAX];
+    /* Links follow member tables through the world's members_generation and linked_mask
+     * (sim_links_follow, membership.c). */
 };
-_Static_assert(RK_SIM_NODES_MAX <= 32, "linked_mask is a uint32_t over slots");
 
 void rk_fixture_config_default(rk_fixture_config *c)
 {
@@ -212,65 +209,12 @@ static void fixture_count_delivery(rk_fixture *fx, const sim_event *e)
     }
 }
 
-/* The slots whose node is in slot a's member table now. */
-static uint32_t fixture_members_mask(const rk_fixture *fx, uint32_t a)
-{
-    const sim_world *w = fx->w;
-    const rk_members *table = rk_node_members(w->nodes[a].node);
-    uint32_t mask = 0;
-    for (uint32_t b = 0; b < w->cfg.nodes; b++) {
-        if (b != a && rk_members_find(table, w->nodes[b].id) != NULL) {
-            mask |= 1u << b;
-        }
-    }
-    return mask;
-}
-
-/* Slot a's links are what its table says now, without telling it anything (at start and
- * restart, whose callers tell it every link). */
-static void fixture_links_taken(rk_fixture *fx, uint32_t a)
-{
-    const sim_node *sn = &fx->w->nodes[a];
-    fx->members_generation[a] = sn->node != NULL ? rk_node_members(sn->node)->generation : 0;
-    fx->linked_mask[a] = sn->node != NULL ? fixture_members_mask(fx, a) : 0;
-}
-
-/* Each node whose member table gained members since the last look is told whether its link to
- * each newcomer is up, as the runtime's handshake would tell it; one that lost members forgets
- * those links. Unchanged tables cost one compare each. */
-static void fixture_links_follow_members(rk_fixture *fx)
-{
-    sim_world *w = fx->w;
-    for (uint32_t a = 0; a < w->cfg.nodes; a++) {
-        sim_node *sn = &w->nodes[a];
-        if (sn->node == NULL || rk_node_members(sn->node)->generation ==
-                                    fx->members_generation[a]) {
-            continue;
-        }
-        fx->members_generation[a] = rk_node_members(sn->node)->generation;
-        uint32_t mask = fixture_members_mask(fx, a);
-        uint32_t added = mask & ~fx->linked_mask[a];
-        fx->linked_mask[a] = mask;
-        for (uint32_t b = 0; b < w->cfg.nodes && sn->node != NULL; b++) {
-            if ((added & (1u << b)) == 0) {
-                continue;
-            }
-            bool up = sim_link_up(w, a, b);
-            sn->link_known_up[b] = up;
-            uint32_t saved = w->current_node;
-            w->current_node = a;
-            rk_node_on_peer(sn->node, w->nodes[b].id, up);
-            w->current_node = saved;
-        }
-    }
-}
-
 /* Take the next event due at or before until_ms and run it (or hold or drop it). False when
  * none is due. */
 static bool fixture_step(rk_fixture *fx, uint64_t until_ms)
 {
     sim_world *w = fx->w;
-    fixture_links_follow_members(fx);
+    sim_links_follow(fx->w);
     if (w->heap_count == 0 || w->heap[0]->at_ms > until_ms) {
         return false;
     }
@@ -597,7 +541,7 @@ void rk_fixture_restart(rk_fixture *fx, rk_node_id id)
     int rc = sim_node_restart(w, sn);
     RK_ASSERT(rc == 0);
     fixture_tell_all(fx, id);
-    fixture_links_taken(fx, sn->index);
+    sim_links_taken(fx->w, sn->index);
 }
 
 rk_node_id rk_fixture_fresh(rk_fixture *fx, rk_node_id id)
@@ -622,7 +566,7 @@ rk_node_id rk_fixture_fresh(rk_fixture *fx, rk_node_id id)
     sn->cut_to_mask = 0;
     memset(fx->delivered[sn->index], 0, sizeof(fx->delivered[sn->index]));
     for (uint32_t a = 0; a < w->cfg.nodes; a++) {
-        fx->linked_mask[a] &= ~(1u << sn->index);   /* the old process's links are gone */
+        fx->w->linked_mask[a] &= ~(1u << sn->index);   /* the old process's links are gone */
     }
     rk_fixture_restart(fx, sn->id);
     return sn->id;
@@ -771,7 +715,7 @@ int rk_fixture_new(const rk_fixture_config *c, rk_fixture **out)
         return rc;
     }
     for (uint32_t a = 0; a < c->nodes; a++) {
-        fixture_links_taken(fx, a);     /* sim_world_start told every node every link */
+        sim_links_taken(fx->w, a);     /* sim_world_start told every node every link */
     }
     rc = rk_fixture_pump(fx);
     RK_ASSERT(rc == 0);

@@ -94,20 +94,24 @@ static uint32_t membership_mask(const sim_world *w, uint32_t a)
     return mask;
 }
 
+_Static_assert(RK_SIM_NODES_MAX <= 32, "linked_mask is a uint32_t over slots");
+
+void sim_links_taken(sim_world *w, uint32_t a)
+{
+    const sim_node *sn = &w->nodes[a];
+    w->members_generation[a] = sn->node != NULL ? rk_node_members(sn->node)->generation : 0;
+    w->linked_mask[a] = sn->node != NULL ? membership_mask(w, a) : 0;
+}
+
 void sim_membership_start(sim_world *w)
 {
     for (uint32_t a = 0; a < w->cfg.nodes; a++) {
-        const sim_node *sn = &w->nodes[a];
-        w->members_generation[a] = sn->node != NULL ? rk_node_members(sn->node)->generation : 0;
-        w->linked_mask[a] = sn->node != NULL ? membership_mask(w, a) : 0;
+        sim_links_taken(w, a);
     }
 }
 
-void sim_membership_follow(sim_world *w)
+void sim_links_follow(sim_world *w)
 {
-    if (!w->membership_on) {
-        return;
-    }
     for (uint32_t a = 0; a < w->cfg.nodes; a++) {
         sim_node *sn = &w->nodes[a];
         if (sn->node == NULL || rk_node_members(sn->node)->generation ==
@@ -129,6 +133,13 @@ void sim_membership_follow(sim_world *w)
             rk_node_on_peer(sn->node, w->nodes[b].id, up);
             w->current_node = saved;
         }
+    }
+}
+
+void sim_membership_follow(sim_world *w)
+{
+    if (w->membership_on) {
+        sim_links_follow(w);
     }
 }
 

@@ -333,6 +333,10 @@ void sim_membership_start(sim_world *w);
 /* After each event: a node whose member table gained members is told whether its links to
  * them are up, as the runtime's handshake tells it. Nothing when membership is off. */
 void sim_membership_follow(sim_world *w);
+/* The same, whatever the configuration (the fixture's steps); and slot a's links taken as its
+ * table says now, telling it nothing (at start and restart, whose callers tell it every link). */
+void sim_links_follow(sim_world *w);
+void sim_links_taken(sim_world *w, uint32_t a);
 /* The membership fault's turn in the fault schedule. */
 void sim_membership_on_tick(sim_world *w);
 /* Scripted steps: node index `index` joins through node 1 (or the first member up) and the

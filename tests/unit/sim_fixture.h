@@ -15,6 +15,7 @@
 
 #include "../../src/core/bucket.h"
 #include "../../src/core/dvvset.h"
+#include "../../src/core/elems.h"
 #include "../../src/sim/fixture.h"
 #include "../../src/sim/sim.h"
 
@@ -127,6 +128,26 @@ static inline const fx_reply *fx_pumped(rk_fixture *fx, int64_t handle)
     assert_non_null(r);
     assert_int_equal(r->answers, 1);
     return r;
+}
+
+/* SADD / SREM (op) of one `member` on key through `id`, pumped to its reply. */
+static inline const fx_reply *fx_member_write(rk_fixture *fx, rk_node_id id, rk_op_kind op,
+                                              const char *key, const char *member)
+{
+    const uint8_t *elems[1] = {(const uint8_t *)member};
+    size_t lens[1] = {strlen(member)};
+    uint8_t arg[64];
+    assert_true(rk_elems_encoded_len(lens, 1) <= sizeof(arg));
+    size_t len = rk_elems_encode(elems, lens, 1, arg);
+    rk_request req = {.kind = RK_REQ_WRITE,
+                      .op = (uint8_t)op,
+                      .key = (const uint8_t *)key,
+                      .key_len = strlen(key),
+                      .value = arg,
+                      .value_len = len};
+    int64_t handle = rk_fixture_request(fx, id, &req);
+    assert_true(handle > 0);
+    return fx_pumped(fx, handle);
 }
 
 /* SET key value through `id`, pumped to its reply. */

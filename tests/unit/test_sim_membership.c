@@ -451,20 +451,7 @@ typedef enum ms_churn {
 static void ms_set_write(rk_fixture *fx, rk_node_id id, rk_op_kind op, const char *key,
                          const char *member)
 {
-    const uint8_t *elems[1] = {(const uint8_t *)member};
-    size_t lens[1] = {strlen(member)};
-    uint8_t arg[64];
-    assert_true(rk_elems_encoded_len(lens, 1) <= sizeof(arg));
-    size_t len = rk_elems_encode(elems, lens, 1, arg);
-    rk_request req = {.kind = RK_REQ_WRITE,
-                      .op = (uint8_t)op,
-                      .key = (const uint8_t *)key,
-                      .key_len = strlen(key),
-                      .value = arg,
-                      .value_len = len};
-    int64_t handle = rk_fixture_request(fx, id, &req);
-    assert_true(handle > 0);
-    const fx_reply *r = fx_pumped(fx, handle);
+    const fx_reply *r = fx_member_write(fx, id, op, key, member);
     if (r->kind != RK_REPLY_INT) {
         fail_msg("%s %s %s through %u: kind %d, error %d: %s", op == RK_OP_SADD ? "SADD" : "SREM",
                  key, member, id, r->kind, r->error, r->message != NULL ? r->message : "");
