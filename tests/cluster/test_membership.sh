@@ -3,10 +3,11 @@
 # docs/membership.md). Three members (N = 3, W = 2, the default bucket, lmdb) hold 2000
 # preloaded keys while membership_load.py writes and reads through them without pause; two nodes
 # started alone join (`ringkv cluster join`, plan, commit), then leave again (leave, commit),
-# twice: round 1 with ids 4 and 5, round 2 with fresh ids 6 and 7 in fresh data dirs, since an
-# id once used is refused for good (a new node with id 4 gets exit 1). Node 4 is killed (-9)
-# while its partitions arrive and restarted without --members: it is back as a member from its
-# stored metadata. After each commit: a second commit is refused while transfers run, every
+# twice (once on the ASan build): round 1 with ids 4 and 5, round 2 with fresh ids 6 and 7 in
+# fresh data dirs, since an id once used is refused for good (a new node with id 4 gets exit
+# 1). Node 4 is killed (-9) while its partitions arrive and restarted without --members: it is
+# back as a member from its stored metadata. After each commit: a second commit is refused
+# while transfers run, every
 # node converges on one ring with nothing pending, keys sit on exactly their preference list
 # and ownership is balanced. At the end no acknowledged write is lost (GET and RK.GET R 3), every
 # key is on exactly its 3 primaries and RK.RING gives each of 3 nodes 21 or 22 of 64 partitions.
@@ -18,6 +19,12 @@ PY=$(redis_py) ||
     { fail "no python3 with redis-py (scripts/install-deps.sh test installs it)"; finish; }
 LOAD="$(dirname "$0")/membership_load.py"
 PRELOAD=2000
+# Twice in a row on the plain build, as issue 15 asks; once on the ASan build, whose run is for
+# memory errors (a round takes about 40 s there) and keeps make test near its 20 minutes.
+case "$RINGKVD" in
+    *build-asan*) ROUNDS=${ROUNDS:-1} ;;
+    *) ROUNDS=${ROUNDS:-2} ;;
+esac
 LOAD_THREADS=3
 LOAD_KEYS=150               # per thread
 NODE_FLAGS=(--request-timeout-ms 2000)
@@ -294,7 +301,11 @@ out=$(rk 4 cluster join "127.0.0.1:${CLIENT_PORT[1]}")
 check_eq "a fresh node with the used id 4 is refused: exit 1 ($out)" 1 $?
 stop_node "${PID_OF[4]}" TERM
 
-one_round 2 6 7
+if [ "$ROUNDS" -ge 2 ]; then
+    one_round 2 6 7
+else
+    FIG[2]="not run (ROUNDS=$ROUNDS)"
+fi
 
 sleep 2
 touch "$TEST_TMP/stop"      # the load's threads finish their request and write their records

@@ -74,7 +74,8 @@ for _ in $(seq 1 600); do
 done
 check_eq "every key is on exactly 3 nodes" $((3 * KEYS)) "$total"
 bad=0
-for i in $(seq 1 "$KEYS"); do echo "GET rs:$i"; done | redis-cli -p "${CLIENT_PORT[4]}" >"$TEST_TMP/got"
+for i in $(seq 1 "$KEYS"); do echo "GET rs:$i"; done |
+    redis-cli -p "${CLIENT_PORT[4]}" >"$TEST_TMP/got"
 for i in $(seq 1 "$KEYS"); do echo "v$i"; done | diff -q - "$TEST_TMP/got" >/dev/null || bad=1
 check_eq "every key reads back through node 4" 0 "$bad"
 
@@ -93,7 +94,9 @@ check_eq "the removal commits" 0 "$(rk 1 cluster commit >/dev/null; echo $?)"
 drained=0
 for _ in $(seq 1 1200); do
     held=0
-    for id in 1 2 4; do held=$((held + $(info_field "${CLIENT_PORT[$id]}" hints_pending hints))); done
+    for id in 1 2 4; do
+        held=$((held + $(info_field "${CLIENT_PORT[$id]}" hints_pending hints)))
+    done
     [ "$held" -eq 0 ] && [ "$(mfield 1 transfers_pending)" = 0 ] && drained=1 && break
     sleep 0.05
 done
