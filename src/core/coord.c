@@ -400,7 +400,9 @@ void rk_coord_on_message(rk_node *n, rk_node_id from, const rk_msg *m)
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == RK_COORD_PUT) {
         rk_coord_put *p = (rk_coord_put *)c;
         int index = coord_asked_index(&p->q, from);
-        if (index >= 0 && !p->reading) {
+        if (index >= 0 && !p->reading && m->status == RK_ENOTREADY && p->delta) {
+            rk_coord_put_resend_whole(n, p, (uint32_t)index);
+        } else if (index >= 0 && !p->reading) {
             rk_coord_put_on_ack(n, p, (uint32_t)index, m->status == 0);
         }
     } else if (m->kind == RK_MSG_PUT_RESP && c->kind == RK_COORD_HANDOFF) {

@@ -83,6 +83,12 @@ typedef struct rk_coord_put {
     size_t unsent_object_len;
     uint8_t *request_value;
     char *request_context;
+    /* A large set's SADD or SREM (issue 14, docs/merge.md): read narrowed to its members,
+     * replicated as a delta (setrows.h); a replica that finds it not ready gets the whole set. */
+    bool delta;
+    uint64_t delta_base_count;  /* members this node's copy held before the write */
+    uint8_t *delta_object;      /* the delta as sent (owned) */
+    uint16_t resent_mask;       /* replicas sent the whole set after RK_ENOTREADY */
 } rk_coord_put;
 
 typedef struct rk_coord_fwd {
@@ -153,6 +159,19 @@ void rk_coord_get_deinit(rk_coord_get *c);
 
 /* coord_put.c */
 /* `read_r`, `fallback_r`: the bucket's, for a read-modify-write. */
+/* coord_put_delta.c, a large set's writes: whether this write goes as a delta (sets c->delta);
+ * the dots `state` holds, as a history; the member limit (0, or RK_ETOOBIG with message); store
+ * the applied narrowed state's delta here and point *bytes_out at it; and, for a replica that
+ * answered RK_ENOTREADY, send it the whole set (once per replica; a second refusal fails it). */
+bool rk_coord_put_delta_choose(rk_node *n, rk_coord_put *c, const rk_op *op);
+void rk_coord_put_delta_seen(const rk_dvvset *state, rk_vv *seen);
+int rk_coord_put_members_check(rk_node *n, const rk_coord_put *c, const rk_op *op,
+                               const rk_dvvset *state, int64_t added, char *message,
+                               size_t message_bytes);
+int rk_coord_put_delta_store(rk_node *n, rk_coord_put *c, const rk_dvvset *applied,
+                             const rk_vv *seen, rk_node_id hint_owner, uint64_t *seq_out,
+                             const uint8_t **bytes_out, size_t *len_out);
+void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index);
 void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count,
                         uint32_t read_r, bool fallback_r);
 void rk_coord_put_on_read(rk_node *n, rk_coord_put *c, uint32_t index, const rk_msg *m);

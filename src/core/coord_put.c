@@ -248,7 +248,8 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
                            char *message, size_t message_bytes)
 {
     rk_dvvset local;
-    int rc = rk_local_read(&n->local, &c->key, &local);
+    int rc = c->delta ? rk_local_set_project(&n->local, &c->key, r->value, r->value_len, &local)
+                      : rk_local_read(&n->local, &c->key, &local);
     c->was_live = rc == 0 && rk_local_set_live(&local);
     rk_node_id hint_owner = c->q.hint_for[self_index];
     /* Counters advance this node's own actor only from its own copy (policy_fields.h). */
@@ -274,9 +275,17 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
             return rc;
         }
     }
+    rk_vv seen;
+    if (rc == 0 && c->delta) {
+        rk_coord_put_delta_seen(&local, &seen);
+    }
     if (rc == 0) {
         rc = coord_put_apply(n, c, r, hint_owner != 0, keep_base ? &own_base : NULL, &local,
                              message, message_bytes);
+        rk_op op = coord_put_op(r);
+        rc = rc == 0 ? rk_coord_put_members_check(n, c, &op, &local, c->reply_integer, message,
+                                                  message_bytes)
+                     : rc;
     } else if (rc == RK_ECORRUPT) {
         snprintf(message, message_bytes, "this node's copy of the key is damaged (it would mint "
                  "from a history it lost); a read of the key repairs it");
@@ -284,7 +293,13 @@ static int coord_put_store(rk_node *n, rk_coord_put *c, const rk_request *r, int
         snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
     }
     rk_dvvset_deinit(&own_base);
-    if (rc == 0) {
+    if (rc == 0 && c->delta) {
+        rc = rk_coord_put_delta_store(n, c, &local, &seen, hint_owner, seq_out, bytes_out,
+                                      len_out);
+        if (rc != 0) {
+            snprintf(message, message_bytes, "write failed: %s", rk_strerror(rc));
+        }
+    } else if (rc == 0) {
         /* Encoded once: these bytes are stored and then sent to every replica. */
         rc = rk_local_encode(&n->local, &local, bytes_out, len_out);
         if (rc == 0) {
@@ -361,7 +376,8 @@ static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, si
                 .key_len = c->key.key_len,
                 .object = bytes,
                 .object_len = len,
-                .flags = rk_transfer_moving(n) ? RK_MSG_PUT_PLANNED : 0u};
+                .flags = (rk_transfer_moving(n) ? RK_MSG_PUT_PLANNED : 0u) |
+                         (c->delta ? RK_MSG_PUT_DELTA : 0u)};
     bool used_fallback = c->q.hint_for[self_index] != 0;
     /* Primaries get the same message (no hint owner): encoded once for all of them. */
     rk_node_id plain[RK_N_MAX];
@@ -382,6 +398,11 @@ static void coord_put_send(rk_node *n, rk_coord_put *c, const uint8_t *bytes, si
     m.hint_owner = 0;
     node_send_many(n, plain, plain_count, &m);
     n->stats.fallback_writes += used_fallback ? 1 : 0;
+    if (c->delta) {
+        /* A plan's new owners get a large set by its transfer, not by deltas (merge.md). */
+        n->stats.set_deltas_sent += (uint64_t)__builtin_popcount(c->q.sent_mask);
+        return;
+    }
     /* A moving plan's new owners get the write too, counted toward nothing (membership.md). */
     rk_transfer_send_planned(n, &c->key, c->q.preflist, c->q.preflist_count, bytes, len);
 }
@@ -478,22 +499,28 @@ static void coord_put_read_start(rk_node *n, rk_coord_put *c, const rk_request *
     }
     rk_dvvset_init(c->read_merged);
     c->reading = true;
+    /* A delta write reads only the members it names (coord_put_delta.c). */
+    uint32_t members_flag = c->delta ? RK_MSG_GET_MEMBERS : 0u;
     rk_msg m = {.kind = RK_MSG_GET_REQ,
                 .req_id = c->base.id,
                 .key = c->key.key,
-                .key_len = c->key.key_len};
+                .key_len = c->key.key_len,
+                .value = c->delta ? c->request.value : NULL,
+                .value_len = c->delta ? c->request.value_len : 0};
     for (uint32_t i = 0; i < c->q.preflist_count; i++) {
         rk_node_id id = c->q.preflist[i];
         if (id != n->config.id && node_member_up(n, id)) {
             c->q.sent_mask |= (uint16_t)(1u << i);
-            m.flags = c->q.hint_for[i] == 0 ? RK_MSG_GET_PRIMARY : 0;
+            m.flags = (c->q.hint_for[i] == 0 ? RK_MSG_GET_PRIMARY : 0) | members_flag;
             node_send(n, id, &m);
         }
     }
     rk_coord_table_arm(&n->coords, &c->base);
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     rk_dvvset local;
-    int rc = rk_local_read(&n->local, &c->key, &local);
+    int rc = c->delta ? rk_local_set_project(&n->local, &c->key, c->request.value,
+                                             c->request.value_len, &local)
+                      : rk_local_read(&n->local, &c->key, &local);
     coord_put_read_answer(n, c, (uint32_t)self_index, rc == 0 ? &local : NULL);
 }
 
@@ -505,6 +532,8 @@ void rk_coord_put_deinit(rk_coord_put *c)
     free(c->request_context);
     free(c->unsent_object);
     c->unsent_object = NULL;
+    free(c->delta_object);
+    c->delta_object = NULL;
     if (c->read_merged != NULL) {
         rk_dvvset_deinit(c->read_merged);
         free(c->read_merged);
@@ -526,6 +555,8 @@ void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32
     int self_index = rk_coord_preflist_index(&c->q, n->config.id);
     RK_ASSERT(self_index >= 0);
     if (rk_policy_of(c->policy)->read_before_write) {
+        rk_op op = coord_put_op(r);
+        (void)rk_coord_put_delta_choose(n, c, &op);
         coord_put_read_start(n, c, r, up_count, read_r, fallback_r);
         return;
     }

@@ -591,7 +591,9 @@ bool rk_dvvset_frame_ok(const uint8_t *bytes, size_t len)
         return false;
     }
     size_t body_len = len - RK_DVVSET_CHECKSUM_BYTES;
-    return bytes[0] == RK_DVVSET_MAGIC && bytes[1] == RK_DVVSET_FORMAT &&
+    /* A set stored by element keeps its head here instead (setrows.h), checksummed alike. */
+    bool head = bytes[0] == RK_DVVSET_SET_HEAD_MAGIC && bytes[1] == 1u;
+    return ((bytes[0] == RK_DVVSET_MAGIC && bytes[1] == RK_DVVSET_FORMAT) || head) &&
            dvvset_get_le(bytes + body_len, RK_DVVSET_CHECKSUM_BYTES) ==
                XXH3_64bits(bytes, body_len);
 }

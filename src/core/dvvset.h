@@ -46,10 +46,14 @@
  * convergence), so the hard bound leaves ten times room. */
 #define RK_DVVSET_SIBLINGS_MAX      1000u
 /* The bound of a merge-type state (type tag not 0), whose siblings are its elements: a set's
- * members each carry a dot (policy_set.c). Every operation on such a state is linear in it,
- * which is fine to this size; larger collections need storage by element. */
-#define RK_DVVSET_ELEMENTS_MAX      100000u
+ * members each carry a dot (policy_set.c). Every operation on a whole state is linear in it; a
+ * large set is written by deltas and stored by element (setrows.h), and only repair, handoff
+ * and transfer handle its whole state. */
+#define RK_DVVSET_ELEMENTS_MAX      4000000u
+/* The default member limit of a set (max-collection-members). */
+#define RK_COLLECTION_MEMBERS_DEFAULT 1000000u
 #define RK_DVVSET_MAGIC             0x44u  /* 'D' */
+#define RK_DVVSET_SET_HEAD_MAGIC    0x53u  /* 'S': a set stored by element (setrows.h) */
 #define RK_DVVSET_FORMAT            1u
 #define RK_DVVSET_FLAG_TOMBSTONE    0x01u
 #define RK_DVVSET_HEAD_BYTES        4u
@@ -157,7 +161,8 @@ const rk_sibling *rk_dvvset_find(const rk_dvvset *set, rk_dot dot);
 
 /* Whether `bytes` carry an intact frame: long enough, the magic and format, and the checksum of
  * everything before it. What a store read checks before anything uses an object (local.c): a
- * damaged one reads as missing and is repaired, never merged into the replicas. */
+ * damaged one reads as missing and is repaired, never merged into the replicas. A set's head
+ * (setrows.h: magic 'S') is an intact frame too; the rest of its state is in its rows. */
 bool rk_dvvset_frame_ok(const uint8_t *bytes, size_t len);
 
 /* Whether `set` keeps the invariants above. O(siblings * entries); for asserts and tests. */

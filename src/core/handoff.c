@@ -107,6 +107,29 @@ int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, si
     return rc;
 }
 
+int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *members,
+                           size_t members_len, const rk_dvvset *delta, bool need_ready,
+                           rk_node_id hint_owner, uint64_t *seq_out)
+{
+    uint8_t key_buf[RK_HINT_KEY_BYTES];
+    uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
+    rk_batch_op op = {0};
+    int new_hint = 0;
+    if (hint_owner != 0) {
+        new_hint = hint_prepare(n, hint_owner, k, key_buf, value_buf, &op);
+        if (new_hint < 0) {
+            return new_hint;
+        }
+    }
+    bool changed = false;
+    int rc = rk_local_set_merge_delta(&n->local, k, members, members_len, delta, need_ready, &op,
+                                      new_hint == 1 ? 1 : 0, seq_out, &changed);
+    if (rc == 0 && new_hint == 1) {
+        hint_added(n);
+    }
+    return rc;
+}
+
 /* ---- start-up and the timer ---------------------------------------------------------------- */
 
 static int handoff_count_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,

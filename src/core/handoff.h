@@ -38,6 +38,11 @@ int rk_handoff_start(rk_node *n);
  * written in the same atomic batch. Otherwise as rk_local_write. */
 int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len,
                      bool live, bool was_live, rk_node_id hint_owner, uint64_t *seq_out);
+/* The same for a set delta (rk_local_set_merge_delta): merged into the rows of `k`, with the hint
+ * record in the same batch. RK_ENOTREADY (with need_ready) when it is not causally ready. */
+int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *members,
+                           size_t members_len, const rk_dvvset *delta, bool need_ready,
+                           rk_node_id hint_owner, uint64_t *seq_out);
 /* A member came up, or a hint was created: make sure delivery is scheduled. */
 void rk_handoff_kick(rk_node *n);
 void rk_handoff_on_timer(rk_node *n);

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "hash.h"
+#include "local_internal.h"
 #include "node.h"
+#include "setrows.h"
 
 #define LOCAL_BATCH_OPS_MAX 5u  /* an object and the few records that change with it */
 
@@ -98,7 +100,7 @@ static void local_remember(rk_local *l, const rk_local_key *k, uint64_t hash)
 }
 
 /* The hash of the object now stored under `k`: remembered, or looked up. */
-static uint64_t local_stored_hash(rk_local *l, const rk_local_key *k)
+uint64_t rk_local__stored_hash(rk_local *l, const rk_local_key *k)
 {
     if (l->last_skey_len == k->skey_len && memcmp(l->last_skey, k->skey, k->skey_len) == 0) {
         return l->last_hash;
@@ -114,8 +116,8 @@ static uint64_t local_stored_hash(rk_local *l, const rk_local_key *k)
 }
 
 /* The object of `k` changed to `bytes` (NULL: removed): update its tree. */
-static void local_tree_update(rk_local *l, const rk_local_key *k, uint64_t old_hash,
-                              const uint8_t *bytes, size_t len)
+void rk_local__tree_update(rk_local *l, const rk_local_key *k, uint64_t old_hash,
+                           const uint8_t *bytes, size_t len)
 {
     uint64_t new_hash = bytes != NULL ? rk_aae_object_hash(k->skey, k->skey_len, bytes, len) : 0;
     rk_aae_tree_update(l->tree, k->partition, k->skey, k->skey_len, old_hash, new_hash);
@@ -166,6 +168,19 @@ int rk_local_read_checked(rk_local *l, const rk_local_key *k, rk_buf *out, bool 
     }
     if (l->tree != NULL) {
         local_remember(l, k, rk_aae_object_hash(k->skey, k->skey_len, out->data, out->len));
+    }
+    if (out->len > 0 && rk_setrows_is_head(out->data, out->len)) {
+        /* A set stored by element: its whole state, as every other object reads. */
+        rk_buf head = *out;
+        memset(out, 0, sizeof(*out));
+        rc = rk_local_set_materialize(l, k->skey, k->skey_len, head.data, head.len, out);
+        rk_store_buf_free(&head);
+        if (rc == RK_ECORRUPT) {
+            local_count_damaged(l, k);
+            *damaged = true;
+            return 0;
+        }
+        return rc;
     }
     return 0;
 }
@@ -231,6 +246,21 @@ int rk_local_encode(rk_local *l, const rk_dvvset *set, const uint8_t **bytes_out
     return 0;
 }
 
+int rk_local__write_ops(rk_local *l, const rk_batch_op *ops, uint32_t count, uint64_t *seq_out)
+{
+    RK_ASSERT(count > 0 && count <= RK_BATCH_OPS_MAX);
+    uint64_t seq = 0;
+    int rc = rk_store_write(l->env->store, ops, count, &seq);
+    if (rc != 0) {
+        l->stats->store_errors++;
+        return rc;
+    }
+    RK_ASSERT(seq > l->written_seq);
+    l->written_seq = seq;
+    *seq_out = seq;
+    return 0;
+}
+
 /* Apply `first` then `extra` in one atomic batch; on success advance written_seq. */
 static int local_batch(rk_local *l, const rk_batch_op *first, const rk_batch_op *extra,
                        uint32_t extra_count, uint64_t *seq_out)
@@ -246,19 +276,10 @@ static int local_batch(rk_local *l, const rk_batch_op *first, const rk_batch_op 
         ops[count++] = extra[i];
     }
     RK_ASSERT(count > 0);
-    uint64_t seq = 0;
-    int rc = rk_store_write(l->env->store, ops, count, &seq);
-    if (rc != 0) {
-        l->stats->store_errors++;
-        return rc;
-    }
-    RK_ASSERT(seq > l->written_seq);
-    l->written_seq = seq;
-    *seq_out = seq;
-    return 0;
+    return rk_local__write_ops(l, ops, count, seq_out);
 }
 
-static void local_count_live(rk_local *l, bool was_live, bool live)
+void rk_local__count_live(rk_local *l, bool was_live, bool live)
 {
     if (live && !was_live) {
         l->keys_live++;
@@ -273,18 +294,27 @@ int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, siz
                    bool live, bool was_live, const rk_batch_op *extra, uint32_t extra_count,
                    uint64_t *seq_out)
 {
+    if (len > 2 && bytes[2] == RK_LOCAL_ROWS_TAG && !rk_setrows_is_head(bytes, len)) {
+        rk_dvvset set;
+        int rc = rk_dvvset_decode_view(bytes, len, &set);
+        if (rc == 0) {
+            rc = rk_local_set_write(l, k, &set, was_live, extra, extra_count, seq_out);
+            rk_dvvset_deinit(&set);
+        }
+        return rc;
+    }
     rk_batch_op op = {.kind = RK_BATCH_PUT,
                       .db = RK_DB_DATA,
                       .key = k->skey,
                       .key_len = k->skey_len,
                       .value = bytes,
                       .value_len = len};
-    uint64_t old_hash = l->tree != NULL ? local_stored_hash(l, k) : 0;
+    uint64_t old_hash = l->tree != NULL ? rk_local__stored_hash(l, k) : 0;
     int rc = local_batch(l, &op, extra, extra_count, seq_out);
     if (rc == 0) {
-        local_count_live(l, was_live, live);
+        rk_local__count_live(l, was_live, live);
         if (l->tree != NULL) {
-            local_tree_update(l, k, old_hash, bytes, len);
+            rk_local__tree_update(l, k, old_hash, bytes, len);
         }
     }
     return rc;
@@ -293,14 +323,24 @@ int rk_local_write(rk_local *l, const rk_local_key *k, const uint8_t *bytes, siz
 int rk_local_remove(rk_local *l, const rk_local_key *k, bool was_live, const rk_batch_op *extra,
                     uint32_t extra_count, uint64_t *seq_out)
 {
+    rk_buf stored = {0};
+    if (rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, &stored) == 0 &&
+        rk_setrows_is_head(stored.data, stored.len)) {
+        int rc = rk_local_set_drop_rows(l, k, seq_out);     /* its rows first, then the head */
+        if (rc != 0) {
+            rk_store_buf_free(&stored);
+            return rc;
+        }
+    }
+    rk_store_buf_free(&stored);
     rk_batch_op op = {
         .kind = RK_BATCH_DEL, .db = RK_DB_DATA, .key = k->skey, .key_len = k->skey_len};
-    uint64_t old_hash = l->tree != NULL ? local_stored_hash(l, k) : 0;
+    uint64_t old_hash = l->tree != NULL ? rk_local__stored_hash(l, k) : 0;
     int rc = local_batch(l, &op, extra, extra_count, seq_out);
     if (rc == 0) {
-        local_count_live(l, was_live, false);
+        rk_local__count_live(l, was_live, false);
         if (l->tree != NULL) {
-            local_tree_update(l, k, old_hash, NULL, 0);
+            rk_local__tree_update(l, k, old_hash, NULL, 0);
         }
     }
     return rc;
@@ -341,6 +381,11 @@ static int local_count_one(void *ctx, const uint8_t *key, size_t key_len, const 
     uint64_t *count = ctx;
     (void)key;
     (void)key_len;
+    rk_setrows_head head;
+    if (rk_setrows_head_decode(value, value_len, &head) == 0) {
+        *count += head.count > 0 ? 1 : 0;
+        return 0;
+    }
     rk_dvvset set;
     if (rk_dvvset_decode(value, value_len, &set) == 0) {
         *count += rk_local_set_live(&set) ? 1 : 0;
@@ -356,6 +401,11 @@ static int local_live_one(void *ctx, const uint8_t *key, size_t key_len, const u
     bool *live = ctx;
     (void)key;
     (void)key_len;
+    rk_setrows_head head;
+    if (rk_setrows_head_decode(value, value_len, &head) == 0) {
+        *live = head.count > 0;
+        return *live ? 1 : 0;
+    }
     rk_dvvset set;
     if (rk_dvvset_decode_view(value, value_len, &set) == 0) {
         *live = rk_local_set_live(&set);

@@ -119,4 +119,41 @@ int rk_local_recount(rk_local *l);
 /* Whether `set` has a live (not deleted) sibling. Pure. */
 bool rk_local_set_live(const rk_dvvset *set);
 
+/* ---- sets stored by element (local_set.c, setrows.h) ------------------------------------- */
+
+/* States of this type tag (RK_POLICY_TAG_SET) are stored by element: a head in RK_DB_DATA and a
+ * row per member in RK_DB_ELEMS. rk_local_read* and rk_local_write hide it (they read and take
+ * whole states); the functions below touch only the rows they name. */
+#define RK_LOCAL_ROWS_TAG 2u
+
+/* The whole state of the set whose head is `head` (from RK_DB_DATA under skey), encoded as a
+ * dvvset into *out (owned). 0, RK_ECORRUPT (the head or a row fails its checksum), a store
+ * error, or RK_ENOMEM. */
+int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
+                             const uint8_t *head, size_t head_len, rk_buf *out);
+/* Store the whole set state `set` (tag RK_LOCAL_ROWS_TAG) as `k`'s head and rows: rows that
+ * differ are written, rows no longer there deleted, in batches of RK_BATCH_OPS_MAX with the
+ * head and `extra` in the last (a crash between them leaves rows ahead of the head: their dots
+ * are kept until a merge from a side that saw them removed, setrows.h). */
+int rk_local_set_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set, bool was_live,
+                       const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out);
+/* The members a set key holds now (its head's count; 0 when absent or not stored by element). */
+uint64_t rk_local_set_count(rk_local *l, const rk_local_key *k);
+/* The state of `k` narrowed to `members` (an elems.h list): the whole clock and only those
+ * members' dots — what a delta write reads at R (rows touched: one per member). A key stored
+ * whole is read whole. *out is initialised. 0, RK_ECORRUPT or a store error. */
+int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *members,
+                         size_t members_len, rk_dvvset *out);
+/* Merge a delta (setrows.h: the touched `members` and the delta state) into `k`'s rows and head,
+ * with `extra` records, in one atomic batch. With `need_ready`, RK_ENOTREADY (nothing written)
+ * when it is not causally ready here (rk_setrows_ready). *changed says whether anything was
+ * written (*seq_out is then its batch). 0, RK_ENOTREADY, RK_EWRONGTYPE (a live key of another
+ * type), RK_ETOOBIG (the clock would pass RK_VV_ENTRIES_MAX), RK_ECORRUPT, a store error. */
+int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *members,
+                             size_t members_len, const rk_dvvset *delta, bool need_ready,
+                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
+                             bool *changed);
+/* Delete every row of `k` (its head is the caller's), in batches. */
+int rk_local_set_drop_rows(rk_local *l, const rk_local_key *k, uint64_t *seq_out);
+
 #endif

@@ -66,6 +66,18 @@ static const rk_metric_desc metrics_node_table[] = {
                 "objects", "Merges refused because the two objects hold different types."),
     NODE_METRIC(set_clock_refused, "set_clock_refused", "stats", RK_METRIC_COUNTER, "requests",
                 "Set writes refused because the set's clock is at its bound (never pruned)."),
+    NODE_METRIC(set_deltas_sent, "set_deltas_sent", "stats", RK_METRIC_COUNTER, "messages",
+                "Set deltas a coordinator sent to replicas instead of the whole set."),
+    NODE_METRIC(set_deltas_merged, "set_deltas_merged", "stats", RK_METRIC_COUNTER, "messages",
+                "Set deltas this replica merged into its rows."),
+    NODE_METRIC(set_deltas_not_ready, "set_deltas_not_ready", "stats", RK_METRIC_COUNTER,
+                "messages", "Set deltas this replica refused as not causally ready (it then "
+                "gets the whole set)."),
+    NODE_METRIC(set_full_resends, "set_full_resends", "stats", RK_METRIC_COUNTER, "objects",
+                "Whole sets a coordinator sent to a replica that found its delta not ready."),
+    NODE_METRIC(set_members_refused, "set_members_refused", "stats", RK_METRIC_COUNTER,
+                "requests", "Set writes refused because the set would pass "
+                "max-collection-members."),
     NODE_METRIC(aae_damaged_objects, "aae_damaged_objects", "aae", RK_METRIC_COUNTER, "objects",
                 "Stored objects that failed their checksum (each counted once): read as "
                 "missing, overwritten by a write or a repair, never sent to another replica."),

@@ -38,9 +38,14 @@ typedef enum rk_msg_kind {
 #define RK_MSG_PUT_HANDOFF 0x02u    /* hinted handoff: a fallback hands a copy back to its owner */
 #define RK_MSG_PUT_PLANNED 0x04u    /* the sender knew the moving plan and sent the object to the
                                      * plan's new owners itself: the replica need not forward it */
+#define RK_MSG_PUT_DELTA 0x08u      /* `object` is a set delta (setrows.h), merged only when
+                                     * causally ready: else RK_ENOTREADY, and the coordinator
+                                     * sends the whole state */
 /* Flags of a get request. */
 #define RK_MSG_GET_PRIMARY 0x01u    /* asked as a primary: a node that neither owns the key nor
                                      * holds it answers RK_ENOTOWNER, never "not found" */
+#define RK_MSG_GET_MEMBERS 0x02u    /* answer the set narrowed to `value` (an elems.h list): the
+                                     * whole clock and only those members' dots */
 /* Flags of a cluster message. */
 #define RK_MSG_CLUSTER_REPLY 0x01u
 /* Flags of a bucket set. */
@@ -84,7 +89,8 @@ struct rk_msg {
     size_t key_len;
     const uint8_t *object;      /* GET_RESP, PUT_REQ: an encoded rk_dvvset; BUCKET_SET: props */
     size_t object_len;
-    /* FWD_REQ: the client's request (rk_request fields); FWD_RESP: the reply (rk_reply). */
+    /* FWD_REQ: the client's request (rk_request fields); FWD_RESP: the reply (rk_reply);
+     * GET_REQ with RK_MSG_GET_MEMBERS: `value` is the member list. */
     uint32_t req_kind;
     const uint8_t *value;
     size_t value_len;

@@ -59,6 +59,7 @@ void rk_node_config_default(rk_node_config *c)
     c->handoff_objects_per_s = 1000;
     c->handoff_interval_ms = 100;
     c->siblings_max = RK_DVVSET_SIBLINGS_DEFAULT;
+    c->collection_members_max = RK_COLLECTION_MEMBERS_DEFAULT;
     c->aae_on = true;
     c->aae_interval_ms = 1000;
     c->aae_rebuild_ms = RK_AAE_REBUILD_MS_DEFAULT;
@@ -97,6 +98,9 @@ static int node_config_check(const rk_node_config *c)
         return RK_EINVAL;
     }
     if (c->siblings_max == 0 || c->siblings_max > RK_DVVSET_SIBLINGS_MAX) {
+        return RK_EINVAL;
+    }
+    if (c->collection_members_max == 0 || c->collection_members_max > RK_DVVSET_ELEMENTS_MAX) {
         return RK_EINVAL;
     }
     if (c->handoff_objects_per_s == 0 || c->handoff_interval_ms == 0 ||

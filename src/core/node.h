@@ -142,6 +142,7 @@ typedef struct rk_node_config {
     uint32_t handoff_objects_per_s;
     uint32_t handoff_interval_ms;
     uint32_t siblings_max;      /* concurrent versions a client write may leave (Riak: 100) */
+    uint32_t collection_members_max; /* members a set may hold; a SADD past it is refused */
     /* Anti-entropy (aae.h): hash trees kept on every write and exchanged with the other
      * primaries every aae_interval_ms; each tree rebuilt from the store every aae_rebuild_ms. */
     bool aae_on;
@@ -200,6 +201,12 @@ typedef struct rk_node_stats {
     uint64_t peers_suspected;       /* times a peer was suspected for unanswered requests */
     uint64_t objects_type_refused;  /* merges refused: the two objects hold different types */
     uint64_t set_clock_refused;     /* set writes refused: the set's clock at its bound */
+    /* sets written by deltas (issue 14, docs/merge.md) */
+    uint64_t set_deltas_sent;       /* deltas a coordinator sent to replicas */
+    uint64_t set_deltas_merged;     /* deltas this replica merged */
+    uint64_t set_deltas_not_ready;  /* deltas this replica refused as not causally ready */
+    uint64_t set_full_resends;      /* whole states a coordinator sent after RK_ENOTREADY */
+    uint64_t set_members_refused;   /* set writes refused at max-collection-members */
     uint64_t counter_actors_refused; /* increments refused: the counter's actors at their bound */
     uint64_t aae_damaged_objects;   /* stored objects that failed their checksum: read as missing */
     uint64_t counter_actors_created; /* increments that started a fresh actor (policy_fields.h) */

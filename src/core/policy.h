@@ -37,8 +37,16 @@
  * the write bound always merge. One entry per coordinating node, plus one per gap a crash left
  * (clock.h): a clean restart leaves none. */
 #define RK_SET_CLOCK_ENTRIES_MAX 32u
-/* Members of one union version or one set: every operation is linear in them. */
-#define RK_COLL_MEMBERS_MAX RK_DVVSET_ELEMENTS_MAX
+/* Members one command names, and members of one union version or fields of one map (stored
+ * whole: every operation is linear in them). A set is bounded by the node's
+ * max-collection-members instead (stored by element, setrows.h; up to RK_DVVSET_ELEMENTS_MAX). */
+#define RK_COLL_MEMBERS_MAX 100000u
+/* A set holding at least this many members is written by deltas (coord_put.c): smaller ones
+ * keep whole-state writes, whose read sees every member (a departed node's adds re-adopted,
+ * docs/membership.md). */
+#define RK_SET_DELTA_MEMBERS_MIN 256u
+/* Members one delta may touch: its rows, head and records are one store batch. */
+#define RK_SET_DELTA_OP_MEMBERS_MAX 1000u
 /* Redis's text for a command on a key of another type (prefix WRONGTYPE, added at the edge). */
 #define RK_POLICY_WRONGTYPE_MESSAGE "Operation against a key holding the wrong kind of value"
 _Static_assert(2u * RK_SET_CLOCK_ENTRIES_MAX <= RK_VV_ENTRIES_MAX,

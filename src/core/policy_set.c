@@ -76,10 +76,10 @@ static int set_add(const rk_policy_write *w, rk_dvvset *state, rk_policy_applied
                                  .value_len = member_len,
                                  .timestamp_us = w->stamp_us};
         rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
-                              RK_COLL_MEMBERS_MAX, &out->dot);
+                              RK_DVVSET_ELEMENTS_MAX, &out->dot);
         if (rc == RK_ETOOBIG) {
             snprintf(message, message_bytes, "a set holds at most %u members",
-                     RK_COLL_MEMBERS_MAX);
+                     RK_DVVSET_ELEMENTS_MAX);
             return rc;
         }
         if (rc != 0) {
@@ -128,7 +128,7 @@ static int set_readopt(const rk_policy_write *w, rk_dvvset *state)
                                  .timestamp_us = w->stamp_us};
         rk_dot dot;
         int rc = rk_dvvset_update(state, &nothing, &write, w->coordinator, w->dot_floor,
-                                  RK_COLL_MEMBERS_MAX, &dot);
+                                  RK_DVVSET_ELEMENTS_MAX, &dot);
         free(member);
         if (rc != 0) {
             return rc;

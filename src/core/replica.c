@@ -2,11 +2,40 @@
  * of two types are refused and counted, never merged. */
 #include "replica.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "elems.h"
 
 #include "parts.h"
 #include "policy.h"
+#include "setrows.h"
 #include "transfer.h"
+
+/* `k`'s set narrowed to `members`, encoded into *out (owned; len 0 when absent). */
+static int replica_project(rk_node *n, const rk_local_key *k, const uint8_t *members,
+                           size_t members_len, rk_buf *out)
+{
+    memset(out, 0, sizeof(*out));
+    uint32_t count = 0;
+    if (rk_elems_check(members, members_len, &count) != 0) {
+        return RK_EINVAL;
+    }
+    rk_dvvset set;
+    int rc = rk_local_set_project(&n->local, k, members, members_len, &set);
+    if (rc == 0 && (set.sibling_count > 0 || set.history.entry_count > 0)) {
+        out->len = rk_dvvset_encoded_len(&set);
+        out->data = malloc(out->len);
+        if (out->data == NULL) {
+            out->len = 0;
+            rc = RK_ENOMEM;
+        } else {
+            (void)rk_dvvset_encode(&set, out->data);
+        }
+    }
+    rk_dvvset_deinit(&set);
+    return rc;
+}
 
 void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
 {
@@ -19,9 +48,12 @@ void rk_replica_on_get(rk_node *n, rk_node_id from, const rk_msg *m)
         return;
     }
     /* The stored bytes go out as they are: the coordinator decodes (and so validates) every
-     * answer anyway, and decoding here only to encode again would double the work. */
+     * answer anyway, and decoding here only to encode again would double the work. A delta
+     * write's read asks for a few members of a set only (rows touched: one per member). */
     rk_buf stored;
-    int rc = rk_local_read_raw(&n->local, &k, &stored);
+    int rc = (m->flags & RK_MSG_GET_MEMBERS) != 0
+                 ? replica_project(n, &k, m->value, m->value_len, &stored)
+                 : rk_local_read_raw(&n->local, &k, &stored);
     if (rc == 0) {
         resp.object = stored.data;
         resp.object_len = stored.len;
@@ -103,6 +135,42 @@ int rk_replica_merge(rk_node *n, const rk_local_key *k, const rk_dvvset *incomin
     return rc;
 }
 
+/* A fallback keeps a hint for the owner it stands in for; a hint naming this node or a
+ * stranger is a confused peer's, and the copy is then kept as a plain one. */
+static rk_node_id replica_hint_owner(const rk_node *n, const rk_local_key *k, rk_node_id owner)
+{
+    if (owner != 0 && (owner == n->config.id || rk_members_slot(&n->members, owner) < 0 ||
+                       node_is_primary(n, k))) {
+        return 0;
+    }
+    return owner;
+}
+
+/* A set delta (RK_MSG_PUT_DELTA): merged into the rows it names when causally ready, else
+ * RK_ENOTREADY, and the coordinator sends the whole state. A damaged row asks for it too. */
+static int replica_put_delta(rk_node *n, const rk_local_key *k, const rk_msg *m,
+                             rk_node_id owner, uint64_t *seq_out)
+{
+    const uint8_t *members = NULL;
+    const uint8_t *state = NULL;
+    size_t members_len = 0;
+    size_t state_len = 0;
+    rk_dvvset delta;
+    if (rk_setrows_delta_split(m->object, m->object_len, &members, &members_len, &state,
+                               &state_len) != 0 ||
+        rk_dvvset_decode_view(state, state_len, &delta) != 0) {
+        return RK_EINVAL;
+    }
+    int rc = rk_handoff_store_delta(n, k, members, members_len, &delta, true, owner, seq_out);
+    rk_dvvset_deinit(&delta);
+    if (rc == RK_ENOTREADY || rc == RK_ECORRUPT) {
+        n->stats.set_deltas_not_ready++;
+        return RK_ENOTREADY;
+    }
+    n->stats.set_deltas_merged += rc == 0 ? 1 : 0;
+    return rc;
+}
+
 void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
 {
     n->stats.replica_puts++;
@@ -110,22 +178,26 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
     rk_local_key k;
     rk_dvvset incoming;
     int rc = rk_local_key_init(&n->local, m->key, m->key_len, &k) == 0 ? 0 : RK_EINVAL;
-    if (rc == 0) {
+    bool delta = (m->flags & RK_MSG_PUT_DELTA) != 0;
+    if (rc == 0 && delta) {
+        rk_node_id owner = replica_hint_owner(n, &k, m->hint_owner);
+        uint64_t seq = n->local.written_seq;
+        rc = replica_put_delta(n, &k, m, owner, &seq);
+        if (rc == 0 && !repair) {
+            rk_pending p = {.kind = RK_PENDING_PEER, .reply_kind = RK_MSG_PUT_RESP, .peer = from,
+                            .id = m->req_id, .seq = seq};
+            rk_durable_after(&n->durable, &p);
+        }
+    } else if (rc == 0) {
         rc = rk_dvvset_decode_view(m->object, m->object_len, &incoming);
     }
-    if (rc == 0) {
+    if (rc == 0 && !delta) {
         const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, m->key, m->key_len);
         rk_pending p = {.kind = RK_PENDING_PEER,
                         .reply_kind = RK_MSG_PUT_RESP,
                         .peer = from,
                         .id = m->req_id};
-        /* A fallback keeps a hint for the owner it stands in for; a hint naming this node or
-         * a stranger is a confused peer's, and the copy is then kept as a plain one. */
-        rk_node_id owner = m->hint_owner;
-        if (owner != 0 && (owner == n->config.id ||
-                           rk_members_slot(&n->members, owner) < 0 || node_is_primary(n, &k))) {
-            owner = 0;
-        }
+        rk_node_id owner = replica_hint_owner(n, &k, m->hint_owner);
         rc = rk_replica_merge(n, &k, &incoming, m->object, m->object_len, props->policy, owner,
                               repair ? NULL : &p);
         rk_dvvset_deinit(&incoming);

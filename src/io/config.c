@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/dvvset.h"
 #include "../core/epochs.h"
 
 typedef enum config_type {
@@ -53,6 +54,8 @@ static const config_option config_options[] = {
      "largest value accepted [16m]"},
     {"max-key-bytes", CONFIG_U32, CONFIG_FIELD(max_key_bytes), 1, RK_KEY_BYTES_MAX,
      "largest key accepted (lmdb limits keys to 507) [507]"},
+    {"max-collection-members", CONFIG_U32, CONFIG_FIELD(max_collection_members), 1,
+     RK_DVVSET_ELEMENTS_MAX, "most members a set may hold; a SADD past it is refused [1000000]"},
     {"max-bulk-bytes", CONFIG_BYTES, CONFIG_FIELD(max_bulk_bytes), 1u << 10, RK_VALUE_BYTES_MAX * 2ull,
      "largest request argument; a larger one closes the connection [max-value-bytes + 1m]"},
     {"max-multibulk", CONFIG_U32, CONFIG_FIELD(max_multibulk), 1, 16u * 1024u * 1024u,
@@ -133,6 +136,7 @@ int rk_config_init(rk_config *c)
     c->wal = true;      /* bench/compare.sh: 1.5x plain group commit's SET rate, reads alike */
     c->map_bytes = 0;   /* auto */
     c->max_value_bytes = RK_VALUE_BYTES_DEFAULT;
+    c->max_collection_members = RK_COLLECTION_MEMBERS_DEFAULT;
     c->max_key_bytes = RK_KEY_BYTES_MAX;
     c->max_multibulk = 1024u * 1024u;
     c->max_clients = 10000;

@@ -44,6 +44,7 @@ typedef struct rk_config {
     bool wal;                       /* lmdb: redo log on the acknowledgement path */
     uint64_t max_value_bytes;
     uint32_t max_key_bytes;
+    uint32_t max_collection_members;    /* members a set may hold (node.h) */
     uint32_t max_multibulk;
     uint64_t max_bulk_bytes;        /* 0: max-value-bytes + 1 MiB */
     uint32_t max_clients;

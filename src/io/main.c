@@ -270,6 +270,7 @@ static int main_start(main_state *m)
     nc.sync = m->config.sync;
     nc.key_bytes_max = m->config.max_key_bytes;
     nc.value_bytes_max = m->config.max_value_bytes;
+    nc.collection_members_max = m->config.max_collection_members;
     nc.partition_count = m->config.partitions;
     nc.request_timeout_ms = m->config.request_timeout_ms;
     nc.handoff_objects_per_s = m->config.handoff_rate;

@@ -27,8 +27,8 @@
  * an operation (FwdReq kind 8, op), their answers any reply (FwdResp kinds 8-10, values), and
  * errors -14 and -15 exist. A version-1 node would drop those as garbage and leave the client
  * waiting for a timeout, so it is refused at the handshake: upgrade a cluster together. */
-#define RK_WIRE_PROTOCOL_VERSION  4u
-#define RK_WIRE_PROTOCOL_VERSION_MIN 4u /* the oldest peer this node still talks to */
+#define RK_WIRE_PROTOCOL_VERSION  5u
+#define RK_WIRE_PROTOCOL_VERSION_MIN 5u /* the oldest peer this node still talks to */
 #define RK_WIRE_LENGTH_BYTES      4u
 #define RK_WIRE_HEADER_BYTES      6u   /* length, version, flags */
 

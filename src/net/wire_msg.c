@@ -17,7 +17,8 @@
 #include "../core/bucket.h"
 #include "../core/node.h"
 
-#define WIRE_PUT_FLAGS_KNOWN (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED)
+#define WIRE_PUT_FLAGS_KNOWN                                                                   \
+    (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA)
 
 _Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
                "the largest object the core stores fits in a frame with its key");
@@ -205,8 +206,12 @@ static bool wire_msg_check(const rk_msg *m, char *why, size_t why_bytes)
     }
     switch (m->kind) {
     case RK_MSG_GET_REQ:
-        if ((m->flags & ~RK_MSG_GET_PRIMARY) != 0) {
+        if ((m->flags & ~(RK_MSG_GET_PRIMARY | RK_MSG_GET_MEMBERS)) != 0) {
             return wire_msg_refuse(why, why_bytes, "get_req: flags 0x%x are unknown", m->flags);
+        }
+        if (((m->flags & RK_MSG_GET_MEMBERS) != 0) != (m->value_len > 0)) {
+            return wire_msg_refuse(why, why_bytes, "get_req: members without flag 2, or flag 2 "
+                                   "without members");
         }
         return wire_msg_key_ok(m->key, m->key_len, why, why_bytes);
     case RK_MSG_GET_RESP:
@@ -290,6 +295,7 @@ static void wire_msg_pb_requests(Ringkv__Envelope *env, rk_wire_pb_body *body, c
         body->get_req.req_id = m->req_id;
         body->get_req.key = wire_msg_pb_bytes(m->key, m->key_len);
         body->get_req.flags = m->flags;
+        body->get_req.members = wire_msg_pb_bytes(m->value, m->value_len);
         env->body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
         env->get_req = &body->get_req;
         return;
@@ -484,6 +490,8 @@ static bool wire_msg_requests_from_pb(rk_msg *out, const Ringkv__Envelope *env)
         out->key = env->get_req->key.data;
         out->key_len = env->get_req->key.len;
         out->flags = env->get_req->flags;
+        out->value = env->get_req->members.data;
+        out->value_len = env->get_req->members.len;
         return true;
     case RINGKV__ENVELOPE__BODY_PUT_REQ:
         out->kind = RK_MSG_PUT_REQ;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/setrows.h"
 #include "sim_internal.h"
 
 #define SIM_SYNC_MS_MIN 1u
@@ -153,6 +154,41 @@ static int sim_store_get(rk_store *s, rk_db db, const uint8_t *key, size_t key_l
     return rk_store_get(sim_store_from(s)->inner, db, key, key_len, out);
 }
 
+/* A set's head written (setrows.h) with the member rows of its batch, as the whole state the
+ * history hook reads a mint from: the clock and the rows' dots (values borrowed). */
+static int sim_store_head_set(const rk_batch_op *ops, size_t op_count, const rk_batch_op *head_op,
+                              rk_dvvset *out)
+{
+    rk_setrows_head head;
+    if (rk_setrows_head_decode(head_op->value, head_op->value_len, &head) != 0) {
+        return RK_ECORRUPT;
+    }
+    rk_dvvset_init(out);
+    out->history = head.history;
+    out->type_tag = head.type_tag;
+    out->values_borrowed = true;
+    for (size_t i = 0; i < op_count; i++) {
+        const uint8_t *member = NULL;
+        size_t member_len = 0;
+        uint32_t dots = 0;
+        if (ops[i].kind != RK_BATCH_PUT || ops[i].db != RK_DB_ELEMS ||
+            rk_setrows_row_check(ops[i].value, ops[i].value_len, &member, &member_len,
+                                 &dots) != 0) {
+            continue;
+        }
+        rk_sibling *grown = realloc(out->siblings, (out->sibling_count + dots) * sizeof(*grown));
+        RK_ASSERT(grown != NULL);
+        out->siblings = grown;
+        for (uint32_t d = 0; d < dots; d++) {
+            rk_setrows_dot dot = rk_setrows_row_dot(ops[i].value, member_len, d);
+            out->siblings[out->sibling_count++] = (rk_sibling){
+                .dot = dot.dot, .timestamp_us = dot.timestamp_us,
+                .value = (uint8_t *)(uintptr_t)member, .value_len = (uint32_t)member_len};
+        }
+    }
+    return 0;
+}
+
 static int sim_store_write(rk_store *s, const rk_batch_op *ops, size_t op_count,
                            uint64_t *seq_out)
 {
@@ -166,7 +202,8 @@ static int sim_store_write(rk_store *s, const rk_batch_op *ops, size_t op_count,
             continue;
         }
         rk_dvvset set;
-        if (rk_dvvset_decode(ops[i].value, ops[i].value_len, &set) == 0) {
+        if (rk_dvvset_decode(ops[i].value, ops[i].value_len, &set) == 0 ||
+            sim_store_head_set(ops, op_count, &ops[i], &set) == 0) {
             sim_history_on_store_write(ss->node->w, ss->node, &set);
             rk_dvvset_deinit(&set);
         }

@@ -1,8 +1,8 @@
 /* lmdb.c — the durable default engine on LMDB (Symas, http://www.lmdb.tech/doc/). Owns one LMDB
- * environment in the data directory with three named sub-databases ("data", "hints", "meta"),
- * an in-memory overlay of the writes not yet committed, and the group commit that moves them to
- * LMDB. The data directory lock (one process per directory) is the runtime's business. This
- * file opens and closes the environment and serves reads (get, iterate: the overlay merged
+ * environment in the data directory with four named sub-databases ("data", "hints", "meta",
+ * "elems"), an in-memory overlay of the writes not yet committed, and the group commit that moves
+ * them to LMDB. The data directory lock (one process per directory) is the runtime's business.
+ * This file opens and closes the environment and serves reads (get, iterate: the overlay merged
  * with LMDB); the write path and the group commit are lmdb_commit.c's.
  *
  * Why an overlay. LMDB commits are durable only with their fsync. Its documentation warns that
@@ -60,7 +60,8 @@
 
 #define LMDB_FILE_MODE 0640
 
-static const char *const lmdb_db_names[RK_DB_COUNT] = {"data", "hints", "meta"};
+static const char *const lmdb_db_names[RK_DB_COUNT] = {"data", "hints", "meta",
+                                                             "elems"};
 
 static const rk_store_ops lmdb_ops;
 

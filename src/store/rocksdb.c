@@ -4,10 +4,10 @@
  * of store.h's sequence numbers onto RocksDB's write-ahead log. The data directory lock (one
  * process per directory) is the runtime's business; RocksDB's own LOCK file is a second guard.
  *
- * Sub-databases are column families "data", "hints" and "meta" ("default" exists because
- * RocksDB insists, and stays empty). Chosen over a 1-byte key prefix because each family gets
- * its own memtables and SST files (a scan of the small meta family never reads past data
- * blocks), iteration bounds are the caller's keys as they are, and one WriteBatch still spans
+ * Sub-databases are column families "data", "hints", "meta" and "elems" ("default" exists because
+ * RocksDB insists, and stays empty). Chosen over a 1-byte key prefix because each family gets its
+ * own memtables and SST files (a scan of the small meta family never reads past data blocks),
+ * iteration bounds are the caller's keys as they are, and one WriteBatch still spans
  * families atomically through the one shared WAL. The cost: the WAL holds the oldest unflushed
  * write of any family, so a rarely written family could pin old logs; max_total_wal_size
  * bounds that by flushing the family that holds the oldest log. Keys sort with RocksDB's
@@ -66,8 +66,8 @@
 #define ROCKS_FAMILY_COUNT         (RK_DB_COUNT + 1) /* "default" first */
 
 static const char *const rocks_family_names[ROCKS_FAMILY_COUNT] = {"default", "data", "hints",
-                                                                   "meta"};
-_Static_assert(RK_DB_DATA == 0 && RK_DB_HINTS == 1 && RK_DB_META == 2,
+                                                                   "meta", "elems"};
+_Static_assert(RK_DB_DATA == 0 && RK_DB_HINTS == 1 && RK_DB_META == 2 && RK_DB_ELEMS == 3,
                "family i + 1 holds rk_db i");
 
 typedef struct rocks_store {

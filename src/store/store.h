@@ -10,7 +10,8 @@
  * the other calls made from the loop thread. Every other call is made from one thread at a time.
  *
  * Sub-databases: RK_DB_DATA holds objects, RK_DB_HINTS hinted replicas (a later issue),
- * RK_DB_META node metadata (epochs, bucket properties). Keys sort bytewise (memcmp, shorter
+ * RK_DB_META node metadata (epochs, bucket properties), RK_DB_ELEMS the member rows of sets
+ * stored by element (src/core/setrows.h). Keys sort bytewise (memcmp, shorter
  * first on a common prefix) in every engine. */
 #ifndef RK_STORE_H
 #define RK_STORE_H
@@ -25,8 +26,9 @@ typedef enum rk_db {
     RK_DB_DATA = 0,
     RK_DB_HINTS = 1,
     RK_DB_META = 2,
+    RK_DB_ELEMS = 3,
 } rk_db;
-#define RK_DB_COUNT 3
+#define RK_DB_COUNT 4
 
 typedef struct rk_store rk_store;
 

@@ -823,12 +823,12 @@ static void test_envelope_without_known_body_is_refused(void **state)
     rk_wire_decoder d;
     assert_int_equal(rk_wire_decoder_init(&d, NULL), 0);
     assert_int_equal(decode_payload(&d, NULL, 0), RK_ECORRUPT);
-    assert_string_equal(d.error, "envelope carries no message protocol version 4 knows");
+    assert_string_equal(d.error, "envelope carries no message protocol version 5 knows");
 
     const uint8_t future[] = {(15 << 3) | 2, 0};
     assert_int_equal(rk_wire_decoder_init(&d, NULL), 0);
     assert_int_equal(decode_payload(&d, future, sizeof(future)), RK_ECORRUPT);
-    assert_string_equal(d.error, "envelope carries no message protocol version 4 knows");
+    assert_string_equal(d.error, "envelope carries no message protocol version 5 knows");
 }
 
 /* A newer peer's extra field inside a known message is skipped (the versioning rule). */
@@ -1264,7 +1264,7 @@ static void test_hello_check_refuses_old_version_and_other_messages(void **state
     hello.u.hello.protocol_version = 0;
     assert_int_equal(check_hello(&hello, "c", NULL, 1, &refusal, why), RK_EINVAL);
     assert_int_equal(refusal, RK_WIRE_REFUSAL_VERSION);
-    assert_string_equal(why, "protocol version 0 is older than 4, the oldest this node speaks");
+    assert_string_equal(why, "protocol version 0 is older than 5, the oldest this node speaks");
     /* Version 1 does not know forwarded operations and reply kinds: refused too. */
     hello.u.hello.protocol_version = 1;
     assert_int_equal(check_hello(&hello, "c", NULL, 1, &refusal, why), RK_EINVAL);

@@ -564,8 +564,8 @@ static void test_encode_refuses_core_bugs(void **state)
     assert_encode_refused(&m, "bucket_ack: version -1 is negative");
 
     sample(RK_MSG_PUT_REQ, &m);
-    m.flags = 0x8;              /* bits 0 (repair), 1 (handoff), 2 (planned) are known */
-    assert_encode_refused(&m, "put_req: flags 0x8 are unknown");
+    m.flags = 0x10;             /* bits 0 (repair), 1 (handoff), 2 (planned), 3 (delta) */
+    assert_encode_refused(&m, "put_req: flags 0x10 are unknown");
 
     sample(RK_MSG_FWD_REQ, &m);
     m.w = RK_N_MAX + 1;
@@ -699,15 +699,23 @@ static void test_decode_refuses_out_of_range(void **state)
     Ringkv__PutReq put = RINGKV__PUT_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
     env.put_req = &put;
-    put.flags = 0x8;
-    assert_refused(&env, "put_req: flags 0x8 are unknown");
-    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED;
+    put.flags = 0x10;
+    assert_refused(&env, "put_req: flags 0x10 are unknown");
+    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA;
     assert_accepted(&env);
     Ringkv__GetReq get = RINGKV__GET_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
     env.get_req = &get;
-    get.flags = 0x2; /* bit 0 (asked as a primary) is known */
-    assert_refused(&env, "get_req: flags 0x2 are unknown");
+    get.flags = 0x4; /* bits 0 (asked as a primary) and 1 (members) are known */
+    assert_refused(&env, "get_req: flags 0x4 are unknown");
+    get.flags = RK_MSG_GET_MEMBERS; /* the members flag and the members come together */
+    assert_refused(&env, "get_req: members without flag 2, or flag 2 without members");
+    uint8_t members[] = {1, 0, 0, 0, 1, 0, 0, 0, 'm'};
+    get.members.data = members;
+    get.members.len = sizeof(members);
+    assert_accepted(&env);
+    get.flags = 0;
+    assert_refused(&env, "get_req: members without flag 2, or flag 2 without members");
 }
 
 /* A peer cannot make the core print or act on an error code nobody defined, in any field
