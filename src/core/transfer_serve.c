@@ -7,6 +7,7 @@
 #include "cluster.h"
 #include "membership.h"
 #include "parts.h"
+#include "setrows.h"
 #include "skey.h"
 #include "transfer.h"
 
@@ -132,6 +133,7 @@ typedef struct transfer_batch {
     bool stopped;
     rk_msg_bytes keys[RK_TRANSFER_BATCH_OBJECTS];
     rk_msg_bytes objects[RK_TRANSFER_BATCH_OBJECTS];
+    bool whole_set;     /* the last object is a set's head: read whole after the scan */
 } transfer_batch;
 
 static int transfer_batch_add(void *ctx, const uint8_t *key, size_t key_len,
@@ -144,7 +146,8 @@ static int transfer_batch_add(void *ctx, const uint8_t *key, size_t key_len,
     if (rk_skey_decode(key, key_len, &partition, &user_key, &user_key_len) != 0) {
         return 0; /* not a storage key: skip */
     }
-    if (b->count > 0 && b->bytes + value_len > RK_TRANSFER_BATCH_BYTES) {
+    bool head = rk_setrows_is_head(value, value_len);
+    if (b->count > 0 && (head || b->bytes + value_len > RK_TRANSFER_BATCH_BYTES)) {
         /* The next batch starts with it: a batch is one object or at most 1 MiB, so it always
          * fits a frame (max-value-bytes plus the frame's slack). */
         b->stopped = true;
@@ -163,10 +166,38 @@ static int transfer_batch_add(void *ctx, const uint8_t *key, size_t key_len,
     b->objects[b->count] = (rk_msg_bytes){.len = value_len, .data = v};
     b->count++;
     b->bytes += value_len;
+    if (head) {
+        /* A set stored by element goes alone, read whole once the scan is over (its rows are
+         * read through the store, which a scan's callback may not do at length). */
+        b->whole_set = true;
+        b->stopped = true;
+        return 1;
+    }
     if (b->count >= b->want) {
         b->stopped = true;
         return 1;
     }
+    return 0;
+}
+
+/* Replace the batch's last object, a set's head, by the whole set. */
+static int transfer_batch_whole_set(rk_node *n, transfer_batch *b)
+{
+    rk_msg_bytes *key = &b->keys[b->count - 1];
+    rk_msg_bytes *object = &b->objects[b->count - 1];
+    rk_local_key k;
+    rk_buf whole = {0};
+    int rc = rk_local_key_init(&n->local, key->data, key->len, &k);
+    if (rc == 0) {
+        rc = rk_local_read_raw(&n->local, &k, &whole);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    b->bytes += whole.len - object->len;
+    free((void *)(uintptr_t)object->data);
+    object->data = whole.data;     /* malloc'd: freed with the batch */
+    object->len = whole.len;
     return 0;
 }
 
@@ -222,6 +253,9 @@ void rk_transfer_on_req(rk_node *n, rk_node_id from, const rk_msg *m)
                               last_partition ? NULL : end, last_partition ? 0 : sizeof(end),
                               transfer_batch_add, b);
         rc = rc > 0 ? 0 : rc;
+    }
+    if (rc == 0 && b->whole_set) {
+        rc = transfer_batch_whole_set(n, b);
     }
     uint32_t done = rc == 0 && !b->stopped ? 1u : 0u;
     resp.status = rc;
