@@ -54,6 +54,10 @@ typedef struct rk_coord_get {
      * repair (NULL until it arrives). */
     rk_dvvset *merged;
     rk_dvvset *got[RK_N_MAX];
+    /* SISMEMBER/SMISMEMBER of a large set: only these members are read (an elems.h list,
+     * owned; NULL: the whole key), and a narrowed answer repairs nothing. */
+    uint8_t *members;
+    size_t members_len;
 } rk_coord_get;
 
 typedef struct rk_coord_put {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "coord.h"
+#include "elems.h"
 #include "parts.h"
 #include "policy.h"
 #include "replica.h"
@@ -43,8 +44,10 @@ static void coord_get_reply(rk_node *n, rk_coord_get *c)
 /* Send the merged object to every primary that answered with less (Dynamo 5: read repair). */
 static void coord_read_repair(rk_node *n, rk_coord_get *c)
 {
-    if (!n->config.read_repair) {
-        return;     /* the simulator's --no-read-repair: anti-entropy alone converges */
+    if (!n->config.read_repair || c->members != NULL) {
+        /* The simulator's --no-read-repair: anti-entropy alone converges. A narrowed answer is
+         * not a whole state: merged into a replica its clock would claim the other members. */
+        return;
     }
     if (c->merged->sibling_count == 0 && c->merged->history.entry_count == 0) {
         return;
@@ -81,6 +84,8 @@ void rk_coord_get_deinit(rk_coord_get *c)
     c->merged = NULL;
     free(c->arg);
     c->arg = NULL;
+    free(c->members);
+    c->members = NULL;
     for (uint32_t i = 0; i < RK_N_MAX; i++) {
         coord_set_free(c->got[i]);
         c->got[i] = NULL;
@@ -140,6 +145,38 @@ static void coord_get_answer(rk_node *n, rk_coord_get *c, uint32_t index, rk_dvv
     }
 }
 
+/* SISMEMBER or SMISMEMBER of a set this node holds large: read only the members asked
+ * (c->members; one row per member on each replica) instead of the whole set. */
+static void coord_get_narrow(rk_node *n, rk_coord_get *c)
+{
+    bool member_read = c->req_kind == RK_REQ_READ &&
+                       (c->read_op == RK_READ_SISMEMBER || c->read_op == RK_READ_SMISMEMBER);
+    if (!member_read || rk_policy_of(c->policy)->type_tag != RK_POLICY_TAG_SET ||
+        rk_local_set_count(&n->local, &c->key) < RK_SET_DELTA_MEMBERS_MIN) {
+        return;
+    }
+    uint32_t count = 0;
+    if (c->read_op == RK_READ_SMISMEMBER) {
+        if (rk_elems_check(c->arg, c->arg_len, &count) != 0 ||
+            count > RK_SET_DELTA_OP_MEMBERS_MAX) {
+            return;
+        }
+        c->members = malloc(c->arg_len);
+        if (c->members != NULL) {
+            memcpy(c->members, c->arg, c->arg_len);
+            c->members_len = c->arg_len;
+        }
+        return;
+    }
+    const uint8_t *member = c->arg != NULL ? c->arg : (const uint8_t *)"";
+    size_t len = c->arg_len;
+    size_t bytes = rk_elems_encoded_len(&len, 1);
+    c->members = malloc(bytes);
+    if (c->members != NULL) {
+        c->members_len = rk_elems_encode(&member, &len, 1, c->members);
+    }
+}
+
 void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
 {
     n->stats.coord_gets++;
@@ -153,10 +190,14 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
         return;
     }
     rk_dvvset_init(c->merged);
+    coord_get_narrow(n, c);
     rk_msg m = {.kind = RK_MSG_GET_REQ,
                 .req_id = c->base.id,
                 .key = c->key.key,
-                .key_len = c->key.key_len};
+                .key_len = c->key.key_len,
+                .value = c->members,
+                .value_len = c->members_len};
+    uint32_t members_flag = c->members != NULL ? RK_MSG_GET_MEMBERS : 0u;
     int self_index = -1;
     bool asked_fallback = false;
     /* Primaries are asked as such (a node that is none any more answers "not owner", which
@@ -179,15 +220,17 @@ void rk_coord_get_start(rk_node *n, rk_coord_get *c, uint32_t up_count)
             }
         }
     }
-    m.flags = RK_MSG_GET_PRIMARY;
+    m.flags = RK_MSG_GET_PRIMARY | members_flag;
     node_send_many(n, to, to_count, &m);
-    m.flags = 0;
+    m.flags = members_flag;
     node_send_many(n, fallbacks, fallback_count, &m);
     n->stats.fallback_reads += asked_fallback ? 1 : 0;
     rk_coord_table_arm(&n->coords, &c->base);
     if (self_index >= 0) {
         rk_dvvset local;
-        int rc = rk_local_read(&n->local, &c->key, &local);
+        int rc = c->members != NULL
+                     ? rk_local_set_project(&n->local, &c->key, c->members, c->members_len, &local)
+                     : rk_local_read(&n->local, &c->key, &local);
         /* A damaged copy answers as missing, so read repair writes this node an intact one. */
         rc = rc == RK_ECORRUPT && local.sibling_count == 0 && local.history.entry_count == 0
                  ? 0
