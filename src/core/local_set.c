@@ -2,40 +2,20 @@
  * local.h): its whole state read from and written to its head and rows for the paths that move
  * whole states (replication of small sets, read repair, handoff, anti-entropy, transfer), and
  * the two paths whose cost does not grow with the set: a projection onto a few members (the
- * read before a delta write) and a delta merge (the write itself). Written only here; local.c
- * routes whole states of the set type here. */
+ * read before a delta write) and a delta merge (the write itself, local_set_delta.c). Rows are
+ * written only by these files; local.c routes whole states of the set type here. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "elems.h"
-#include "local_internal.h"
+#include "local_set_internal.h"
 #include "msg.h"
 #include "node.h"
 #include "setrows.h"
 
-#define SET_CONVERTED 1     /* set_delta_head: not an error, read the head again */
-
 /* ---- rows of one key ------------------------------------------------------------------------- */
 
-typedef struct set_row {
-    uint8_t *key;
-    size_t key_len;
-    uint8_t *value;         /* NULL unless collected with values */
-    size_t value_len;
-    uint64_t hash;
-} set_row;
-
-typedef struct set_rows {
-    set_row *rows;
-    uint32_t count;
-    uint32_t capacity;
-    bool values;            /* keep (and check) each row's value */
-    const uint8_t *prefix;
-    size_t prefix_len;
-    int error;
-} set_rows;
-
-static void set_rows_free(set_rows *r)
+void rk_lset_rows_free(set_rows *r)
 {
     for (uint32_t i = 0; i < r->count; i++) {
         free(r->rows[i].key);
@@ -93,7 +73,7 @@ static int set_rows_collect(void *ctx, const uint8_t *key, size_t key_len, const
 }
 
 /* Every row of `skey` in key order into *r (values too when `values`). */
-static int set_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool values,
+int rk_lset_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool values,
                          set_rows *r)
 {
     uint8_t start[RK_LMDB_KEY_BYTES_MAX];
@@ -121,7 +101,7 @@ static int set_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool
     return r->error;
 }
 
-static int set_row_key_cmp(const void *a, const void *b)
+int rk_lset_row_key_cmp(const void *a, const void *b)
 {
     const set_row *x = a;
     const set_row *y = b;
@@ -146,17 +126,7 @@ static int set_cover(rk_vv *history, rk_dot dot)
 
 /* ---- batches --------------------------------------------------------------------------------- */
 
-/* Row changes, flushed RK_BATCH_OPS_MAX - reserve at a time; the last batch is the caller's. */
-typedef struct set_batch {
-    rk_local *l;
-    rk_batch_op *ops;
-    uint32_t count;
-    uint32_t room;
-    uint64_t seq;
-    int rc;
-} set_batch;
-
-static int set_batch_init(set_batch *b, rk_local *l, uint32_t reserve)
+int rk_lset_batch_init(set_batch *b, rk_local *l, uint32_t reserve)
 {
     memset(b, 0, sizeof(*b));
     b->l = l;
@@ -165,7 +135,7 @@ static int set_batch_init(set_batch *b, rk_local *l, uint32_t reserve)
     return b->ops != NULL ? 0 : RK_ENOMEM;
 }
 
-static void set_batch_add(set_batch *b, rk_batch_op op)
+void rk_lset_batch_add(set_batch *b, rk_batch_op op)
 {
     if (b->rc != 0) {
         return;
@@ -204,7 +174,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
         return RK_ECORRUPT;
     }
     set_rows r;
-    int rc = set_rows_read(l, skey, skey_len, true, &r);
+    int rc = rk_lset_rows_read(l, skey, skey_len, true, &r);
     size_t total = 0;
     for (uint32_t i = 0; rc == 0 && i < r.count; i++) {
         const uint8_t *member = NULL;
@@ -262,7 +232,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
         }
     }
     free(siblings);
-    set_rows_free(&r);
+    rk_lset_rows_free(&r);
     return rc;
 }
 
@@ -330,9 +300,9 @@ static int set_rows_build(const rk_local_key *k, const rk_dvvset *set, set_rows 
         i = j;
     }
     if (rc == 0) {
-        qsort(rows->rows, rows->count, sizeof(*rows->rows), set_row_key_cmp);
+        qsort(rows->rows, rows->count, sizeof(*rows->rows), rk_lset_row_key_cmp);
         for (uint32_t i = 1; i < rows->count; i++) {
-            if (set_row_key_cmp(&rows->rows[i - 1], &rows->rows[i]) == 0) {
+            if (rk_lset_row_key_cmp(&rows->rows[i - 1], &rows->rows[i]) == 0) {
                 rc = RK_ETOOBIG;    /* two long members whose 128-bit hashes collide */
             }
         }
@@ -354,7 +324,7 @@ static uint8_t *set_head_bytes(const rk_setrows_head *head, size_t *len_out)
 }
 
 /* The head op of `k`, the object's accounting after the last batch. */
-static int set_finish(rk_local *l, const rk_local_key *k, set_batch *b,
+int rk_lset_finish(rk_local *l, const rk_local_key *k, set_batch *b,
                       const rk_setrows_head *head, bool was_live, const rk_batch_op *extra,
                       uint32_t extra_count, uint64_t *seq_out)
 {
@@ -388,15 +358,15 @@ int rk_local_set_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set,
     memset(&old, 0, sizeof(old));
     int rc = set_rows_build(k, set, &fresh);
     if (rc == 0) {
-        rc = set_rows_read(l, k->skey, k->skey_len, false, &old);
+        rc = rk_lset_rows_read(l, k->skey, k->skey_len, false, &old);
     }
     set_batch b;
     if (rc == 0) {
-        rc = set_batch_init(&b, l, 1u + extra_count);
+        rc = rk_lset_batch_init(&b, l, 1u + extra_count);
     }
     if (rc != 0) {
-        set_rows_free(&fresh);
-        set_rows_free(&old);
+        rk_lset_rows_free(&fresh);
+        rk_lset_rows_free(&old);
         return rc;
     }
     rk_setrows_head head = {.type_tag = set->type_tag, .history = set->history,
@@ -407,11 +377,11 @@ int rk_local_set_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set,
     while (i < fresh.count || j < old.count) {
         int cmp = i == fresh.count ? 1
                   : j == old.count ? -1
-                                   : set_row_key_cmp(&fresh.rows[i], &old.rows[j]);
+                                   : rk_lset_row_key_cmp(&fresh.rows[i], &old.rows[j]);
         if (cmp <= 0) {
             head.digest ^= fresh.rows[i].hash;
             if (cmp < 0 || fresh.rows[i].hash != old.rows[j].hash) {
-                set_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_PUT, .db = RK_DB_ELEMS,
+                rk_lset_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_PUT, .db = RK_DB_ELEMS,
                                                 .key = fresh.rows[i].key,
                                                 .key_len = fresh.rows[i].key_len,
                                                 .value = fresh.rows[i].value,
@@ -420,22 +390,22 @@ int rk_local_set_write(rk_local *l, const rk_local_key *k, const rk_dvvset *set,
             i++;
             j += cmp == 0 ? 1u : 0u;
         } else {
-            set_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_DEL, .db = RK_DB_ELEMS,
+            rk_lset_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_DEL, .db = RK_DB_ELEMS,
                                             .key = old.rows[j].key,
                                             .key_len = old.rows[j].key_len});
             j++;
         }
     }
-    rc = set_finish(l, k, &b, &head, was_live, extra, extra_count, seq_out);
-    set_rows_free(&fresh);
-    set_rows_free(&old);
+    rc = rk_lset_finish(l, k, &b, &head, was_live, extra, extra_count, seq_out);
+    rk_lset_rows_free(&fresh);
+    rk_lset_rows_free(&old);
     return rc;
 }
 
 int rk_local_set_drop_rows(rk_local *l, const rk_local_key *k, uint64_t *seq_out)
 {
     set_rows old;
-    int rc = set_rows_read(l, k->skey, k->skey_len, false, &old);
+    int rc = rk_lset_rows_read(l, k->skey, k->skey_len, false, &old);
     for (uint32_t i = 0; rc == 0 && i < old.count; i += RK_BATCH_OPS_MAX) {
         rk_batch_op ops[64];
         uint32_t end = old.count - i < RK_BATCH_OPS_MAX ? old.count - i : RK_BATCH_OPS_MAX;
@@ -449,14 +419,14 @@ int rk_local_set_drop_rows(rk_local *l, const rk_local_key *k, uint64_t *seq_out
             rc = rk_local__write_ops(l, ops, n, seq_out);
         }
     }
-    set_rows_free(&old);
+    rk_lset_rows_free(&old);
     return rc;
 }
 
 /* ---- what does not grow with the set ------------------------------------------------------ */
 
 /* The stored object row of `k`: 0 with *out (len 0: absent), or a store error. */
-static int set_get_object(rk_local *l, const rk_local_key *k, rk_buf *out)
+int rk_lset_get_object(rk_local *l, const rk_local_key *k, rk_buf *out)
 {
     memset(out, 0, sizeof(*out));
     int rc = rk_store_get(l->env->store, RK_DB_DATA, k->skey, k->skey_len, out);
@@ -474,7 +444,7 @@ uint64_t rk_local_set_count(rk_local *l, const rk_local_key *k)
     rk_buf stored;
     rk_setrows_head head;
     uint64_t count = 0;
-    if (set_get_object(l, k, &stored) == 0 &&
+    if (rk_lset_get_object(l, k, &stored) == 0 &&
         rk_setrows_head_decode(stored.data, stored.len, &head) == 0) {
         count = head.count;
     }
@@ -484,7 +454,7 @@ uint64_t rk_local_set_count(rk_local *l, const rk_local_key *k)
 
 /* The dots of `member`'s row into dots (RK_SETROWS_DOTS_MAX room): their count, 0 when it has
  * none; *row_hash the stored row's checksum (0: none). RK_ECORRUPT for a damaged row. */
-static int set_member_dots(rk_local *l, const rk_local_key *k, const uint8_t *member,
+int rk_lset_member_dots(rk_local *l, const rk_local_key *k, const uint8_t *member,
                            size_t member_len, rk_setrows_dot *dots, uint32_t *count,
                            uint64_t *row_hash)
 {
@@ -548,7 +518,7 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
 {
     rk_dvvset_init(out);
     rk_buf stored;
-    int rc = set_get_object(l, k, &stored);
+    int rc = rk_lset_get_object(l, k, &stored);
     if (rc != 0 || stored.len == 0) {
         return rc;
     }
@@ -577,7 +547,7 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
         rk_setrows_dot dots[RK_SETROWS_DOTS_MAX];
         uint32_t dot_count = 0;
         uint64_t hash = 0;
-        rc = set_member_dots(l, k, m, m_len, dots, &dot_count, &hash);
+        rc = rk_lset_member_dots(l, k, m, m_len, dots, &dot_count, &hash);
         if (rc == 0 && dot_count > 0) {
             rk_sibling *grown = realloc(siblings, (n + dot_count) * sizeof(*siblings));
             if (grown == NULL) {
@@ -622,163 +592,3 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
     return rc;
 }
 
-static int set_member_ptr_cmp(const void *a, const void *b)
-{
-    const rk_msg_bytes *x = a;
-    const rk_msg_bytes *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = n > 0 ? memcmp(x->data, y->data, n) : 0;
-    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/* The head `k` merges into: its own, a fresh one, or (a key stored whole) the whole state's
- * history with nothing live. SET_CONVERTED after storing a whole set by element (read again). */
-static int set_delta_head(rk_local *l, const rk_local_key *k, rk_setrows_head *head,
-                          bool *existed)
-{
-    rk_buf stored;
-    int rc = set_get_object(l, k, &stored);
-    memset(head, 0, sizeof(*head));
-    head->type_tag = RK_LOCAL_ROWS_TAG;
-    *existed = rc == 0 && stored.len > 0 && rk_setrows_is_head(stored.data, stored.len);
-    if (rc == 0 && *existed) {
-        rc = rk_setrows_head_decode(stored.data, stored.len, head);
-    } else if (rc == 0 && stored.len > 0) {
-        rk_dvvset whole;
-        rc = rk_dvvset_frame_ok(stored.data, stored.len)
-                 ? rk_dvvset_decode(stored.data, stored.len, &whole)
-                 : RK_ECORRUPT;
-        bool live = rc == 0 && rk_local_set_live(&whole);
-        if (live && whole.type_tag != RK_LOCAL_ROWS_TAG) {
-            rc = RK_EWRONGTYPE;
-        } else if (live) {
-            uint64_t seq = 0;
-            rc = rk_local_set_write(l, k, &whole, true, NULL, 0, &seq);
-            rc = rc == 0 ? SET_CONVERTED : rc;
-        } else if (rc == 0) {
-            head->history = whole.history;   /* a deleted key of any type: its history stays */
-        }
-        if (rc != RK_ECORRUPT) {
-            rk_dvvset_deinit(&whole);
-        }
-    }
-    rk_store_buf_free(&stored);
-    return rc;
-}
-
-int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *members,
-                             size_t members_len, const rk_dvvset *delta, bool need_ready,
-                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
-                             bool *changed)
-{
-    *changed = false;
-    *seq_out = l->written_seq;
-    uint32_t member_count = 0;
-    if (rk_elems_check(members, members_len, &member_count) != 0 ||
-        member_count + 1u + extra_count > RK_BATCH_OPS_MAX ||
-        delta->type_tag != RK_LOCAL_ROWS_TAG) {
-        return RK_EINVAL;
-    }
-    rk_setrows_head head;
-    bool existed = false;
-    int rc = set_delta_head(l, k, &head, &existed);
-    if (rc == SET_CONVERTED) {
-        rc = set_delta_head(l, k, &head, &existed);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (need_ready && !rk_setrows_ready(&head.history, &delta->history)) {
-        return RK_ENOTREADY;
-    }
-    rk_vv clock;
-    if (rk_vv_union_count(&head.history, &delta->history) > RK_VV_ENTRIES_MAX ||
-        rk_vv_merge(&head.history, &delta->history, NULL, NULL, 0, &clock) != 0) {
-        return RK_ETOOBIG;
-    }
-    if (!existed) {
-        rc = rk_local_set_drop_rows(l, k, seq_out);     /* rows a crash or a type change left */
-    }
-    /* Each member once, in order. */
-    rk_msg_bytes *list = malloc((member_count + 1u) * sizeof(*list));
-    uint8_t **encoded = calloc(member_count + 1u, sizeof(*encoded));
-    uint8_t (*keys)[RK_LMDB_KEY_BYTES_MAX] = malloc((member_count + 1u) * sizeof(*keys));
-    set_batch b = {0};
-    rc = rc != 0 ? rc
-                 : list == NULL || encoded == NULL || keys == NULL ? RK_ENOMEM
-                                                                   : set_batch_init(&b, l, 1u + extra_count);
-    uint32_t unique = 0;
-    rk_elems_iter it;
-    rk_elems_iter_init(&it, members, members_len);
-    while (rc == 0 && rk_elems_next(&it, &list[unique].data, &list[unique].len)) {
-        unique++;
-    }
-    if (rc == 0) {
-        qsort(list, unique, sizeof(*list), set_member_ptr_cmp);
-    }
-    bool was_live = head.count > 0;
-    for (uint32_t i = 0; rc == 0 && i < unique; i++) {
-        if (i > 0 && set_member_ptr_cmp(&list[i - 1], &list[i]) == 0) {
-            continue;
-        }
-        rk_setrows_dot old[RK_SETROWS_DOTS_MAX];
-        rk_setrows_dot in[RK_SETROWS_DOTS_MAX];
-        rk_setrows_dot merged[2 * RK_SETROWS_DOTS_MAX];
-        uint32_t old_n = 0;
-        uint32_t in_n = 0;
-        uint64_t old_hash = 0;
-        rc = set_member_dots(l, k, list[i].data, list[i].len, old, &old_n, &old_hash);
-        for (uint32_t s = 0; rc == 0 && s < delta->sibling_count; s++) {
-            const rk_sibling *sib = &delta->siblings[s];
-            if (!sib->tombstone && sib->value_len == list[i].len &&
-                (list[i].len == 0 || memcmp(sib->value, list[i].data, list[i].len) == 0)) {
-                rc = in_n < RK_SETROWS_DOTS_MAX ? 0 : RK_ETOOBIG;
-                in[in_n++] = (rk_setrows_dot){.dot = sib->dot, .timestamp_us = sib->timestamp_us};
-            }
-        }
-        uint32_t n = rc == 0 ? rk_setrows_merge(old, old_n, &head.history, in, in_n,
-                                                &delta->history, merged)
-                             : 0;
-        if (rc != 0 || (n == old_n && memcmp(merged, old, n * sizeof(*old)) == 0)) {
-            continue;
-        }
-        if (n > RK_SETROWS_DOTS_MAX) {
-            rc = RK_ETOOBIG;
-            break;
-        }
-        size_t key_len = rk_setrows_key(k->skey, k->skey_len, list[i].data, list[i].len, keys[i]);
-        head.digest ^= old_hash;
-        head.count -= old_n > 0 ? 1u : 0u;
-        if (n == 0) {
-            set_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_DEL, .db = RK_DB_ELEMS,
-                                            .key = keys[i], .key_len = key_len});
-            continue;
-        }
-        size_t len = rk_setrows_row_len(list[i].len, n);
-        encoded[i] = malloc(len);
-        if (encoded[i] == NULL) {
-            rc = RK_ENOMEM;
-            break;
-        }
-        (void)rk_setrows_row_encode(list[i].data, list[i].len, merged, n, encoded[i]);
-        head.digest ^= rk_setrows_row_hash(encoded[i], len);
-        head.count++;
-        set_batch_add(&b, (rk_batch_op){.kind = RK_BATCH_PUT, .db = RK_DB_ELEMS, .key = keys[i],
-                                        .key_len = key_len, .value = encoded[i],
-                                        .value_len = len});
-    }
-    bool same_clock = rk_vv_equal(&clock, &head.history);
-    head.history = clock;
-    if (rc == 0 && (b.count > 0 || !same_clock || !existed || extra_count > 0)) {
-        rc = set_finish(l, k, &b, &head, was_live, extra, extra_count, seq_out);
-        *changed = rc == 0;
-    }
-    free(b.ops);
-    for (uint32_t i = 0; encoded != NULL && i < unique; i++) {
-        free(encoded[i]);
-    }
-    free(encoded);
-    free(keys);
-    free(list);
-    return rc;
-}
