@@ -121,28 +121,43 @@ int rk_coord_put_delta_store(rk_node *n, rk_coord_put *c, const rk_dvvset *appli
     return rc;
 }
 
+typedef struct coord_resend {
+    rk_node *n;
+    rk_coord_put *c;
+    uint32_t index;
+} coord_resend;
+
+/* One chunk of the whole set to the replica; only the last is answered (the chunks before it
+ * go as repairs), and it counts for W once merged durably. */
+static int coord_resend_chunk(void *ctx, const uint8_t *bytes, size_t len, bool last)
+{
+    coord_resend *r = ctx;
+    rk_msg m = {.kind = RK_MSG_PUT_REQ,
+                .req_id = last ? r->c->base.id : 0,
+                .key = r->c->key.key,
+                .key_len = r->c->key.key_len,
+                .object = bytes,
+                .object_len = len,
+                .flags = RK_MSG_PUT_CHUNK | (last ? 0u : RK_MSG_PUT_REPAIR),
+                .hint_owner = r->c->q.hint_for[r->index]};
+    node_send(r->n, r->c->q.preflist[r->index], &m);
+    return 0;
+}
+
 void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index)
 {
     RK_ASSERT(index < c->q.preflist_count);
     uint16_t bit = (uint16_t)(1u << index);
-    rk_buf whole;
-    int rc = (c->resent_mask & bit) != 0 ? RK_EIO : rk_local_read_raw(&n->local, &c->key, &whole);
-    if (rc != 0 || whole.len == 0) {
-        if (rc == 0) {
-            rk_store_buf_free(&whole);
-        }
-        rk_coord_put_on_ack(n, c, index, false);
+    if ((c->resent_mask & bit) != 0) {
+        rk_coord_put_on_ack(n, c, index, false);   /* refused twice: that replica failed */
         return;
     }
     c->resent_mask |= bit;
     n->stats.set_full_resends++;
-    rk_msg m = {.kind = RK_MSG_PUT_REQ,
-                .req_id = c->base.id,
-                .key = c->key.key,
-                .key_len = c->key.key_len,
-                .object = whole.data,
-                .object_len = whole.len,
-                .hint_owner = c->q.hint_for[index]};
-    node_send(n, c->q.preflist[index], &m);
-    rk_store_buf_free(&whole);
+    /* In chunks that each fit a frame, however large the set (setrows.h). */
+    coord_resend r = {.n = n, .c = c, .index = index};
+    uint64_t stream = ((uint64_t)n->config.id << 40) ^ (c->base.id & ((1ull << 40) - 1u));
+    if (rk_local_set_stream(&n->local, &c->key, stream | 1u, coord_resend_chunk, &r) != 0) {
+        rk_coord_put_on_ack(n, c, index, false);
+    }
 }

@@ -107,9 +107,13 @@ int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, si
     return rc;
 }
 
-int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *members,
-                           size_t members_len, const rk_dvvset *delta, bool need_ready,
-                           rk_node_id hint_owner, uint64_t *seq_out)
+/* Store through `fn` (a set's delta or chunk) with the hint record of `hint_owner`. */
+static int handoff_store_set(rk_node *n, const rk_local_key *k, rk_node_id hint_owner,
+                             uint64_t *seq_out,
+                             int (*fn)(rk_local *l, const rk_local_key *k, const void *what,
+                                       const rk_batch_op *extra, uint32_t extra_count,
+                                       uint64_t *seq_out),
+                             const void *what)
 {
     uint8_t key_buf[RK_HINT_KEY_BYTES];
     uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
@@ -121,13 +125,49 @@ int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *mem
             return new_hint;
         }
     }
-    bool changed = false;
-    int rc = rk_local_set_merge_delta(&n->local, k, members, members_len, delta, need_ready, &op,
-                                      new_hint == 1 ? 1 : 0, seq_out, &changed);
+    int rc = fn(&n->local, k, what, &op, new_hint == 1 ? 1 : 0, seq_out);
     if (rc == 0 && new_hint == 1) {
         hint_added(n);
     }
     return rc;
+}
+
+typedef struct handoff_delta {
+    const uint8_t *members;
+    size_t members_len;
+    const rk_dvvset *delta;
+    bool need_ready;
+} handoff_delta;
+
+static int handoff_delta_fn(rk_local *l, const rk_local_key *k, const void *what,
+                            const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
+{
+    const handoff_delta *d = what;
+    bool changed = false;
+    return rk_local_set_merge_delta(l, k, d->members, d->members_len, d->delta, d->need_ready,
+                                    extra, extra_count, seq_out, &changed);
+}
+
+int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *members,
+                           size_t members_len, const rk_dvvset *delta, bool need_ready,
+                           rk_node_id hint_owner, uint64_t *seq_out)
+{
+    handoff_delta d = {.members = members, .members_len = members_len, .delta = delta,
+                       .need_ready = need_ready};
+    return handoff_store_set(n, k, hint_owner, seq_out, handoff_delta_fn, &d);
+}
+
+static int handoff_chunk_fn(rk_local *l, const rk_local_key *k, const void *what,
+                            const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
+{
+    return rk_local_set_merge_chunk(l, k, what, extra, extra_count, seq_out);
+}
+
+int rk_handoff_store_chunk(rk_node *n, const rk_local_key *k, const rk_setrows_chunk *chunk,
+                           rk_node_id hint_owner, uint64_t *seq_out)
+{
+    return handoff_store_set(n, k, chunk->last ? hint_owner : 0, seq_out, handoff_chunk_fn,
+                             chunk);
 }
 
 /* ---- start-up and the timer ---------------------------------------------------------------- */

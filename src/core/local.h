@@ -50,6 +50,11 @@ typedef struct rk_local {
      * not at every read, until it is repaired (or falls out of this ring). */
     uint64_t damaged_seen[16];
     uint32_t damaged_next;
+    /* Whole sets arriving in chunks (local_set_delta.c): the streams under way, by id, and the
+     * next chunk each expects; a stream that skips one is dropped (its clock never taken). */
+    uint64_t chunk_streams[8];
+    uint32_t chunk_next[8];
+    uint32_t chunk_slot;
     uint8_t last_skey[RK_SKEY_BYTES_MAX];
     uint32_t last_skey_len;     /* 0: nothing remembered */
     uint64_t last_hash;
@@ -153,6 +158,21 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
                              size_t members_len, const rk_dvvset *delta, bool need_ready,
                              const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
                              bool *changed);
+/* Merge one chunk of another replica's whole set (setrows.h) into `k`'s rows in its range,
+ * with `extra` records in its last batch; the last chunk of an unbroken stream also takes the
+ * sender's clock into the head. 0, RK_EIO (the last chunk of a broken stream: its rows merged,
+ * its clock not), RK_EWRONGTYPE, RK_ECORRUPT (a row out of its range or order), a store
+ * error. */
+struct rk_setrows_chunk;
+int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k,
+                             const struct rk_setrows_chunk *chunk, const rk_batch_op *extra,
+                             uint32_t extra_count, uint64_t *seq_out);
+/* Read `k`'s whole set once and hand it to `fn` in chunks (RK_SETROWS_CHUNK_ROWS_MAX rows or
+ * RK_SETROWS_CHUNK_BYTES_MAX bytes at most) of stream `stream`, in order, the last flagged.
+ * 0, or a store or encoding error (fn's non-zero return stops it and is returned). */
+typedef int (*rk_local_chunk_fn)(void *ctx, const uint8_t *bytes, size_t len, bool last);
+int rk_local_set_stream(rk_local *l, const rk_local_key *k, uint64_t stream,
+                        rk_local_chunk_fn fn, void *ctx);
 /* Delete every row of `k` (its head is the caller's), in batches. */
 int rk_local_set_drop_rows(rk_local *l, const rk_local_key *k, uint64_t *seq_out);
 

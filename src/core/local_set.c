@@ -72,33 +72,53 @@ static int set_rows_collect(void *ctx, const uint8_t *key, size_t key_len, const
     return 0;
 }
 
-/* Every row of `skey` in key order into *r (values too when `values`). */
-int rk_lset_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool values,
-                         set_rows *r)
+int rk_lset_rows_range(rk_local *l, const uint8_t *skey, size_t skey_len, const uint8_t *lo,
+                       size_t lo_len, const uint8_t *hi, size_t hi_len, bool values,
+                       set_rows *r)
 {
+    uint8_t prefix[RK_LMDB_KEY_BYTES_MAX];
     uint8_t start[RK_LMDB_KEY_BYTES_MAX];
     uint8_t end[RK_LMDB_KEY_BYTES_MAX];
-    size_t len = rk_setrows_prefix(skey, skey_len, start);
-    memcpy(end, start, len);
-    size_t end_len = len;
-    while (end_len > 0 && end[end_len - 1] == 0xff) {
-        end_len--;
-    }
-    if (end_len > 0) {
-        end[end_len - 1]++;
-    }
+    size_t len = rk_setrows_prefix(skey, skey_len, prefix);
     memset(r, 0, sizeof(*r));
+    if (len + lo_len > RK_LMDB_KEY_BYTES_MAX || len + hi_len > RK_LMDB_KEY_BYTES_MAX) {
+        return RK_EINVAL;
+    }
+    memcpy(start, prefix, len);
+    if (lo_len > 0) {
+        memcpy(start + len, lo, lo_len);
+    }
+    memcpy(end, prefix, len);
+    size_t end_len = len;
+    if (hi_len > 0) {
+        memcpy(end + len, hi, hi_len);
+        end_len = len + hi_len;
+    } else {
+        /* To the end of this key's rows: the prefix plus one. */
+        while (end_len > 0 && end[end_len - 1] == 0xff) {
+            end_len--;
+        }
+        if (end_len > 0) {
+            end[end_len - 1]++;
+        }
+    }
     r->values = values;
-    r->prefix = start;
+    r->prefix = prefix;
     r->prefix_len = len;
-    int rc = rk_store_iterate(l->env->store, RK_DB_ELEMS, start, len, end_len > 0 ? end : NULL,
-                              end_len, set_rows_collect, r);
+    int rc = rk_store_iterate(l->env->store, RK_DB_ELEMS, start, len + lo_len,
+                              end_len > 0 ? end : NULL, end_len, set_rows_collect, r);
     r->prefix = NULL;
     if (rc < 0) {
         l->stats->store_errors++;
         return rc;
     }
     return r->error;
+}
+
+int rk_lset_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool values,
+                      set_rows *r)
+{
+    return rk_lset_rows_range(l, skey, skey_len, NULL, 0, NULL, 0, values, r);
 }
 
 int rk_lset_row_key_cmp(const void *a, const void *b)

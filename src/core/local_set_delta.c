@@ -12,6 +12,18 @@
 
 #define SET_CONVERTED 1     /* set_delta_head: not an error, read the head again */
 
+/* Whether two dot lists are the same dots and stamps (field by field: the struct has padding). */
+static bool set_dots_equal(const rk_setrows_dot *a, uint32_t na, const rk_setrows_dot *b,
+                           uint32_t nb)
+{
+    for (uint32_t i = 0; na == nb && i < na; i++) {
+        if (rk_dot_cmp(a[i].dot, b[i].dot) != 0 || a[i].timestamp_us != b[i].timestamp_us) {
+            return false;
+        }
+    }
+    return na == nb;
+}
+
 static int set_member_ptr_cmp(const void *a, const void *b)
 {
     const rk_msg_bytes *x = a;
@@ -129,7 +141,7 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
         uint32_t n = rc == 0 ? rk_setrows_merge(old, old_n, &head.history, in, in_n,
                                                 &delta->history, merged)
                              : 0;
-        if (rc != 0 || (n == old_n && memcmp(merged, old, n * sizeof(*old)) == 0)) {
+        if (rc != 0 || set_dots_equal(merged, n, old, old_n)) {
             continue;
         }
         if (n > RK_SETROWS_DOTS_MAX) {
@@ -170,5 +182,220 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
     free(encoded);
     free(keys);
     free(list);
+    return rc;
+}
+
+/* ---- whole sets in chunks ------------------------------------------------------------------- */
+
+/* Whether chunk `index` continues stream `stream` (chunk 0 starts one); the last forgets it. */
+static bool set_chunk_in_order(rk_local *l, const rk_setrows_chunk *c)
+{
+    if (c->index == 0) {
+        l->chunk_slot = (l->chunk_slot + 1) % 8;
+        l->chunk_streams[l->chunk_slot] = c->stream;
+        l->chunk_next[l->chunk_slot] = 0;
+    }
+    for (uint32_t i = 0; i < 8; i++) {
+        if (l->chunk_streams[i] == c->stream && c->stream != 0) {
+            bool ok = l->chunk_next[i] == c->index;
+            l->chunk_next[i]++;
+            if (!ok || c->last) {
+                l->chunk_streams[i] = 0;
+            }
+            return ok;
+        }
+    }
+    return false;
+}
+
+/* The merged dots of one member: local row `mine` (or none) against the chunk's `theirs`. */
+static uint32_t set_chunk_member(const set_row *mine, const uint8_t *theirs, size_t theirs_len,
+                                 const rk_vv *local_clock, const rk_vv *clock,
+                                 rk_setrows_dot *out)
+{
+    rk_setrows_dot a[RK_SETROWS_DOTS_MAX];
+    rk_setrows_dot b[RK_SETROWS_DOTS_MAX];
+    uint32_t na = 0;
+    uint32_t nb = 0;
+    const uint8_t *member = NULL;
+    size_t member_len = 0;
+    if (mine != NULL &&
+        rk_setrows_row_check(mine->value, mine->value_len, &member, &member_len, &na) == 0) {
+        for (uint32_t i = 0; i < na; i++) {
+            a[i] = rk_setrows_row_dot(mine->value, member_len, i);
+        }
+    }
+    if (theirs != NULL &&
+        rk_setrows_row_check(theirs, theirs_len, &member, &member_len, &nb) == 0) {
+        for (uint32_t i = 0; i < nb; i++) {
+            b[i] = rk_setrows_row_dot(theirs, member_len, i);
+        }
+    }
+    return rk_setrows_merge(a, na, local_clock, b, nb, clock, out);
+}
+
+int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k, const rk_setrows_chunk *c,
+                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
+{
+    *seq_out = l->written_seq;
+    bool in_order = set_chunk_in_order(l, c);
+    rk_setrows_head head;
+    bool existed = false;
+    int rc = c->type_tag == RK_LOCAL_ROWS_TAG ? set_delta_head(l, k, &head, &existed) : RK_EINVAL;
+    if (rc == SET_CONVERTED) {
+        rc = set_delta_head(l, k, &head, &existed);
+    }
+    /* The incoming rows: intact, in key order, inside the chunk's range. */
+    uint32_t count = c->row_count;
+    set_row *in = calloc(count + 1u, sizeof(*in));
+    uint8_t (*keys)[RK_LMDB_KEY_BYTES_MAX] = malloc((count + 1u) * sizeof(*keys));
+    rc = rc != 0 ? rc : in == NULL || keys == NULL ? RK_ENOMEM : 0;
+    size_t prefix_len = rk_setrows_prefix_len(k->skey_len);
+    size_t at = 0;
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        in[i].value_len = rk_le32_get(c->rows + at);
+        in[i].value = (uint8_t *)(uintptr_t)(c->rows + at + 4);
+        at += 4 + in[i].value_len;
+        const uint8_t *member = NULL;
+        size_t member_len = 0;
+        uint32_t dots = 0;
+        rc = rk_setrows_row_check(in[i].value, in[i].value_len, &member, &member_len, &dots);
+        if (rc == 0) {
+            in[i].key_len = rk_setrows_key(k->skey, k->skey_len, member, member_len, keys[i]);
+            in[i].key = keys[i];
+            set_row lo = {.key = (uint8_t *)(uintptr_t)c->lo, .key_len = c->lo_len};
+            set_row hi = {.key = (uint8_t *)(uintptr_t)c->hi, .key_len = c->hi_len};
+            set_row suffix = {.key = keys[i] + prefix_len, .key_len = in[i].key_len - prefix_len};
+            bool ordered = i == 0 || rk_lset_row_key_cmp(&in[i - 1], &in[i]) < 0;
+            bool inside = rk_lset_row_key_cmp(&lo, &suffix) <= 0 &&
+                          (c->hi_len == 0 || rk_lset_row_key_cmp(&suffix, &hi) < 0);
+            rc = ordered && inside ? 0 : RK_ECORRUPT;
+        }
+    }
+    set_rows mine = {0};
+    set_batch b = {0};
+    if (rc == 0) {
+        rc = rk_lset_rows_range(l, k->skey, k->skey_len, c->lo, c->lo_len, c->hi, c->hi_len, true,
+                                &mine);
+    }
+    if (rc == 0) {
+        rc = rk_lset_batch_init(&b, l, 1u + extra_count);
+    }
+    uint8_t **encoded = rc == 0 ? calloc(count + mine.count + 1u, sizeof(*encoded)) : NULL;
+    rc = rc == 0 && encoded == NULL ? RK_ENOMEM : rc;
+    bool was_live = head.count > 0;
+    uint32_t i = 0;
+    uint32_t j = 0;
+    uint32_t e = 0;
+    while (rc == 0 && (i < count || j < mine.count)) {
+        int cmp = i == count ? 1 : j == mine.count ? -1 : rk_lset_row_key_cmp(&in[i], &mine.rows[j]);
+        const set_row *old = cmp >= 0 ? &mine.rows[j] : NULL;
+        const set_row *row = cmp <= 0 ? &in[i] : old;
+        rk_setrows_dot merged[2 * RK_SETROWS_DOTS_MAX];
+        uint32_t n = set_chunk_member(old, cmp <= 0 ? in[i].value : NULL,
+                                      cmp <= 0 ? in[i].value_len : 0, &head.history, &c->clock,
+                                      merged);
+        i += cmp <= 0 ? 1u : 0u;
+        j += cmp >= 0 ? 1u : 0u;
+        const uint8_t *member = NULL;
+        size_t member_len = 0;
+        uint32_t dots = 0;
+        (void)rk_setrows_row_check(row->value, row->value_len, &member, &member_len, &dots);
+        size_t len = n > 0 ? rk_setrows_row_len(member_len, n) : 0;
+        if (n > RK_SETROWS_DOTS_MAX || (n > 0 && (encoded[e] = malloc(len)) == NULL)) {
+            rc = n > RK_SETROWS_DOTS_MAX ? RK_ETOOBIG : RK_ENOMEM;
+            break;
+        }
+        uint64_t hash = 0;
+        if (n > 0) {
+            (void)rk_setrows_row_encode(member, member_len, merged, n, encoded[e]);
+            hash = rk_setrows_row_hash(encoded[e], len);
+        }
+        if (old != NULL && hash == old->hash && n > 0) {
+            free(encoded[e]);
+            encoded[e] = NULL;
+            continue;   /* unchanged */
+        }
+        head.digest ^= (old != NULL ? old->hash : 0) ^ hash;
+        head.count = head.count - (old != NULL ? 1u : 0u) + (n > 0 ? 1u : 0u);
+        rk_lset_batch_add(&b, n > 0 ? (rk_batch_op){.kind = RK_BATCH_PUT, .db = RK_DB_ELEMS,
+                                                    .key = row->key, .key_len = row->key_len,
+                                                    .value = encoded[e], .value_len = len}
+                                    : (rk_batch_op){.kind = RK_BATCH_DEL, .db = RK_DB_ELEMS,
+                                                    .key = row->key, .key_len = row->key_len});
+        e++;
+    }
+    bool complete = c->last && in_order;
+    if (rc == 0 && complete &&
+        rk_vv_merge(&head.history, &c->clock, NULL, NULL, 0, &head.history) != 0) {
+        rc = RK_ETOOBIG;
+    }
+    if (rc == 0) {
+        rc = rk_lset_finish(l, k, &b, &head, was_live, extra, extra_count, seq_out);
+    }
+    free(b.ops);
+    for (uint32_t x = 0; encoded != NULL && x < e + 1u && x < count + mine.count + 1u; x++) {
+        free(encoded[x]);
+    }
+    free(encoded);
+    rk_lset_rows_free(&mine);
+    free(in);
+    free(keys);
+    return rc == 0 && c->last && !in_order ? RK_EIO : rc;
+}
+
+int rk_local_set_stream(rk_local *l, const rk_local_key *k, uint64_t stream,
+                        rk_local_chunk_fn fn, void *ctx)
+{
+    rk_buf stored;
+    rk_setrows_head head;
+    int rc = rk_lset_get_object(l, k, &stored);
+    rc = rc == 0 && rk_setrows_head_decode(stored.data, stored.len, &head) != 0 ? RK_ECORRUPT
+                                                                              : rc;
+    rk_store_buf_free(&stored);
+    set_rows rows = {0};
+    if (rc == 0) {
+        rc = rk_lset_rows_read(l, k->skey, k->skey_len, true, &rows);
+    }
+    size_t prefix_len = rk_setrows_prefix_len(k->skey_len);
+    uint8_t *buf = NULL;
+    uint32_t index = 0;
+    for (uint32_t first = 0; rc == 0 && (first < rows.count || index == 0); index++) {
+        uint32_t end = first;
+        size_t bytes = 0;
+        while (end < rows.count && end - first < RK_SETROWS_CHUNK_ROWS_MAX &&
+               (end == first || bytes + rows.rows[end].value_len <= RK_SETROWS_CHUNK_BYTES_MAX)) {
+            bytes += 4u + rows.rows[end].value_len;
+            end++;
+        }
+        bool last = end == rows.count;
+        rk_setrows_chunk c = {.stream = stream, .index = index, .last = last,
+                              .type_tag = head.type_tag, .clock = head.history,
+                              .lo = first > 0 ? rows.rows[first].key + prefix_len : NULL,
+                              .lo_len = first > 0 ? rows.rows[first].key_len - prefix_len : 0,
+                              .hi = last ? NULL : rows.rows[end].key + prefix_len,
+                              .hi_len = last ? 0 : rows.rows[end].key_len - prefix_len,
+                              .row_count = end - first, .rows_len = bytes};
+        uint8_t *framed = malloc(bytes + 1u);
+        rc = framed != NULL ? 0 : RK_ENOMEM;
+        for (uint32_t r = first, at = 0; rc == 0 && r < end; r++) {
+            rk_le32_put(framed + at, (uint32_t)rows.rows[r].value_len);
+            memcpy(framed + at + 4, rows.rows[r].value, rows.rows[r].value_len);
+            at += 4u + (uint32_t)rows.rows[r].value_len;
+        }
+        c.rows = framed;
+        size_t len = rc == 0 ? rk_setrows_chunk_len(&c) : 0;
+        buf = rc == 0 ? malloc(len) : NULL;
+        rc = rc == 0 && buf == NULL ? RK_ENOMEM : rc;
+        if (rc == 0) {
+            (void)rk_setrows_chunk_encode(&c, buf);
+            rc = fn(ctx, buf, len, last);
+        }
+        free(framed);
+        free(buf);
+        buf = NULL;
+        first = end;
+    }
+    rk_lset_rows_free(&rows);
     return rc;
 }

@@ -39,6 +39,10 @@ void rk_lset_rows_free(set_rows *r);
 /* Every row of `skey` in key order into *r (values too, checked, when `values`). */
 int rk_lset_rows_read(rk_local *l, const uint8_t *skey, size_t skey_len, bool values,
                       set_rows *r);
+/* The rows whose key suffix (after the prefix) is in [lo, hi) (hi_len 0: to the end). */
+int rk_lset_rows_range(rk_local *l, const uint8_t *skey, size_t skey_len, const uint8_t *lo,
+                       size_t lo_len, const uint8_t *hi, size_t hi_len, bool values,
+                       set_rows *r);
 int rk_lset_row_key_cmp(const void *a, const void *b);
 /* A batch whose last write keeps `reserve` ops free for the head and the records. */
 int rk_lset_batch_init(set_batch *b, rk_local *l, uint32_t reserve);

@@ -41,6 +41,8 @@ typedef enum rk_msg_kind {
 #define RK_MSG_PUT_DELTA 0x08u      /* `object` is a set delta (setrows.h), merged only when
                                      * causally ready: else RK_ENOTREADY, and the coordinator
                                      * sends the whole state */
+#define RK_MSG_PUT_CHUNK 0x10u      /* `object` is one chunk of a whole set (setrows.h); the
+                                     * chunks before the last are flagged REPAIR (no answer) */
 /* Flags of a get request. */
 #define RK_MSG_GET_PRIMARY 0x01u    /* asked as a primary: a node that neither owns the key nor
                                      * holds it answers RK_ENOTOWNER, never "not found" */

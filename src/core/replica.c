@@ -178,11 +178,18 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
     rk_local_key k;
     rk_dvvset incoming;
     int rc = rk_local_key_init(&n->local, m->key, m->key_len, &k) == 0 ? 0 : RK_EINVAL;
-    bool delta = (m->flags & RK_MSG_PUT_DELTA) != 0;
+    bool delta = (m->flags & (RK_MSG_PUT_DELTA | RK_MSG_PUT_CHUNK)) != 0;
     if (rc == 0 && delta) {
         rk_node_id owner = replica_hint_owner(n, &k, m->hint_owner);
         uint64_t seq = n->local.written_seq;
-        rc = replica_put_delta(n, &k, m, owner, &seq);
+        rk_setrows_chunk chunk;
+        if ((m->flags & RK_MSG_PUT_CHUNK) == 0) {
+            rc = replica_put_delta(n, &k, m, owner, &seq);
+        } else if (rk_setrows_chunk_decode(m->object, m->object_len, &chunk) != 0) {
+            rc = RK_EINVAL;
+        } else {
+            rc = rk_handoff_store_chunk(n, &k, &chunk, owner, &seq);
+        }
         if (rc == 0 && !repair) {
             rk_pending p = {.kind = RK_PENDING_PEER, .reply_kind = RK_MSG_PUT_RESP, .peer = from,
                             .id = m->req_id, .seq = seq};

@@ -52,9 +52,25 @@ int rk_setrows_head_decode(const uint8_t *bytes, size_t len, rk_setrows_head *ou
     return 0;
 }
 
+size_t rk_setrows_prefix_len(size_t skey_len)
+{
+    return skey_len <= RK_SETROWS_SKEY_INLINE_MAX ? 2u + skey_len
+                                                  : 2u + RK_SETROWS_MEMBER_HASH_BYTES;
+}
+
 size_t rk_setrows_prefix(const uint8_t *skey, size_t skey_len, uint8_t *out)
 {
-    RK_ASSERT(skey_len <= UINT16_MAX);
+    RK_ASSERT(skey_len <= RK_LMDB_KEY_BYTES_MAX);
+    if (skey_len > RK_SETROWS_SKEY_INLINE_MAX) {
+        /* Too long to leave a hashed member room: the key by its hash, under a length no key
+         * has. */
+        out[0] = 0xff;
+        out[1] = 0xff;
+        XXH128_hash_t h = XXH3_128bits(skey, skey_len);
+        rk_le64_put(out + 2, h.high64);
+        rk_le64_put(out + 10, h.low64);
+        return 2u + RK_SETROWS_MEMBER_HASH_BYTES;
+    }
     out[0] = (uint8_t)(skey_len >> 8);
     out[1] = (uint8_t)skey_len;
     memcpy(out + 2, skey, skey_len);
@@ -243,4 +259,83 @@ int rk_setrows_delta_split(const uint8_t *bytes, size_t len, const uint8_t **mem
     *state = bytes + RK_SETROWS_DELTA_HEAD_BYTES + mlen;
     *state_len = len - RK_SETROWS_DELTA_HEAD_BYTES - mlen;
     return 0;
+}
+
+size_t rk_setrows_chunk_len(const rk_setrows_chunk *c)
+{
+    return 4u + 8u + 4u + 4u + c->lo_len + 4u + c->hi_len + 4u + rk_vv_encoded_len(&c->clock) +
+           4u + c->rows_len;
+}
+
+size_t rk_setrows_chunk_encode(const rk_setrows_chunk *c, uint8_t *out)
+{
+    out[0] = RK_SETROWS_CHUNK_MAGIC;
+    out[1] = RK_SETROWS_FORMAT;
+    out[2] = c->last ? 1u : 0u;
+    out[3] = c->type_tag;
+    rk_le64_put(out + 4, c->stream);
+    rk_le32_put(out + 12, c->index);
+    size_t pos = 16;
+    rk_le32_put(out + pos, (uint32_t)c->lo_len);
+    memcpy(out + pos + 4, c->lo, c->lo_len);
+    pos += 4 + c->lo_len;
+    rk_le32_put(out + pos, (uint32_t)c->hi_len);
+    memcpy(out + pos + 4, c->hi, c->hi_len);
+    pos += 4 + c->hi_len;
+    size_t clock_len = rk_vv_encode(&c->clock, out + pos + 4);
+    rk_le32_put(out + pos, (uint32_t)clock_len);
+    pos += 4 + clock_len;
+    rk_le32_put(out + pos, c->row_count);
+    memcpy(out + pos + 4, c->rows, c->rows_len);
+    return pos + 4 + c->rows_len;
+}
+
+/* A [u32 len][bytes] field at *pos of bytes[0..len): 0 and advances, or RK_ECORRUPT. */
+static int setrows_field(const uint8_t *bytes, size_t len, size_t *pos, const uint8_t **field,
+                         size_t *field_len)
+{
+    if (len - *pos < 4 || rk_le32_get(bytes + *pos) > len - *pos - 4) {
+        return RK_ECORRUPT;
+    }
+    *field_len = rk_le32_get(bytes + *pos);
+    *field = bytes + *pos + 4;
+    *pos += 4 + *field_len;
+    return 0;
+}
+
+int rk_setrows_chunk_decode(const uint8_t *bytes, size_t len, rk_setrows_chunk *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len < 16 || bytes[0] != RK_SETROWS_CHUNK_MAGIC || bytes[1] != RK_SETROWS_FORMAT ||
+        bytes[2] > 1) {
+        return RK_ECORRUPT;
+    }
+    out->last = bytes[2] == 1;
+    out->type_tag = bytes[3];
+    out->stream = rk_le64_get(bytes + 4);
+    out->index = rk_le32_get(bytes + 12);
+    size_t pos = 16;
+    const uint8_t *clock = NULL;
+    size_t clock_len = 0;
+    size_t used = 0;
+    if (setrows_field(bytes, len, &pos, &out->lo, &out->lo_len) != 0 ||
+        setrows_field(bytes, len, &pos, &out->hi, &out->hi_len) != 0 ||
+        setrows_field(bytes, len, &pos, &clock, &clock_len) != 0 ||
+        rk_vv_decode(clock, clock_len, &out->clock, &used) != 0 || used != clock_len ||
+        len - pos < 4) {
+        return RK_ECORRUPT;
+    }
+    out->row_count = rk_le32_get(bytes + pos);
+    out->rows = bytes + pos + 4;
+    out->rows_len = len - pos - 4;
+    /* The rows are framed exactly: count of them, and nothing after. */
+    size_t at = 0;
+    for (uint32_t i = 0; i < out->row_count; i++) {
+        const uint8_t *row = NULL;
+        size_t row_len = 0;
+        if (setrows_field(out->rows, out->rows_len, &at, &row, &row_len) != 0) {
+            return RK_ECORRUPT;
+        }
+    }
+    return at == out->rows_len && out->row_count <= RK_SETROWS_CHUNK_ROWS_MAX ? 0 : RK_ECORRUPT;
 }

@@ -7,9 +7,11 @@
  *
  *   head (RK_DB_DATA)   [u8 'S'][u8 format 1][u8 type tag][u8 0][history: rk_vv_encode]
  *                       [u64 member count][u64 digest][u64 XXH3 of every byte before]
- *   row key (ELEMS)     [u16 BE skey_len][skey][u8 'm'][member]   the member fits the key
- *                       [u16 BE skey_len][skey][u8 'h'][16-byte XXH3-128 of the member]
- *                       (when 2 + skey_len + 1 + member_len > RK_LMDB_KEY_BYTES_MAX)
+ *   row key (ELEMS)     [prefix][u8 'm'][member]   the member fits the key
+ *                       [prefix][u8 'h'][16-byte XXH3-128 of the member]
+ *                       (when prefix + 1 + member_len > RK_LMDB_KEY_BYTES_MAX)
+ *   prefix              [u16 BE skey_len][skey], or [0xffff][XXH3-128 of skey] for a storage
+ *                       key over RK_SETROWS_SKEY_INLINE_MAX (492) bytes
  *   row value           [u32 member_len][member][u32 dot count]
  *                       count x ([u32 node][u64 counter][u64 timestamp_us]), sorted by dot
  *                       [u64 XXH3 of every byte before]
@@ -40,6 +42,8 @@
 #define RK_SETROWS_KIND_HASHED 0x68u    /* 'h' */
 #define RK_SETROWS_MEMBER_HASH_BYTES 16u
 #define RK_SETROWS_DOT_BYTES 20u
+/* The longest storage key kept whole in its rows' prefix: 2 + it + 1 + a hashed member fit 511. */
+#define RK_SETROWS_SKEY_INLINE_MAX (RK_LMDB_KEY_BYTES_MAX - 2u - 1u - RK_SETROWS_MEMBER_HASH_BYTES)
 #define RK_SETROWS_CHECKSUM_BYTES 8u
 #define RK_SETROWS_HEAD_TAIL_BYTES (8u + 8u + RK_SETROWS_CHECKSUM_BYTES)
 #define RK_SETROWS_ROW_FIXED_BYTES (4u + 4u + RK_SETROWS_CHECKSUM_BYTES)
@@ -69,8 +73,11 @@ size_t rk_setrows_head_encode(const rk_setrows_head *h, uint8_t *out);
 /* 0, or RK_ECORRUPT for anything but one intact head. */
 int rk_setrows_head_decode(const uint8_t *bytes, size_t len, rk_setrows_head *out);
 
-/* The prefix of every row of `skey` (2 + skey_len bytes) into out. */
+/* The prefix of every row of `skey` into out: [u16 BE skey_len][skey], or for a storage key
+ * longer than RK_SETROWS_SKEY_INLINE_MAX (no room left for a hashed member) [0xffff][16-byte
+ * XXH3-128 of skey]; returns its length, rk_setrows_prefix_len. */
 size_t rk_setrows_prefix(const uint8_t *skey, size_t skey_len, uint8_t *out);
+size_t rk_setrows_prefix_len(size_t skey_len);
 /* The row key of `member` into out (RK_LMDB_KEY_BYTES_MAX bytes); returns its length. */
 size_t rk_setrows_key(const uint8_t *skey, size_t skey_len, const uint8_t *member,
                       size_t member_len, uint8_t *out);
@@ -106,5 +113,43 @@ size_t rk_setrows_delta_encode(const uint8_t *members, size_t members_len, const
  * RK_ECORRUPT. */
 int rk_setrows_delta_split(const uint8_t *bytes, size_t len, const uint8_t **members,
                            size_t *members_len, const uint8_t **state, size_t *state_len);
+
+/* A whole set in chunks that each fit a frame (a replica that found a delta not ready gets the
+ * whole set this way):
+ *
+ *   [u8 'C'][u8 format 1][u8 last][u8 type tag][u64 stream][u32 index]
+ *   [u32 lo_len][lo][u32 hi_len][hi]       row-key suffixes (after the [u16][skey] prefix):
+ *                                           the chunk holds every row lo <= suffix < hi
+ *                                           (hi empty in the last chunk: to the end)
+ *   [u32 clock_len][clock: rk_vv_encode]   the sender's clock when it read the rows
+ *   [u32 row_count] row_count x ([u32 len][row])
+ *
+ * A receiver merges each chunk's range member by member with that clock (ORSWOT's rule) and
+ * takes the clock into its head only with the last chunk of an unbroken stream: before, its
+ * rows may hold dots its head does not cover, which the rule keeps until a side that saw them
+ * removed merges. */
+typedef struct rk_setrows_chunk {
+    uint64_t stream;
+    uint32_t index;
+    bool last;
+    uint8_t type_tag;
+    const uint8_t *lo;
+    size_t lo_len;
+    const uint8_t *hi;
+    size_t hi_len;
+    rk_vv clock;
+    uint32_t row_count;
+    const uint8_t *rows;        /* row_count x ([u32 len][row]) */
+    size_t rows_len;
+} rk_setrows_chunk;
+
+#define RK_SETROWS_CHUNK_MAGIC 0x43u   /* 'C' */
+#define RK_SETROWS_CHUNK_ROWS_MAX 512u
+#define RK_SETROWS_CHUNK_BYTES_MAX (1u << 20)
+
+size_t rk_setrows_chunk_len(const rk_setrows_chunk *c);
+size_t rk_setrows_chunk_encode(const rk_setrows_chunk *c, uint8_t *out);
+/* 0 with *out pointing into bytes (rows framed and counted, not yet checked), or RK_ECORRUPT. */
+int rk_setrows_chunk_decode(const uint8_t *bytes, size_t len, rk_setrows_chunk *out);
 
 #endif

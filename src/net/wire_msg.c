@@ -18,7 +18,8 @@
 #include "../core/node.h"
 
 #define WIRE_PUT_FLAGS_KNOWN                                                                   \
-    (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA)
+    (RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA |          \
+     RK_MSG_PUT_CHUNK)
 
 _Static_assert(RK_OBJECT_SLACK_BYTES + RK_KEY_BYTES_MAX + 4096u <= RK_WIRE_FRAME_OVERHEAD_BYTES,
                "the largest object the core stores fits in a frame with its key");

@@ -564,8 +564,8 @@ static void test_encode_refuses_core_bugs(void **state)
     assert_encode_refused(&m, "bucket_ack: version -1 is negative");
 
     sample(RK_MSG_PUT_REQ, &m);
-    m.flags = 0x10;             /* bits 0 (repair), 1 (handoff), 2 (planned), 3 (delta) */
-    assert_encode_refused(&m, "put_req: flags 0x10 are unknown");
+    m.flags = 0x20;             /* bits 0 (repair) .. 3 (delta), 4 (chunk) are known */
+    assert_encode_refused(&m, "put_req: flags 0x20 are unknown");
 
     sample(RK_MSG_FWD_REQ, &m);
     m.w = RK_N_MAX + 1;
@@ -699,9 +699,10 @@ static void test_decode_refuses_out_of_range(void **state)
     Ringkv__PutReq put = RINGKV__PUT_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_PUT_REQ;
     env.put_req = &put;
-    put.flags = 0x10;
-    assert_refused(&env, "put_req: flags 0x10 are unknown");
-    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA;
+    put.flags = 0x20;
+    assert_refused(&env, "put_req: flags 0x20 are unknown");
+    put.flags = RK_MSG_PUT_REPAIR | RK_MSG_PUT_HANDOFF | RK_MSG_PUT_PLANNED | RK_MSG_PUT_DELTA |
+                RK_MSG_PUT_CHUNK;
     assert_accepted(&env);
     Ringkv__GetReq get = RINGKV__GET_REQ__INIT;
     env.body_case = RINGKV__ENVELOPE__BODY_GET_REQ;
