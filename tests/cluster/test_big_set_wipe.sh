@@ -5,18 +5,19 @@
 # members (100,000; 10,000 against the ASan build: there a SADD of 1000 to a 20,000-member set
 # took up to 20 s), 1000 per SADD (big_set.py, redis-py). SCARD through every node and every node's own copy
 # (RK.LOCAL) hold all of them. Then node 3 is killed with -9, its data
-# directory deleted, and it is restarted empty with the same id and flags, twice:
+# directory deleted, and it is restarted empty with the same id and flags, three times:
 #   1. read repair: the nodes run with --aae off, so nothing but a read can bring the set back.
 #      Node 3's own copy is empty after the restart; an SCARD through node 1 (sent again every
 #      10 s while the copy is short) reads all three replicas and repairs node 3's.
+#   1b. chunks: one SADD through node 1 sends node 3 a delta it cannot merge (its clock is
+#      empty); it answers RK_ENOTREADY and node 1 streams it the whole set in chunks.
 #   2. anti-entropy: every node restarted with --aae-interval-ms 200, node 3 wiped again; no
 #      client reads at all until node 3's own copy is whole.
 # Each time, the seconds from the restart until node 3's own copy (RK.LOCAL, polled every 0.5 s,
 # 300 s at most) holds every member are printed:
 #   "big set back on the wiped node: 100000 members in X s (via read repair)"
 # and the copy is compared member by member (sorted lists) with what was loaded. Last, a few
-# SADD and SREM through different nodes after the recovery (removes first: a set holds at most
-# 100,000 members) reach every node's own copy and every node's SCARD / SMISMEMBER. Nothing
+# SADD and SREM through different nodes after the recovery reach every node's own copy and every node's SCARD / SMISMEMBER. Nothing
 # asserts a time; a wrong count fails.
 # MEMBERS=N picks the size (read before lib.sh, which uses MEMBERS for --members).
 WANT_MEMBERS=${MEMBERS:-}
@@ -121,6 +122,24 @@ check_eq "node 3: SCARD $KEY after the read repair" "$WANT_MEMBERS" "$(cli 3 sca
 
 log "phase 1 done at $(elapsed "$test_start") s"
 
+# ---- 1b. node 3 wiped again, the set brought back in chunks after a delta it cannot merge ----
+# A SADD of a member already there still mints a dot: its delta leaves a gap in node 3's empty
+# clock, node 3 answers RK_ENOTREADY, and node 1 streams it the whole set in chunks that each
+# fit a frame (merge.md, "Large sets").
+wipe_and_restart_3
+wait_learned "${CLIENT_PORT[3]}" || fail "node 3 did not learn its epoch after the wipe"
+wait_cluster_up 3
+resends_before=$(field 1 set_full_resends)
+RESTARTED=$(now_s)
+check_eq "SADD of a member already there through node 1" "0" "$(cli 1 sadd "$KEY" m0000005)"
+if wait_restored "a not-ready delta, the whole set resent in chunks"; then
+    check_eq "node 3: the copy the chunks restored is every member loaded (sorted lists)" "ok" \
+        "$(big check_local "${CLIENT_PORT[3]}" "$KEY" "$WANT_MEMBERS")"
+fi
+check_positive "node 3: set_deltas_not_ready" "$(field 3 set_deltas_not_ready)"
+check_positive "node 1: set_full_resends grew by" \
+    "$(( $(field 1 set_full_resends) - resends_before ))"
+
 # ---- 2. node 3 wiped again, the set brought back by anti-entropy alone ----------------------
 for id in 1 2; do
     stop_node "${PID_OF[$id]}" TERM || fail "node $id did not stop on SIGTERM"
@@ -143,7 +162,7 @@ log "phase 2 done at $(elapsed "$test_start") s"
 
 # ---- 3. writes after the recovery reach every node -------------------------------------------
 wait_cluster_up 3
-# Removes first: a set holds at most 100,000 members (merge.md), and the full set takes no more.
+# Removes first, then adds: the count stays at MEMBERS.
 check_eq "SREM through node 2 after the recovery" "2" "$(cli 2 srem "$KEY" m0000000 m0000001)"
 check_eq "SADD through node 3 after the recovery" "2" "$(cli 3 sadd "$KEY" after-a after-b)"
 check_eq "SREM through node 3 after the recovery" "1" "$(cli 3 srem "$KEY" after-b)"
