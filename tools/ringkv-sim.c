@@ -6,10 +6,12 @@
  *              --faults none|partition|crash|pause|loss|skew|stop|membership|all (or a comma list)
  *              [--workload values|cart] [--policy siblings|lww|union|set|counter|map]
  *              [--sync always|batch|none] [--no-sloppy]
+ *              [--preload-members N] [--keys K]
  *              [--break-sibling-merge] [--break-clean-stop] [--trace] [--scenario FILE]
  * See docs/simulator.md; --scenario replays a scripted fault schedule (src/sim/scenario.h);
  * --workload cart runs SADD/SREM/SMEMBERS on union or set buckets (issue 12), INCRBY/GET on
- * counter buckets and HINCRBY/HSET/HDEL/HGETALL on map buckets (issue 13). */
+ * counter buckets and HINCRBY/HSET/HDEL/HGETALL on map buckets (issue 13); --preload-members
+ * gives every cart key N members under union or set before the run starts (issue 14). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +34,12 @@ static void usage(FILE *out)
             "                  [--sync always|batch|none] [--no-sloppy]\n"
             "                  [--aae] [--no-read-repair] [--break-aae (test only)]\n"
             "                  [--reap-grace-ms MS (reap tombstones this old)]\n"
+            "                  [--preload-members N (cart, set or union: N members a key first)]\n"
+            "                  [--keys K (keys the workload uses, 1..%u; default 20)]\n"
             "                  [--break-sibling-merge (test only)]\n"
             "                  [--break-clean-stop (test only)] [--trace]\n"
-            "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n");
+            "                  [--scenario FILE (scripted faults; see docs/simulator.md)]\n",
+            RK_SIM_KEYS_MAX);
 }
 
 static int parse_u64(const char *text, uint64_t *out)
@@ -111,6 +116,12 @@ static int parse_args(int argc, char **argv, rk_sim_config *c)
             unsigned long ms = v != NULL ? strtoul(v, &end, 10) : 0;
             rc = v != NULL && *v != '\0' && *end == '\0' && ms > 0 && ms <= 86400000ul ? 0 : -1;
             c->reap_grace_ms = (uint32_t)ms;
+        } else if (strcmp(a, "--keys") == 0) {
+            rc = parse_u32(v, &c->keys) == 0 && c->keys >= 1 && c->keys <= RK_SIM_KEYS_MAX ? 0
+                                                                                            : -1;
+        } else if (strcmp(a, "--preload-members") == 0) {
+            rc = parse_u32(v, &c->preload_members) == 0 &&
+                 c->preload_members <= RK_SIM_PRELOAD_MAX ? 0 : -1;
         } else if (strcmp(a, "--scenario") == 0) {
             scenario_path = v;
             rc = v != NULL ? 0 : -1;
@@ -151,9 +162,19 @@ static void build_replay(const rk_sim_config *c)
 {
     char faults[64];
     rk_sim_faults_name(c->faults, faults, sizeof(faults));
-    char reap[40] = "";
+    char reap[80] = "";
+    int used = 0;
     if (c->reap_grace_ms > 0) {
-        snprintf(reap, sizeof(reap), " --reap-grace-ms %u", c->reap_grace_ms);
+        used = snprintf(reap, sizeof(reap), " --reap-grace-ms %u", c->reap_grace_ms);
+    }
+    rk_sim_config defaults;
+    rk_sim_config_default(&defaults);
+    if (c->keys != defaults.keys && used >= 0 && (size_t)used < sizeof(reap)) {
+        used += snprintf(reap + used, sizeof(reap) - (size_t)used, " --keys %u", c->keys);
+    }
+    if (c->preload_members > 0 && used >= 0 && (size_t)used < sizeof(reap)) {
+        snprintf(reap + used, sizeof(reap) - (size_t)used, " --preload-members %u",
+                 c->preload_members);
     }
     snprintf(replay_command, sizeof(replay_command),
              "build/ringkv-sim --seed %" PRIu64 " --nodes %u --n %u --r %u --w %u --ops %u "
@@ -217,6 +238,10 @@ static void print_workload(const rk_sim_config *c)
                "request_timeout_ms=%u\n",
                c->keys, c->clients, c->cart_add_pct, c->cart_remove_pct, reads_pct,
                c->request_timeout_ms);
+        if (c->preload_members > 0) {
+            printf("preload: members=%u per key (p0..p%u), batches of %u\n", c->preload_members,
+                   c->preload_members - 1, RK_SIM_PRELOAD_BATCH);
+        }
         return;
     }
     printf("workload: keys=%u clients=%u reads=%u%% blind=%u%% rmw=%u%% deletes=%u%% "
@@ -244,6 +269,12 @@ static void print_checkers(const rk_sim_config *c, const rk_sim_result *r)
     } else {
         printf("acked_adds: %" PRIu64 "\n", r->acked_adds);
         printf("acked_removes: %" PRIu64 "\n", r->acked_removes);
+        if (c->preload_members > 0) {
+            printf("preload_ops: %" PRIu64 "\n", r->preload_ops);
+            printf("preload_unacked: %" PRIu64 "\n", r->preload_unacked);
+            printf("preloaded_present: %" PRIu64 " of %" PRIu64 "\n", r->preloaded_present,
+                   (uint64_t)c->preload_members * c->keys);
+        }
     }
     printf("lost_adds: %" PRIu64 "\n", r->lost_adds);
     printf("resurrected_removes: %" PRIu64 "\n", r->resurrected_removes);

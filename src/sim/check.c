@@ -343,30 +343,67 @@ static void check_cart_finals(const sim_world *w, rk_cart_final *finals,
     *lens_out = lens;
 }
 
+/* How many of a key's final members are the preload's "p<i>" (i < cfg.preload_members). */
+static uint64_t check_preloaded_present(const sim_world *w, const rk_cart_final *f)
+{
+    uint64_t present = 0;
+    for (uint32_t m = 0; f->read && m < f->member_count; m++) {
+        const uint8_t *b = f->members[m];
+        size_t len = f->member_lens[m];
+        bool ok = len >= 2 && len <= 8 && b[0] == 'p' && (len == 2 || b[1] != '0');
+        uint32_t i = 0;
+        for (size_t at = 1; ok && at < len; at++) {
+            ok = b[at] >= '0' && b[at] <= '9';
+            i = i * 10 + (uint32_t)(b[at] - '0');
+        }
+        present += ok && i < w->cfg.preload_members ? 1u : 0u;
+    }
+    return present;
+}
+
 /* The cart's history as check_cart.h takes it: kinds, keys, members, outcomes and replies,
- * what the clients saw, and the final reads; nothing learnt from inside the nodes. */
+ * what the clients saw, and the final reads; nothing learnt from inside the nodes. A preload
+ * SADD of count members becomes count SADDs of one member each, with its outcome (and the
+ * reply 1, which the checker does not judge): an acknowledged batch acknowledged every one. */
 static void check_cart(sim_world *w)
 {
-    rk_cart_op *ops = calloc(w->op_count + 1, sizeof(*ops));
-    char (*names)[12] = calloc(w->op_count + 1, sizeof(*names));
+    size_t total = 0;
+    for (uint32_t i = 1; i <= w->op_count; i++) {
+        total += w->ops[i].preload_count > 0 ? w->ops[i].preload_count : 1u;
+    }
+    rk_cart_op *ops = calloc(total + 1, sizeof(*ops));
+    char (*names)[12] = calloc(total + 1, sizeof(*names));
     rk_cart_final *finals = calloc(w->cfg.keys, sizeof(*finals));
     RK_ASSERT(ops != NULL && names != NULL && finals != NULL);
+    size_t used = 0;
     for (uint32_t i = 1; i <= w->op_count; i++) {
         const sim_op *op = &w->ops[i];
-        rk_cart_op *c = &ops[i - 1];
-        *c = (rk_cart_op){.kind = check_cart_kind(op), .outcome = check_cart_outcome(op),
-                          .key = op->key, .reply = op->reply};
-        if (op->kind != SIM_OP_SMEMBERS) {
-            int len = snprintf(names[i], sizeof(names[i]), "m%u", op->member);
-            RK_ASSERT(len > 1 && (size_t)len < sizeof(names[i]));
-            c->member = (const uint8_t *)names[i];
-            c->member_len = (size_t)len;
+        uint32_t count = op->preload_count > 0 ? op->preload_count : 1u;
+        for (uint32_t j = 0; j < count; j++) {
+            rk_cart_op *c = &ops[used];
+            *c = (rk_cart_op){.kind = check_cart_kind(op), .outcome = check_cart_outcome(op),
+                              .key = op->key, .reply = op->preload_count > 0 ? 1 : op->reply};
+            int len = 0;
+            if (op->preload_count > 0) {
+                len = snprintf(names[used], sizeof(names[used]), "p%u", op->preload_first + j);
+            } else if (op->kind != SIM_OP_SMEMBERS) {
+                bool preloaded = (op->member & SIM_MEMBER_PRELOADED) != 0;
+                len = snprintf(names[used], sizeof(names[used]), "%s%u", preloaded ? "p" : "m",
+                               op->member & ~SIM_MEMBER_PRELOADED);
+            }
+            if (op->kind != SIM_OP_SMEMBERS) {
+                RK_ASSERT(len > 1 && (size_t)len < sizeof(names[used]));
+                c->member = (const uint8_t *)names[used];
+                c->member_len = (size_t)len;
+            }
+            used++;
         }
     }
+    RK_ASSERT(used == total);
     const uint8_t **members = NULL;
     size_t *lens = NULL;
     check_cart_finals(w, finals, &members, &lens);
-    rk_cart_history h = {.ops = ops, .op_count = w->op_count, .finals = finals,
+    rk_cart_history h = {.ops = ops, .op_count = total, .finals = finals,
                          .key_count = w->cfg.keys};
     rk_cart_verdict v;
     RK_ASSERT(rk_cart_check(&h, &v) == 0);
@@ -375,6 +412,9 @@ static void check_cart(sim_world *w)
     w->res.lost_adds = v.lost_adds;
     w->res.resurrected_removes = v.resurrected_removes;
     w->res.final_reads_failed = v.keys_unread;
+    for (uint32_t k = 0; w->cfg.preload_members > 0 && k < w->cfg.keys; k++) {
+        w->res.preloaded_present += check_preloaded_present(w, &finals[k]);
+    }
     free(members);
     free(lens);
     free(finals);
@@ -609,6 +649,8 @@ static void check_promises(sim_world *w)
     sim_check_promise(w, cart && w->res.promise_no_lost && w->res.counter_out_of_range > 0,
                   "counter_out_of_range");
     sim_check_promise(w, cart && w->res.final_reads_failed > 0, "final_reads");
+    /* The preload runs before any fault: every batch must be acknowledged. */
+    sim_check_promise(w, w->res.preload_unacked > 0, "preload");
     sim_check_promise(w, !w->res.converged, "converged");
     sim_check_promise(w, w->res.hints_left > 0 || w->res.hinted_copies_left > 0, "handoff");
 }

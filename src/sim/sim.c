@@ -1,7 +1,8 @@
 /* sim.c — the simulator's heart: the one seeded PRNG, the event queue (a binary heap ordered by
  * (time, insertion sequence), so ties replay in the order they were scheduled), the trace hash,
- * and rk_sim_run, which runs the phases: workload under faults, heal, quiescence, one read of
- * every key (read repair), quiescence again, then the checkers. */
+ * and rk_sim_run, which runs the phases: the cart's preload if asked (issue 14), workload under
+ * faults, heal, quiescence, one read of every key (read repair), quiescence again, then the
+ * checkers. */
 #include "sim.h"
 
 #include <inttypes.h>
@@ -111,6 +112,11 @@ const char *rk_sim_config_mismatch(const rk_sim_config *c)
     }
     if (c->workload != RK_SIM_WORKLOAD_VALUES && c->workload != RK_SIM_WORKLOAD_CART) {
         return "unknown workload";
+    }
+    bool sets = c->policy == RK_POLICY_UNION || c->policy == RK_POLICY_SET;
+    if (c->preload_members > 0 && (c->workload != RK_SIM_WORKLOAD_CART || !sets)) {
+        return "--preload-members needs --workload cart with --policy set or union (a map's "
+               "checker judges only its item counters, so preloaded fields would go unjudged)";
     }
     return NULL;
 }
@@ -319,6 +325,9 @@ static void sim_dispatch(sim_world *w, sim_event *e)
     case SIM_EV_SCENARIO:
         sim_scenario_on_step(w, e);
         break;
+    case SIM_EV_PRELOAD:
+        sim_workload_on_preload(w, e);
+        break;
     }
     sim_event_free(e);
 }
@@ -398,6 +407,9 @@ static int sim_config_check(const rk_sim_config *c)
         return RK_EINVAL;
     }
     if (c->scenario != NULL && rk_sim_scenario_nodes(c->scenario) != c->nodes) {
+        return RK_EINVAL;
+    }
+    if (c->preload_members > RK_SIM_PRELOAD_MAX) {
         return RK_EINVAL;
     }
     return 0;
@@ -506,6 +518,11 @@ int rk_sim_run(const rk_sim_config *c, rk_sim_result *out)
         sim_membership_start(w);
         sim_run_until_quiet(w, sim_epochs_learned);
         rc = sim_workload_start(w);
+    }
+    if (rc == 0 && c->preload_members > 0) {
+        /* Phase 0 (issue 14): the preload, acknowledged before any client or fault starts. */
+        sim_run_until_quiet(w, sim_workload_preloaded);
+        sim_workload_clients_start(w);
     }
     if (rc == 0) {
         sim_scenario_start(w);

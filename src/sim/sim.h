@@ -60,6 +60,10 @@ typedef enum rk_sim_workload {
 /* After the heal, a run that reaps lets the grace delay and this much more pass, so every
  * tombstone left is reaped before the checkers look (a pass per partition per interval). */
 #define RK_SIM_REAP_SWEEP_MS 30000u
+/* The cart's preload (issue 14, --preload-members): at most this many members per key, sent as
+ * SADDs of at most RK_SIM_PRELOAD_BATCH members each. */
+#define RK_SIM_PRELOAD_MAX 50000u
+#define RK_SIM_PRELOAD_BATCH 1000u
 
 typedef struct rk_sim_config {
     uint64_t seed;
@@ -104,6 +108,11 @@ typedef struct rk_sim_config {
     uint32_t cart_remove_pct;   /* cart: SREM of a member the client last read, else SMEMBERS;
                                  * counter: INCRBY too; map: HSET or HDEL of a register field */
     uint32_t request_timeout_ms;
+    /* Cart under union or set (issue 14): before the clients and the faults start, every key
+     * gets this many members "p0".."p<N-1>" (SADDs of RK_SIM_PRELOAD_BATCH, one key's batches
+     * one after the other), recorded in the history as adds; the clients' SREMs may remove
+     * them. 0: none, and the run is the one it always was. */
+    uint32_t preload_members;
     bool trace;                 /* print every event to stderr */
     /* A scripted fault schedule (scenario.h), borrowed for the run; NULL: none. Its steps run
      * beside the random faults of `faults`, and the workload phase lasts until both the
@@ -149,6 +158,12 @@ typedef struct rk_sim_result {
     uint64_t acked_increments;
     uint64_t counter_out_of_range;
     uint64_t final_reads_failed;    /* keys whose final read at R = N did not answer */
+    /* With preload_members: the preload's SADDs, those not acknowledged (promised 0: nothing
+     * faults yet), and the preloaded members the final reads hold (all of them but those the
+     * clients removed). */
+    uint64_t preload_ops;
+    uint64_t preload_unacked;
+    uint64_t preloaded_present;
     bool converged;
     uint64_t keys_diverged;
     /* Anti-entropy: whether every partition's primaries ended with equal trees (no_read_repair

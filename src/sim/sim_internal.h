@@ -44,6 +44,8 @@ typedef enum sim_event_kind {
     SIM_EV_HEAL = 8,        /* one fault ends: `a` is a sim_heal_kind, `b` its argument */
     SIM_EV_PEER = 9,        /* `node` learns whether its link to `from` is up */
     SIM_EV_SCENARIO = 10,   /* step `a` of the scripted scenario runs (scenario.c) */
+    SIM_EV_PRELOAD = 11,    /* a preload SADD is sent again: key `a`, first member `b` (its
+                             * try in a's upper 32 bits) */
 } sim_event_kind;
 
 typedef enum sim_heal_kind {
@@ -168,13 +170,22 @@ typedef struct sim_op {
     uint32_t seen_count;
     /* cart: the SADD op whose member "m<id>" this SADD or SREM names, and the INT reply of any
      * cart write */
-    uint32_t member;
+    uint32_t member;            /* SIM_MEMBER_PRELOADED | i: the preloaded member "p<i>" */
     int64_t reply;
+    /* cart preload (issue 14): an SADD of "p<first>".."p<first + count - 1>" (count 0: not one) */
+    uint32_t preload_first;
+    uint32_t preload_count;
+    uint32_t preload_try;       /* 0 the first time; a batch not acknowledged is sent again */
     /* cart under counter and map: INCRBY's and HINCRBY's quantity; the field HINCRBY (item<n>),
      * HSET and HDEL (note<n>) name */
     int64_t quantity;
     uint32_t field;
 } sim_op;
+
+/* A member that names no SADD op but the preload's "p<i>": SIM_MEMBER_PRELOADED | i (op ids stay
+ * below RK_SIM_OPS_MAX, far under this bit). */
+#define SIM_MEMBER_PRELOADED 0x80000000u
+_Static_assert(RK_SIM_OPS_MAX < SIM_MEMBER_PRELOADED, "op ids and preloaded members differ");
 
 /* ---- the world ----------------------------------------------------------------------------- */
 
@@ -225,6 +236,7 @@ struct sim_world {
     uint32_t clients_done;
     char (*key_names)[16];
     sim_cart_final *cart_finals;    /* cart: [key] */
+    uint32_t preload_pending;   /* preload SADDs without an outcome yet */
     /* membership.c: on with the membership fault or join/leave steps (else nothing there runs
      * and runs replay as before); the slots that start alone, the next fresh id, and per slot
      * the member table generation last looked at and the slots it was told links to since. */
@@ -293,7 +305,15 @@ void sim_node_pause(sim_world *w, sim_node *sn);
 void sim_node_resume(sim_world *w, sim_node *sn);
 
 /* workload.c */
+/* The clients' state; with cfg.preload_members the preload's first SADDs are sent, else the
+ * clients start (sim_workload_clients_start). */
 int sim_workload_start(sim_world *w);
+/* Whether every preload SADD has its outcome (at once without a preload). */
+bool sim_workload_preloaded(const sim_world *w);
+/* The clients' first operations: after the preload, if any. */
+void sim_workload_clients_start(sim_world *w);
+/* SIM_EV_PRELOAD: send a preload batch again. */
+void sim_workload_on_preload(sim_world *w, const sim_event *e);
 void sim_workload_on_client(sim_world *w, uint32_t client);
 void sim_workload_on_request(sim_world *w, sim_event *e);
 void sim_workload_on_reply(sim_world *w, uint64_t client_req, const rk_reply *r);

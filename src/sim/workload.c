@@ -21,6 +21,12 @@
  * (defaults 50/25/25), each a read-modify-write at the bucket's R on the coordinator. Its final
  * reads are SMEMBERS at R = N, recorded for the cart checkers (check_cart.h).
  *
+ * With --preload-members N (issue 14) every key first gets the members "p0".."p<N-1>": SADDs of
+ * up to RK_SIM_PRELOAD_BATCH members, one key's batches one after the other, every key at once,
+ * sent before any client or fault starts (sim.c waits for their outcomes). They are ops of the
+ * history like any SADD (check.c judges each member as one add), outside the clients' count of
+ * --ops; an SMEMBERS that returns them lets the client's SREMs pick them too.
+ *
  * Under `counter` (issue 13) a cart is one quantity per key: 75% (the add and remove shares)
  * INCRBY key q, q a random quantity in [RK_SIM_QUANTITY_MIN, RK_SIM_QUANTITY_MAX] other than 0,
  * and 25% GET key; the final reads are GET at R = N. Under `map` a cart is item -> quantity:
@@ -43,6 +49,9 @@
 /* The client waits this much longer than the node's request timeout before giving up (a
  * coordinator that crashed never answers). */
 #define SIM_CLIENT_TIMEOUT_EXTRA_MS 1000u
+/* A preload batch not acknowledged is sent again this much later, at most this many times. */
+#define SIM_PRELOAD_RETRY_MS 50u
+#define SIM_PRELOAD_TRIES 20u
 
 typedef enum sim_plan {
     SIM_PLAN_READ = 1,
@@ -58,6 +67,11 @@ typedef enum sim_plan {
 #define SIM_MEMBER_BYTES_MAX 12u
 #define SIM_ARG_BYTES_MAX (RK_ELEMS_HEAD_BYTES + 2 * (RK_ELEMS_LEN_BYTES + SIM_MEMBER_BYTES_MAX))
 _Static_assert(RK_OP_INCREMENT_BYTES <= SIM_MEMBER_BYTES_MAX, "an increment fits a name's room");
+_Static_assert(RK_SIM_PRELOAD_MAX <= 9999999u, "\"p<i>\" fits a name's room");
+
+static void sim_preload_send(sim_world *w, uint32_t key, uint32_t first);
+static void sim_keep_elems(const uint8_t *const *strings, const size_t *lens, uint32_t count,
+                           uint8_t **out, size_t *len_out);
 
 int sim_workload_start(sim_world *w)
 {
@@ -81,18 +95,37 @@ int sim_workload_start(sim_world *w)
             }
         }
     }
+    if (w->cfg.preload_members > 0) {
+        for (uint32_t k = 0; k < w->cfg.keys; k++) {
+            sim_preload_send(w, k, 0);
+        }
+        return 0;
+    }
+    sim_workload_clients_start(w);
+    return 0;
+}
+
+bool sim_workload_preloaded(const sim_world *w)
+{
+    return w->preload_pending == 0;
+}
+
+void sim_workload_clients_start(sim_world *w)
+{
     for (uint32_t c = 0; c < w->cfg.clients; c++) {
         sim_event *e = sim_event_new(w, SIM_EV_CLIENT, w->now_ms + sim_rng_range(&w->rng, 10,
                                                                                   20));
         e->a = c;
         sim_schedule(w, e);
     }
-    return 0;
 }
 
+/* The request of op reaches its node in a moment; the client gives up after its timeout. */
 static void sim_op_send(sim_world *w, sim_op *op)
 {
-    w->clients[op->client].op = op->id;
+    if (op->preload_count == 0) {
+        w->clients[op->client].op = op->id;
+    }
     uint32_t saved = w->current_tag;
     w->current_tag = op->id;
     sim_event *e = sim_event_new(w, SIM_EV_REQ, w->now_ms + SIM_CLIENT_LATENCY_MS);
@@ -122,6 +155,58 @@ static uint32_t sim_pick_coordinator(sim_world *w)
         return (uint32_t)sim_rng_below(&w->rng, w->cfg.nodes);
     }
     return up[sim_rng_below(&w->rng, count)];
+}
+
+/* The preload's SADD of key's members "p<first>".. (up to RK_SIM_PRELOAD_BATCH of them), sent
+ * by no client: its outcome sends the key's next batch, or this one again (sim_preload_next). */
+static void sim_preload_send_try(sim_world *w, uint32_t key, uint32_t first, uint32_t attempt)
+{
+    uint32_t left = w->cfg.preload_members - first;
+    sim_op *op = sim_op_new(w, 0, SIM_OP_SADD, key, sim_pick_coordinator(w));
+    op->preload_first = first;
+    op->preload_count = left < RK_SIM_PRELOAD_BATCH ? left : RK_SIM_PRELOAD_BATCH;
+    op->preload_try = attempt;
+    w->res.preload_ops++;
+    w->preload_pending++;
+    sim_op_send(w, op);
+}
+
+static void sim_preload_send(sim_world *w, uint32_t key, uint32_t first)
+{
+    sim_preload_send_try(w, key, first, 0);
+}
+
+void sim_workload_on_preload(sim_world *w, const sim_event *e)
+{
+    RK_ASSERT(w->preload_pending > 0);
+    w->preload_pending--;   /* the retry's own op counts from here */
+    sim_preload_send_try(w, (uint32_t)e->a, (uint32_t)e->b, (uint32_t)(e->a >> 32));
+}
+
+/* A preload SADD has its outcome: send its key's next batch; or, when it was not acknowledged
+ * (a node still making its epoch durable answers "node starting"), the same batch again a
+ * little later, at most SIM_PRELOAD_TRIES times in all (then it stays unacknowledged and the
+ * run fails `preload`). Re-adding a member that may have been added is harmless: the history
+ * holds both adds. */
+static void sim_preload_next(sim_world *w, const sim_op *op)
+{
+    RK_ASSERT(w->preload_pending > 0);
+    w->preload_pending--;
+    uint32_t key = op->key;
+    uint32_t next = op->preload_first + op->preload_count;
+    if (op->outcome != SIM_OK && op->preload_try + 1 < SIM_PRELOAD_TRIES) {
+        sim_event *e = sim_event_new(w, SIM_EV_PRELOAD, w->now_ms + SIM_PRELOAD_RETRY_MS);
+        e->a = key | ((uint64_t)(op->preload_try + 1) << 32);
+        e->b = op->preload_first;
+        e->tag = 0;
+        w->preload_pending++;
+        sim_schedule(w, e);
+        return;
+    }
+    w->res.preload_unacked += op->outcome != SIM_OK ? 1u : 0u;
+    if (next < w->cfg.preload_members) {
+        sim_preload_send(w, key, next);     /* op may move: sim_op_new grows the array */
+    }
 }
 
 /* The cart's next operation: add, remove what the client last saw of a key, or read. */
@@ -186,7 +271,7 @@ static void sim_counter_on_client(sim_world *w, uint32_t client)
 void sim_workload_on_client(sim_world *w, uint32_t client)
 {
     sim_client *c = &w->clients[client];
-    if (w->res.ops >= w->cfg.ops) {
+    if (w->res.ops - w->res.preload_ops >= w->cfg.ops) {
         if (!c->done) {
             c->done = true;
             w->clients_done++;
@@ -227,6 +312,10 @@ void sim_workload_on_client(sim_world *w, uint32_t client)
 /* The client is done with `op`: go on with the second half of its operation or think. */
 static void sim_client_next(sim_world *w, sim_op *op)
 {
+    if (op->preload_count > 0) {
+        sim_preload_next(w, op);
+        return;
+    }
     sim_client *c = &w->clients[op->client];
     if (c->op != op->id) {
         return;
@@ -307,7 +396,8 @@ static void sim_cart_request(const sim_op *op, rk_request *req, uint8_t arg[SIM_
     req->value = arg;
     if (op->kind == SIM_OP_SADD || op->kind == SIM_OP_SREM) {
         req->op = op->kind == SIM_OP_SADD ? RK_OP_SADD : RK_OP_SREM;
-        field_len = sim_name("m", op->member, field);
+        bool preloaded = (op->member & SIM_MEMBER_PRELOADED) != 0;
+        field_len = sim_name(preloaded ? "p" : "m", op->member & ~SIM_MEMBER_PRELOADED, field);
         req->value_len = sim_pair_arg(field, field_len, NULL, 0, arg);
     } else if (op->kind == SIM_OP_INCRBY) {
         req->op = RK_OP_INCRBY;
@@ -325,6 +415,33 @@ static void sim_cart_request(const sim_op *op, rk_request *req, uint8_t arg[SIM_
         size_t value_len = op->kind == SIM_OP_HSET ? sim_name("v", op->id, value) : 0;
         req->value_len = sim_pair_arg(field, field_len, (const uint8_t *)value, value_len, arg);
     }
+}
+
+/* A preload SADD: its element list of "p<first>".. built on the heap (a batch is ~10 KB), sent
+ * to the node, freed (the node copies what it keeps). */
+static void sim_preload_request(rk_node *node, const sim_op *op, rk_request *req)
+{
+    uint32_t count = op->preload_count;
+    char (*names)[SIM_MEMBER_BYTES_MAX] = calloc(count, sizeof(*names));
+    const uint8_t **elems = calloc(count, sizeof(*elems));
+    size_t *lens = calloc(count, sizeof(*lens));
+    RK_ASSERT(names != NULL && elems != NULL && lens != NULL);
+    for (uint32_t i = 0; i < count; i++) {
+        lens[i] = sim_name("p", op->preload_first + i, names[i]);
+        elems[i] = (const uint8_t *)names[i];
+    }
+    uint8_t *arg = NULL;
+    size_t arg_len = 0;
+    sim_keep_elems(elems, lens, count, &arg, &arg_len);
+    req->kind = RK_REQ_WRITE;
+    req->op = RK_OP_SADD;
+    req->value = arg;
+    req->value_len = arg_len;
+    rk_node_on_request(node, op->id, req);
+    free(arg);
+    free(lens);
+    free(elems);
+    free(names);
 }
 
 /* The final read of a cart key at R = N: it merges every primary's copy (check_cart.h judges
@@ -388,6 +505,12 @@ void sim_workload_on_request(sim_world *w, sim_event *e)
         req.kind = RK_REQ_VDEL;
         break;
     case SIM_OP_SADD:
+        if (op->preload_count > 0) {
+            sim_preload_request(sn->node, op, &req);
+            return;
+        }
+        sim_cart_request(op, &req, arg);
+        break;
     case SIM_OP_SREM:
     case SIM_OP_SMEMBERS:
     case SIM_OP_INCRBY:
@@ -423,6 +546,25 @@ static uint32_t sim_name_op(char prefix, const uint8_t *value, size_t len)
     return id <= UINT32_MAX ? (uint32_t)id : 0;
 }
 
+/* i for the preloaded member "p<i>" (i < cfg.preload_members), else UINT32_MAX. */
+static uint32_t sim_preload_index(const sim_world *w, const uint8_t *value, size_t len)
+{
+    if (w->cfg.preload_members == 0 || len < 2 || len > 8 || value[0] != 'p') {
+        return UINT32_MAX;
+    }
+    if (len > 2 && value[1] == '0') {
+        return UINT32_MAX;      /* "p0" is ours, "p01" is not */
+    }
+    uint32_t i = 0;
+    for (size_t at = 1; at < len; at++) {
+        if (value[at] < '0' || value[at] > '9') {
+            return UINT32_MAX;
+        }
+        i = i * 10 + (uint32_t)(value[at] - '0');
+    }
+    return i < w->cfg.preload_members ? i : UINT32_MAX;
+}
+
 static void sim_op_record_read(sim_op *op, const rk_reply *r)
 {
     op->ctx = strdup(r->context != NULL ? r->context : "");
@@ -437,8 +579,9 @@ static void sim_op_record_read(sim_op *op, const rk_reply *r)
 }
 
 /* An SMEMBERS answered: the SADD ops whose members it returned become the client's view of
- * the key, what its next SREM there picks from. A member no SADD of this run named is left
- * out (the client could not have added it). */
+ * the key, what its next SREM there picks from, and so do the preload's members it returned
+ * (as SIM_MEMBER_PRELOADED | i). A member no SADD of this run named is left out (the client
+ * could not have added it). */
 static void sim_cart_record_members(sim_world *w, sim_op *op, const rk_reply *r)
 {
     RK_ASSERT(r->kind == RK_REPLY_SET);
@@ -448,8 +591,13 @@ static void sim_cart_record_members(sim_world *w, sim_op *op, const rk_reply *r)
     }
     for (uint32_t i = 0; i < r->value_count; i++) {
         uint32_t id = sim_name_op('m', r->values[i], r->value_lens[i]);
-        if (id != 0 && id <= w->op_count && w->ops[id].kind == SIM_OP_SADD) {
+        if (id != 0 && id <= w->op_count && w->ops[id].kind == SIM_OP_SADD &&
+            w->ops[id].preload_count == 0) {
             op->seen[op->seen_count++] = id;
+        }
+        uint32_t p = sim_preload_index(w, r->values[i], r->value_lens[i]);
+        if (p != UINT32_MAX) {
+            op->seen[op->seen_count++] = SIM_MEMBER_PRELOADED | p;
         }
     }
     w->clients[op->client].last_read[op->key] = op->id;
