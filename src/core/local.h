@@ -160,13 +160,13 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
                              bool *changed);
 /* Merge one chunk of another replica's whole set (setrows.h) into `k`'s rows in its range,
  * with `extra` records in its last batch; the last chunk of an unbroken stream also takes the
- * sender's clock into the head. 0, RK_EIO (the last chunk of a broken stream: its rows merged,
- * its clock not), RK_EWRONGTYPE, RK_ECORRUPT (a row out of its range or order), a store
- * error. */
+ * sender's clock into the head (*broken: it was the last of a stream that skipped a chunk; its
+ * rows and records are written, the clock is not). 0, RK_EWRONGTYPE, RK_ECORRUPT (a row out
+ * of its range or order), a store error. */
 struct rk_setrows_chunk;
 int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k,
                              const struct rk_setrows_chunk *chunk, const rk_batch_op *extra,
-                             uint32_t extra_count, uint64_t *seq_out);
+                             uint32_t extra_count, uint64_t *seq_out, bool *broken);
 /* Read `k`'s whole set once and hand it to `fn` in chunks (RK_SETROWS_CHUNK_ROWS_MAX rows or
  * RK_SETROWS_CHUNK_BYTES_MAX bytes at most) of stream `stream`, in order, the last flagged.
  * 0, or a store or encoding error (fn's non-zero return stops it and is returned). */

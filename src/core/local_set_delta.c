@@ -235,8 +235,10 @@ static uint32_t set_chunk_member(const set_row *mine, const uint8_t *theirs, siz
 }
 
 int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k, const rk_setrows_chunk *c,
-                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
+                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
+                             bool *broken)
 {
+    *broken = false;
     *seq_out = l->written_seq;
     bool in_order = set_chunk_in_order(l, c);
     rk_setrows_head head;
@@ -341,7 +343,8 @@ int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k, const rk_setrow
     rk_lset_rows_free(&mine);
     free(in);
     free(keys);
-    return rc == 0 && c->last && !in_order ? RK_EIO : rc;
+    *broken = rc == 0 && c->last && !in_order;
+    return rc;
 }
 
 int rk_local_set_stream(rk_local *l, const rk_local_key *k, uint64_t stream,
