@@ -176,6 +176,10 @@ int rk_coord_put_delta_store(rk_node *n, rk_coord_put *c, const rk_dvvset *appli
                              const rk_vv *seen, rk_node_id hint_owner, uint64_t *seq_out,
                              const uint8_t **bytes_out, size_t *len_out);
 void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index);
+/* Send `to` this node's whole set `k` in chunks (setrows.h: PutReq flag CHUNK and `flags`; the
+ * chunks before the last as repairs, the last as request `req_id`). 0 or a store error. */
+int rk_coord_send_whole_set(rk_node *n, rk_node_id to, const rk_local_key *k, uint64_t req_id,
+                            uint32_t flags, rk_node_id hint_owner);
 void rk_coord_put_start(rk_node *n, rk_coord_put *c, const rk_request *r, uint32_t up_count,
                         uint32_t read_r, bool fallback_r);
 void rk_coord_put_on_read(rk_node *n, rk_coord_put *c, uint32_t index, const rk_msg *m);

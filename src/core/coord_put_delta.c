@@ -121,27 +121,38 @@ int rk_coord_put_delta_store(rk_node *n, rk_coord_put *c, const rk_dvvset *appli
     return rc;
 }
 
-typedef struct coord_resend {
+typedef struct coord_chunks {
     rk_node *n;
-    rk_coord_put *c;
-    uint32_t index;
-} coord_resend;
+    rk_node_id to;
+    const rk_local_key *key;
+    uint64_t req_id;
+    uint32_t flags;
+    rk_node_id hint_owner;
+} coord_chunks;
 
-/* One chunk of the whole set to the replica; only the last is answered (the chunks before it
- * go as repairs), and it counts for W once merged durably. */
-static int coord_resend_chunk(void *ctx, const uint8_t *bytes, size_t len, bool last)
+/* One chunk of the whole set; only the last is answered (the chunks before it go as repairs). */
+static int coord_send_chunk(void *ctx, const uint8_t *bytes, size_t len, bool last)
 {
-    coord_resend *r = ctx;
+    coord_chunks *r = ctx;
     rk_msg m = {.kind = RK_MSG_PUT_REQ,
-                .req_id = last ? r->c->base.id : 0,
-                .key = r->c->key.key,
-                .key_len = r->c->key.key_len,
+                .req_id = last ? r->req_id : 0,
+                .key = r->key->key,
+                .key_len = r->key->key_len,
                 .object = bytes,
                 .object_len = len,
-                .flags = RK_MSG_PUT_CHUNK | (last ? 0u : RK_MSG_PUT_REPAIR),
-                .hint_owner = r->c->q.hint_for[r->index]};
-    node_send(r->n, r->c->q.preflist[r->index], &m);
+                .flags = r->flags | RK_MSG_PUT_CHUNK | (last ? 0u : RK_MSG_PUT_REPAIR),
+                .hint_owner = r->hint_owner};
+    node_send(r->n, r->to, &m);
     return 0;
+}
+
+int rk_coord_send_whole_set(rk_node *n, rk_node_id to, const rk_local_key *k, uint64_t req_id,
+                            uint32_t flags, rk_node_id hint_owner)
+{
+    coord_chunks r = {.n = n, .to = to, .key = k, .req_id = req_id, .flags = flags,
+                      .hint_owner = hint_owner};
+    uint64_t stream = ((uint64_t)n->config.id << 40) ^ (req_id & ((1ull << 40) - 1u));
+    return rk_local_set_stream(&n->local, k, stream | 1u, coord_send_chunk, &r);
 }
 
 void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index)
@@ -155,9 +166,8 @@ void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index)
     c->resent_mask |= bit;
     n->stats.set_full_resends++;
     /* In chunks that each fit a frame, however large the set (setrows.h). */
-    coord_resend r = {.n = n, .c = c, .index = index};
-    uint64_t stream = ((uint64_t)n->config.id << 40) ^ (c->base.id & ((1ull << 40) - 1u));
-    if (rk_local_set_stream(&n->local, &c->key, stream | 1u, coord_resend_chunk, &r) != 0) {
+    if (rk_coord_send_whole_set(n, c->q.preflist[index], &c->key, c->base.id, 0,
+                                c->q.hint_for[index]) != 0) {
         rk_coord_put_on_ack(n, c, index, false);
     }
 }

@@ -23,6 +23,7 @@
 
 #include "hash.h"
 #include "parts.h"
+#include "policy.h"
 
 #define HINT_FORMAT 1u
 
@@ -334,7 +335,11 @@ static void handoff_send(rk_node *n, rk_node_id owner, const uint8_t *skey, size
                 .key_len = c->key.key_len,
                 .object = copy.data,
                 .object_len = copy.len};
-    node_send(n, owner, &m);
+    /* A large set goes in chunks that each fit a frame (merge.md, "Large sets"). */
+    if (rk_local_set_count(&n->local, &k) < RK_SET_DELTA_MEMBERS_MIN ||
+        rk_coord_send_whole_set(n, owner, &c->key, c->base.id, RK_MSG_PUT_HANDOFF, 0) != 0) {
+        node_send(n, owner, &m);
+    }
     rk_store_buf_free(&copy);
     rk_coord_table_arm(&n->coords, &c->base);
     handoff_inflight_add(&n->handoff, hint_id);
