@@ -164,7 +164,7 @@ static void aae_serve_objects(rk_node *n, rk_node_id from, rk_msg *resp, const r
         memset(&objects[count], 0, sizeof(objects[count]));
         if (rk_local_key_init(&n->local, m->values[count].data, m->values[count].len, &k) != 0) {
             memset(&objects[count], 0, sizeof(objects[count]));
-        } else if (rk_local_set_count(&n->local, &k) >= RK_SET_DELTA_MEMBERS_MIN) {
+        } else if (rk_local_set_count(&n->local, &k) >= RK_SET_STREAM_MEMBERS_MIN) {
             /* A large set goes in chunks, pushed as repairs; its answer here is empty. */
             (void)rk_coord_send_whole_set(n, from, &k, 0, RK_MSG_PUT_REPAIR, 0);
         } else if (rk_local_read_raw(&n->local, &k, &objects[count]) != 0) {
@@ -518,7 +518,7 @@ static void aae_repair_key(rk_node *n, const rk_msg_bytes *key, const rk_msg_byt
     }
     bool differs = mine.len > 0 &&
                    (mine.len != object->len || memcmp(mine.data, object->data, mine.len) != 0);
-    if (differs && rk_local_set_count(&n->local, &k) >= RK_SET_DELTA_MEMBERS_MIN) {
+    if (differs && rk_local_set_count(&n->local, &k) >= RK_SET_STREAM_MEMBERS_MIN) {
         (void)rk_coord_send_whole_set(n, a->peer, &k, 0, RK_MSG_PUT_REPAIR, 0);
     } else if (differs) {
         rk_msg put = {.kind = RK_MSG_PUT_REQ,

@@ -149,6 +149,19 @@ static int coord_send_chunk(void *ctx, const uint8_t *bytes, size_t len, bool la
 int rk_coord_send_whole_set(rk_node *n, rk_node_id to, const rk_local_key *k, uint64_t req_id,
                             uint32_t flags, rk_node_id hint_owner)
 {
+    if (rk_local_set_count(&n->local, k) < RK_SET_STREAM_MEMBERS_MIN) {
+        /* Small enough for one frame: one message, which reordering cannot break. */
+        rk_buf whole;
+        int rc = rk_local_read_raw(&n->local, k, &whole);
+        if (rc == 0 && whole.len > 0) {
+            rk_msg m = {.kind = RK_MSG_PUT_REQ, .req_id = req_id, .key = k->key,
+                        .key_len = k->key_len, .object = whole.data, .object_len = whole.len,
+                        .flags = flags, .hint_owner = hint_owner};
+            node_send(n, to, &m);
+        }
+        rk_store_buf_free(&whole);
+        return rc == 0 && whole.len == 0 ? RK_ENOTFOUND : rc;
+    }
     coord_chunks r = {.n = n, .to = to, .key = k, .req_id = req_id, .flags = flags,
                       .hint_owner = hint_owner};
     uint64_t stream = ((uint64_t)n->config.id << 40) ^ (req_id & ((1ull << 40) - 1u));

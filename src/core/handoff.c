@@ -336,7 +336,7 @@ static void handoff_send(rk_node *n, rk_node_id owner, const uint8_t *skey, size
                 .object = copy.data,
                 .object_len = copy.len};
     /* A large set goes in chunks that each fit a frame (merge.md, "Large sets"). */
-    if (rk_local_set_count(&n->local, &k) < RK_SET_DELTA_MEMBERS_MIN ||
+    if (rk_local_set_count(&n->local, &k) < RK_SET_STREAM_MEMBERS_MIN ||
         rk_coord_send_whole_set(n, owner, &c->key, c->base.id, RK_MSG_PUT_HANDOFF, 0) != 0) {
         node_send(n, owner, &m);
     }
