@@ -87,28 +87,8 @@ static void hint_added(rk_node *n)
     rk_handoff_kick(n);
 }
 
-int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len,
-                     bool live, bool was_live, rk_node_id hint_owner, uint64_t *seq_out)
-{
-    uint8_t key_buf[RK_HINT_KEY_BYTES];
-    uint8_t value_buf[1 + RK_SKEY_BYTES_MAX];
-    rk_batch_op op = {0};
-    int new_hint = 0;
-    if (hint_owner != 0) {
-        new_hint = hint_prepare(n, hint_owner, k, key_buf, value_buf, &op);
-        if (new_hint < 0) {
-            return new_hint;
-        }
-    }
-    int rc = rk_local_write(&n->local, k, bytes, len, live, was_live, &op,
-                            new_hint == 1 ? 1 : 0, seq_out);
-    if (rc == 0 && new_hint == 1) {
-        hint_added(n);
-    }
-    return rc;
-}
-
-/* Store through `fn` (a set's delta or chunk) with the hint record of `hint_owner`. */
+/* Store through `fn` (an object, a set's delta or chunk) with the hint record of `hint_owner`
+ * in the same batch. */
 static int handoff_store_set(rk_node *n, const rk_local_key *k, rk_node_id hint_owner,
                              uint64_t *seq_out,
                              int (*fn)(rk_local *l, const rk_local_key *k, const void *what,
@@ -131,6 +111,28 @@ static int handoff_store_set(rk_node *n, const rk_local_key *k, rk_node_id hint_
         hint_added(n);
     }
     return rc;
+}
+
+typedef struct handoff_object {
+    const uint8_t *bytes;
+    size_t len;
+    bool live;
+    bool was_live;
+} handoff_object;
+
+static int handoff_object_fn(rk_local *l, const rk_local_key *k, const void *what,
+                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
+{
+    const handoff_object *o = what;
+    return rk_local_write(l, k, o->bytes, o->len, o->live, o->was_live, extra, extra_count,
+                          seq_out);
+}
+
+int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, size_t len,
+                     bool live, bool was_live, rk_node_id hint_owner, uint64_t *seq_out)
+{
+    handoff_object o = {.bytes = bytes, .len = len, .live = live, .was_live = was_live};
+    return handoff_store_set(n, k, hint_owner, seq_out, handoff_object_fn, &o);
 }
 
 typedef struct handoff_delta {

@@ -131,6 +131,8 @@ bool rk_local_set_live(const rk_dvvset *set);
  * whole states); the functions below touch only the rows they name. */
 #define RK_LOCAL_ROWS_TAG 2u
 
+/* Encode `set` into a fresh buffer *out (owned: rk_store_buf_free). 0 or RK_ENOMEM. */
+int rk_local_encode_owned(const rk_dvvset *set, rk_buf *out);
 /* The whole state of the set whose head is `head` (from RK_DB_DATA under skey), encoded as a
  * dvvset into *out (owned). 0, RK_ECORRUPT (the head or a row fails its checksum), a store
  * error, or RK_ENOMEM. */

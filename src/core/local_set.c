@@ -185,6 +185,26 @@ static int set_batch_finish(set_batch *b, rk_batch_op head, const rk_batch_op *e
 
 /* ---- whole states ---------------------------------------------------------------------------- */
 
+int rk_local_encode_owned(const rk_dvvset *set, rk_buf *out)
+{
+    out->len = rk_dvvset_encoded_len(set);
+    out->data = malloc(out->len);
+    if (out->data == NULL) {
+        out->len = 0;
+        return RK_ENOMEM;
+    }
+    (void)rk_dvvset_encode(set, out->data);
+    return 0;
+}
+
+/* A collected (checked) row's member and dot count. */
+static uint32_t set_row_parse(const set_row *row, const uint8_t **member, size_t *member_len)
+{
+    uint32_t dots = 0;
+    (void)rk_setrows_row_check(row->value, row->value_len, member, member_len, &dots);
+    return dots;
+}
+
 int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
                              const uint8_t *head_bytes, size_t head_len, rk_buf *out)
 {
@@ -199,10 +219,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
     for (uint32_t i = 0; rc == 0 && i < r.count; i++) {
         const uint8_t *member = NULL;
         size_t member_len = 0;
-        uint32_t dots = 0;
-        (void)rk_setrows_row_check(r.rows[i].value, r.rows[i].value_len, &member, &member_len,
-                                   &dots);
-        total += dots;
+        total += set_row_parse(&r.rows[i], &member, &member_len);
     }
     rk_sibling *siblings = NULL;
     if (rc == 0 && total > RK_DVVSET_ELEMENTS_MAX) {
@@ -216,9 +233,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
     for (uint32_t i = 0; rc == 0 && i < r.count; i++) {
         const uint8_t *member = NULL;
         size_t member_len = 0;
-        uint32_t dots = 0;
-        (void)rk_setrows_row_check(r.rows[i].value, r.rows[i].value_len, &member, &member_len,
-                                   &dots);
+        uint32_t dots = set_row_parse(&r.rows[i], &member, &member_len);
         for (uint32_t d = 0; rc == 0 && d < dots; d++) {
             rk_setrows_dot dot = rk_setrows_row_dot(r.rows[i].value, member_len, d);
             siblings[count++] = (rk_sibling){.dot = dot.dot,
@@ -242,14 +257,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
                          .siblings = siblings,
                          .values_borrowed = true,
                          .type_tag = head.type_tag};
-        out->len = rk_dvvset_encoded_len(&set);
-        out->data = malloc(out->len);
-        if (out->data == NULL) {
-            out->len = 0;
-            rc = RK_ENOMEM;
-        } else {
-            (void)rk_dvvset_encode(&set, out->data);
-        }
+        rc = rk_local_encode_owned(&set, out);
     }
     free(siblings);
     rk_lset_rows_free(&r);

@@ -24,14 +24,7 @@ static int replica_project(rk_node *n, const rk_local_key *k, const uint8_t *mem
     rk_dvvset set;
     int rc = rk_local_set_project(&n->local, k, members, members_len, &set);
     if (rc == 0 && (set.sibling_count > 0 || set.history.entry_count > 0)) {
-        out->len = rk_dvvset_encoded_len(&set);
-        out->data = malloc(out->len);
-        if (out->data == NULL) {
-            out->len = 0;
-            rc = RK_ENOMEM;
-        } else {
-            (void)rk_dvvset_encode(&set, out->data);
-        }
+        rc = rk_local_encode_owned(&set, out);
     }
     rk_dvvset_deinit(&set);
     return rc;
