@@ -598,7 +598,9 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
     }
     if (rc == 0) {
         /* A member named twice: its dots once. */
-        qsort(siblings, n, sizeof(*siblings), set_sibling_dot_cmp);
+        if (n > 1) {
+            qsort(siblings, n, sizeof(*siblings), set_sibling_dot_cmp);
+        }
         uint32_t kept = 0;
         for (uint32_t i = 0; i < n; i++) {
             if (kept > 0 && rk_dot_cmp(siblings[kept - 1].dot, siblings[i].dot) == 0) {

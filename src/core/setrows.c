@@ -277,16 +277,22 @@ size_t rk_setrows_chunk_encode(const rk_setrows_chunk *c, uint8_t *out)
     rk_le32_put(out + 12, c->index);
     size_t pos = 16;
     rk_le32_put(out + pos, (uint32_t)c->lo_len);
-    memcpy(out + pos + 4, c->lo, c->lo_len);
+    if (c->lo_len > 0) {
+        memcpy(out + pos + 4, c->lo, c->lo_len);
+    }
     pos += 4 + c->lo_len;
     rk_le32_put(out + pos, (uint32_t)c->hi_len);
-    memcpy(out + pos + 4, c->hi, c->hi_len);
+    if (c->hi_len > 0) {
+        memcpy(out + pos + 4, c->hi, c->hi_len);
+    }
     pos += 4 + c->hi_len;
     size_t clock_len = rk_vv_encode(&c->clock, out + pos + 4);
     rk_le32_put(out + pos, (uint32_t)clock_len);
     pos += 4 + clock_len;
     rk_le32_put(out + pos, c->row_count);
-    memcpy(out + pos + 4, c->rows, c->rows_len);
+    if (c->rows_len > 0) {
+        memcpy(out + pos + 4, c->rows, c->rows_len);
+    }
     return pos + 4 + c->rows_len;
 }
 
