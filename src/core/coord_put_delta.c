@@ -159,8 +159,9 @@ int rk_coord_send_whole_set(rk_node *n, rk_node_id to, const rk_local_key *k, ui
                         .flags = flags, .hint_owner = hint_owner};
             node_send(n, to, &m);
         }
+        rc = rc == 0 && whole.len == 0 ? RK_ENOTFOUND : rc;
         rk_store_buf_free(&whole);
-        return rc == 0 && whole.len == 0 ? RK_ENOTFOUND : rc;
+        return rc;
     }
     coord_chunks r = {.n = n, .to = to, .key = k, .req_id = req_id, .flags = flags,
                       .hint_owner = hint_owner};
