@@ -12,6 +12,7 @@
 
 #include "coord.h"
 #include "elems.h"
+#include "hash.h"
 #include "parts.h"
 #include "policy.h"
 #include "setrows.h"
@@ -165,8 +166,11 @@ int rk_coord_send_whole_set(rk_node *n, rk_node_id to, const rk_local_key *k, ui
     }
     coord_chunks r = {.n = n, .to = to, .key = k, .req_id = req_id, .flags = flags,
                       .hint_owner = hint_owner};
-    uint64_t stream = ((uint64_t)n->config.id << 40) ^ (req_id & ((1ull << 40) - 1u));
-    return rk_local_set_stream(&n->local, k, stream | 1u, coord_send_chunk, &r);
+    /* Unique among this node's streams, across restarts too (the wall clock), and never 0; a
+     * receiver also tells streams apart by key. */
+    uint64_t parts[3] = {n->config.id, n->env->wall_us(n->env->ctx), ++n->set_streams};
+    uint64_t stream = rk_hash_key((const uint8_t *)parts, sizeof(parts)) | 1u;
+    return rk_local_set_stream(&n->local, k, stream, coord_send_chunk, &r);
 }
 
 void rk_coord_put_resend_whole(rk_node *n, rk_coord_put *c, uint32_t index)

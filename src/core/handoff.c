@@ -160,28 +160,6 @@ int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *mem
     return handoff_store_set(n, k, hint_owner, seq_out, handoff_delta_fn, &d);
 }
 
-typedef struct handoff_chunk {
-    const rk_setrows_chunk *chunk;
-    bool broken;
-} handoff_chunk;
-
-static int handoff_chunk_fn(rk_local *l, const rk_local_key *k, const void *what,
-                            const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out)
-{
-    handoff_chunk *h = (handoff_chunk *)(uintptr_t)what;
-    return rk_local_set_merge_chunk(l, k, h->chunk, extra, extra_count, seq_out, &h->broken);
-}
-
-int rk_handoff_store_chunk(rk_node *n, const rk_local_key *k, const rk_setrows_chunk *chunk,
-                           rk_node_id hint_owner, uint64_t *seq_out)
-{
-    /* Every chunk carries the hint: a stream cut short leaves a partial copy on a fallback,
-     * which its hint still hands back (what it holds, it holds as its own). */
-    handoff_chunk h = {.chunk = chunk};
-    int rc = handoff_store_set(n, k, hint_owner, seq_out, handoff_chunk_fn, &h);
-    return rc == 0 && h.broken ? RK_EIO : rc;
-}
-
 /* ---- start-up and the timer ---------------------------------------------------------------- */
 
 static int handoff_count_one(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value,

@@ -13,7 +13,6 @@
 
 #include "coord.h"
 #include "local.h"
-#include "setrows.h"
 
 #define RK_HINT_KEY_BYTES 12u
 /* Handoff objects in flight at once (each is an RK_COORD_HANDOFF coordinator). */
@@ -43,10 +42,6 @@ int rk_handoff_store(rk_node *n, const rk_local_key *k, const uint8_t *bytes, si
  * record in the same batch. RK_ENOTREADY (with need_ready) when it is not causally ready. */
 int rk_handoff_store_delta(rk_node *n, const rk_local_key *k, const uint8_t *members,
                            size_t members_len, const rk_dvvset *delta, bool need_ready,
-                           rk_node_id hint_owner, uint64_t *seq_out);
-/* The same for one chunk of a whole set (rk_local_set_merge_chunk), the hint record with every
- * chunk. RK_EIO for the last chunk of a broken stream (written, but its clock not taken). */
-int rk_handoff_store_chunk(rk_node *n, const rk_local_key *k, const rk_setrows_chunk *chunk,
                            rk_node_id hint_owner, uint64_t *seq_out);
 /* A member came up, or a hint was created: make sure delivery is scheduled. */
 void rk_handoff_kick(rk_node *n);

@@ -25,6 +25,7 @@ void rk_local_deinit(rk_local *l)
     free(l->scratch);
     l->scratch = NULL;
     l->scratch_capacity = 0;
+    rk_local_streams_free(l);
 }
 
 bool rk_local_set_live(const rk_dvvset *set)

@@ -33,6 +33,35 @@ typedef struct rk_local_key {
     uint8_t skey[RK_SKEY_BYTES_MAX];
 } rk_local_key;
 
+/* A whole set arriving in chunks (setrows.h), kept until every chunk came (in any order, twice
+ * is harmless) and then merged as one whole state: which chunks came, how many there are (known
+ * from the last), the rows so far, and whom to answer (the last chunk's request, parked). A
+ * stream evicted before it completes leaves nothing (the sender times out and sends again). */
+#define RK_LOCAL_STREAMS 8u
+#define RK_LOCAL_STREAM_CHUNKS_MAX 8192u    /* x 512 rows: RK_DVVSET_ELEMENTS_MAX and more */
+typedef struct rk_local_stream {
+    uint64_t id;            /* 0: free */
+    uint64_t key_hash;      /* the key's storage key, hashed: a stream is (id, key) */
+    uint32_t total;         /* chunks in the stream, once its last came (0: not yet) */
+    uint32_t received;      /* distinct chunks kept */
+    bool has_waiter;
+    uint64_t waiter[2];     /* the caller's words: whom to answer */
+    uint8_t type_tag;
+    rk_vv clock;            /* the sender's clock (one snapshot for the stream) */
+    uint8_t *rows;          /* owned: [u32 len][row] of every chunk kept */
+    size_t rows_len;
+    size_t rows_cap;
+    uint64_t dots;
+    uint64_t seen[RK_LOCAL_STREAM_CHUNKS_MAX / 64u];
+} rk_local_stream;
+
+/* What keeping one chunk did to its stream. */
+typedef struct rk_local_chunk_done {
+    bool complete;          /* every chunk came: the whole state is ready to merge */
+    bool answer;            /* answer `waiter` once it is merged */
+    uint64_t waiter[2];
+} rk_local_chunk_done;
+
 typedef struct rk_local {
     const rk_env *env;          /* kept */
     const rk_ring *ring;        /* kept: partitions of keys */
@@ -50,11 +79,9 @@ typedef struct rk_local {
      * not at every read, until it is repaired (or falls out of this ring). */
     uint64_t damaged_seen[16];
     uint32_t damaged_next;
-    /* Whole sets arriving in chunks (local_set_delta.c): the streams under way, by id, and the
-     * next chunk each expects; a stream that skips one is dropped (its clock never taken). */
-    uint64_t chunk_streams[8];
-    uint32_t chunk_next[8];
-    uint32_t chunk_slot;
+    /* Whole sets arriving in chunks, in any order (local_set_delta.c). */
+    rk_local_stream streams[RK_LOCAL_STREAMS];
+    uint32_t stream_next;
     uint8_t last_skey[RK_SKEY_BYTES_MAX];
     uint32_t last_skey_len;     /* 0: nothing remembered */
     uint64_t last_hash;
@@ -160,15 +187,17 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
                              size_t members_len, const rk_dvvset *delta, bool need_ready,
                              const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
                              bool *changed);
-/* Merge one chunk of another replica's whole set (setrows.h) into `k`'s rows in its range,
- * with `extra` records in its last batch; the last chunk of an unbroken stream also takes the
- * sender's clock into the head (*broken: it was the last of a stream that skipped a chunk; its
- * rows and records are written, the clock is not). 0, RK_EWRONGTYPE, RK_ECORRUPT (a row out
- * of its range or order), a store error. */
+/* Keep one chunk of another replica's whole set (setrows.h) until its stream is complete;
+ * then *whole is the stream's whole state (owned), to merge as any whole state, and *done says
+ * whom to answer. `waiter` (NULL: none) is whom the last chunk asks to be answered. Nothing is
+ * written. 0, RK_EINVAL (a chunk that does not check: rows out of range or order), RK_ENOMEM,
+ * RK_ECORRUPT (the whole state would not hold together). */
 struct rk_setrows_chunk;
-int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k,
-                             const struct rk_setrows_chunk *chunk, const rk_batch_op *extra,
-                             uint32_t extra_count, uint64_t *seq_out, bool *broken);
+int rk_local_set_stage_chunk(rk_local *l, const rk_local_key *k,
+                             const struct rk_setrows_chunk *chunk, const uint64_t *waiter,
+                             rk_local_chunk_done *done, rk_buf *whole);
+/* Free what the streams under way keep (rk_local_deinit). */
+void rk_local_streams_free(rk_local *l);
 /* Read `k`'s whole set once and hand it to `fn` in chunks (RK_SETROWS_CHUNK_ROWS_MAX rows or
  * RK_SETROWS_CHUNK_BYTES_MAX bytes at most) of stream `stream`, in order, the last flagged.
  * 0, or a store or encoding error (fn's non-zero return stops it and is returned). */

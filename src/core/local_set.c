@@ -130,7 +130,7 @@ int rk_lset_row_key_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-static int set_sibling_dot_cmp(const void *a, const void *b)
+int rk_lset_sibling_dot_cmp(const void *a, const void *b)
 {
     return rk_dot_cmp(((const rk_sibling *)a)->dot, ((const rk_sibling *)b)->dot);
 }
@@ -244,7 +244,7 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
         }
     }
     if (rc == 0) {
-        qsort(siblings, count, sizeof(*siblings), set_sibling_dot_cmp);
+        qsort(siblings, count, sizeof(*siblings), rk_lset_sibling_dot_cmp);
         for (size_t i = 1; i < count; i++) {
             if (rk_dot_cmp(siblings[i - 1].dot, siblings[i].dot) == 0) {
                 rc = RK_ECORRUPT;   /* one dot in two rows */
@@ -599,7 +599,7 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
     if (rc == 0) {
         /* A member named twice: its dots once. */
         if (n > 1) {
-            qsort(siblings, n, sizeof(*siblings), set_sibling_dot_cmp);
+            qsort(siblings, n, sizeof(*siblings), rk_lset_sibling_dot_cmp);
         }
         uint32_t kept = 0;
         for (uint32_t i = 0; i < n; i++) {

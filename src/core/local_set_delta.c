@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "elems.h"
+#include "hash.h"
 #include "local_set_internal.h"
 #include "msg.h"
 #include "node.h"
@@ -187,163 +188,174 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
 
 /* ---- whole sets in chunks ------------------------------------------------------------------- */
 
-/* Whether chunk `index` continues stream `stream` (chunk 0 starts one); the last forgets it. */
-static bool set_chunk_in_order(rk_local *l, const rk_setrows_chunk *c)
+/* A stream's chunks are kept here until every one came, then merged as one whole state: a
+ * receiver never holds part of another replica's set under its own clock, and a stream cut
+ * short (a crash, an eviction) leaves nothing behind. */
+static void set_stream_free(rk_local_stream *s)
 {
-    if (c->index == 0) {
-        l->chunk_slot = (l->chunk_slot + 1) % 8;
-        l->chunk_streams[l->chunk_slot] = c->stream;
-        l->chunk_next[l->chunk_slot] = 0;
-    }
-    for (uint32_t i = 0; i < 8; i++) {
-        if (l->chunk_streams[i] == c->stream && c->stream != 0) {
-            bool ok = l->chunk_next[i] == c->index;
-            l->chunk_next[i]++;
-            if (!ok || c->last) {
-                l->chunk_streams[i] = 0;
-            }
-            return ok;
-        }
-    }
-    return false;
+    free(s->rows);
+    memset(s, 0, sizeof(*s));
 }
 
-/* The merged dots of one member: local row `mine` (or none) against the chunk's `theirs`. */
-static uint32_t set_chunk_member(const set_row *mine, const uint8_t *theirs, size_t theirs_len,
-                                 const rk_vv *local_clock, const rk_vv *clock,
-                                 rk_setrows_dot *out)
+/* The stream (id, key): found, or a slot taken over (the oldest goes, with what it kept). */
+static rk_local_stream *set_stream(rk_local *l, uint64_t id, uint64_t key_hash)
 {
-    rk_setrows_dot a[RK_SETROWS_DOTS_MAX];
-    rk_setrows_dot b[RK_SETROWS_DOTS_MAX];
-    uint32_t na = 0;
-    uint32_t nb = 0;
-    const uint8_t *member = NULL;
-    size_t member_len = 0;
-    if (mine != NULL &&
-        rk_setrows_row_check(mine->value, mine->value_len, &member, &member_len, &na) == 0) {
-        for (uint32_t i = 0; i < na; i++) {
-            a[i] = rk_setrows_row_dot(mine->value, member_len, i);
+    for (uint32_t i = 0; i < RK_LOCAL_STREAMS; i++) {
+        if (l->streams[i].id == id && l->streams[i].key_hash == key_hash) {
+            return &l->streams[i];
         }
     }
-    if (theirs != NULL &&
-        rk_setrows_row_check(theirs, theirs_len, &member, &member_len, &nb) == 0) {
-        for (uint32_t i = 0; i < nb; i++) {
-            b[i] = rk_setrows_row_dot(theirs, member_len, i);
-        }
-    }
-    return rk_setrows_merge(a, na, local_clock, b, nb, clock, out);
+    rk_local_stream *s = &l->streams[l->stream_next];
+    l->stream_next = (l->stream_next + 1) % RK_LOCAL_STREAMS;
+    set_stream_free(s);
+    s->id = id;
+    s->key_hash = key_hash;
+    return s;
 }
 
-int rk_local_set_merge_chunk(rk_local *l, const rk_local_key *k, const rk_setrows_chunk *c,
-                             const rk_batch_op *extra, uint32_t extra_count, uint64_t *seq_out,
-                             bool *broken)
+void rk_local_streams_free(rk_local *l)
 {
-    *broken = false;
-    *seq_out = l->written_seq;
-    bool in_order = set_chunk_in_order(l, c);
-    rk_setrows_head head;
-    bool existed = false;
-    int rc = c->type_tag == RK_LOCAL_ROWS_TAG ? set_delta_head(l, k, &head, &existed) : RK_EINVAL;
-    if (rc == SET_CONVERTED) {
-        rc = set_delta_head(l, k, &head, &existed);
+    for (uint32_t i = 0; i < RK_LOCAL_STREAMS; i++) {
+        set_stream_free(&l->streams[i]);
     }
-    /* The incoming rows: intact, in key order, inside the chunk's range. */
-    uint32_t count = c->row_count;
-    set_row *in = calloc(count + 1u, sizeof(*in));
-    uint8_t (*keys)[RK_LMDB_KEY_BYTES_MAX] = malloc((count + 1u) * sizeof(*keys));
-    rc = rc != 0 ? rc : in == NULL || keys == NULL ? RK_ENOMEM : 0;
+}
+
+/* Check chunk `c`'s rows for key `k`: intact, in key order, inside the chunk's range. */
+static int set_chunk_check(const rk_local_key *k, const rk_setrows_chunk *c, uint32_t *dots_out)
+{
     size_t prefix_len = rk_setrows_prefix_len(k->skey_len);
+    uint8_t prev[RK_LMDB_KEY_BYTES_MAX];
+    uint8_t key[RK_LMDB_KEY_BYTES_MAX];
+    set_row before = {.key = prev, .key_len = 0};
+    set_row lo = {.key = (uint8_t *)(uintptr_t)c->lo, .key_len = c->lo_len};
+    set_row hi = {.key = (uint8_t *)(uintptr_t)c->hi, .key_len = c->hi_len};
     size_t at = 0;
-    for (uint32_t i = 0; rc == 0 && i < count; i++) {
-        in[i].value_len = rk_le32_get(c->rows + at);
-        in[i].value = (uint8_t *)(uintptr_t)(c->rows + at + 4);
-        at += 4 + in[i].value_len;
+    *dots_out = 0;
+    for (uint32_t i = 0; i < c->row_count; i++) {
+        size_t len = rk_le32_get(c->rows + at);
+        const uint8_t *row = c->rows + at + 4;
+        at += 4 + len;
         const uint8_t *member = NULL;
         size_t member_len = 0;
         uint32_t dots = 0;
-        rc = rk_setrows_row_check(in[i].value, in[i].value_len, &member, &member_len, &dots);
-        if (rc == 0) {
-            in[i].key_len = rk_setrows_key(k->skey, k->skey_len, member, member_len, keys[i]);
-            in[i].key = keys[i];
-            set_row lo = {.key = (uint8_t *)(uintptr_t)c->lo, .key_len = c->lo_len};
-            set_row hi = {.key = (uint8_t *)(uintptr_t)c->hi, .key_len = c->hi_len};
-            set_row suffix = {.key = keys[i] + prefix_len, .key_len = in[i].key_len - prefix_len};
-            bool ordered = i == 0 || rk_lset_row_key_cmp(&in[i - 1], &in[i]) < 0;
-            bool inside = rk_lset_row_key_cmp(&lo, &suffix) <= 0 &&
-                          (c->hi_len == 0 || rk_lset_row_key_cmp(&suffix, &hi) < 0);
-            rc = ordered && inside ? 0 : RK_ECORRUPT;
+        if (rk_setrows_row_check(row, len, &member, &member_len, &dots) != 0) {
+            return RK_ECORRUPT;
         }
+        set_row cur = {.key = key, .key_len = rk_setrows_key(k->skey, k->skey_len, member,
+                                                             member_len, key)};
+        set_row suffix = {.key = key + prefix_len, .key_len = cur.key_len - prefix_len};
+        if ((i > 0 && rk_lset_row_key_cmp(&before, &cur) >= 0) ||
+            rk_lset_row_key_cmp(&lo, &suffix) > 0 ||
+            (c->hi_len > 0 && rk_lset_row_key_cmp(&suffix, &hi) >= 0)) {
+            return RK_ECORRUPT;
+        }
+        memcpy(prev, key, cur.key_len);
+        before.key_len = cur.key_len;
+        *dots_out += dots;
     }
-    set_rows mine = {0};
-    set_batch b = {0};
-    if (rc == 0) {
-        rc = rk_lset_rows_range(l, k->skey, k->skey_len, c->lo, c->lo_len, c->hi, c->hi_len, true,
-                                &mine);
+    return 0;
+}
+
+/* The stream's whole state (history: the sender's clock, siblings: every row's dots, values
+ * borrowed from the kept rows), encoded into *out. */
+static int set_stream_whole(const rk_local_stream *s, rk_buf *out)
+{
+    if (s->dots > RK_DVVSET_ELEMENTS_MAX) {
+        return RK_ETOOBIG;
     }
-    if (rc == 0) {
-        rc = rk_lset_batch_init(&b, l, 1u + extra_count);
+    rk_sibling *siblings = calloc(s->dots + 1u, sizeof(*siblings));
+    if (siblings == NULL) {
+        return RK_ENOMEM;
     }
-    uint8_t **encoded = rc == 0 ? calloc(count + mine.count + 1u, sizeof(*encoded)) : NULL;
-    rc = rc == 0 && encoded == NULL ? RK_ENOMEM : rc;
-    bool was_live = head.count > 0;
-    uint32_t i = 0;
-    uint32_t j = 0;
-    uint32_t e = 0;
-    while (rc == 0 && (i < count || j < mine.count)) {
-        int cmp = i == count ? 1 : j == mine.count ? -1 : rk_lset_row_key_cmp(&in[i], &mine.rows[j]);
-        const set_row *old = cmp >= 0 ? &mine.rows[j] : NULL;
-        const set_row *row = cmp <= 0 ? &in[i] : old;
-        rk_setrows_dot merged[2 * RK_SETROWS_DOTS_MAX];
-        uint32_t n = set_chunk_member(old, cmp <= 0 ? in[i].value : NULL,
-                                      cmp <= 0 ? in[i].value_len : 0, &head.history, &c->clock,
-                                      merged);
-        i += cmp <= 0 ? 1u : 0u;
-        j += cmp >= 0 ? 1u : 0u;
+    rk_vv history = s->clock;
+    uint32_t count = 0;
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < s->rows_len;) {
+        size_t len = rk_le32_get(s->rows + at);
+        const uint8_t *row = s->rows + at + 4;
+        at += 4 + len;
         const uint8_t *member = NULL;
         size_t member_len = 0;
         uint32_t dots = 0;
-        (void)rk_setrows_row_check(row->value, row->value_len, &member, &member_len, &dots);
-        size_t len = n > 0 ? rk_setrows_row_len(member_len, n) : 0;
-        if (n > RK_SETROWS_DOTS_MAX || (n > 0 && (encoded[e] = malloc(len)) == NULL)) {
-            rc = n > RK_SETROWS_DOTS_MAX ? RK_ETOOBIG : RK_ENOMEM;
-            break;
+        (void)rk_setrows_row_check(row, len, &member, &member_len, &dots);
+        for (uint32_t d = 0; rc == 0 && d < dots && count < s->dots; d++) {
+            rk_setrows_dot dot = rk_setrows_row_dot(row, member_len, d);
+            siblings[count++] = (rk_sibling){.dot = dot.dot, .timestamp_us = dot.timestamp_us,
+                                             .value = (uint8_t *)(uintptr_t)member,
+                                             .value_len = (uint32_t)member_len};
+            /* A sender's rows ahead of its clock (a crash between batches): claimed exactly. */
+            if (!rk_vv_covers(&history, dot.dot) &&
+                rk_vv_merge(&history, &history, &dot.dot, NULL, 0, &history) != 0) {
+                rc = RK_ECORRUPT;
+            }
         }
-        uint64_t hash = 0;
-        if (n > 0) {
-            (void)rk_setrows_row_encode(member, member_len, merged, n, encoded[e]);
-            hash = rk_setrows_row_hash(encoded[e], len);
-        }
-        if (old != NULL && hash == old->hash && n > 0) {
-            free(encoded[e]);
-            encoded[e] = NULL;
-            continue;   /* unchanged */
-        }
-        head.digest ^= (old != NULL ? old->hash : 0) ^ hash;
-        head.count = head.count - (old != NULL ? 1u : 0u) + (n > 0 ? 1u : 0u);
-        rk_lset_batch_add(&b, n > 0 ? (rk_batch_op){.kind = RK_BATCH_PUT, .db = RK_DB_ELEMS,
-                                                    .key = row->key, .key_len = row->key_len,
-                                                    .value = encoded[e], .value_len = len}
-                                    : (rk_batch_op){.kind = RK_BATCH_DEL, .db = RK_DB_ELEMS,
-                                                    .key = row->key, .key_len = row->key_len});
-        e++;
-    }
-    bool complete = c->last && in_order;
-    if (rc == 0 && complete &&
-        rk_vv_merge(&head.history, &c->clock, NULL, NULL, 0, &head.history) != 0) {
-        rc = RK_ETOOBIG;
     }
     if (rc == 0) {
-        rc = rk_lset_finish(l, k, &b, &head, was_live, extra, extra_count, seq_out);
+        qsort(siblings, count, sizeof(*siblings), rk_lset_sibling_dot_cmp);
+        for (uint32_t i = 1; i < count; i++) {
+            rc = rk_dot_cmp(siblings[i - 1].dot, siblings[i].dot) == 0 ? RK_ECORRUPT : rc;
+        }
     }
-    free(b.ops);
-    for (uint32_t x = 0; encoded != NULL && x < e + 1u && x < count + mine.count + 1u; x++) {
-        free(encoded[x]);
+    if (rc == 0) {
+        rk_dvvset set = {.history = history, .sibling_count = count, .siblings = siblings,
+                         .values_borrowed = true, .type_tag = s->type_tag};
+        rc = rk_local_encode_owned(&set, out);
     }
-    free(encoded);
-    rk_lset_rows_free(&mine);
-    free(in);
-    free(keys);
-    *broken = rc == 0 && c->last && !in_order;
+    free(siblings);
+    return rc;
+}
+
+int rk_local_set_stage_chunk(rk_local *l, const rk_local_key *k, const rk_setrows_chunk *c,
+                             const uint64_t *waiter, rk_local_chunk_done *done, rk_buf *whole)
+{
+    memset(done, 0, sizeof(*done));
+    memset(whole, 0, sizeof(*whole));
+    uint32_t dots = 0;
+    if (c->stream == 0 || c->index >= RK_LOCAL_STREAM_CHUNKS_MAX ||
+        c->type_tag != RK_LOCAL_ROWS_TAG || set_chunk_check(k, c, &dots) != 0) {
+        return RK_EINVAL;
+    }
+    rk_local_stream *s = set_stream(l, c->stream, rk_hash_key(k->skey, k->skey_len));
+    uint64_t bit = 1ull << (c->index % 64u);
+    if ((s->seen[c->index / 64u] & bit) == 0) {
+        if (s->rows_len + c->rows_len > s->rows_cap) {
+            size_t cap = s->rows_cap * 2u > s->rows_len + c->rows_len
+                             ? s->rows_cap * 2u
+                             : s->rows_len + c->rows_len + 1u;
+            uint8_t *grown = realloc(s->rows, cap);
+            if (grown == NULL) {
+                return RK_ENOMEM;
+            }
+            s->rows = grown;
+            s->rows_cap = cap;
+        }
+        if (c->rows_len > 0) {
+            memcpy(s->rows + s->rows_len, c->rows, c->rows_len);
+        }
+        s->rows_len += c->rows_len;
+        s->dots += dots;
+        s->seen[c->index / 64u] |= bit;
+        s->received++;
+        s->clock = c->clock;        /* one snapshot: every chunk carries the same clock */
+        s->type_tag = c->type_tag;
+    }
+    if (c->last) {
+        s->total = c->index + 1u;
+        if (waiter != NULL) {
+            s->has_waiter = true;
+            s->waiter[0] = waiter[0];
+            s->waiter[1] = waiter[1];
+        }
+    }
+    if (s->total == 0 || s->received != s->total) {
+        return 0;
+    }
+    done->complete = true;
+    done->answer = s->has_waiter;
+    done->waiter[0] = s->waiter[0];
+    done->waiter[1] = s->waiter[1];
+    int rc = set_stream_whole(s, whole);
+    set_stream_free(s);
     return rc;
 }
 

@@ -44,6 +44,8 @@ int rk_lset_rows_range(rk_local *l, const uint8_t *skey, size_t skey_len, const 
                        size_t lo_len, const uint8_t *hi, size_t hi_len, bool values,
                        set_rows *r);
 int rk_lset_row_key_cmp(const void *a, const void *b);
+/* qsort's order of rk_sibling by dot. */
+int rk_lset_sibling_dot_cmp(const void *a, const void *b);
 /* A batch whose last write keeps `reserve` ops free for the head and the records. */
 int rk_lset_batch_init(set_batch *b, rk_local *l, uint32_t reserve);
 void rk_lset_batch_add(set_batch *b, rk_batch_op op);

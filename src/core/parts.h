@@ -43,6 +43,7 @@ struct rk_node {
     rk_handoff handoff;         /* handoff.c */
     rk_fwd_seen fwd_seen;       /* fwd_seen.c: the last forwarded writes taken */
     rk_aae aae;                 /* aae.c, aae_keys.c: hash trees and exchanges */
+    uint64_t set_streams;       /* coord_put_delta.c: whole sets sent in chunks, for their ids */
 };
 
 /* node.c: messages, replies and the clock, for every part. */

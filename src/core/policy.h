@@ -48,7 +48,7 @@
 /* A set of at least this many members moves whole in chunks (setrows.h) rather than as one
  * message: a stream relies on its chunks arriving in order (one TCP connection), and a broken
  * one is retried whole; below it one frame always fits. */
-#define RK_SET_STREAM_MEMBERS_MIN 20000u
+#define RK_SET_STREAM_MEMBERS_MIN 1000u
 /* Members one delta may touch: its rows, head and records are one store batch. */
 #define RK_SET_DELTA_OP_MEMBERS_MAX 1000u
 /* Redis's text for a command on a key of another type (prefix WRONGTYPE, added at the edge). */

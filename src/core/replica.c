@@ -164,6 +164,46 @@ static int replica_put_delta(rk_node *n, const rk_local_key *k, const rk_msg *m,
     return rc;
 }
 
+/* One chunk of a whole set (RK_MSG_PUT_CHUNK): kept until its stream is complete, then merged
+ * as the whole state it makes (with the hint of a fallback, answering the last chunk's request
+ * once durable). Chunks before the last come as repairs and are never answered. */
+static void replica_put_chunk(rk_node *n, const rk_local_key *k, const rk_msg *m,
+                              rk_node_id from, rk_node_id owner, bool repair)
+{
+    rk_setrows_chunk chunk;
+    rk_local_chunk_done done = {0};
+    rk_buf whole = {0};
+    uint64_t waiter[2] = {from, m->req_id};
+    int rc = rk_setrows_chunk_decode(m->object, m->object_len, &chunk) == 0
+                 ? rk_local_set_stage_chunk(&n->local, k, &chunk, repair ? NULL : waiter, &done,
+                                            &whole)
+                 : RK_EINVAL;
+    rk_msg resp = {.kind = RK_MSG_PUT_RESP, .req_id = m->req_id, .status = rc};
+    if (rc == 0 && done.complete) {
+        rk_dvvset incoming;
+        const rk_bucket_props *props = rk_bucket_lookup(&n->buckets, m->key, m->key_len);
+        rk_pending p = {.kind = RK_PENDING_PEER, .reply_kind = RK_MSG_PUT_RESP,
+                        .peer = (rk_node_id)done.waiter[0], .id = done.waiter[1]};
+        rc = rk_dvvset_decode_view(whole.data, whole.len, &incoming);
+        if (rc == 0) {
+            rc = rk_replica_merge(n, k, &incoming, whole.data, whole.len, props->policy, owner,
+                                  done.answer ? &p : NULL);
+            rk_dvvset_deinit(&incoming);
+        }
+        resp.req_id = done.waiter[1];
+        resp.status = rc;
+        from = (rk_node_id)done.waiter[0];
+        repair = !done.answer;
+    }
+    rk_store_buf_free(&whole);
+    if (rc != 0 && !repair) {
+        node_send(n, from, &resp);
+    }
+    if (rc == 0 && n->local.written_seq > rk_durable_seq(&n->durable)) {
+        n->env->sync(n->env->ctx, n->local.written_seq);
+    }
+}
+
 void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
 {
     n->stats.replica_puts++;
@@ -175,14 +215,11 @@ void rk_replica_on_put(rk_node *n, rk_node_id from, const rk_msg *m)
     if (rc == 0 && delta) {
         rk_node_id owner = replica_hint_owner(n, &k, m->hint_owner);
         uint64_t seq = n->local.written_seq;
-        rk_setrows_chunk chunk;
-        if ((m->flags & RK_MSG_PUT_CHUNK) == 0) {
-            rc = replica_put_delta(n, &k, m, owner, &seq);
-        } else if (rk_setrows_chunk_decode(m->object, m->object_len, &chunk) != 0) {
-            rc = RK_EINVAL;
-        } else {
-            rc = rk_handoff_store_chunk(n, &k, &chunk, owner, &seq);
+        if ((m->flags & RK_MSG_PUT_CHUNK) != 0) {
+            replica_put_chunk(n, &k, m, from, owner, repair);
+            return;
         }
+        rc = replica_put_delta(n, &k, m, owner, &seq);
         if (rc == 0 && !repair) {
             rk_pending p = {.kind = RK_PENDING_PEER, .reply_kind = RK_MSG_PUT_RESP, .peer = from,
                             .id = m->req_id, .seq = seq};
