@@ -46,8 +46,8 @@
  * docs/membership.md). */
 #define RK_SET_DELTA_MEMBERS_MIN 256u
 /* A set of at least this many members moves whole in chunks (setrows.h) rather than as one
- * message: a stream relies on its chunks arriving in order (one TCP connection), and a broken
- * one is retried whole; below it one frame always fits. */
+ * message (a smaller one always fits a frame); low enough that the simulator's large carts
+ * stream, through reordering, loss and crashes. */
 #define RK_SET_STREAM_MEMBERS_MIN 1000u
 /* Members one delta may touch: its rows, head and records are one store batch. */
 #define RK_SET_DELTA_OP_MEMBERS_MAX 1000u

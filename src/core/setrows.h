@@ -124,10 +124,9 @@ int rk_setrows_delta_split(const uint8_t *bytes, size_t len, const uint8_t **mem
  *   [u32 clock_len][clock: rk_vv_encode]   the sender's clock when it read the rows
  *   [u32 row_count] row_count x ([u32 len][row])
  *
- * A receiver merges each chunk's range member by member with that clock (ORSWOT's rule) and
- * takes the clock into its head only with the last chunk of an unbroken stream: before, its
- * rows may hold dots its head does not cover, which the rule keeps until a side that saw them
- * removed merges. */
+ * Every chunk of a stream carries the same clock (the sender reads the set once). A receiver
+ * keeps the chunks until all came, in any order (local_set_delta.c), then merges the whole state
+ * they make as any whole state: nothing of a stream cut short is ever written. */
 typedef struct rk_setrows_chunk {
     uint64_t stream;
     uint32_t index;
