@@ -107,9 +107,11 @@ int rk_local_set_merge_delta(rk_local *l, const rk_local_key *k, const uint8_t *
     uint8_t **encoded = calloc(member_count + 1u, sizeof(*encoded));
     uint8_t (*keys)[RK_LMDB_KEY_BYTES_MAX] = malloc((member_count + 1u) * sizeof(*keys));
     set_batch b = {0};
-    rc = rc != 0 ? rc
-                 : list == NULL || encoded == NULL || keys == NULL ? RK_ENOMEM
-                                                                   : rk_lset_batch_init(&b, l, 1u + extra_count);
+    if (rc == 0) {
+        rc = list == NULL || encoded == NULL || keys == NULL
+                 ? RK_ENOMEM
+                 : rk_lset_batch_init(&b, l, 1u + extra_count);
+    }
     uint32_t unique = 0;
     rk_elems_iter it;
     rk_elems_iter_init(&it, members, members_len);
