@@ -222,6 +222,17 @@ void rk_local_streams_free(rk_local *l)
     }
 }
 
+/* The framed row ([u32 len][row], framing checked by the chunk's decode) at *at, checked:
+ * 0 with its member and dot count, or RK_ECORRUPT; *at moves past it either way. */
+static int set_framed_row(const uint8_t *rows, size_t *at, const uint8_t **row,
+                          const uint8_t **member, size_t *member_len, uint32_t *dots)
+{
+    size_t len = rk_le32_get(rows + *at);
+    *row = rows + *at + 4;
+    *at += 4 + len;
+    return rk_setrows_row_check(*row, len, member, member_len, dots);
+}
+
 /* Check chunk `c`'s rows for key `k`: intact, in key order, inside the chunk's range. */
 static int set_chunk_check(const rk_local_key *k, const rk_setrows_chunk *c, uint32_t *dots_out)
 {
@@ -234,13 +245,11 @@ static int set_chunk_check(const rk_local_key *k, const rk_setrows_chunk *c, uin
     size_t at = 0;
     *dots_out = 0;
     for (uint32_t i = 0; i < c->row_count; i++) {
-        size_t len = rk_le32_get(c->rows + at);
-        const uint8_t *row = c->rows + at + 4;
-        at += 4 + len;
+        const uint8_t *row = NULL;
         const uint8_t *member = NULL;
         size_t member_len = 0;
         uint32_t dots = 0;
-        if (rk_setrows_row_check(row, len, &member, &member_len, &dots) != 0) {
+        if (set_framed_row(c->rows, &at, &row, &member, &member_len, &dots) != 0) {
             return RK_ECORRUPT;
         }
         set_row cur = {.key = key, .key_len = rk_setrows_key(k->skey, k->skey_len, member,
@@ -273,13 +282,11 @@ static int set_stream_whole(const rk_local_stream *s, rk_buf *out)
     uint32_t count = 0;
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < s->rows_len;) {
-        size_t len = rk_le32_get(s->rows + at);
-        const uint8_t *row = s->rows + at + 4;
-        at += 4 + len;
+        const uint8_t *row = NULL;
         const uint8_t *member = NULL;
         size_t member_len = 0;
         uint32_t dots = 0;
-        (void)rk_setrows_row_check(row, len, &member, &member_len, &dots);
+        (void)set_framed_row(s->rows, &at, &row, &member, &member_len, &dots);
         for (uint32_t d = 0; rc == 0 && d < dots && count < s->dots; d++) {
             rk_setrows_dot dot = rk_setrows_row_dot(row, member_len, d);
             siblings[count++] = (rk_sibling){.dot = dot.dot, .timestamp_us = dot.timestamp_us,
