@@ -236,9 +236,10 @@ int rk_local_set_materialize(rk_local *l, const uint8_t *skey, size_t skey_len,
         uint32_t dots = set_row_parse(&r.rows[i], &member, &member_len);
         for (uint32_t d = 0; rc == 0 && d < dots; d++) {
             rk_setrows_dot dot = rk_setrows_row_dot(r.rows[i].value, member_len, d);
+            uint8_t *value = member_len > 0 ? (uint8_t *)(uintptr_t)member : NULL;
             siblings[count++] = (rk_sibling){.dot = dot.dot,
                                              .timestamp_us = dot.timestamp_us,
-                                             .value = (uint8_t *)(uintptr_t)member,
+                                             .value = value,
                                              .value_len = (uint32_t)member_len};
             rc = set_cover(&head.history, dot.dot);
         }
@@ -585,12 +586,15 @@ int rk_local_set_project(rk_local *l, const rk_local_key *k, const uint8_t *memb
             siblings = grown;
         }
         for (uint32_t d = 0; rc == 0 && d < dot_count; d++) {
-            uint8_t *value = malloc(m_len > 0 ? m_len : 1);
-            if (value == NULL) {
+            /* An empty member has no value bytes (dvvset.h: NULL when value_len is 0). */
+            uint8_t *value = m_len > 0 ? malloc(m_len) : NULL;
+            if (m_len > 0 && value == NULL) {
                 rc = RK_ENOMEM;
                 break;
             }
-            memcpy(value, m, m_len);
+            if (m_len > 0) {
+                memcpy(value, m, m_len);
+            }
             siblings[n++] = (rk_sibling){.dot = dots[d].dot, .timestamp_us = dots[d].timestamp_us,
                                          .value = value, .value_len = (uint32_t)m_len};
             rc = set_cover(&head.history, dots[d].dot);

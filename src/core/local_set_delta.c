@@ -289,8 +289,9 @@ static int set_stream_whole(const rk_local_stream *s, rk_buf *out)
         (void)set_framed_row(s->rows, &at, &row, &member, &member_len, &dots);
         for (uint32_t d = 0; rc == 0 && d < dots && count < s->dots; d++) {
             rk_setrows_dot dot = rk_setrows_row_dot(row, member_len, d);
+            uint8_t *value = member_len > 0 ? (uint8_t *)(uintptr_t)member : NULL;
             siblings[count++] = (rk_sibling){.dot = dot.dot, .timestamp_us = dot.timestamp_us,
-                                             .value = (uint8_t *)(uintptr_t)member,
+                                             .value = value,
                                              .value_len = (uint32_t)member_len};
             /* A sender's rows ahead of its clock (a crash between batches): claimed exactly. */
             if (!rk_vv_covers(&history, dot.dot) &&

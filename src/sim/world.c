@@ -183,7 +183,8 @@ static int sim_store_head_set(const rk_batch_op *ops, size_t op_count, const rk_
             rk_setrows_dot dot = rk_setrows_row_dot(ops[i].value, member_len, d);
             out->siblings[out->sibling_count++] = (rk_sibling){
                 .dot = dot.dot, .timestamp_us = dot.timestamp_us,
-                .value = (uint8_t *)(uintptr_t)member, .value_len = (uint32_t)member_len};
+                .value = member_len > 0 ? (uint8_t *)(uintptr_t)member : NULL,
+                .value_len = (uint32_t)member_len};
         }
     }
     return 0;

@@ -80,10 +80,10 @@ check_eq "SET through node 2 after garbage" "OK" "$(redis-cli -p "${CLIENT_PORT[
 check_eq "GET through node 1 after garbage" "yes" "$(redis-cli -p "${CLIENT_PORT[1]}" get after:garbage)"
 check_eq "node 2 still sees 3 members up" "3" "$(info_field "${CLIENT_PORT[2]}" members_up cluster)"
 
-# Garbage after a valid handshake (a protocol-4 Hello claiming node 2, no secret: the proof is not
+# Garbage after a valid handshake (a protocol-5 Hello claiming node 2, no secret: the proof is not
 # security, docs/wire.md): that frame is dropped and counted, the connection stays, and the
 # real node 2, whose connection the impostor replaced, reconnects.
-hello='\x00\x00\x00\x10\x01\x00\x0a\x0c\x08\x04\x12\x06ringkv\x18\x02'
+hello='\x00\x00\x00\x10\x01\x00\x0a\x0c\x08\x05\x12\x06ringkv\x18\x02'
 raw_exchange "${CLUSTER_PORT[1]}" "$hello"'\x00\x00\x00\x05\x01\x00\xff\xff\xff' 1 >/dev/null
 garbage=$(info_field "${CLIENT_PORT[1]}" garbage_frames cluster)
 [ "${garbage:-0}" -ge 1 ] && log "ok: node 1 dropped and counted the garbage frame ($garbage)" ||
